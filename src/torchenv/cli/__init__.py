@@ -1,0 +1,166 @@
+"""Command-line interface: parses arguments, calls one command, renders its result, and maps
+errors to exit codes (errors.ExitCode). No logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from torchenv import __version__
+from torchenv.errors import ExitCode, TorchenvError
+from torchenv.models import Severity
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console  # noqa: PLC0415  (rich only loads for human output)
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _progress(message: str) -> None:
+    click.echo(f"torchenv: {message}", err=True)
+
+
+def target_options(func: F) -> F:
+    func = click.option(
+        "--prefix",
+        metavar="DIR",
+        help="Environment directory (venv or conda prefix), even one whose python does not run.",
+    )(func)
+    return click.option("--python", metavar="PATH", help="Interpreter of the environment.")(func)
+
+
+def _context() -> Any:
+    from torchenv.probe.context import ProbeContext  # noqa: PLC0415
+
+    return ProbeContext.for_host()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="torchenv")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.pass_context
+def app(ctx: click.Context, debug: bool) -> None:
+    """PyTorch + CUDA environments that work, prove that they work, and can be rebuilt."""
+    ctx.obj = {"debug": debug}
+
+
+@app.command()
+@target_options
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.inspect/1)."
+)
+def inspect(python: str | None, prefix: str | None, as_json: bool) -> None:
+    """Facts about this machine (driver, GPUs, toolkits) and an environment (torch build,
+    packages), read without importing torch."""
+    from torchenv.commands.inspect import run_inspect  # noqa: PLC0415
+
+    report = run_inspect(_context(), python, prefix)
+    if as_json:
+        from torchenv.report.render_json import render_json  # noqa: PLC0415
+
+        sys.stdout.write(render_json(report))
+    else:
+        from torchenv.report.render_text import render_inspect  # noqa: PLC0415
+
+        render_inspect(_console(), report)
+
+
+@app.command()
+@target_options
+@click.option(
+    "--deep", is_flag=True, help="Also import torch in the environment and run a CUDA op."
+)
+@click.option("--deep-timeout", default=180.0, show_default=True, metavar="SECONDS")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.doctor/1)."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning"]),
+    default="error",
+    show_default=True,
+    help="Exit with 1 when a finding reaches this severity.",
+)
+@click.option("--list-rules", is_flag=True, help="Print the rule catalog and exit.")
+@click.pass_context
+def doctor(
+    ctx: click.Context,
+    python: str | None,
+    prefix: str | None,
+    deep: bool,
+    deep_timeout: float,
+    as_json: bool,
+    fail_on: str,
+    list_rules: bool,
+) -> None:
+    """Diagnose an environment: each finding with its evidence and the commands that fix it."""
+    from torchenv.commands.doctor import rule_catalog, run_doctor  # noqa: PLC0415
+
+    if list_rules:
+        catalog = rule_catalog()
+        if as_json:
+            from torchenv.report.render_json import render_json  # noqa: PLC0415
+
+            sys.stdout.write(render_json(catalog))
+        else:
+            from torchenv.report.render_text import render_rules  # noqa: PLC0415
+
+            render_rules(_console(), catalog)
+        return
+    report = run_doctor(
+        _context(),
+        python,
+        prefix,
+        deep=deep,
+        deep_timeout=deep_timeout,
+        fail_on=Severity(fail_on),
+        progress=_progress,
+    )
+    if as_json:
+        from torchenv.report.render_json import render_json  # noqa: PLC0415
+
+        sys.stdout.write(render_json(report))
+    else:
+        from torchenv.report.render_text import render_doctor  # noqa: PLC0415
+
+        render_doctor(_console(), report)
+    if report.summary.failed:
+        ctx.exit(ExitCode.FINDINGS)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        app.main(args=args, prog_name="torchenv", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return ExitCode.USAGE
+    except click.exceptions.Abort:
+        return 130
+    except TorchenvError as exc:
+        if debug:
+            raise
+        click.echo(f"torchenv: error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"  hint: {exc.hint}", err=True)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(f"torchenv: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("  hint: run again with --debug and report the traceback", err=True)
+        return ExitCode.INTERNAL
+    return ExitCode.OK

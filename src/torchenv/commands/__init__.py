@@ -1,0 +1,1 @@
+"""One module per verb: orchestration only, returning typed results."""

@@ -1,0 +1,56 @@
+"""``torchenv doctor``: inspect, then run the diagnosis rules (and, with --deep, a check that
+imports torch inside the environment)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torchenv.commands.inspect import run_inspect
+from torchenv.knowledge import load_knowledge
+from torchenv.models import DoctorReport, RuleCatalog, Severity, Summary
+from torchenv.models.reports import DOCTOR_SCHEMA
+from torchenv.probe.context import ProbeContext
+from torchenv.probe.runtime import run_runtime_check
+from torchenv.report.outlook import outlook
+from torchenv.report.rules import REGISTRY, Facts, evaluate
+
+Progress = Callable[[str], None]
+
+
+def run_doctor(
+    ctx: ProbeContext,
+    python: str | None = None,
+    prefix: str | None = None,
+    *,
+    deep: bool = False,
+    deep_timeout: float = 180.0,
+    fail_on: Severity = Severity.ERROR,
+    progress: Progress | None = None,
+) -> DoctorReport:
+    inspected = run_inspect(ctx, python, prefix)
+    env = inspected.environment
+    runtime = None
+    if deep and env.torch is not None:
+        if progress is not None:
+            progress(f"importing torch in {env.interpreter.executable} (timeout {deep_timeout:g}s)")
+        runtime = run_runtime_check(
+            ctx, env.interpreter.executable if env.interpreter.runs else None, deep_timeout
+        )
+    facts = Facts(inspected.machine, env, load_knowledge(), runtime)
+    findings = tuple(evaluate(facts))
+    counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
+    summary = Summary(
+        errors=counts[Severity.ERROR],
+        warnings=counts[Severity.WARNING],
+        infos=counts[Severity.INFO],
+        rules_checked=sum(1 for r in REGISTRY if r.info.needs != "deep" or runtime is not None),
+        fail_on=fail_on,
+        failed=any(f.severity.at_least(fail_on) for f in findings),
+    )
+    return DoctorReport(
+        DOCTOR_SCHEMA, inspected.target, outlook(facts, findings), findings, summary, runtime
+    )
+
+
+def rule_catalog() -> RuleCatalog:
+    return RuleCatalog("torchenv.doctor-rules/1", tuple(r.info for r in REGISTRY))

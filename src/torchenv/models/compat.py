@@ -1,0 +1,73 @@
+"""Compatibility facts as the diagnosis rules consume them.
+
+The rules (report/) must not import the knowledge layer, so they depend on this protocol; the
+knowledge package implements it from its packaged, sourced data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class DriverRequirement:
+    """The NVIDIA driver a CUDA X.Y runtime needs (NVIDIA CUDA release notes, Tables 2 and 3)."""
+
+    cuda: str  # "12.8"
+    hard_floor: str  # minor-version compatibility floor of the major: below it nothing runs
+    release_floor: str | None  # the toolkit driver of X.Y GA: full features, PTX JIT of X.Y PTX
+    source: str
+
+
+@dataclass(frozen=True)
+class VariantArchs:
+    """GPU code compiled into one build variant of a torch release."""
+
+    variant: str  # "cu126"
+    archs: tuple[str, ...]  # ("sm_50", ..., "compute_90")
+    source: str
+    verified: bool  # read from the wheel itself rather than from a build script
+
+
+@dataclass(frozen=True)
+class DomainPairing:
+    torch: str
+    torchvision: str | None
+    torchaudio: str | None
+    source: str
+
+
+class CompatKnowledge(Protocol):
+    def driver_requirement(self, cuda: str, os: str = "linux") -> DriverRequirement | None:
+        """What driver a runtime of CUDA ``cuda`` ("12.8") needs, or None when unknown."""
+        ...
+
+    def index_variants(self, torch_version: str) -> tuple[str, ...]:
+        """Build variants on download.pytorch.org for that release ("cu126", "cpu", ...)."""
+        ...
+
+    def variant_archs(self, torch_version: str, variant: str) -> VariantArchs | None: ...
+
+    def pairing(self, torch_version: str) -> DomainPairing | None:
+        """The torchvision/torchaudio released for that torch (Requires-Dist pins)."""
+        ...
+
+    def last_pytorch_channel_version(self) -> str:
+        """The last torch published on the deprecated ``pytorch`` conda channel."""
+        ...
+
+
+def driver_key(version: str) -> tuple[int, ...]:
+    """ "580.65.06" -> (580, 65, 6) for ordering; non-numeric parts are dropped."""
+    parts = []
+    for part in version.strip().split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def driver_at_least(version: str, floor: str) -> bool:
+    return driver_key(version) >= driver_key(floor)

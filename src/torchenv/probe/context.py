@@ -1,0 +1,76 @@
+"""What every probe needs from the host, in one injectable object.
+
+Probes read files under ``root`` (``/`` on a real machine, a fake tree in tests), environment
+variables from ``env``, run programs only through ``runner`` and look up executables on ``env``'s
+PATH. Nothing else in torchenv touches the host.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from torchenv.probe.cache import Cache, file_stamp
+from torchenv.probe.runner import Runner, run
+
+if TYPE_CHECKING:
+    from torchenv.probe.nvml import NvmlReading
+
+
+@dataclass
+class ProbeContext:
+    root: Path = Path("/")
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    runner: Runner = run
+    cache: Cache = field(default_factory=lambda: Cache(None))
+    tool_timeout: float = 10.0  # seconds for nvidia-smi, nvcc, compilers
+    interpreter_timeout: float = 30.0
+    # Reads NVML; None disables it (tests, or a machine where loading libnvidia-ml must be avoided)
+    nvml: Callable[[], NvmlReading] | None = None
+    # cuDriverGetVersion through libcuda.so.1 (raises OSError when it cannot be loaded)
+    libcuda: Callable[[], int] | None = None
+
+    @classmethod
+    def for_host(cls) -> ProbeContext:
+        from torchenv.probe.nvml import read_libcuda_version, read_nvml  # noqa: PLC0415
+
+        env = dict(os.environ)
+        return cls(env=env, cache=Cache.for_user(env), nvml=read_nvml, libcuda=read_libcuda_version)
+
+    def path(self, absolute: str) -> Path:
+        """A host path ("/proc/version") under this context's root."""
+        if self.root == Path("/"):
+            return Path(absolute)
+        return self.root / absolute.lstrip("/")
+
+    def read_text(self, absolute: str, limit: int = 1 << 20) -> str | None:
+        """A small host file's text, or None when it is absent or unreadable."""
+        try:
+            with self.path(absolute).open("rb") as fh:
+                return fh.read(limit).decode("utf-8", "replace")
+        except OSError:
+            return None
+
+    def which(self, name: str) -> str | None:
+        return shutil.which(name, path=self.env.get("PATH", os.defpath))
+
+    def run_cached(self, argv: list[str], key_file: str) -> tuple[str | None, str | None]:
+        """(stdout, None) of a tool whose output depends only on ``key_file`` (``nvcc
+        --version``, ``g++ -dumpversion``), cached while that file is unchanged;
+        (None, why) when it failed."""
+        stamp = file_stamp(Path(key_file))
+        key = "\0".join(argv)
+        if stamp is not None:
+            hit = self.cache.get("tool-output", key, stamp)
+            if isinstance(hit, str):
+                return hit, None
+        result = self.runner(argv, timeout=self.tool_timeout)
+        if not result.ok:
+            return None, result.describe_failure()
+        if stamp is not None:
+            self.cache.put("tool-output", key, stamp, result.stdout)
+        return result.stdout, None

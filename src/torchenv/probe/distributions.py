@@ -1,0 +1,148 @@
+"""Installed distributions, read from ``*.dist-info``/``*.egg-info`` files on the host side.
+
+Origin evidence follows PyPA "Recording installed projects": INSTALLER (pip, uv, conda, uv-pixi),
+REQUESTED, direct_url.json (PEP 610). Broken metadata gives a distribution with ``error`` set,
+never an exception: a corrupt METADATA file is a finding, not a crash.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from collections.abc import Iterable
+
+from torchenv.models import Distribution, FileConflict
+from torchenv.models.environment import canonical_name
+
+_DIR_NAME = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+?)(?:-py\d.*)?\.(?:dist|egg)-info$")
+_HEADER_LIMIT = 256 * 1024  # METADATA headers never come close; descriptions can be huge
+
+
+def parse_metadata_headers(text: str) -> dict[str, list[str]]:
+    """RFC 822 style headers up to the first blank line (continuation lines folded)."""
+    headers: dict[str, list[str]] = {}
+    last: str | None = None
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        if line[0] in " \t" and last is not None:
+            headers[last][-1] += " " + line.strip()
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or not key or " " in key.strip():
+            raise ValueError(f"not a metadata header line: {line[:60]!r}")
+        last = key.strip().lower()
+        headers.setdefault(last, []).append(value.strip())
+    return headers
+
+
+def _read(path: str, limit: int = _HEADER_LIMIT) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(limit).decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def read_distribution(site_dir: str, entry: str) -> Distribution:
+    meta_dir = os.path.join(site_dir, entry)
+    from_name = _DIR_NAME.match(entry)
+    dir_name = from_name.group("name") if from_name else entry.rsplit(".", 1)[0]
+    dir_version = from_name.group("version") if from_name else None
+    is_egg = entry.endswith(".egg-info")
+    error = None
+    headers: dict[str, list[str]] = {}
+    meta_file = os.path.join(meta_dir, "PKG-INFO" if is_egg else "METADATA")
+    if is_egg and os.path.isfile(meta_dir):
+        meta_file = meta_dir  # a single-file egg-info
+    text = _read(meta_file)
+    if text is None:
+        error = f"{os.path.basename(meta_file)} is missing or unreadable"
+    else:
+        try:
+            headers = parse_metadata_headers(text)
+        except ValueError as exc:
+            error = f"{os.path.basename(meta_file)} is malformed: {exc}"
+    name = headers["name"][0] if headers.get("name") else dir_name
+    version = headers["version"][0] if headers.get("version") else dir_version
+    if not error and not headers.get("version"):
+        error = "METADATA has no Version header"
+    installer = _read(os.path.join(meta_dir, "INSTALLER"), 256)
+    direct_url, editable = _direct_url(os.path.join(meta_dir, "direct_url.json"))
+    return Distribution(
+        name=canonical_name(name),
+        version=version,
+        location=site_dir,
+        metadata_dir=meta_dir,
+        installer=(installer.strip() or None) if installer is not None else None,
+        requested=os.path.exists(os.path.join(meta_dir, "REQUESTED")) if not is_egg else None,
+        direct_url=direct_url,
+        editable=editable,
+        requires=tuple(headers.get("requires-dist", ())),
+        requires_python=headers["requires-python"][0] if headers.get("requires-python") else None,
+        error=error,
+    )
+
+
+def _direct_url(path: str) -> tuple[str | None, bool]:
+    text = _read(path, 64 * 1024)
+    if text is None:
+        return None, False
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, False
+    if not isinstance(data, dict):
+        return None, False
+    url = data.get("url") if isinstance(data.get("url"), str) else None
+    dir_info = data.get("dir_info")
+    editable = bool(isinstance(dir_info, dict) and dir_info.get("editable"))
+    return url, editable
+
+
+def scan_site_dirs(site_dirs: Iterable[str]) -> list[Distribution]:
+    """Every distribution in sys.path order (the first of a name is the one Python imports)."""
+    found: list[Distribution] = []
+    for site_dir in site_dirs:
+        try:
+            entries = sorted(os.listdir(site_dir))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith((".dist-info", ".egg-info")):
+                found.append(read_distribution(site_dir, entry))
+    return found
+
+
+def find_file_conflicts(dists: Iterable[Distribution]) -> list[FileConflict]:
+    """Paths that more than one RECORD claims with different content (last writer won).
+
+    Identical files (same recorded hash) are not conflicts: every nvidia-*-cu12 wheel ships the
+    same empty ``nvidia/__init__.py``, and that is harmless. Two NCCL wheels writing
+    ``nvidia/nccl/lib/libnccl.so.2`` (failure catalog B3) are not.
+    """
+    owners: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for dist in dists:
+        record = os.path.join(dist.metadata_dir, "RECORD")
+        try:
+            with open(record, encoding="utf-8", errors="replace", newline="") as fh:
+                rows = list(csv.reader(fh))
+        except (OSError, csv.Error):
+            continue
+        for row in rows:
+            if not row or not row[0] or row[0].startswith(("..", "/")):
+                continue
+            path = row[0]
+            if ".dist-info/" in path or "__pycache__" in path:
+                continue
+            digest = row[1] if len(row) > 1 else ""
+            owners.setdefault((dist.location, path), []).append((dist.name, digest))
+    conflicts = []
+    for (_, path), claims in owners.items():
+        names = tuple(dict.fromkeys(name for name, _ in claims))
+        digests = {digest for _, digest in claims}
+        if len(names) > 1 and (len(digests) > 1 or "" in digests):
+            conflicts.append(FileConflict(path=path, owners=names))
+    return sorted(conflicts, key=lambda c: c.path)

@@ -1,0 +1,105 @@
+"""The one gateway through which torchenv runs other programs.
+
+Every call has a timeout. A tool that hangs (an ``nvidia-smi`` stuck on a wedged driver is the
+classic case) is killed with its whole process group and reported as a result, never raised:
+callers decide what a failure means.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RunResult:
+    argv: tuple[str, ...]
+    returncode: int | None  # None when the program did not run to completion
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+    error: str | None = None  # "not found", "timed out after 5s", "permission denied", ...
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.returncode == 0
+
+    def describe_failure(self) -> str:
+        """One line for a ProbeNote: why this run gave no usable output."""
+        if self.error is not None:
+            return self.error
+        text = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        detail = text[-1] if text else "no output"
+        return f"exit code {self.returncode}: {detail}"
+
+
+class Runner(Protocol):
+    def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> RunResult: ...
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+) -> RunResult:
+    """Run ``argv`` (no shell) and capture its output as text."""
+    args = tuple(argv)
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            start_new_session=True,  # so a timeout can kill the tool and its children
+        )
+    except FileNotFoundError:
+        return RunResult(args, None, error="not found", seconds=time.monotonic() - start)
+    except PermissionError:
+        return RunResult(args, None, error="permission denied", seconds=time.monotonic() - start)
+    except OSError as exc:
+        return RunResult(args, None, error=f"could not start: {exc.strerror or exc}")
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        try:
+            stdout, stderr = proc.communicate(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            # A process in uninterruptible sleep cannot be reaped now; do not wait for it.
+            stdout, stderr = "", ""
+        return RunResult(
+            args,
+            None,
+            stdout or "",
+            stderr or "",
+            seconds=time.monotonic() - start,
+            error=f"timed out after {timeout:g}s",
+        )
+    return RunResult(args, proc.returncode, stdout, stderr, seconds=time.monotonic() - start)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()

@@ -1,0 +1,88 @@
+"""Which environment a command looks at, and why that one (design.md, "command-line surface").
+
+``--prefix`` or ``--python`` when given; else the active environment (``VIRTUAL_ENV``, then
+``CONDA_PREFIX``); else the ``python3``/``python`` found on PATH.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from torchenv.errors import UsageError
+from torchenv.probe.context import ProbeContext
+
+_PREFIX_PYTHONS = ("bin/python", "bin/python3", "python.exe", "Scripts/python.exe")
+
+
+@dataclass(frozen=True)
+class TargetChoice:
+    prefix: Path | None  # known up front for --prefix and the activation variables
+    python: str | None  # the interpreter to ask, when one exists
+    selected_by: str
+
+
+def python_in_prefix(prefix: Path) -> str | None:
+    for rel in _PREFIX_PYTHONS:
+        candidate = prefix / rel
+        if os.path.lexists(candidate):
+            return str(candidate)
+    return None
+
+
+def choose_target(ctx: ProbeContext, python: str | None, prefix: str | None) -> TargetChoice:
+    if python and prefix:
+        raise UsageError(
+            "conflicting-target",
+            "Give either --python or --prefix, not both.",
+            "Use --prefix DIR for an environment directory, --python PATH for an interpreter.",
+        )
+    if prefix:
+        path = Path(prefix).expanduser()
+        if not path.exists():
+            raise UsageError(
+                "prefix-not-found",
+                f"The prefix {path} does not exist.",
+                "Pass the environment's root directory (the one holding bin/python, pyvenv.cfg "
+                "or conda-meta/).",
+            )
+        if not path.is_dir():
+            raise UsageError(
+                "prefix-not-a-directory",
+                f"The prefix {path} is not a directory.",
+                "Pass the environment's root directory, or use --python for an interpreter.",
+            )
+        return TargetChoice(path.absolute(), python_in_prefix(path.absolute()), "--prefix")
+    if python:
+        exe = Path(python).expanduser()
+        if not exe.exists():
+            found = ctx.which(python)
+            if found is None:
+                raise UsageError(
+                    "python-not-found",
+                    f"The interpreter {python} does not exist.",
+                    "Pass the path of a Python executable, e.g. --python .venv/bin/python.",
+                )
+            exe = Path(found)
+        if exe.is_dir():
+            raise UsageError(
+                "python-is-a-directory",
+                f"{exe} is a directory, not an interpreter.",
+                f"Use --prefix {exe} to inspect an environment directory.",
+            )
+        return TargetChoice(None, str(exe.absolute()), "--python")
+    for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        value = ctx.env.get(var)
+        if value and Path(value).is_dir():
+            root = Path(value).absolute()
+            return TargetChoice(root, python_in_prefix(root), f"${var}")
+    for name in ("python3", "python"):
+        found = ctx.which(name)
+        if found:
+            return TargetChoice(None, found, f"{name} on PATH")
+    raise UsageError(
+        "no-python-found",
+        "No active environment and no python3 on PATH.",
+        "Activate an environment, or pass --prefix DIR or --python PATH.",
+    )

@@ -1,0 +1,190 @@
+"""The installed torch build, read from its files (torch is never imported here).
+
+- ``torch/version.py`` is parsed with ``ast`` (two formats exist: ``cuda = '12.1'`` up to 2.1,
+  ``cuda: Optional[str] = '13.2'`` from 2.2; failure catalog 2.1).
+- The compiled GPU architectures are the literal ``CUDA_ARCH_FLAGS`` string inside
+  ``torch/lib/libtorch_python.so`` (what ``torch.cuda.get_arch_list()`` returns; catalog 2.2).
+- The NumPy ABI: a module built against NumPy 2 headers names ``numpy._core._multiarray_umath``;
+  one built against NumPy 1 only ``numpy.core._multiarray_umath`` (catalog D2, checked there on
+  torch 2.0.1, 2.1.2 and 2.3.1).
+The library scan reads ~30 MB, so its result is cached by the file's size, mtime and inode.
+"""
+
+from __future__ import annotations
+
+import ast
+import mmap
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from torchenv.models import Distribution, DomainLibrary, ProbeNote, TorchBuild
+from torchenv.probe.cache import file_stamp
+from torchenv.probe.context import ProbeContext
+
+# The flags string always starts with an sm_ entry; a literal prefix keeps the scan ~10 ms.
+_ARCH_FLAGS = re.compile(rb"sm_\d+[af]?(?: (?:sm|compute)_\d+[af]?)+")
+_NUMPY2 = b"numpy._core._multiarray_umath"
+_NUMPY1 = b"numpy.core._multiarray_umath"
+_SCAN_FORMAT = "1"
+
+
+def parse_version_py(source: str) -> dict[str, str | bool | None]:
+    """Module-level ``name = 'literal'`` and ``name: T = 'literal'`` assignments."""
+    values: dict[str, str | bool | None] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if not (isinstance(target, ast.Name) and isinstance(value, ast.Constant)):
+            continue
+        if isinstance(value.value, (str, bool)) or value.value is None:
+            values[target.id] = value.value
+    return values
+
+
+def scan_library(path: Path) -> tuple[tuple[str, ...], str | None]:
+    """(arch list, numpy ABI) from a compiled torch library."""
+    with path.open("rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            return (), None
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            flags = [m.group().decode() for m in _ARCH_FLAGS.finditer(data)]
+            numpy2 = data.find(_NUMPY2) >= 0
+            numpy1 = data.find(_NUMPY1) >= 0
+    arch = tuple(max(flags, key=len).split()) if flags else ()
+    abi = "numpy2" if numpy2 else ("numpy1" if numpy1 else None)
+    return arch, abi
+
+
+def cached_scan(ctx: ProbeContext, path: Path) -> tuple[tuple[str, ...], str | None]:
+    stamp = file_stamp(path)
+    if stamp is None:
+        raise FileNotFoundError(str(path))
+    stamp = f"{_SCAN_FORMAT}:{stamp}"
+    hit = ctx.cache.get("torch-library", str(path), stamp)
+    if isinstance(hit, dict) and isinstance(hit.get("arch"), list):
+        abi = hit.get("numpy_abi")
+        return tuple(str(a) for a in hit["arch"]), abi if isinstance(abi, str) else None
+    arch, abi = scan_library(path)
+    ctx.cache.put("torch-library", str(path), stamp, {"arch": list(arch), "numpy_abi": abi})
+    return arch, abi
+
+
+def _package_dirs(site_dirs: Sequence[str], package: str) -> list[str]:
+    return [
+        os.path.join(d, package)
+        for d in site_dirs
+        if os.path.isfile(os.path.join(d, package, "__init__.py"))
+    ]
+
+
+def _split_local(version: str) -> tuple[str, str | None]:
+    base, _, local = version.partition("+")
+    return base, local or None
+
+
+def probe_torch(
+    ctx: ProbeContext, site_dirs: Sequence[str], dists: Sequence[Distribution]
+) -> TorchBuild | None:
+    copies = _package_dirs(site_dirs, "torch")
+    dist = next((d for d in dists if d.name == "torch"), None)
+    if not copies:
+        return None
+    location = copies[0]
+    notes: list[ProbeNote] = []
+    version_file = os.path.join(location, "version.py")
+    values: dict[str, str | bool | None] = {}
+    try:
+        with open(version_file, encoding="utf-8", errors="replace") as fh:
+            values = parse_version_py(fh.read())
+    except (OSError, SyntaxError, ValueError) as exc:
+        notes.append(ProbeNote(version_file, f"unreadable: {exc}"))
+    version = values.get("__version__")
+    if not isinstance(version, str):
+        version = (dist.version if dist else None) or "unknown"
+        notes.append(ProbeNote(version_file, "no __version__; using the dist-info version"))
+    base, local = _split_local(version)
+    arch: tuple[str, ...] = ()
+    abi = None
+    arch_source = None
+    library = Path(location) / "lib" / "libtorch_python.so"
+    if library.exists():
+        try:
+            arch, abi = cached_scan(ctx, library)
+            arch_source = str(library)
+        except (OSError, ValueError) as exc:
+            notes.append(ProbeNote(str(library), f"could not scan: {exc}"))
+
+    def text(key: str) -> str | None:
+        value = values.get(key)
+        return value if isinstance(value, str) else None
+
+    return TorchBuild(
+        version=version,
+        location=location,
+        base_version=base,
+        local=local,
+        cuda=text("cuda"),
+        hip=text("hip"),
+        xpu=text("xpu"),
+        git_version=text("git_version"),
+        arch_list=arch,
+        arch_list_source=arch_source,
+        numpy_abi=abi,
+        has_cuda_library=os.path.exists(os.path.join(location, "lib", "libtorch_cuda.so")),
+        installer=dist.installer if dist else None,
+        copies=tuple(copies),
+        cudnn=_first_version(dists, "nvidia-cudnn-cu"),
+        nccl=_first_version(dists, "nvidia-nccl-cu"),
+        cuda_runtime=_first_version(dists, "nvidia-cuda-runtime"),
+        notes=tuple(notes),
+    )
+
+
+def _first_version(dists: Sequence[Distribution], prefix: str) -> str | None:
+    for dist in dists:
+        if dist.name.startswith(prefix):
+            return dist.version
+    return None
+
+
+def probe_domain_library(
+    name: str, site_dirs: Sequence[str], dists: Sequence[Distribution]
+) -> DomainLibrary | None:
+    """torchvision/torchaudio: version and build tag from version.py, the torch it requires
+    from Requires-Dist."""
+    dirs = _package_dirs(site_dirs, name)
+    dist = next((d for d in dists if d.name == name), None)
+    if not dirs and dist is None:
+        return None
+    notes: list[ProbeNote] = []
+    version = dist.version if dist else None
+    if dirs:
+        path = os.path.join(dirs[0], "version.py")
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                found = parse_version_py(fh.read()).get("__version__")
+            version = found if isinstance(found, str) else version
+        except (OSError, SyntaxError, ValueError) as exc:
+            notes.append(ProbeNote(path, f"unreadable: {exc}"))
+    requires = None
+    for req in dist.requires if dist else ():
+        match = re.match(r"^torch\s*\(?\s*([^;)]*)\)?\s*(;.*)?$", req)
+        if match and "extra" not in (match.group(2) or ""):
+            requires = match.group(1).strip() or None
+            break
+    _, local = _split_local(version or "unknown")
+    return DomainLibrary(
+        name=name,
+        version=version or "unknown",
+        local=local,
+        requires_torch=requires,
+        location=dirs[0] if dirs else (dist.location if dist else None),
+        notes=tuple(notes),
+    )

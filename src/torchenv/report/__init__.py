@@ -1,0 +1,1 @@
+"""Diagnosis rules (pure: facts -> findings) and renderers. Never probes the host."""

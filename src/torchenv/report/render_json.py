@@ -1,0 +1,23 @@
+"""JSON documents of the commands: one object, ``"schema"`` first (design.md, JSON contracts)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from torchenv.models import DoctorReport, InspectReport, RuleCatalog, to_data
+
+
+def document(report: InspectReport | DoctorReport | RuleCatalog) -> dict[str, Any]:
+    if isinstance(report, InspectReport):
+        return {
+            "schema": report.schema,
+            "target": to_data(report.target),
+            "machine": to_data(report.machine),
+            "environment": to_data(report.environment),
+        }
+    return dict(to_data(report))
+
+
+def render_json(report: InspectReport | DoctorReport | RuleCatalog) -> str:
+    return json.dumps(document(report), indent=2, ensure_ascii=False) + "\n"

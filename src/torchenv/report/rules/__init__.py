@@ -1,0 +1,28 @@
+"""Diagnosis rules: pure functions from facts to findings, each with a stable id.
+
+Importing this package registers every rule, in the order of the failure catalog's suggested
+check ordering (what is installed, can it load, is the driver reachable and new enough, right
+GPUs, toolchain, notebooks), then the runtime (--deep) rules.
+"""
+
+from __future__ import annotations
+
+from torchenv.report.rules import conda, driver, environment, machine, packages, runtime
+from torchenv.report.rules.base import REGISTRY, Facts, Hit, Rule, evaluate
+
+_FAMILY_ORDER = [m.__name__ for m in (environment, packages, conda, driver, machine, runtime)]
+REGISTRY.sort(key=lambda r: _FAMILY_ORDER.index(r.check.__module__))
+
+__all__ = [
+    "REGISTRY",
+    "Facts",
+    "Hit",
+    "Rule",
+    "conda",
+    "driver",
+    "environment",
+    "evaluate",
+    "machine",
+    "packages",
+    "runtime",
+]

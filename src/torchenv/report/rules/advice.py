@@ -1,0 +1,85 @@
+"""Which build variant of the installed torch release would work on this machine.
+
+A small, local question (same release, other variant) answered from the knowledge base: the
+newest ``cuXYZ`` variant whose CUDA the driver can run and whose compiled architectures cover
+every GPU. Choosing another release is the planner's job (``torchenv plan``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from torchenv.models import CompatKnowledge, Environment, Gpu
+from torchenv.models.archs import coverage
+from torchenv.models.compat import driver_at_least
+from torchenv.report import fixes
+
+
+@dataclass(frozen=True)
+class VariantAdvice:
+    variant: str
+    cuda: str
+    caveat: str | None  # e.g. runs through minor-version compatibility only
+
+
+def variant_cuda(variant: str) -> str | None:
+    """ "cu128" -> "12.8", "cu118" -> "11.8"; None for cpu/rocm/xpu."""
+    digits = variant.removeprefix("cu")
+    if variant == digits or not digits.isdigit() or len(digits) < 3:
+        return None
+    return f"{digits[:-1]}.{digits[-1]}"
+
+
+def best_variant(
+    kb: CompatKnowledge,
+    torch_version: str,
+    driver: str | None,
+    gpus: Sequence[Gpu],
+    os: str = "linux",
+) -> VariantAdvice | None:
+    candidates = []
+    for variant in kb.index_variants(torch_version):
+        cuda = variant_cuda(variant)
+        if cuda is None:
+            continue
+        req = kb.driver_requirement(cuda, os)
+        caveat = None
+        if driver is not None and req is not None:
+            if not driver_at_least(driver, req.hard_floor):
+                continue
+            if req.release_floor and not driver_at_least(driver, req.release_floor):
+                caveat = (
+                    f"driver {driver} runs CUDA {cuda} through minor-version compatibility only "
+                    f"(full support from {req.release_floor})"
+                )
+        archs = kb.variant_archs(torch_version, variant)
+        if archs is not None and any(
+            g.compute_capability and coverage(archs.archs, g.compute_capability) is None
+            for g in gpus
+        ):
+            continue
+        candidates.append(
+            (caveat is None, tuple(int(p) for p in cuda.split(".")), variant, cuda, caveat)
+        )
+    if not candidates:
+        return None
+    _, _, variant, cuda, caveat = max(candidates)
+    return VariantAdvice(variant, cuda, caveat)
+
+
+def reinstall_torch_commands(
+    env: Environment, kb: CompatKnowledge, torch_version: str, advice: VariantAdvice
+) -> list[str]:
+    """Reinstall torch (with its paired torchvision/torchaudio when installed) as ``advice``."""
+    base = torch_version.split("+", 1)[0]
+    pairing = kb.pairing(base)
+    vision = pairing.torchvision if pairing and env.torchvision else None
+    audio = pairing.torchaudio if pairing and env.torchaudio else None
+    reqs = fixes.torch_requirements(base, advice.variant, vision, audio)
+    if fixes.installer_of(env) == "conda":
+        return [
+            "this environment's torch comes from conda; for a CUDA build use conda-forge:",
+            fixes.conda_install(env, ["pytorch-gpu", f"cuda-version={advice.cuda}"]),
+        ]
+    return fixes.pip_install(env, reqs, fixes.index_url(advice.variant), reinstall=True)

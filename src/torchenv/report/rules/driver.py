@@ -1,0 +1,213 @@
+"""Rules on the torch build against the driver and the GPUs (failure catalog families A, C, G)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from torchenv.models import Gpu, Severity
+from torchenv.models.archs import coverage, describe
+from torchenv.models.compat import driver_at_least
+from torchenv.report.rules.advice import best_variant, reinstall_torch_commands
+from torchenv.report.rules.base import Facts, Hit, rule
+
+ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+
+def _gpu_list(gpus: tuple[Gpu, ...]) -> str:
+    return ", ".join(f"GPU{g.index} {g.name} (CC {g.compute_capability or '?'})" for g in gpus)
+
+
+def _hardware(f: Facts) -> str:
+    if f.machine.gpus:
+        return _gpu_list(f.machine.gpus)
+    return "NVIDIA PCI device(s) " + ", ".join(f.machine.pci_nvidia_devices)
+
+
+def _reinstall(f: Facts) -> tuple[str, ...]:
+    torch = f.environment.torch
+    if torch is None:
+        return ()
+    advice = best_variant(
+        f.kb, torch.version, f.machine.driver.version, f.machine.gpus, f.machine.host.os
+    )
+    if advice is None:
+        return ("run `torchenv plan` to find a torch release with a build for this machine",)
+    steps = reinstall_torch_commands(f.environment, f.kb, torch.version, advice)
+    if advice.caveat:
+        steps.append(f"note: {advice.caveat}")
+    return tuple(steps)
+
+
+@rule(
+    "cpu-build-on-gpu-host",
+    ERROR,
+    "A CPU-only torch build is installed on a machine with an NVIDIA GPU",
+    catalog="A1",
+)
+def cpu_build_on_gpu_host(f: Facts) -> Iterator[Hit]:
+    torch = f.environment.torch
+    if torch is None or torch.cuda or torch.hip or torch.xpu or not f.machine.has_nvidia_hardware:
+        return
+    yield Hit(
+        f"torch {torch.version} is a CPU-only build, but this machine has an NVIDIA GPU",
+        (
+            f"torch/version.py: __version__ = {torch.version!r}, cuda = None ({torch.location})",
+            f"GPUs: {_hardware(f)}",
+        ),
+        _reinstall(f),
+    )
+
+
+@rule(
+    "no-nvidia-driver",
+    ERROR,
+    "An NVIDIA GPU is present but no NVIDIA driver is loaded",
+    catalog="A2",
+)
+def no_nvidia_driver(f: Facts) -> Iterator[Hit]:
+    m = f.machine
+    if not m.pci_nvidia_devices or m.driver.version or m.driver.kernel_module:
+        return
+    torch = f.environment.torch
+    need = ""
+    if torch is not None and torch.cuda:
+        req = f.kb.driver_requirement(torch.cuda, m.host.os)
+        if req is not None:
+            need = f" (torch {torch.version} needs >= {req.release_floor or req.hard_floor})"
+    yield Hit(
+        "An NVIDIA GPU is on the PCI bus but the NVIDIA kernel module is not loaded",
+        (
+            "PCI devices with vendor 0x10de: " + ", ".join(m.pci_nvidia_devices),
+            "no /sys/module/nvidia and no /proc/driver/nvidia/version",
+        ),
+        (
+            f"install an NVIDIA driver{need}, e.g. `sudo ubuntu-drivers install` or "
+            "`sudo apt install nvidia-driver-580-open`",
+            "with Secure Boot on, enroll the module's signing key; then reboot",
+        ),
+    )
+
+
+@rule(
+    "cuda-build-without-gpu",
+    INFO,
+    "A CUDA build of torch on a machine without NVIDIA GPU or driver (CPU only here)",
+)
+def cuda_build_without_gpu(f: Facts) -> Iterator[Hit]:
+    torch, m = f.environment.torch, f.machine
+    if torch is None or not torch.cuda or m.has_nvidia_hardware or m.driver.version:
+        return
+    if m.host.container:
+        return  # container-without-gpu-access speaks for this case
+    yield Hit(
+        f"torch {torch.version} is built for CUDA {torch.cuda}, but this machine has no NVIDIA "
+        "GPU: torch.cuda.is_available() will be False and everything runs on the CPU",
+        (f"torch/version.py: cuda = {torch.cuda!r}", "no NVIDIA GPU found (NVML, nvidia-smi, PCI)"),
+    )
+
+
+@rule(
+    "driver-too-old-for-build",
+    ERROR,
+    "The driver is older than the minimum for the build's CUDA major version",
+    catalog="A3",
+)
+def driver_too_old_for_build(f: Facts) -> Iterator[Hit]:
+    torch, driver = f.environment.torch, f.machine.driver.version
+    if torch is None or not torch.cuda or driver is None:
+        return
+    req = f.kb.driver_requirement(torch.cuda, f.machine.host.os)
+    if req is None or driver_at_least(driver, req.hard_floor):
+        return
+    yield Hit(
+        f"driver {driver} is too old for torch {torch.version} (CUDA {torch.cuda} needs >= "
+        f"{req.hard_floor})",
+        (
+            f"driver {driver} (from {f.machine.driver.source})",
+            f"torch/version.py: cuda = {torch.cuda!r}",
+            f"CUDA {req.cuda.split('.')[0]}.x needs driver >= {req.hard_floor}; {req.source}",
+        ),
+        (
+            f"upgrade the driver to >= {req.release_floor or req.hard_floor}, or:",
+            *_reinstall(f),
+        ),
+    )
+
+
+@rule(
+    "driver-below-build-release",
+    WARNING,
+    "The driver runs the build only through CUDA minor-version compatibility",
+    catalog="A3",
+)
+def driver_below_build_release(f: Facts) -> Iterator[Hit]:
+    torch, driver = f.environment.torch, f.machine.driver.version
+    if torch is None or not torch.cuda or driver is None:
+        return
+    req = f.kb.driver_requirement(torch.cuda, f.machine.host.os)
+    if req is None or req.release_floor is None or not driver_at_least(driver, req.hard_floor):
+        return
+    if driver_at_least(driver, req.release_floor):
+        return
+    yield Hit(
+        f"driver {driver} is below CUDA {req.cuda}'s own driver {req.release_floor}: torch "
+        "runs through minor-version compatibility, without PTX JIT of newer PTX",
+        (
+            f"driver {driver} (from {f.machine.driver.source})",
+            f"torch/version.py: cuda = {torch.cuda!r}; CUDA {req.cuda} toolkit driver "
+            f">= {req.release_floor} ({req.source})",
+        ),
+        (f"upgrade the driver to >= {req.release_floor} for full CUDA {req.cuda} support",),
+    )
+
+
+@rule(
+    "gpu-arch-not-in-build",
+    ERROR,
+    "A GPU's compute capability has no kernels in the build (no kernel image)",
+    catalog="C1/C2",
+)
+def gpu_arch_not_in_build(f: Facts) -> Iterator[Hit]:
+    torch = f.environment.torch
+    if torch is None or not torch.cuda or not torch.arch_list:
+        return
+    missing = [
+        g
+        for g in f.machine.gpus
+        if g.compute_capability and coverage(torch.arch_list, g.compute_capability) is None
+    ]
+    if not missing:
+        return
+    yield Hit(
+        f"torch {torch.version} has no kernels for {_gpu_list(tuple(missing))}: CUDA ops will "
+        "fail with 'no kernel image is available for execution on the device'",
+        (
+            f"compiled architectures: {describe(torch.arch_list)} ({torch.arch_list_source})",
+            f"GPUs without kernels: {_gpu_list(tuple(missing))}",
+        ),
+        _reinstall(f),
+    )
+
+
+@rule(
+    "gpu-arch-ptx-only",
+    WARNING,
+    "A GPU runs the build only through PTX JIT compilation",
+    catalog="C1",
+)
+def gpu_arch_ptx_only(f: Facts) -> Iterator[Hit]:
+    torch = f.environment.torch
+    if torch is None or not torch.cuda or not torch.arch_list:
+        return
+    jit = [
+        g
+        for g in f.machine.gpus
+        if g.compute_capability and coverage(torch.arch_list, g.compute_capability) == "ptx"
+    ]
+    if jit:
+        yield Hit(
+            f"{_gpu_list(tuple(jit))} runs torch {torch.version} only by JIT-compiling PTX: "
+            "slow first launch of every kernel, and the driver must know that PTX version",
+            (f"compiled architectures: {describe(torch.arch_list)}",),
+            _reinstall(f),
+        )

@@ -1,0 +1,112 @@
+"""Rules on the environment itself: its interpreter, metadata and Jupyter kernels
+(failure catalog family I, and bad input that must become findings)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from torchenv.models import Severity
+from torchenv.report import fixes
+from torchenv.report.rules.base import Facts, Hit, rule
+
+ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+
+@rule(
+    "interpreter-does-not-run",
+    ERROR,
+    "The environment's Python interpreter cannot be started",
+)
+def interpreter_does_not_run(f: Facts) -> Iterator[Hit]:
+    interp = f.environment.interpreter
+    if interp.runs:
+        return
+    yield Hit(
+        f"the interpreter of {f.environment.prefix} does not run; facts were read from its files",
+        tuple(f"{n.source}: {n.message}" for n in interp.notes)
+        or (f"no python executable under {f.environment.prefix}",),
+        ("recreate the environment (its base Python may have been removed or upgraded)",),
+    )
+
+
+@rule("torch-not-installed", INFO, "torch is not installed in this environment")
+def torch_not_installed(f: Facts) -> Iterator[Hit]:
+    env = f.environment
+    if env.torch is None and env.distribution("torch") is None:
+        yield Hit(
+            f"torch is not installed in {env.prefix}",
+            ("no torch package on sys.path: " + ", ".join(env.site_dirs or ("(no site dirs)",)),),
+            ("`torchenv plan` tells which build fits this machine",),
+        )
+
+
+@rule(
+    "metadata-unreadable",
+    WARNING,
+    "A distribution's metadata is missing or malformed; installers cannot manage it",
+)
+def metadata_unreadable(f: Facts) -> Iterator[Hit]:
+    broken = [d for d in f.environment.distributions if d.error]
+    if broken:
+        yield Hit(
+            f"{len(broken)} installed distribution(s) have broken metadata",
+            tuple(f"{d.metadata_dir}: {d.error}" for d in broken),
+            (
+                "reinstall them: "
+                + " ".join(
+                    fixes.pip_install(f.environment, [d.name for d in broken], reinstall=True)
+                ),
+            ),
+        )
+
+
+def _env_name(prefix: str) -> str:
+    return os.path.basename(prefix.rstrip("/")) or prefix
+
+
+@rule(
+    "jupyter-kernel-foreign-interpreter",
+    WARNING,
+    "A Jupyter kernel meant for this environment runs another interpreter",
+    catalog="I1",
+)
+def kernel_foreign(f: Facts) -> Iterator[Hit]:
+    env = f.environment
+    name = _env_name(env.prefix).lower()
+    for spec in env.kernels:
+        if spec.in_environment is not False:
+            continue
+        mentions = name in spec.name.lower() or name in (spec.display_name or "").lower()
+        if spec.scope != "env" and not mentions:
+            continue
+        yield Hit(
+            f"Jupyter kernel {spec.display_name or spec.name!r} runs {spec.argv0}, not this "
+            "environment's Python: notebooks using it will not see this environment's packages",
+            (f"{spec.path}: argv[0] = {spec.argv0}", f"environment: {env.prefix}"),
+            (
+                f"{env.interpreter.executable or 'python'} -m pip install ipykernel && "
+                f"{env.interpreter.executable or 'python'} -m ipykernel install --user "
+                f"--name {_env_name(env.prefix)} --display-name 'Python ({_env_name(env.prefix)})'",
+            ),
+        )
+
+
+@rule(
+    "jupyter-kernel-missing-interpreter",
+    WARNING,
+    "A Jupyter kernel points at an interpreter that no longer exists",
+    catalog="I1",
+)
+def kernel_missing(f: Facts) -> Iterator[Hit]:
+    for spec in f.environment.kernels:
+        if spec.interpreter_exists is False or spec.error:
+            why = spec.error or f"{spec.argv0} does not exist"
+            yield Hit(
+                f"Jupyter kernel {spec.display_name or spec.name!r} cannot start: {why}",
+                (f"{spec.path}",),
+                (
+                    f"jupyter kernelspec remove {spec.name}, then reinstall it from a working "
+                    "environment with `python -m ipykernel install --user`",
+                ),
+            )
