@@ -36,9 +36,9 @@ def target_options(func: F) -> F:
 
 
 def _context() -> Any:
-    from torchenv.probe.context import ProbeContext  # noqa: PLC0415
+    from torchenv.commands import host_context  # noqa: PLC0415
 
-    return ProbeContext.for_host()
+    return host_context()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -138,7 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        app.main(args=args, prog_name="torchenv", standalone_mode=False)
+        # without standalone mode, click returns the code of ctx.exit() instead of raising
+        code = app.main(args=args, prog_name="torchenv", standalone_mode=False)
+        if isinstance(code, int):
+            return code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:

@@ -2,8 +2,6 @@
 # what files cannot tell (is CUDA usable, can a kernel run). Stdlib + torch only; prints one JSON
 # document between the cookie lines given as argv[1]. Every step catches its own errors so a
 # broken environment still yields a report.
-from __future__ import annotations
-
 import json
 import sys
 import time

@@ -1,8 +1,6 @@
 # Runs INSIDE the target interpreter: stdlib only, and syntax that still parses on old Pythons
 # (no f-strings, no annotations), so an unsupported interpreter is reported rather than crashing.
 # Prints one JSON document between the cookie lines given as argv[1].
-from __future__ import annotations
-
 import json
 import os
 import platform

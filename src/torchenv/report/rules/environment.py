@@ -33,7 +33,10 @@ def interpreter_does_not_run(f: Facts) -> Iterator[Hit]:
 @rule("torch-not-installed", INFO, "torch is not installed in this environment")
 def torch_not_installed(f: Facts) -> Iterator[Hit]:
     env = f.environment
-    if env.torch is None and env.distribution("torch") is None:
+    conda_torch = env.conda is not None and any(
+        r.name in ("pytorch", "pytorch-gpu", "pytorch-cpu") for r in env.conda.records
+    )
+    if env.torch is None and env.distribution("torch") is None and not conda_torch:
         yield Hit(
             f"torch is not installed in {env.prefix}",
             ("no torch package on sys.path: " + ", ".join(env.site_dirs or ("(no site dirs)",)),),

@@ -107,7 +107,7 @@ def container_without_gpu(f: Facts) -> Iterator[Hit]:
 
 @rule(
     "container-shm-too-small",
-    WARNING,
+    ERROR,
     "/dev/shm in a container is too small for DataLoader workers and NCCL",
     catalog="F1/H2",
 )
@@ -134,7 +134,7 @@ def container_shm(f: Facts) -> Iterator[Hit]:
             "docker run --ipc=host (or --shm-size=16g); compose: shm_size: 16g; Kubernetes: an "
             "emptyDir with medium: Memory mounted at /dev/shm",
         ),
-        severity=ERROR if several else None,
+        severity=ERROR if several else WARNING,
     )
 
 

@@ -162,7 +162,7 @@ def mixed_majors(f: Facts) -> Iterator[Hit]:
 
 @rule(
     "file-owned-by-two-distributions",
-    WARNING,
+    ERROR,
     "Two distributions installed different content at the same path",
     catalog="B3/E1",
 )
@@ -181,7 +181,7 @@ def file_conflicts(f: Facts) -> Iterator[Hit]:
             "the last one installed won, and uninstalling either breaks the other",
             (f"paths: {shown}",),
             (fixes.pip_uninstall(f.environment, list(owners)), "then reinstall the one you need"),
-            severity=ERROR if binary else None,
+            severity=ERROR if binary else WARNING,
         )
 
 

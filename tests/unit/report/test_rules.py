@@ -1,0 +1,543 @@
+"""Every doctor rule fires on its case and stays silent on healthy environments.
+
+Environments are real fake trees on disk, read by the probes (the interpreter's answer comes from
+a FakeRunner); machines are models. Each case is registered in CASES, and a test checks that
+every rule of the registry has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from builders import (
+    ARCH_CU126,
+    FakeEnv,
+    FakeRunner,
+    add_cu130_libs,
+    add_dist,
+    add_torch,
+    add_torchvision,
+    conda_record,
+    fixture_text,
+    h100,
+    machine,
+    make_venv,
+    probe_context,
+    write_kernel,
+)
+from torchenv.knowledge import load_knowledge
+from torchenv.models import (
+    Compilers,
+    Environment,
+    Finding,
+    Gpu,
+    LoaderLibraries,
+    Machine,
+    ProbeNote,
+    RuntimeCheck,
+    Severity,
+    Toolkit,
+)
+from torchenv.probe.environment import probe_environment
+from torchenv.report.rules import REGISTRY, Facts, evaluate
+
+DRIVER = "580.159.03"
+
+
+def probe(
+    tmp_path: Path, env: FakeEnv, env_vars: dict[str, str] | None = None, **info: object
+) -> Environment:
+    runner = FakeRunner()
+    runner.on_interpreter(env, **info)
+    ctx, _ = probe_context(tmp_path, runner, env=env_vars)
+    return probe_environment(ctx, None, str(env.prefix))
+
+
+def diagnose(m: Machine, e: Environment, runtime: RuntimeCheck | None = None) -> list[Finding]:
+    return evaluate(Facts(m, e, load_knowledge(), runtime))
+
+
+def gpu_env(tmp_path: Path) -> FakeEnv:
+    """A healthy torch 2.14.1+cu130 environment as pip installs it from PyPI."""
+    env = make_venv(tmp_path)
+    add_torch(env.site)
+    add_cu130_libs(env.site)
+    add_torchvision(env.site)
+    add_dist(env.site, "numpy", "2.4.1")
+    return env
+
+
+def cpu_env(tmp_path: Path) -> FakeEnv:
+    env = make_venv(tmp_path)
+    add_torch(env.site, "2.13.0+cpu", cuda=None, arch=None, installer="uv")
+    return env
+
+
+H100X2 = (h100(0), h100(1))
+
+
+# --------------------------------------------------------------------------- healthy
+def test_healthy_gpu_environment_has_no_findings(tmp_path: Path) -> None:
+    findings = diagnose(machine(H100X2, DRIVER), probe(tmp_path, gpu_env(tmp_path)))
+    assert findings == []
+
+
+def test_healthy_cpu_environment_on_cpu_machine_has_no_findings(tmp_path: Path) -> None:
+    findings = diagnose(machine(), probe(tmp_path, cpu_env(tmp_path)))
+    assert findings == []
+
+
+def test_healthy_gpu_environment_passes_the_deep_rules(tmp_path: Path) -> None:
+    runtime = RuntimeCheck(
+        ran=True,
+        torch_version="2.14.1+cu130",
+        cuda_version="13.0",
+        cuda_available=True,
+        device_count=2,
+        op_ok=True,
+    )
+    findings = diagnose(machine(H100X2, DRIVER), probe(tmp_path, gpu_env(tmp_path)), runtime)
+    assert findings == []
+
+
+# --------------------------------------------------------------------------- cases
+Case = Callable[[Path], list[Finding]]
+CASES: dict[str, Case] = {}
+
+
+def case(rule_id: str) -> Callable[[Case], Case]:
+    def register(fn: Case) -> Case:
+        CASES[rule_id] = fn
+        return fn
+
+    return register
+
+
+@case("interpreter-does-not-run")
+def _(tmp_path: Path) -> list[Finding]:
+    env = gpu_env(tmp_path)
+    ctx, _ = probe_context(tmp_path, FakeRunner())  # the interpreter "does not run"
+    e = probe_environment(ctx, None, str(env.prefix))
+    assert e.torch is not None and e.torch.version == "2.14.1+cu130"  # read from files anyway
+    return diagnose(machine(H100X2, DRIVER), e)
+
+
+@case("torch-not-installed")
+def _(tmp_path: Path) -> list[Finding]:
+    return diagnose(machine(), probe(tmp_path, make_venv(tmp_path)))
+
+
+@case("metadata-unreadable")
+def _(tmp_path: Path) -> list[Finding]:
+    env = cpu_env(tmp_path)
+    add_dist(env.site, "broken", "1.0", metadata="\x00\x01 garbage without headers\n\x7f")
+    return diagnose(machine(), probe(tmp_path, env))
+
+
+@case("jupyter-kernel-foreign-interpreter")
+def _(tmp_path: Path) -> list[Finding]:
+    env = cpu_env(tmp_path)
+    write_kernel(env.prefix / "share/jupyter/kernels", "python3", "/usr/bin/python3")
+    return diagnose(machine(), probe(tmp_path, env))
+
+
+@case("jupyter-kernel-missing-interpreter")
+def _(tmp_path: Path) -> list[Finding]:
+    env = cpu_env(tmp_path)
+    write_kernel(tmp_path / "home/.local/share/jupyter/kernels", "old", "/gone/bin/python")
+    return diagnose(machine(), probe(tmp_path, env))
+
+
+@case("torchvision-torch-mismatch")
+def _(tmp_path: Path) -> list[Finding]:
+    env = gpu_env(tmp_path)
+    (env.site / "torchvision-0.29.1.dist-info").rename(env.site / "old.dist-info.bak")
+    for path in (env.site / "torchvision").iterdir():
+        path.unlink()
+    (env.site / "torchvision").rmdir()
+    add_torchvision(env.site, "0.28.0+cu130", "==2.13.0")
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+
+
+@case("torchaudio-torch-mismatch")
+def _(tmp_path: Path) -> list[Finding]:
+    env = gpu_env(tmp_path)
+    add_dist(
+        env.site,
+        "torchaudio",
+        "2.9.1",
+        requires=["torch (==2.9.1)"],
+        files={
+            "torchaudio/__init__.py": "",
+            "torchaudio/version.py": "__version__ = '2.9.1+cu128'\n",
+        },
+    )
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+
+
+@case("nvidia-mixed-cuda-majors")
+def _(tmp_path: Path) -> list[Finding]:
+    env = gpu_env(tmp_path)
+    add_dist(env.site, "nvidia-cublas-cu12", "12.8.4.1")
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+
+
+@case("file-owned-by-two-distributions")
+def _(tmp_path: Path) -> list[Finding]:
+    env = gpu_env(tmp_path)
+    add_dist(
+        env.site,
+        "nvidia-nccl-cu12",
+        "2.27.3",
+        files={"nvidia/nccl/lib/libnccl.so.2": b"nccl 2.27.3 cu12"},
+    )
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+
+
+@case("torch-installed-twice")
+def _(tmp_path: Path) -> list[Finding]:
+    env = gpu_env(tmp_path)
+    user_site = tmp_path / "home/.local/lib/python3.11/site-packages"
+    add_torch(user_site, "2.7.1+cu126", cuda="12.6", arch=ARCH_CU126, requires=[])
+    e = probe(tmp_path, env, sys_path=["/usr/lib/python3.11", str(user_site), str(env.site)])
+    return diagnose(machine(H100X2, DRIVER), e)
+
+
+@case("cuda-libs-do-not-match-torch")
+def _(tmp_path: Path) -> list[Finding]:
+    env = make_venv(tmp_path)
+    add_torch(env.site)
+    add_cu130_libs(env.site, {"nvidia-nccl-cu13": "2.29.7", "nvidia-cuda-runtime": None})
+    findings = diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+    evidence = " ".join(
+        next(f for f in findings if f.id == "cuda-libs-do-not-match-torch").evidence
+    )
+    assert "nvidia-nccl-cu13==2.30.7" in evidence and "2.29.7 is installed" in evidence
+    assert (
+        "nvidia-cuda-runtime" in evidence and "not installed" in evidence
+    )  # via cuda-toolkit[cudart]
+    return findings
+
+
+@case("numpy2-with-numpy1-build")
+def _(tmp_path: Path) -> list[Finding]:
+    env = make_venv(tmp_path)
+    add_torch(
+        env.site,
+        "2.1.2+cu121",
+        cuda="12.1",
+        numpy="numpy1",
+        requires=[],
+        version_py=fixture_text("versionpy", "torch-2.1.2+cu121.py"),
+    )
+    add_dist(env.site, "numpy", "2.0.0")
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+
+
+@case("torch-requires-other-python")
+def _(tmp_path: Path) -> list[Finding]:
+    env = make_venv(tmp_path, python_version="3.10.13")
+    add_torch(env.site, "2.15.0+cu132", cuda="13.2", requires=[], requires_python=">=3.11")
+    return diagnose(machine(H100X2, "595.71.05"), probe(tmp_path, env))
+
+
+def conda_env(tmp_path: Path) -> FakeEnv:
+    env = make_venv(tmp_path)
+    (env.prefix / "pyvenv.cfg").unlink()
+    conda_record(env.prefix, "python", "3.11.7", "h955ad1f_0", "conda-forge")
+    return env
+
+
+@case("pip-torch-over-conda-pytorch")
+def _(tmp_path: Path) -> list[Finding]:
+    env = conda_env(tmp_path)
+    conda_record(env.prefix, "pytorch", "2.5.1", "py3.11_cuda12.4_cudnn9.1.0_0", "pytorch")
+    add_torch(env.site)
+    add_cu130_libs(env.site)
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+
+
+@case("conda-pip-duplicate-package")
+def _(tmp_path: Path) -> list[Finding]:
+    env = conda_env(tmp_path)
+    conda_record(env.prefix, "numpy", "1.26.4", "py311h64a7726_0", "conda-forge")
+    add_dist(env.site, "numpy", "2.4.1", installer="pip")
+    return diagnose(machine(), probe(tmp_path, env))
+
+
+@case("pytorch-channel-missing-version")
+def _(tmp_path: Path) -> list[Finding]:
+    env = conda_env(tmp_path)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "environment.yml").write_text(
+        "name: ml\nchannels:\n  - pytorch\n  - nvidia\ndependencies:\n  - python=3.11\n"
+        "  - pytorch==2.6\n  - pytorch-cuda=12.1\n"
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(project)
+        return diagnose(machine(), probe(tmp_path, env))
+
+
+@case("pytorch-channel-deprecated")
+def _(tmp_path: Path) -> list[Finding]:
+    env = conda_env(tmp_path)
+    conda_record(env.prefix, "pytorch", "2.5.1", "py3.11_cuda12.4_cudnn9.1.0_0", "pytorch")
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+
+
+@case("conda-cpu-variant")
+def _(tmp_path: Path) -> list[Finding]:
+    env = conda_env(tmp_path)
+    conda_record(env.prefix, "pytorch", "2.13.0", "cpu_mkl_py311_hd1b2c3f_102", "conda-forge")
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+
+
+@case("conda-mkl-itt-symbol")
+def _(tmp_path: Path) -> list[Finding]:
+    env = conda_env(tmp_path)
+    conda_record(env.prefix, "pytorch", "2.2.0", "py3.11_cuda12.1_cudnn8.9.2_0", "pytorch")
+    conda_record(env.prefix, "mkl", "2024.1.0", "h06a4308_691", "defaults")
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+
+
+@case("conda-meta-unreadable")
+def _(tmp_path: Path) -> list[Finding]:
+    env = conda_env(tmp_path)
+    (env.prefix / "conda-meta/libfoo-1.0-h0.json").write_text('{"name": "libfoo", "vers')
+    return diagnose(machine(), probe(tmp_path, env))
+
+
+@case("cpu-build-on-gpu-host")
+def _(tmp_path: Path) -> list[Finding]:
+    env = cpu_env(tmp_path)
+    findings = diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+    fix = " ".join(next(f for f in findings if f.id == "cpu-build-on-gpu-host").fix)
+    # driver 580 runs CUDA 13.0 at full support; 13.2 only through minor-version compatibility
+    assert "uv pip install" in fix and "torch==2.13.0+cu130" in fix
+    assert "https://download.pytorch.org/whl/cu130" in fix
+    return findings
+
+
+@case("no-nvidia-driver")
+def _(tmp_path: Path) -> list[Finding]:
+    return diagnose(machine((), None, pci=["0000:19:00.0"]), probe(tmp_path, gpu_env(tmp_path)))
+
+
+@case("cuda-build-without-gpu")
+def _(tmp_path: Path) -> list[Finding]:
+    return diagnose(machine(), probe(tmp_path, gpu_env(tmp_path)))
+
+
+@case("driver-too-old-for-build")
+def _(tmp_path: Path) -> list[Finding]:
+    findings = diagnose(machine(H100X2, "570.124.06"), probe(tmp_path, gpu_env(tmp_path)))
+    fix = " ".join(next(f for f in findings if f.id == "driver-too-old-for-build").fix)
+    assert "whl/cu126" in fix and "torch==2.14.1+cu126" in fix  # the variant driver 570 runs
+    return findings
+
+
+@case("driver-below-build-release")
+def _(tmp_path: Path) -> list[Finding]:
+    env = make_venv(tmp_path)
+    add_torch(env.site, "2.15.0+cu132", cuda="13.2", requires=[])
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+
+
+@case("gpu-arch-not-in-build")
+def _(tmp_path: Path) -> list[Finding]:
+    pascal = Gpu(0, "NVIDIA GeForce GTX 1080", "GPU-1", "6.1", 8192, "00000000:01:00.0")
+    findings = diagnose(machine([pascal], DRIVER), probe(tmp_path, gpu_env(tmp_path)))
+    fix = " ".join(next(f for f in findings if f.id == "gpu-arch-not-in-build").fix)
+    assert "whl/cu126" in fix  # the only 2.14 variant with sm_60
+    return findings
+
+
+@case("gpu-arch-ptx-only")
+def _(tmp_path: Path) -> list[Finding]:
+    env = make_venv(tmp_path)
+    add_torch(env.site, "2.14.1+cu130", arch="sm_80 sm_86 compute_86")
+    add_cu130_libs(env.site)
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+
+
+@case("cuda-visible-devices-hides-all")
+def _(tmp_path: Path) -> list[Finding]:
+    m = machine(H100X2, DRIVER, env={"CUDA_VISIBLE_DEVICES": "0,0"})
+    return diagnose(m, probe(tmp_path, gpu_env(tmp_path)))
+
+
+@case("cuda-visible-devices-unknown-device")
+def _(tmp_path: Path) -> list[Finding]:
+    m = machine(H100X2, DRIVER, env={"CUDA_VISIBLE_DEVICES": "1,7,0"})
+    findings = diagnose(m, probe(tmp_path, gpu_env(tmp_path)))
+    hit = next(f for f in findings if f.id == "cuda-visible-devices-unknown-device")
+    assert hit.severity is Severity.WARNING and "visible GPUs are: 1" in hit.title
+    return findings
+
+
+@case("cuda-device-order-not-pci")
+def _(tmp_path: Path) -> list[Finding]:
+    gpus = [
+        Gpu(0, "NVIDIA TITAN V", "GPU-a", "7.0"),
+        Gpu(1, "NVIDIA RTX 5880 Ada Generation", "GPU-b", "8.9"),
+    ]
+    return diagnose(machine(gpus, DRIVER), probe(tmp_path, gpu_env(tmp_path)))
+
+
+@case("container-without-gpu-access")
+def _(tmp_path: Path) -> list[Finding]:
+    m = machine((), None, container="docker", pci=["0000:19:00.0"], nodes=[])
+    findings = diagnose(m, probe(tmp_path, gpu_env(tmp_path)))
+    assert (
+        next(f for f in findings if f.id == "container-without-gpu-access").severity
+        is Severity.ERROR
+    )
+    return findings
+
+
+@case("container-shm-too-small")
+def _(tmp_path: Path) -> list[Finding]:
+    m = machine(H100X2, DRIVER, container="docker", shm_bytes=64 << 20)
+    findings = diagnose(m, probe(tmp_path, gpu_env(tmp_path)))
+    hit = next(f for f in findings if f.id == "container-shm-too-small")
+    assert hit.severity is Severity.ERROR and "64 MiB" in hit.title  # two GPUs: NCCL too
+    return findings
+
+
+@case("gpu-tools-unresponsive")
+def _(tmp_path: Path) -> list[Finding]:
+    m = machine(H100X2, DRIVER)
+    m = replace(
+        m, driver=replace(m.driver, notes=(ProbeNote("nvidia-smi", "timed out after 10s"),))
+    )
+    return diagnose(m, probe(tmp_path, gpu_env(tmp_path)))
+
+
+@case("driver-library-mismatch")
+def _(tmp_path: Path) -> list[Finding]:
+    libs = LoaderLibraries(libnvidia_ml=("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.570.124.06",))
+    return diagnose(machine(H100X2, DRIVER, libraries=libs), probe(tmp_path, gpu_env(tmp_path)))
+
+
+@case("cuda-toolkit-without-driver")
+def _(tmp_path: Path) -> list[Finding]:
+    kits = (Toolkit(None, "nvcc on PATH", "/usr/local/bin/nvcc", "13.0.88"),)
+    return diagnose(machine(toolkits=kits), probe(tmp_path, cpu_env(tmp_path)))
+
+
+@case("nvcc-major-differs-from-build")
+def _(tmp_path: Path) -> list[Finding]:
+    kits = (
+        Toolkit("/usr/local/cuda-12.4", "CUDA_HOME", "/usr/local/cuda-12.4/bin/nvcc", "12.4.131"),
+    )
+    return diagnose(machine(H100X2, DRIVER, toolkits=kits), probe(tmp_path, gpu_env(tmp_path)))
+
+
+@case("ld-library-path-shadows-wheel-cuda")
+def _(tmp_path: Path) -> list[Finding]:
+    libs = LoaderLibraries(
+        ld_library_path=("/usr/local/cuda-13.2/lib64",),
+        shadowing={"libcublasLt.so.13": ("/usr/local/cuda-13.2/lib64/libcublasLt.so.13",)},
+    )
+    return diagnose(machine(H100X2, DRIVER, libraries=libs), probe(tmp_path, gpu_env(tmp_path)))
+
+
+@case("no-c-compiler")
+def _(tmp_path: Path) -> list[Finding]:
+    return diagnose(machine(compilers=Compilers()), probe(tmp_path, cpu_env(tmp_path)))
+
+
+@case("python-headers-missing")
+def _(tmp_path: Path) -> list[Finding]:
+    return diagnose(machine(), probe(tmp_path, cpu_env(tmp_path), has_python_h=False))
+
+
+@case("runtime-check-failed")
+def _(tmp_path: Path) -> list[Finding]:
+    runtime = RuntimeCheck(
+        ran=True, error="Traceback...\nImportError: libcudnn.so.9: cannot open shared object file"
+    )
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, gpu_env(tmp_path)), runtime)
+
+
+@case("cuda-unavailable-at-runtime")
+def _(tmp_path: Path) -> list[Finding]:
+    runtime = RuntimeCheck(
+        ran=True,
+        torch_version="2.14.1+cu130",
+        cuda_available=False,
+        cuda_error="RuntimeError: Found no NVIDIA driver on your system.",
+    )
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, gpu_env(tmp_path)), runtime)
+
+
+@case("cuda-op-failed")
+def _(tmp_path: Path) -> list[Finding]:
+    runtime = RuntimeCheck(
+        ran=True,
+        torch_version="2.14.1+cu130",
+        cuda_available=True,
+        device_count=2,
+        op_ok=False,
+        op_error="RuntimeError: CUDA error: no kernel image is available",
+    )
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, gpu_env(tmp_path)), runtime)
+
+
+@case("runtime-sees-fewer-gpus")
+def _(tmp_path: Path) -> list[Finding]:
+    runtime = RuntimeCheck(
+        ran=True, torch_version="2.14.1+cu130", cuda_available=True, device_count=1, op_ok=True
+    )
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, gpu_env(tmp_path)), runtime)
+
+
+@case("runtime-torch-differs-from-files")
+def _(tmp_path: Path) -> list[Finding]:
+    runtime = RuntimeCheck(
+        ran=True, torch_version="2.7.1+cu126", cuda_available=True, device_count=2, op_ok=True
+    )
+    return diagnose(machine(H100X2, DRIVER), probe(tmp_path, gpu_env(tmp_path)), runtime)
+
+
+# --------------------------------------------------------------------------- tests over the cases
+@pytest.mark.parametrize("rule_id", sorted(CASES))
+def test_rule_fires_on_its_case(rule_id: str, tmp_path: Path) -> None:
+    findings = CASES[rule_id](tmp_path)
+    hits = [f for f in findings if f.id == rule_id]
+    assert hits, f"{rule_id} did not fire; got {[f.id for f in findings]}"
+    for hit in hits:
+        assert hit.title and hit.evidence, "a finding names what it saw"
+        info = next(r.info for r in REGISTRY if r.info.id == rule_id)
+        assert hit.severity.rank <= info.severity.rank, "the registry lists the worst severity"
+
+
+def test_every_rule_has_a_case() -> None:
+    assert {r.info.id for r in REGISTRY} == set(CASES)
+
+
+def test_at_least_twenty_static_rules_with_stable_slugs() -> None:
+    static = [r for r in REGISTRY if r.info.needs != "deep"]
+    assert len(static) >= 20
+    for r in REGISTRY:
+        assert r.info.id == r.info.id.lower() and " " not in r.info.id
+
+
+def test_errors_carry_a_fix(tmp_path: Path) -> None:
+    for rule_id, fn in CASES.items():
+        for finding in fn(tmp_path / rule_id):
+            if finding.severity is Severity.ERROR:
+                assert finding.fix, f"{finding.id} gives no fix"
+
+
+def test_fix_commands_follow_the_environment_installer(tmp_path: Path) -> None:
+    env = make_venv(tmp_path)
+    add_torch(env.site, "2.13.0+cpu", cuda=None, arch=None, installer="pip")
+    findings = diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+    fix = next(f for f in findings if f.id == "cpu-build-on-gpu-host").fix
+    assert fix[0].startswith(f"{env.python} -m pip install --force-reinstall torch==2.13.0+cu130")

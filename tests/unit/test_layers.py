@@ -1,0 +1,79 @@
+"""The one-way layers of design.md, enforced on the import statements of src/torchenv."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parents[2] / "src" / "torchenv"
+
+# layer -> the torchenv layers it may import (itself always allowed)
+ALLOWED = {
+    "models": set(),
+    "errors": set(),
+    "probe": {"models", "errors"},
+    "knowledge": {"models", "errors"},
+    "report": {"models", "errors"},
+    "commands": {"probe", "knowledge", "report", "models", "errors"},
+    "cli": {"commands", "report", "models", "errors", "__init__"},
+    "__main__": {"cli"},
+    "__init__": set(),
+}
+# third-party imports allowed per layer (stdlib is always allowed)
+THIRD_PARTY = {
+    "models": set(),
+    "probe": {"platformdirs", "pynvml", "yaml"},
+    "knowledge": set(),
+    "report": {"packaging", "rich"},
+    "commands": set(),
+    "cli": {"click", "rich"},
+}
+
+
+def layer_of(path: Path) -> str:
+    rel = path.relative_to(SRC)
+    return rel.parts[0].removesuffix(".py")
+
+
+def imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+STDLIB = {"json", "os", "platform", "sys", "sysconfig", "site", "time", "traceback", "warnings"}
+MODULES = sorted(p for p in SRC.rglob("*.py") if "scripts" not in p.parts)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_imports_follow_the_layers(path: Path) -> None:
+    layer = layer_of(path)
+    for name in imports(path):
+        top = name.split(".")[0]
+        if top == "torchenv":
+            parts = name.split(".")
+            target = parts[1] if len(parts) > 1 else "__init__"
+            if target != layer:
+                assert target in ALLOWED[layer], f"{layer} must not import {name}"
+        elif top in {"packaging", "click", "rich", "platformdirs", "pynvml", "yaml", "torch"}:
+            assert top in THIRD_PARTY.get(layer, set()), f"{layer} must not import {top}"
+
+
+def test_probe_scripts_use_the_stdlib_only() -> None:
+    for script in (SRC / "probe" / "scripts").glob("*.py"):
+        allowed = {"torch"} if script.name == "deep_check.py" else set()
+        for name in imports(script):
+            top = name.split(".")[0]
+            assert top in STDLIB or top in allowed, f"{script.name} imports {name}"
+
+
+def test_modules_stay_small() -> None:
+    for path in MODULES:
+        assert len(path.read_text().splitlines()) <= 400, path
