@@ -403,6 +403,9 @@ def probe_context(
         assert nvml is not None
         return nvml
 
+    if nvml is not None:  # the library NVML loads, where the loader would find it
+        (root / "usr/lib").mkdir(parents=True, exist_ok=True)
+        (root / "usr/lib/libnvidia-ml.so.1").write_bytes(b"")
     ctx = ProbeContext(
         root=root,
         env=environ,

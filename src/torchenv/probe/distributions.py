@@ -11,10 +11,13 @@ import csv
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
-from torchenv.models import Distribution, FileConflict
+from torchenv.models import Distribution, FileConflict, to_data
 from torchenv.models.environment import canonical_name
+from torchenv.probe.cache import file_stamp
+from torchenv.probe.context import ProbeContext
 
 _DIR_NAME = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+?)(?:-py\d.*)?\.(?:dist|egg)-info$")
 _HEADER_LIMIT = 256 * 1024  # METADATA headers never come close; descriptions can be huge
@@ -146,3 +149,16 @@ def find_file_conflicts(dists: Iterable[Distribution]) -> list[FileConflict]:
         if len(names) > 1 and (len(digests) > 1 or "" in digests):
             conflicts.append(FileConflict(path=path, owners=names))
     return sorted(conflicts, key=lambda c: c.path)
+
+
+def cached_file_conflicts(ctx: ProbeContext, dists: Sequence[Distribution]) -> list[FileConflict]:
+    """find_file_conflicts, cached while no RECORD file changed (torch's lists ~15k files)."""
+    records = [os.path.join(d.metadata_dir, "RECORD") for d in dists]
+    stamp = "|".join(f"{r}={file_stamp(Path(r))}" for r in records)
+    key = "\0".join(sorted({d.location for d in dists}))
+    hit = ctx.cache.get("file-conflicts", key, stamp)
+    if isinstance(hit, list):
+        return [FileConflict(c["path"], tuple(c["owners"])) for c in hit]
+    conflicts = find_file_conflicts(dists)
+    ctx.cache.put("file-conflicts", key, stamp, [to_data(c) for c in conflicts])
+    return conflicts

@@ -8,7 +8,7 @@ from pathlib import Path
 from torchenv.models import Environment, Interpreter, ProbeNote
 from torchenv.probe.conda import read_conda_meta
 from torchenv.probe.context import ProbeContext
-from torchenv.probe.distributions import find_file_conflicts, scan_site_dirs
+from torchenv.probe.distributions import cached_file_conflicts, scan_site_dirs
 from torchenv.probe.interpreter import interpreter_from_files, query_interpreter
 from torchenv.probe.jupyter import probe_kernels
 from torchenv.probe.target import TargetChoice, choose_target
@@ -75,6 +75,6 @@ def probe_environment(ctx: ProbeContext, python: str | None, prefix: str | None)
         torchvision=probe_domain_library("torchvision", sys_dirs, dists),
         torchaudio=probe_domain_library("torchaudio", sys_dirs, dists),
         kernels=probe_kernels(ctx, root),
-        file_conflicts=tuple(find_file_conflicts(dists)),
+        file_conflicts=tuple(cached_file_conflicts(ctx, dists)),
         notes=tuple(notes),
     )

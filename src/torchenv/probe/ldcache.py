@@ -111,3 +111,14 @@ def _scan_dirs(directories: Iterable[str]) -> dict[str, dict[str, list[str]]]:
                 names.setdefault(match.group(1), []).append(os.path.join(directory, entry))
         found[directory] = names
     return found
+
+
+_DEFAULT_DIRS = ("/lib64", "/usr/lib64", "/lib", "/usr/lib", "/usr/lib/wsl/lib")
+
+
+def nvml_findable(ctx: ProbeContext, libs: LoaderLibraries) -> bool:
+    """Whether dlopen("libnvidia-ml.so.1") can succeed: the library is in the loader cache, on
+    LD_LIBRARY_PATH or in a default directory. Saves importing nvidia-ml-py (~60 ms) when not."""
+    if libs.libnvidia_ml:
+        return True
+    return any(ctx.path(f"{d}/libnvidia-ml.so.1").exists() for d in _DEFAULT_DIRS)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from torchenv.models import Machine
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.host import probe_host
-from torchenv.probe.ldcache import probe_loader_libraries
+from torchenv.probe.ldcache import nvml_findable, probe_loader_libraries
 from torchenv.probe.nvidia import probe_device_nodes, probe_driver_and_gpus, probe_pci_nvidia
 from torchenv.probe.toolkit import probe_compilers, probe_toolkits
 from torchenv.probe.visible import map_visible_devices
 
 
 def probe_machine(ctx: ProbeContext) -> Machine:
-    driver, gpus = probe_driver_and_gpus(ctx)
+    libraries = probe_loader_libraries(ctx)
+    driver, gpus = probe_driver_and_gpus(ctx, nvml_library=nvml_findable(ctx, libraries))
     return Machine(
         host=probe_host(ctx),
         driver=driver,
@@ -21,6 +22,6 @@ def probe_machine(ctx: ProbeContext) -> Machine:
         device_nodes=probe_device_nodes(ctx),
         visible_devices=map_visible_devices(ctx.env, gpus),
         toolkits=probe_toolkits(ctx),
-        libraries=probe_loader_libraries(ctx),
+        libraries=libraries,
         compilers=probe_compilers(ctx),
     )

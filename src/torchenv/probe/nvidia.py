@@ -88,7 +88,10 @@ def cuda_version_from_int(value: int) -> str:
     return f"{value // 1000}.{(value % 1000) // 10}"
 
 
-def probe_driver_and_gpus(ctx: ProbeContext) -> tuple[Driver, tuple[Gpu, ...]]:
+def probe_driver_and_gpus(
+    ctx: ProbeContext, nvml_library: bool = True
+) -> tuple[Driver, tuple[Gpu, ...]]:
+    """``nvml_library`` False: libnvidia-ml.so.1 cannot be loaded, so NVML is not tried."""
     notes: list[ProbeNote] = []
     module_version = (ctx.read_text("/sys/module/nvidia/version") or "").strip() or None
     proc = ctx.read_text("/proc/driver/nvidia/version")
@@ -97,7 +100,9 @@ def probe_driver_and_gpus(ctx: ProbeContext) -> tuple[Driver, tuple[Gpu, ...]]:
     kernel_module = module_version or (parsed_proc[0] if parsed_proc else None)
     base = Driver(kernel_module=kernel_module, kernel_module_flavor=flavor)
 
-    if ctx.nvml is not None:
+    if ctx.nvml is not None and not nvml_library:
+        notes.append(ProbeNote("nvml", "libnvidia-ml.so.1 is not in the loader's search path"))
+    elif ctx.nvml is not None:
         try:
             reading = ctx.nvml()
         except NvmlUnavailable as exc:

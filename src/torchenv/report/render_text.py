@@ -1,4 +1,8 @@
-"""Human output: rich text on a terminal (no colour with NO_COLOR or when piped)."""
+"""Human output: rich text on a terminal (no colour with NO_COLOR or when piped).
+
+Every dynamic value goes through ``_esc``: paths, commands and tool output must never be read as
+rich markup (``[gpu]`` in a fix command would silently vanish).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,16 @@ if TYPE_CHECKING:
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
+def _esc(value: object) -> str:
+    from rich.markup import escape  # noqa: PLC0415
+
+    return escape(str(value))
+
+
+def _say(console: Console, markup: str) -> None:
+    console.print(markup, highlight=False, soft_wrap=True)
+
+
 def _mib(value: int | None) -> str:
     if value is None:
         return "?"
@@ -29,90 +43,103 @@ def _mib(value: int | None) -> str:
 
 
 def _notes(notes: tuple[ProbeNote, ...]) -> str:
-    return "; ".join(f"{n.source}: {n.message}" for n in notes)
+    return _esc("; ".join(f"{n.source}: {n.message}" for n in notes))
 
 
 def _target_line(console: Console, target: Target) -> None:
-    console.print(
-        f"[bold]Environment[/] {target.prefix} ({target.kind}, chosen by {target.selected_by})",
-        highlight=False,
+    _say(
+        console,
+        f"[bold]Environment[/] {_esc(target.prefix)} ({_esc(target.kind)}, chosen by "
+        f"{_esc(target.selected_by)})",
     )
 
 
 def _machine(console: Console, m: Machine) -> None:
     h = m.host
-    where = f", in a {h.container} container" if h.container else ""
+    where = f", in a {_esc(h.container)} container" if h.container else ""
     where += ", WSL" if h.wsl else ""
-    console.print("[bold]Machine[/]")
-    console.print(
-        f"  {h.os_release or h.os} {h.arch}, {h.libc or 'libc ?'}, {h.cpu_count or '?'} CPUs"
-        f"{where}; /dev/shm {_mib(h.shm_bytes // (1 << 20)) if h.shm_bytes is not None else '?'}",
-        highlight=False,
+    shm = _mib(h.shm_bytes // (1 << 20)) if h.shm_bytes is not None else "?"
+    _say(console, "[bold]Machine[/]")
+    _say(
+        console,
+        f"  {_esc(h.os_release or h.os)} {_esc(h.arch)}, {_esc(h.libc or 'libc ?')}, "
+        f"{h.cpu_count or '?'} CPUs{where}; /dev/shm {shm}",
     )
     d = m.driver
     if d.version:
-        api = f", CUDA driver API {d.cuda_driver_api}" if d.cuda_driver_api else ""
-        console.print(f"  NVIDIA driver {d.version}{api} (from {d.source})", highlight=False)
+        api = f", CUDA driver API {_esc(d.cuda_driver_api)}" if d.cuda_driver_api else ""
+        _say(console, f"  NVIDIA driver {_esc(d.version)}{api} (from {_esc(d.source)})")
     else:
-        console.print(f"  NVIDIA driver: none ({_notes(d.notes)})", highlight=False)
+        _say(console, f"  NVIDIA driver: none ({_notes(d.notes)})")
     for g in m.gpus:
-        visible = "" if g.index in m.visible_devices.visible_indices else " [dim](hidden)[/]"
-        console.print(
-            f"  GPU{g.index} {g.name}, CC {g.compute_capability or '?'}, "
-            f"{_mib(g.memory_total_mib)}, {g.uuid or ''}{visible}",
-            highlight=False,
+        hidden = "" if g.index in m.visible_devices.visible_indices else " [dim](hidden)[/]"
+        _say(
+            console,
+            f"  GPU{g.index} {_esc(g.name)}, CC {_esc(g.compute_capability or '?')}, "
+            f"{_mib(g.memory_total_mib)}, {_esc(g.uuid or '')}{hidden}",
         )
     if not m.gpus and m.pci_nvidia_devices:
-        console.print(f"  NVIDIA PCI devices: {', '.join(m.pci_nvidia_devices)}", highlight=False)
-    if m.visible_devices.cuda_visible_devices is not None:
-        console.print(
-            f"  CUDA_VISIBLE_DEVICES={m.visible_devices.cuda_visible_devices!r} -> GPUs "
-            f"{list(m.visible_devices.visible_indices)}",
-            highlight=False,
+        _say(console, f"  NVIDIA PCI devices: {_esc(', '.join(m.pci_nvidia_devices))}")
+    vis = m.visible_devices
+    if vis.cuda_visible_devices is not None:
+        _say(
+            console,
+            f"  CUDA_VISIBLE_DEVICES={_esc(repr(vis.cuda_visible_devices))} -> GPUs "
+            f"{_esc(list(vis.visible_indices))}",
         )
     for kit in m.toolkits:
-        console.print(
-            f"  CUDA toolkit {kit.version or '?'} ({kit.found_by}: {kit.nvcc or kit.root})",
-            highlight=False,
+        _say(
+            console,
+            f"  CUDA toolkit {_esc(kit.version or '?')} ({_esc(kit.found_by)}: "
+            f"{_esc(kit.nvcc or kit.root)})",
         )
     if not m.toolkits:
-        console.print("  CUDA toolkit: none (not needed to run pip wheels)")
+        _say(console, "  CUDA toolkit: none (not needed to run pip wheels)")
     c = m.compilers
-    console.print(f"  compilers: cc {c.cc or 'none'}, c++ {c.cxx or 'none'} {c.cxx_version or ''}")
+    _say(
+        console,
+        f"  compilers: cc {_esc(c.cc or 'none')}, c++ {_esc(c.cxx or 'none')} "
+        f"{_esc(c.cxx_version or '')}",
+    )
 
 
 def _environment(console: Console, env: Environment) -> None:
     i = env.interpreter
     runs = "" if i.runs else " [red](does not run)[/]"
-    console.print(f"  Python {i.version or '?'} {i.executable or ''}{runs}", highlight=False)
-    console.print(f"  {len(env.distributions)} distributions in {', '.join(env.site_dirs) or '-'}")
+    _say(console, f"  Python {_esc(i.version or '?')} {_esc(i.executable or '')}{runs}")
+    _say(
+        console,
+        f"  {len(env.distributions)} distributions in {_esc(', '.join(env.site_dirs) or '-')}",
+    )
     t = env.torch
     if t is None:
-        console.print("  torch: not installed")
+        _say(console, "  torch: not installed")
     else:
-        build = f"CUDA {t.cuda}" if t.cuda else ("ROCm " + t.hip if t.hip else "CPU only")
-        console.print(
-            f"  torch {t.version} ({build}), installed by {t.installer or '?'}", highlight=False
+        build = f"CUDA {t.cuda}" if t.cuda else (f"ROCm {t.hip}" if t.hip else "CPU only")
+        _say(
+            console,
+            f"  torch {_esc(t.version)} ({_esc(build)}), installed by {_esc(t.installer or '?')}",
         )
         if t.arch_list:
-            console.print(f"    GPU code: {describe(t.arch_list)}", highlight=False)
+            _say(console, f"    GPU code: {_esc(describe(t.arch_list))}")
         libs = ", ".join(
-            f"{n} {v}"
-            for n, v in (("cuDNN", t.cudnn), ("NCCL", t.nccl), ("cudart", t.cuda_runtime))
-            if v
+            f"{name} {value}"
+            for name, value in (("cuDNN", t.cudnn), ("NCCL", t.nccl), ("cudart", t.cuda_runtime))
+            if value
         )
         if libs:
-            console.print(f"    {libs}", highlight=False)
+            _say(console, f"    {_esc(libs)}")
     for lib in (env.torchvision, env.torchaudio):
         if lib is not None:
             req = f", requires torch{lib.requires_torch}" if lib.requires_torch else ""
-            console.print(f"  {lib.name} {lib.version}{req}", highlight=False)
+            _say(console, f"  {_esc(lib.name)} {_esc(lib.version)}{_esc(req)}")
     if env.conda is not None:
-        console.print(f"  conda records: {len(env.conda.records)}")
+        _say(console, f"  conda records: {len(env.conda.records)}")
     for spec in env.kernels:
-        console.print(
-            f"  Jupyter kernel {spec.name!r} ({spec.scope}): {spec.argv0 or spec.error}",
-            highlight=False,
+        _say(
+            console,
+            f"  Jupyter kernel {_esc(repr(spec.name))} ({_esc(spec.scope)}): "
+            f"{_esc(spec.argv0 or spec.error)}",
         )
 
 
@@ -126,47 +153,50 @@ def render_doctor(console: Console, report: DoctorReport) -> None:
     _target_line(console, report.target)
     o = report.outlook
     gpus = ", ".join(o.gpus) or "no NVIDIA GPU"
-    console.print(
-        f"  torch {o.torch or '-'} ({o.build}); driver {o.driver or 'none'}; {gpus}",
-        highlight=False,
+    _say(
+        console,
+        f"  torch {_esc(o.torch or '-')} ({_esc(o.build)}); driver "
+        f"{_esc(o.driver or 'none')}; {_esc(gpus)}",
     )
     verdict = "[green]expected to work[/]" if o.cuda_expected else "[yellow]not expected to work[/]"
-    console.print(f"  CUDA: {verdict} ({o.reason})", highlight=False)
+    _say(console, f"  CUDA: {verdict} ({_esc(o.reason)})")
     for finding in report.findings:
         style = _STYLE[finding.severity]
-        console.print(
-            f"\n[{style}]{finding.severity.value.upper()}[/] [bold]{finding.id}[/]"
-            + (f" [dim]({finding.catalog})[/]" if finding.catalog else ""),
-            highlight=False,
+        catalog = f" [dim]({_esc(finding.catalog)})[/]" if finding.catalog else ""
+        _say(
+            console,
+            f"\n[{style}]{finding.severity.value.upper()}[/] [bold]{_esc(finding.id)}[/]{catalog}",
         )
-        console.print(f"  {finding.title}", highlight=False)
+        _say(console, f"  {_esc(finding.title)}")
         for line in finding.evidence:
-            console.print(f"  [dim]seen:[/] {line}", highlight=False)
+            _say(console, f"  [dim]seen:[/] {_esc(line)}")
         for step in finding.fix:
-            console.print(f"  [green]fix:[/] {step}", highlight=False, soft_wrap=True)
+            _say(console, f"  [green]fix:[/] {_esc(step)}")
     rt = report.runtime
     if rt is not None and rt.ran and not rt.error:
         cuda = "available" if rt.cuda_available else "NOT available"
         op = {True: ", GPU matmul OK", False: ", GPU matmul FAILED", None: ""}[rt.op_ok]
-        console.print(
-            f"\nimport torch {rt.torch_version} took {rt.seconds:.1f}s; CUDA {cuda}"
-            f"{f', {rt.device_count} device(s)' if rt.device_count else ''}{op}",
-            highlight=False,
+        devices = f", {rt.device_count} device(s)" if rt.device_count else ""
+        _say(
+            console,
+            f"\nimport torch {_esc(rt.torch_version)} took {rt.seconds:.1f}s; CUDA {cuda}"
+            f"{devices}{op}",
         )
     s = report.summary
     verdict = "[bold red]FAIL[/]" if s.failed else "[bold green]OK[/]"
-    console.print(
+    _say(
+        console,
         f"\n{verdict} {s.errors} error(s), {s.warnings} warning(s), {s.infos} note(s) from "
-        f"{s.rules_checked} rules (fail on: {s.fail_on.value})"
+        f"{s.rules_checked} rules (fail on: {s.fail_on.value})",
     )
 
 
 def render_rules(console: Console, catalog: RuleCatalog) -> None:
     for info in catalog.rules:
-        ref = f" ({info.catalog})" if info.catalog else ""
-        deep = " [dim][--deep][/]" if info.needs == "deep" else ""
-        console.print(
-            f"[{_STYLE[info.severity]}]{info.severity.value:7}[/] [bold]{info.id}[/]{ref}{deep}\n"
-            f"        {info.summary}",
-            highlight=False,
+        ref = f" ({_esc(info.catalog)})" if info.catalog else ""
+        deep = " [dim]\\[--deep][/]" if info.needs == "deep" else ""
+        _say(
+            console,
+            f"[{_STYLE[info.severity]}]{info.severity.value:7}[/] [bold]{_esc(info.id)}[/]"
+            f"{ref}{deep}\n        {_esc(info.summary)}",
         )

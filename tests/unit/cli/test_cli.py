@@ -113,3 +113,20 @@ def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "doctor", "--help")
     assert code == 0 and "--deep" in out and "--fail-on" in out
+
+
+def test_text_output_keeps_brackets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fix commands contain [brackets] (capabilities [gpu], cuda-toolkit[cudart]) that rich
+    markup would eat."""
+    env = make_venv(tmp_path)
+    add_torch(env.site)
+    runner = FakeRunner()
+    runner.on_interpreter(env)
+    ctx, host = probe_context(tmp_path, runner)
+    host.write("/.dockerenv", "")
+    monkeypatch.setattr(cli, "_context", lambda: ctx)
+    _, out, _ = run(capsys, "doctor", "--prefix", str(env.prefix))
+    assert "capabilities [gpu]" in out
+    assert "cuda-toolkit[cublas," in out  # the unmet requirement, shown verbatim

@@ -320,3 +320,17 @@ def test_cache_survives_garbage(tmp_path: Path) -> None:
     Cache(tmp_path / "file-not-dir").put("ns", "k", "s", 1)  # unwritable: silently off
     (tmp_path / "blocker").write_text("")
     Cache(tmp_path / "blocker").put("ns", "k", "s", 1)
+
+
+def test_file_conflicts_are_cached_until_a_record_changes(tmp_path: Path) -> None:
+    from torchenv.probe.distributions import cached_file_conflicts
+
+    site = tmp_path / "site"
+    add_dist(site, "a", "1", files={"x.so": b"1"})
+    b = add_dist(site, "b", "1", files={"x.so": b"2"})
+    ctx, _ = probe_context(tmp_path, cache=True)
+    first = cached_file_conflicts(ctx, scan_site_dirs([str(site)]))
+    assert [c.owners for c in first] == [("a", "b")]
+    assert cached_file_conflicts(ctx, scan_site_dirs([str(site)])) == first
+    (b / "RECORD").write_text("")  # b no longer claims the file
+    assert cached_file_conflicts(ctx, scan_site_dirs([str(site)])) == []

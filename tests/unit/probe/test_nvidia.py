@@ -159,3 +159,16 @@ def test_pci_devices_and_nodes(tmp_path: Path) -> None:
     host.device_nodes("nvidia0", "nvidiactl", "nvidia-uvm")
     assert probe_pci_nvidia(ctx) == ("0000:19:00.0",)
     assert probe_device_nodes(ctx) == ("/dev/nvidia-uvm", "/dev/nvidia0", "/dev/nvidiactl")
+
+
+def test_nvml_is_not_imported_when_its_library_is_absent(tmp_path: Path) -> None:
+    calls = []
+
+    def nvml() -> NvmlReading:
+        calls.append(1)
+        raise AssertionError("must not be called")
+
+    ctx, _ = probe_context(tmp_path)
+    ctx.nvml = nvml
+    driver, _ = probe_driver_and_gpus(ctx, nvml_library=False)
+    assert calls == [] and "not in the loader" in driver.notes[0].message

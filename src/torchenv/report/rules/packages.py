@@ -244,6 +244,8 @@ def unmet_cuda_requirements(env: Environment, machine: Machine) -> list[tuple[st
     seen: set[str] = set()
     while pending:
         text, extra = pending.pop(0)
+        if not re.match(r"^\s*(nvidia|cuda)", text, re.IGNORECASE):
+            continue
         try:
             req = Requirement(text)
             if req.marker is not None and not req.marker.evaluate({**marker_env, "extra": extra}):
@@ -261,8 +263,10 @@ def unmet_cuda_requirements(env: Environment, machine: Machine) -> list[tuple[st
         installed = _version(dist.version)
         if installed is not None and not req.specifier.contains(installed, prereleases=True):
             problems.append((str(req), f"{dist.version} is installed"))
-        for wanted in req.extras:
-            pending.extend((r, wanted) for r in dist.requires if "extra" in r)
+        for wanted in sorted(req.extras):
+            # cuda-toolkit lists ~60 requirements per extra; parse only this extra's
+            tag = re.compile(rf"extra\s*==\s*['\"]{re.escape(wanted)}['\"]")
+            pending.extend((r, wanted) for r in dist.requires if tag.search(r))
     return problems
 
 
