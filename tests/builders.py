@@ -481,3 +481,15 @@ def machine(
         ),
         **parts,
     )
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a real component is absent locally; fail instead when CI sets
+    TORCHENV_REQUIRE_INTEGRATION, so a missing tool cannot turn CI green."""
+    import pytest
+
+    if condition:
+        return
+    if os.environ.get("TORCHENV_REQUIRE_INTEGRATION"):
+        pytest.fail(f"required for CI: {reason}")
+    pytest.skip(reason)

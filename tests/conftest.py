@@ -18,12 +18,3 @@ def _guard_process_state() -> Iterator[None]:
     yield
     assert snapshot() == environ, "a test changed os.environ"
     assert os.getcwd() == cwd, "a test changed the working directory"
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip when a real component is absent locally; fail instead when CI demands it."""
-    if condition:
-        return
-    if os.environ.get("TORCHENV_REQUIRE_INTEGRATION"):
-        pytest.fail(f"required for CI: {reason}")
-    pytest.skip(reason)

@@ -39,7 +39,18 @@ class ProbeContext:
         from torchenv.probe.nvml import read_libcuda_version, read_nvml  # noqa: PLC0415
 
         env = dict(os.environ)
-        return cls(env=env, cache=Cache.for_user(env), nvml=read_nvml, libcuda=read_libcuda_version)
+        try:
+            timeout = float(env.get("TORCHENV_TOOL_TIMEOUT", "10"))
+        except ValueError:
+            timeout = 10.0
+        use_driver_api = env.get("TORCHENV_NVML", "1") != "0"  # "0": never load NVML/libcuda
+        return cls(
+            env=env,
+            cache=Cache.for_user(env),
+            tool_timeout=timeout,
+            nvml=read_nvml if use_driver_api else None,
+            libcuda=read_libcuda_version if use_driver_api else None,
+        )
 
     def path(self, absolute: str) -> Path:
         """A host path ("/proc/version") under this context's root."""
