@@ -93,3 +93,46 @@ def clean_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
     env["TORCHENV_CACHE_DIR"] = str(tmp_path / "cache")
     yield env
+
+
+CUDA_INDEX = "/opt/pypi-more/simple"  # holds torch 2.14.1+cu130 and its nvidia-* wheels here
+
+
+@pytest.fixture(scope="session")
+def cuda_venv() -> Path:
+    """A real CUDA build (torch 2.14.1+cu130, torchvision 0.29.1) on a machine without a driver.
+    ~5 GB and ~20 s, so only with TORCHENV_TEST_CUDA_VENV=1 (CI sets it)."""
+    require(bool(os.environ.get("TORCHENV_TEST_CUDA_VENV")), "set TORCHENV_TEST_CUDA_VENV=1")
+    index = os.environ.get("TORCHENV_TEST_CUDA_INDEX", CUDA_INDEX)
+    require(Path(index).is_dir(), f"no local index with the CUDA wheels at {index}")
+    uv, python = uv_bin(), shutil.which("python3.11")
+    require(uv is not None and python is not None, "uv and python3.11 are needed")
+    assert uv is not None and python is not None
+    venv = ROOT / ".venvs" / "torch-2.14.1-cu130"
+    marker = venv / ".complete"
+    if not marker.exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        env = {**os.environ, "UV_HTTP_RETRIES": "1"}
+        subprocess.run([uv, "venv", "-q", "-p", python, str(venv)], check=True, env=env)
+        subprocess.run(
+            [
+                uv,
+                "pip",
+                "install",
+                "-q",
+                "--python",
+                str(venv / "bin/python"),
+                "--index-url",
+                f"file://{index}",
+                "--extra-index-url",
+                "https://pypi.org/simple",
+                "--index-strategy",
+                "unsafe-first-match",
+                "torch==2.14.1",
+                "torchvision==0.29.1",
+            ],
+            check=True,
+            env=env,
+        )
+        marker.write_text("ok\n")
+    return venv
