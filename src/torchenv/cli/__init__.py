@@ -3,6 +3,7 @@ errors to exit codes (errors.ExitCode). No logic lives here."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -16,10 +17,24 @@ from torchenv.models import Severity
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console  # noqa: PLC0415  (rich only loads for human output)
+def _printer() -> Callable[[list[tuple[str, str | None]]], None]:
+    """Prints one line of (text, style) segments: with rich colours on a terminal, plain when
+    stdout is piped or NO_COLOR is set (and then rich is not imported at all)."""
+    if os.environ.get("NO_COLOR") or not sys.stdout.isatty():
 
-    return Console(stderr=stderr, highlight=False)
+        def plain(segments: list[tuple[str, str | None]]) -> None:
+            sys.stdout.write("".join(text for text, _ in segments) + "\n")
+
+        return plain
+    from rich.console import Console  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    console = Console(highlight=False, soft_wrap=True)
+
+    def rich_line(segments: list[tuple[str, str | None]]) -> None:
+        console.print(Text.assemble(*((t, s or "") for t, s in segments)))
+
+    return rich_line
 
 
 def _progress(message: str) -> None:
@@ -68,7 +83,7 @@ def inspect(python: str | None, prefix: str | None, as_json: bool) -> None:
     else:
         from torchenv.report.render_text import render_inspect  # noqa: PLC0415
 
-        render_inspect(_console(), report)
+        render_inspect(_printer(), report)
 
 
 @app.command()
@@ -111,7 +126,7 @@ def doctor(
         else:
             from torchenv.report.render_text import render_rules  # noqa: PLC0415
 
-            render_rules(_console(), catalog)
+            render_rules(_printer(), catalog)
         return
     report = run_doctor(
         _context(),
@@ -129,7 +144,7 @@ def doctor(
     else:
         from torchenv.report.render_text import render_doctor  # noqa: PLC0415
 
-        render_doctor(_console(), report)
+        render_doctor(_printer(), report)
     if report.summary.failed:
         ctx.exit(ExitCode.FINDINGS)
 

@@ -1,12 +1,13 @@
-"""Human output: rich text on a terminal (no colour with NO_COLOR or when piped).
+"""Human output as styled segments: the CLI prints them with rich on a terminal, or as plain text
+when stdout is piped or NO_COLOR is set (then rich is not even imported).
 
-Every dynamic value goes through ``_esc``: paths, commands and tool output must never be read as
-rich markup (``[gpu]`` in a fix command would silently vanish).
+Segments are (text, style) pairs, never markup, so paths, commands and tool output print exactly
+as they are (``[gpu]`` in a fix command survives).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from torchenv.models import (
     DoctorReport,
@@ -20,20 +21,10 @@ from torchenv.models import (
 )
 from torchenv.models.archs import describe
 
-if TYPE_CHECKING:
-    from rich.console import Console
+Segment = tuple[str, str | None]
+Emit = Callable[[list[Segment]], None]  # prints one line
 
-_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
-
-
-def _esc(value: object) -> str:
-    from rich.markup import escape  # noqa: PLC0415
-
-    return escape(str(value))
-
-
-def _say(console: Console, markup: str) -> None:
-    console.print(markup, highlight=False, soft_wrap=True)
+STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
 def _mib(value: int | None) -> str:
@@ -43,160 +34,167 @@ def _mib(value: int | None) -> str:
 
 
 def _notes(notes: tuple[ProbeNote, ...]) -> str:
-    return _esc("; ".join(f"{n.source}: {n.message}" for n in notes))
+    return "; ".join(f"{n.source}: {n.message}" for n in notes)
 
 
-def _target_line(console: Console, target: Target) -> None:
-    _say(
-        console,
-        f"[bold]Environment[/] {_esc(target.prefix)} ({_esc(target.kind)}, chosen by "
-        f"{_esc(target.selected_by)})",
+def _target_line(emit: Emit, target: Target) -> None:
+    emit(
+        [
+            ("Environment", "bold"),
+            (f" {target.prefix} ({target.kind}, chosen by {target.selected_by})", None),
+        ]
     )
 
 
-def _machine(console: Console, m: Machine) -> None:
+def _plain(emit: Emit, text: str) -> None:
+    emit([(text, None)])
+
+
+def _machine(emit: Emit, m: Machine) -> None:
     h = m.host
-    where = f", in a {_esc(h.container)} container" if h.container else ""
+    where = f", in a {h.container} container" if h.container else ""
     where += ", WSL" if h.wsl else ""
     shm = _mib(h.shm_bytes // (1 << 20)) if h.shm_bytes is not None else "?"
-    _say(console, "[bold]Machine[/]")
-    _say(
-        console,
-        f"  {_esc(h.os_release or h.os)} {_esc(h.arch)}, {_esc(h.libc or 'libc ?')}, "
-        f"{h.cpu_count or '?'} CPUs{where}; /dev/shm {shm}",
+    emit([("Machine", "bold")])
+    _plain(
+        emit,
+        f"  {h.os_release or h.os} {h.arch}, {h.libc or 'libc ?'}, {h.cpu_count or '?'} CPUs"
+        f"{where}; /dev/shm {shm}",
     )
     d = m.driver
     if d.version:
-        api = f", CUDA driver API {_esc(d.cuda_driver_api)}" if d.cuda_driver_api else ""
-        _say(console, f"  NVIDIA driver {_esc(d.version)}{api} (from {_esc(d.source)})")
+        api = f", CUDA driver API {d.cuda_driver_api}" if d.cuda_driver_api else ""
+        _plain(emit, f"  NVIDIA driver {d.version}{api} (from {d.source})")
     else:
-        _say(console, f"  NVIDIA driver: none ({_notes(d.notes)})")
+        _plain(emit, f"  NVIDIA driver: none ({_notes(d.notes)})")
     for g in m.gpus:
-        hidden = "" if g.index in m.visible_devices.visible_indices else " [dim](hidden)[/]"
-        _say(
-            console,
-            f"  GPU{g.index} {_esc(g.name)}, CC {_esc(g.compute_capability or '?')}, "
-            f"{_mib(g.memory_total_mib)}, {_esc(g.uuid or '')}{hidden}",
+        hidden = g.index not in m.visible_devices.visible_indices
+        emit(
+            [
+                (
+                    f"  GPU{g.index} {g.name}, CC {g.compute_capability or '?'}, "
+                    f"{_mib(g.memory_total_mib)}, {g.uuid or ''}",
+                    None,
+                ),
+                (" (hidden)" if hidden else "", "dim"),
+            ]
         )
     if not m.gpus and m.pci_nvidia_devices:
-        _say(console, f"  NVIDIA PCI devices: {_esc(', '.join(m.pci_nvidia_devices))}")
+        _plain(emit, f"  NVIDIA PCI devices: {', '.join(m.pci_nvidia_devices)}")
     vis = m.visible_devices
     if vis.cuda_visible_devices is not None:
-        _say(
-            console,
-            f"  CUDA_VISIBLE_DEVICES={_esc(repr(vis.cuda_visible_devices))} -> GPUs "
-            f"{_esc(list(vis.visible_indices))}",
+        _plain(
+            emit,
+            f"  CUDA_VISIBLE_DEVICES={vis.cuda_visible_devices!r} -> GPUs "
+            f"{list(vis.visible_indices)}",
         )
     for kit in m.toolkits:
-        _say(
-            console,
-            f"  CUDA toolkit {_esc(kit.version or '?')} ({_esc(kit.found_by)}: "
-            f"{_esc(kit.nvcc or kit.root)})",
+        _plain(
+            emit, f"  CUDA toolkit {kit.version or '?'} ({kit.found_by}: {kit.nvcc or kit.root})"
         )
     if not m.toolkits:
-        _say(console, "  CUDA toolkit: none (not needed to run pip wheels)")
+        _plain(emit, "  CUDA toolkit: none (not needed to run pip wheels)")
     c = m.compilers
-    _say(
-        console,
-        f"  compilers: cc {_esc(c.cc or 'none')}, c++ {_esc(c.cxx or 'none')} "
-        f"{_esc(c.cxx_version or '')}",
-    )
+    _plain(emit, f"  compilers: cc {c.cc or 'none'}, c++ {c.cxx or 'none'} {c.cxx_version or ''}")
 
 
-def _environment(console: Console, env: Environment) -> None:
+def _environment(emit: Emit, env: Environment) -> None:
     i = env.interpreter
-    runs = "" if i.runs else " [red](does not run)[/]"
-    _say(console, f"  Python {_esc(i.version or '?')} {_esc(i.executable or '')}{runs}")
-    _say(
-        console,
-        f"  {len(env.distributions)} distributions in {_esc(', '.join(env.site_dirs) or '-')}",
+    emit(
+        [
+            (f"  Python {i.version or '?'} {i.executable or ''}", None),
+            ("" if i.runs else " (does not run)", "red"),
+        ]
     )
+    _plain(emit, f"  {len(env.distributions)} distributions in {', '.join(env.site_dirs) or '-'}")
     t = env.torch
     if t is None:
-        _say(console, "  torch: not installed")
+        _plain(emit, "  torch: not installed")
     else:
         build = f"CUDA {t.cuda}" if t.cuda else (f"ROCm {t.hip}" if t.hip else "CPU only")
-        _say(
-            console,
-            f"  torch {_esc(t.version)} ({_esc(build)}), installed by {_esc(t.installer or '?')}",
-        )
+        _plain(emit, f"  torch {t.version} ({build}), installed by {t.installer or '?'}")
         if t.arch_list:
-            _say(console, f"    GPU code: {_esc(describe(t.arch_list))}")
+            _plain(emit, f"    GPU code: {describe(t.arch_list)}")
         libs = ", ".join(
             f"{name} {value}"
             for name, value in (("cuDNN", t.cudnn), ("NCCL", t.nccl), ("cudart", t.cuda_runtime))
             if value
         )
         if libs:
-            _say(console, f"    {_esc(libs)}")
+            _plain(emit, f"    {libs}")
     for lib in (env.torchvision, env.torchaudio):
         if lib is not None:
             req = f", requires torch{lib.requires_torch}" if lib.requires_torch else ""
-            _say(console, f"  {_esc(lib.name)} {_esc(lib.version)}{_esc(req)}")
+            _plain(emit, f"  {lib.name} {lib.version}{req}")
     if env.conda is not None:
-        _say(console, f"  conda records: {len(env.conda.records)}")
+        _plain(emit, f"  conda records: {len(env.conda.records)}")
     for spec in env.kernels:
-        _say(
-            console,
-            f"  Jupyter kernel {_esc(repr(spec.name))} ({_esc(spec.scope)}): "
-            f"{_esc(spec.argv0 or spec.error)}",
-        )
+        _plain(emit, f"  Jupyter kernel {spec.name!r} ({spec.scope}): {spec.argv0 or spec.error}")
 
 
-def render_inspect(console: Console, report: InspectReport) -> None:
-    _target_line(console, report.target)
-    _environment(console, report.environment)
-    _machine(console, report.machine)
+def render_inspect(emit: Emit, report: InspectReport) -> None:
+    _target_line(emit, report.target)
+    _environment(emit, report.environment)
+    _machine(emit, report.machine)
 
 
-def render_doctor(console: Console, report: DoctorReport) -> None:
-    _target_line(console, report.target)
+def render_doctor(emit: Emit, report: DoctorReport) -> None:
+    _target_line(emit, report.target)
     o = report.outlook
     gpus = ", ".join(o.gpus) or "no NVIDIA GPU"
-    _say(
-        console,
-        f"  torch {_esc(o.torch or '-')} ({_esc(o.build)}); driver "
-        f"{_esc(o.driver or 'none')}; {_esc(gpus)}",
+    _plain(emit, f"  torch {o.torch or '-'} ({o.build}); driver {o.driver or 'none'}; {gpus}")
+    verdict = (
+        ("expected to work", "green") if o.cuda_expected else ("not expected to work", "yellow")
     )
-    verdict = "[green]expected to work[/]" if o.cuda_expected else "[yellow]not expected to work[/]"
-    _say(console, f"  CUDA: {verdict} ({_esc(o.reason)})")
+    emit([("  CUDA: ", None), verdict, (f" ({o.reason})", None)])
     for finding in report.findings:
-        style = _STYLE[finding.severity]
-        catalog = f" [dim]({_esc(finding.catalog)})[/]" if finding.catalog else ""
-        _say(
-            console,
-            f"\n[{style}]{finding.severity.value.upper()}[/] [bold]{_esc(finding.id)}[/]{catalog}",
+        _plain(emit, "")
+        emit(
+            [
+                (finding.severity.value.upper(), STYLE[finding.severity]),
+                (" ", None),
+                (finding.id, "bold"),
+                (f" ({finding.catalog})" if finding.catalog else "", "dim"),
+            ]
         )
-        _say(console, f"  {_esc(finding.title)}")
+        _plain(emit, f"  {finding.title}")
         for line in finding.evidence:
-            _say(console, f"  [dim]seen:[/] {_esc(line)}")
+            emit([("  seen: ", "dim"), (line, None)])
         for step in finding.fix:
-            _say(console, f"  [green]fix:[/] {_esc(step)}")
+            emit([("  fix: ", "green"), (step, None)])
     rt = report.runtime
     if rt is not None and rt.ran and not rt.error:
         cuda = "available" if rt.cuda_available else "NOT available"
         op = {True: ", GPU matmul OK", False: ", GPU matmul FAILED", None: ""}[rt.op_ok]
         devices = f", {rt.device_count} device(s)" if rt.device_count else ""
-        _say(
-            console,
-            f"\nimport torch {_esc(rt.torch_version)} took {rt.seconds:.1f}s; CUDA {cuda}"
-            f"{devices}{op}",
+        _plain(emit, "")
+        _plain(
+            emit,
+            f"import torch {rt.torch_version} took {rt.seconds:.1f}s; CUDA {cuda}{devices}{op}",
         )
     s = report.summary
-    verdict = "[bold red]FAIL[/]" if s.failed else "[bold green]OK[/]"
-    _say(
-        console,
-        f"\n{verdict} {s.errors} error(s), {s.warnings} warning(s), {s.infos} note(s) from "
-        f"{s.rules_checked} rules (fail on: {s.fail_on.value})",
+    _plain(emit, "")
+    emit(
+        [
+            ("FAIL" if s.failed else "OK", "bold red" if s.failed else "bold green"),
+            (
+                f" {s.errors} error(s), {s.warnings} warning(s), {s.infos} note(s) from "
+                f"{s.rules_checked} rules (fail on: {s.fail_on.value})",
+                None,
+            ),
+        ]
     )
 
 
-def render_rules(console: Console, catalog: RuleCatalog) -> None:
+def render_rules(emit: Emit, catalog: RuleCatalog) -> None:
     for info in catalog.rules:
-        ref = f" ({_esc(info.catalog)})" if info.catalog else ""
-        deep = " [dim]\\[--deep][/]" if info.needs == "deep" else ""
-        _say(
-            console,
-            f"[{_STYLE[info.severity]}]{info.severity.value:7}[/] [bold]{_esc(info.id)}[/]"
-            f"{ref}{deep}\n        {_esc(info.summary)}",
+        emit(
+            [
+                (f"{info.severity.value:7}", STYLE[info.severity]),
+                (" ", None),
+                (info.id, "bold"),
+                (f" ({info.catalog})" if info.catalog else "", None),
+                (" [--deep]" if info.needs == "deep" else "", "dim"),
+            ]
         )
+        _plain(emit, f"        {info.summary}")

@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
 from torchenv.models import CondaRecord, Severity
 from torchenv.report import fixes
 from torchenv.report.rules.base import Facts, Hit, rule
+from torchenv.report.rules.versions import in_spec
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
@@ -82,11 +80,8 @@ def conda_pip_duplicates(f: Facts) -> Iterator[Hit]:
         )
 
 
-def _newer_than(version: str, last: str) -> bool:
-    try:
-        return Version(version.split("+", maxsplit=1)[0]) > Version(last)
-    except InvalidVersion:
-        return False
+def _newer_than(release: str, last: str) -> bool:
+    return in_spec(f">{last}", release.split("+", maxsplit=1)[0]) is True
 
 
 # Releases the pytorch channel did publish, to test range specs against (S9: last is 2.5.1).
@@ -96,20 +91,17 @@ _CHANNEL_SAMPLES = ("1.13.1", "2.0.1", "2.1.2", "2.2.2", "2.3.1", "2.4.1")
 def pin_wants_newer(pin: str, last: str) -> bool:
     """Whether a conda spec (``pytorch=2.6``, ``pytorch>=2.6``, ``pytorch::pytorch 2.6.0``) can
     only be met by a release after ``last``. Unversioned specs can be met and return False."""
-    match = re.match(r"^\s*(?:[\w-]+::)?(?:pytorch|torch)\b\s*(.*)$", pin)
+    match = re.match(r"^\s*(?:[\w-]+::)?(?:pytorch|torch)(?![\w-])\s*(.*)$", pin)
     rest = match.group(1).strip() if match else ""
     if not rest:
         return False
     if rest.startswith("=") and not rest.startswith("=="):
         rest = rest[1:]
-    version = rest.split("=")[0].strip() if rest[0] not in "<>!~=" else None
-    if version is not None:  # conda's "=2.6" and "2.6" mean 2.6.*, and "2.6.0" that release
-        return _newer_than(version.rstrip(".*"), last)
-    try:
-        spec = SpecifierSet(rest.replace(" ", ""))
-    except InvalidSpecifier:
-        return False
-    return not any(spec.contains(v) for v in (*_CHANNEL_SAMPLES, last))
+    if rest[0] not in "<>!~=":  # conda's "=2.6" and "2.6" mean 2.6.*, and "2.6.0" that release
+        return _newer_than(rest.split("=")[0].strip().rstrip(".*"), last)
+    spec = rest.replace(" ", "")
+    met = [in_spec(spec, v) for v in (*_CHANNEL_SAMPLES, last)]
+    return None not in met and not any(met)
 
 
 @rule(
@@ -225,11 +217,7 @@ def conda_mkl(f: Facts) -> Iterator[Hit]:
     torch, mkl = records.get("pytorch"), records.get("mkl")
     if torch is None or mkl is None or torch.channel not in ("pytorch", "defaults", "anaconda"):
         return
-    try:
-        too_new = Version(mkl.version) >= Version("2024.1")
-    except InvalidVersion:
-        return
-    if too_new:
+    if in_spec(">=2024.1", mkl.version):
         yield Hit(
             f"mkl {mkl.version} removed a symbol that pytorch {torch.version} from "
             f"{torch.channel} needs: import torch fails with 'undefined symbol: iJIT_NotifyEvent'",

@@ -6,15 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
 from torchenv.models import DomainLibrary, Environment, Machine, Severity, TorchBuild
 from torchenv.models.environment import canonical_name
 from torchenv.report import fixes
 from torchenv.report.rules.base import Facts, Hit, rule
+from torchenv.report.rules.versions import in_spec, requirement, version
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
@@ -34,13 +30,6 @@ _CUDA_VERSIONED = frozenset(
 _SUFFIXED = re.compile(r"^nvidia-[a-z0-9-]+-cu(\d+)$")
 
 
-def _version(text: str | None) -> Version | None:
-    try:
-        return Version(text) if text else None
-    except InvalidVersion:
-        return None
-
-
 def cuda_major_of_local(local: str | None) -> str | None:
     """ "cu130" -> "13", "cu118" -> "11", "cpu" -> "cpu", None when unknown."""
     if local is None:
@@ -53,14 +42,8 @@ def cuda_major_of_local(local: str | None) -> str | None:
 
 def _domain_mismatch(lib: DomainLibrary, torch: TorchBuild) -> list[str]:
     problems = []
-    torch_version = _version(torch.version)
-    if lib.requires_torch and torch_version is not None:
-        try:
-            spec = SpecifierSet(lib.requires_torch)
-        except InvalidSpecifier:
-            spec = None
-        if spec is not None and not spec.contains(torch_version, prereleases=True):
-            problems.append(f"{lib.name} {lib.version} requires torch{lib.requires_torch}")
+    if lib.requires_torch and in_spec(lib.requires_torch, torch.version) is False:
+        problems.append(f"{lib.name} {lib.version} requires torch{lib.requires_torch}")
     lib_major, torch_major = cuda_major_of_local(lib.local), cuda_major_of_local(torch.local)
     if torch.local is None and torch.cuda:
         torch_major = torch.cuda.split(".")[0]
@@ -246,11 +229,8 @@ def unmet_cuda_requirements(env: Environment, machine: Machine) -> list[tuple[st
         text, extra = pending.pop(0)
         if not re.match(r"^\s*(nvidia|cuda)", text, re.IGNORECASE):
             continue
-        try:
-            req = Requirement(text)
-            if req.marker is not None and not req.marker.evaluate({**marker_env, "extra": extra}):
-                continue
-        except (InvalidRequirement, InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+        req = requirement(text, {**marker_env, "extra": extra})
+        if req is None:
             continue
         name = canonical_name(req.name)
         if not name.startswith(("nvidia-", "cuda-toolkit")) or name in seen:
@@ -260,7 +240,7 @@ def unmet_cuda_requirements(env: Environment, machine: Machine) -> list[tuple[st
         if dist is None:
             problems.append((str(req), "not installed"))
             continue
-        installed = _version(dist.version)
+        installed = version(dist.version)
         if installed is not None and not req.specifier.contains(installed, prereleases=True):
             problems.append((str(req), f"{dist.version} is installed"))
         for wanted in sorted(req.extras):
@@ -302,11 +282,10 @@ def cuda_libs_match(f: Facts) -> Iterator[Hit]:
 def numpy_abi(f: Facts) -> Iterator[Hit]:
     env, torch = f.environment, f.environment.torch
     numpy = env.distribution("numpy")
-    numpy_version = _version(numpy.version) if numpy else None
+    numpy_version = version(numpy.version) if numpy else None
     if torch is None or numpy_version is None or numpy_version.major < 2:
         return
-    base = _version(torch.base_version)
-    old = base is not None and base < Version("2.3")
+    old = in_spec("<2.3", torch.base_version or "") is True
     if torch.numpy_abi != "numpy1" and not old:
         return
     evidence = [f"numpy {numpy_version} installed"]
@@ -330,17 +309,15 @@ def numpy_abi(f: Facts) -> Iterator[Hit]:
 )
 def torch_python(f: Facts) -> Iterator[Hit]:
     torch, interp = f.environment.distribution("torch"), f.environment.interpreter
-    version = _version(interp.version)
-    if torch is None or not torch.requires_python or version is None:
+    if torch is None or not torch.requires_python or not interp.version:
         return
-    try:
-        spec = SpecifierSet(torch.requires_python)
-    except InvalidSpecifier:
-        return
-    if spec.contains(version, prereleases=True):
+    if in_spec(torch.requires_python, interp.version) is not False:
         return
     yield Hit(
-        f"torch {torch.version} requires Python {torch.requires_python}, this is {version}",
-        (f"torch METADATA Requires-Python: {torch.requires_python}", f"interpreter: {version}"),
+        f"torch {torch.version} requires Python {torch.requires_python}, this is {interp.version}",
+        (
+            f"torch METADATA Requires-Python: {torch.requires_python}",
+            f"interpreter: {interp.version}",
+        ),
         ("recreate the environment with a supported Python (e.g. `uv venv -p 3.12`)",),
     )
