@@ -3,7 +3,8 @@
 Both commands look at the same environment; their runs are interleaved so machine noise hits
 both alike. Reports median and min wall time of whole processes (interpreter start included).
 
-    python benchmarks/bench_doctor.py --env .venvs/torch-2.13.0-cpu --torchenv .venvs/bench/bin/torchenv
+    python benchmarks/bench_doctor.py --env .venvs/torch-2.13.0-cpu \
+        --torchenv .venvs/bench/bin/torchenv      (benchmarks/run.sh builds both venvs)
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ def main() -> int:
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, values in samples.items():
         median = statistics.median(values)
-        rows.append({"command": name, "median_s": median, "min_s": min(values), "runs": len(values)})
+        rows.append(
+            {"command": name, "median_s": median, "min_s": min(values), "runs": len(values)}
+        )
         print(
             f"| `{name}` | {median * 1000:.0f} ms | {min(values) * 1000:.0f} ms | {len(values)} "
             f"| {base / median:.1f}x |"
