@@ -35,8 +35,8 @@ def test_interp_info_runs_everywhere(python: str) -> None:
 def test_deep_check_compiles_on_every_python_torch_supports(python: str) -> None:
     if python == "missing":
         pytest.skip("no pyenv interpreters on this machine")
-    if python.split("/")[-3].startswith(("2.", "3.6", "3.7")):
-        pytest.skip("torch has no wheels for Python < 3.8; the check uses the @ operator")
+    if python.split("/")[-3].startswith(("2.", "3.6")):
+        pytest.skip("torch 1.13, the oldest release torchenv knows, needs Python 3.7")
     script = SCRIPT.parent / "deep_check.py"
     code = f"compile(open({str(script)!r}).read(), 'deep_check.py', 'exec')"
     subprocess.run([python, "-c", code], check=True, timeout=60)
