@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from torchenv.models import Environment, Interpreter, ProbeNote
+from torchenv.models import Environment, Interpreter
 from torchenv.probe.conda import read_conda_meta
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.distributions import cached_file_conflicts, scan_site_dirs
@@ -47,7 +47,6 @@ def probe_environment(ctx: ProbeContext, python: str | None, prefix: str | None)
     choice = choose_target(ctx, python, prefix)
     interpreter = query_interpreter(ctx, choice.python) if choice.python else None
     root = _prefix_of(choice, interpreter)
-    notes: list[ProbeNote] = []
     if interpreter is None or not interpreter.runs:
         why = (
             interpreter.notes[0].message
@@ -76,5 +75,4 @@ def probe_environment(ctx: ProbeContext, python: str | None, prefix: str | None)
         torchaudio=probe_domain_library("torchaudio", sys_dirs, dists),
         kernels=probe_kernels(ctx, root),
         file_conflicts=tuple(cached_file_conflicts(ctx, dists)),
-        notes=tuple(notes),
     )

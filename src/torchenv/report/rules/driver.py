@@ -31,7 +31,10 @@ def _reinstall(f: Facts) -> tuple[str, ...]:
         f.kb, torch.version, f.machine.driver.version, f.machine.gpus, f.machine.host.os
     )
     if advice is None:
-        return ("run `torchenv plan` to find a torch release with a build for this machine",)
+        return (
+            f"no build variant of torch {torch.base_version} fits this machine; install a "
+            "release that has one (https://pytorch.org/get-started/previous-versions/)",
+        )
     steps = reinstall_torch_commands(f.environment, f.kb, torch.version, advice)
     if advice.caveat:
         steps.append(f"note: {advice.caveat}")

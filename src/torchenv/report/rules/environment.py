@@ -40,7 +40,7 @@ def torch_not_installed(f: Facts) -> Iterator[Hit]:
         yield Hit(
             f"torch is not installed in {env.prefix}",
             ("no torch package on sys.path: " + ", ".join(env.site_dirs or ("(no site dirs)",)),),
-            ("`torchenv plan` tells which build fits this machine",),
+            (),
         )
 
 
