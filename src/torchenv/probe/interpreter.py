@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from torchenv.models import Interpreter, ProbeNote
+from torchenv.models import DecodeError, Interpreter, ProbeNote, from_data
 from torchenv.probe.cache import file_stamp
 from torchenv.probe.context import ProbeContext
 
@@ -79,32 +79,14 @@ def _deps_unchanged(deps: Any) -> bool:
     return all(file_stamp(Path(path)) == stamp for path, stamp in deps.items())
 
 
-def _from_info(info: dict[str, Any], python: str) -> Interpreter:
-    def text(key: str) -> str | None:
-        value = info.get(key)
-        return value if isinstance(value, str) else None
-
-    sys_path = tuple(p for p in info.get("sys_path", []) if isinstance(p, str))
-    return Interpreter(
-        executable=text("executable") or python,
-        version=text("version"),
-        implementation=text("implementation"),
-        gil_disabled=bool(info.get("gil_disabled")),
-        platform=text("platform"),
-        prefix=text("prefix"),
-        base_prefix=text("base_prefix"),
-        include_dir=text("include_dir"),
-        has_python_h=info.get("has_python_h")
-        if isinstance(info.get("has_python_h"), bool)
-        else None,
-        user_site=text("user_site"),
-        user_site_enabled=info.get("user_site_enabled")
-        if isinstance(info.get("user_site_enabled"), bool)
-        else None,
-        sys_path=sys_path,
-        runs=True,
-        source="interpreter",
-    )
+def _from_info(info: Any, python: str) -> Interpreter:
+    """The script's JSON as an Interpreter; a malformed answer becomes a note, not a crash."""
+    try:
+        if not isinstance(info, dict):
+            raise DecodeError("$: not an object")
+        return from_data(Interpreter, {"executable": python, **info, "runs": True})
+    except DecodeError as exc:
+        return Interpreter(executable=python, notes=(ProbeNote(python, f"odd answer: {exc}"),))
 
 
 def interpreter_from_files(prefix: Path, python: str | None, why: str) -> Interpreter:

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from torchenv.models import RuntimeCheck, RuntimeDevice
+from torchenv.models import DecodeError, RuntimeCheck, from_data
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.interpreter import extract_payload
 
@@ -14,39 +14,13 @@ SCRIPT = Path(__file__).parent / "scripts" / "deep_check.py"
 
 
 def parse_runtime(data: Any, seconds: float) -> RuntimeCheck:
-    if not isinstance(data, dict):
-        return RuntimeCheck(ran=False, seconds=seconds, error="the check printed no JSON object")
-
-    def text(key: str) -> str | None:
-        value = data.get(key)
-        return value if isinstance(value, str) else None
-
-    devices = tuple(
-        RuntimeDevice(int(d["index"]), str(d["name"]), str(d["capability"]))
-        for d in data.get("devices") or ()
-        if isinstance(d, dict) and {"index", "name", "capability"} <= d.keys()
-    )
-    cudnn = data.get("cudnn_version")
-    count = data.get("device_count")
-    return RuntimeCheck(
-        ran=True,
-        seconds=seconds,
-        error=text("error"),
-        torch_version=text("torch_version"),
-        cuda_version=text("cuda_version"),
-        cuda_available=data.get("cuda_available")
-        if isinstance(data.get("cuda_available"), bool)
-        else None,
-        cuda_error=text("cuda_error"),
-        device_count=count if isinstance(count, int) else None,
-        devices=devices,
-        arch_list=tuple(str(a) for a in data.get("arch_list") or ()),
-        cudnn_version=cudnn if isinstance(cudnn, int) else None,
-        nccl_version=text("nccl_version"),
-        op_ok=data.get("op_ok") if isinstance(data.get("op_ok"), bool) else None,
-        op_error=text("op_error"),
-        warnings=tuple(str(w) for w in data.get("warnings") or ()),
-    )
+    """The check's JSON as a RuntimeCheck (field names match the model)."""
+    try:
+        if not isinstance(data, dict):
+            raise DecodeError("$: not an object")
+        return from_data(RuntimeCheck, {**data, "ran": True, "seconds": seconds})
+    except DecodeError as exc:
+        return RuntimeCheck(ran=False, seconds=seconds, error=f"the check printed odd data: {exc}")
 
 
 def run_runtime_check(ctx: ProbeContext, python: str | None, timeout: float) -> RuntimeCheck:
