@@ -34,6 +34,25 @@ def uv_bin() -> str | None:
     return uv.find_uv_bin()
 
 
+def build_venv(name: str, python: str, install: list[str]) -> Path:
+    """.venvs/NAME with `uv pip install INSTALL`, kept between runs once it is complete."""
+    uv = uv_bin()
+    assert uv is not None
+    venv = ROOT / ".venvs" / name
+    marker = venv / ".complete"
+    if not marker.exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        env = {**os.environ, "UV_HTTP_RETRIES": "1"}
+        subprocess.run([uv, "venv", "-q", "-p", python, str(venv)], check=True, env=env)
+        subprocess.run(
+            [uv, "pip", "install", "-q", "--python", str(venv / "bin/python"), *install],
+            check=True,
+            env=env,
+        )
+        marker.write_text("ok\n")
+    return venv
+
+
 @pytest.fixture(scope="session")
 def torch_venv() -> Path:
     """A venv with torch 2.13.0+cpu from the local wheel, kept in .venvs/ between runs."""
@@ -43,30 +62,12 @@ def torch_venv() -> Path:
     assert links is not None and uv is not None
     python = shutil.which("python3.11")
     require(python is not None, "the local CPU wheel is for CPython 3.11; no python3.11 on PATH")
-    venv = ROOT / ".venvs" / f"torch-{TORCH_VERSION}-cpu"
-    marker = venv / ".complete"
-    if not marker.exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        env = {**os.environ, "UV_HTTP_RETRIES": "0"}
-        subprocess.run([uv, "venv", "-q", "-p", str(python), str(venv)], check=True, env=env)
-        subprocess.run(
-            [
-                uv,
-                "pip",
-                "install",
-                "-q",
-                "--python",
-                str(venv / "bin/python"),
-                "--find-links",
-                links,
-                "--compile-bytecode",
-                f"torch=={TORCH_VERSION}",
-            ],
-            check=True,
-            env=env,
-        )
-        marker.write_text("ok\n")
-    return venv
+    assert python is not None
+    return build_venv(
+        f"torch-{TORCH_VERSION}-cpu",
+        python,
+        ["--find-links", links, "--compile-bytecode", f"torch=={TORCH_VERSION}"],
+    )
 
 
 @pytest.fixture
@@ -102,37 +103,24 @@ CUDA_INDEX = "/opt/pypi-more/simple"  # holds torch 2.14.1+cu130 and its nvidia-
 def cuda_venv() -> Path:
     """A real CUDA build (torch 2.14.1+cu130, torchvision 0.29.1) on a machine without a driver.
     ~5 GB and ~20 s, so only with TORCHENV_TEST_CUDA_VENV=1 (CI sets it)."""
-    require(bool(os.environ.get("TORCHENV_TEST_CUDA_VENV")), "set TORCHENV_TEST_CUDA_VENV=1")
+    if not os.environ.get("TORCHENV_TEST_CUDA_VENV"):
+        pytest.skip("opt-in: set TORCHENV_TEST_CUDA_VENV=1")
     index = os.environ.get("TORCHENV_TEST_CUDA_INDEX", CUDA_INDEX)
     require(Path(index).is_dir(), f"no local index with the CUDA wheels at {index}")
     uv, python = uv_bin(), shutil.which("python3.11")
     require(uv is not None and python is not None, "uv and python3.11 are needed")
     assert uv is not None and python is not None
-    venv = ROOT / ".venvs" / "torch-2.14.1-cu130"
-    marker = venv / ".complete"
-    if not marker.exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        env = {**os.environ, "UV_HTTP_RETRIES": "1"}
-        subprocess.run([uv, "venv", "-q", "-p", python, str(venv)], check=True, env=env)
-        subprocess.run(
-            [
-                uv,
-                "pip",
-                "install",
-                "-q",
-                "--python",
-                str(venv / "bin/python"),
-                "--index-url",
-                f"file://{index}",
-                "--extra-index-url",
-                "https://pypi.org/simple",
-                "--index-strategy",
-                "unsafe-first-match",
-                "torch==2.14.1",
-                "torchvision==0.29.1",
-            ],
-            check=True,
-            env=env,
-        )
-        marker.write_text("ok\n")
-    return venv
+    return build_venv(
+        "torch-2.14.1-cu130",
+        python,
+        [
+            "--index-url",
+            f"file://{index}",
+            "--extra-index-url",
+            "https://pypi.org/simple",
+            "--index-strategy",
+            "unsafe-first-match",
+            "torch==2.14.1",
+            "torchvision==0.29.1",
+        ],
+    )

@@ -164,6 +164,18 @@ def driver_below_build_release(f: Facts) -> Iterator[Hit]:
     )
 
 
+def _gpus_covered_as(f: Facts, kind: str | None) -> list[Gpu]:
+    """The GPUs that the CUDA build's code covers as ``kind`` ("ptx", or None: not at all)."""
+    torch = f.environment.torch
+    if torch is None or not torch.cuda or not torch.arch_list:
+        return []
+    return [
+        g
+        for g in f.machine.gpus
+        if g.compute_capability and coverage(torch.arch_list, g.compute_capability) == kind
+    ]
+
+
 @rule(
     "gpu-arch-not-in-build",
     ERROR,
@@ -171,15 +183,8 @@ def driver_below_build_release(f: Facts) -> Iterator[Hit]:
     catalog="C1/C2",
 )
 def gpu_arch_not_in_build(f: Facts) -> Iterator[Hit]:
-    torch = f.environment.torch
-    if torch is None or not torch.cuda or not torch.arch_list:
-        return
-    missing = [
-        g
-        for g in f.machine.gpus
-        if g.compute_capability and coverage(torch.arch_list, g.compute_capability) is None
-    ]
-    if not missing:
+    torch, missing = f.environment.torch, _gpus_covered_as(f, None)
+    if torch is None or not missing:
         return
     yield Hit(
         f"torch {torch.version} has no kernels for {_gpu_list(tuple(missing))}: CUDA ops will "
@@ -199,15 +204,8 @@ def gpu_arch_not_in_build(f: Facts) -> Iterator[Hit]:
     catalog="C1",
 )
 def gpu_arch_ptx_only(f: Facts) -> Iterator[Hit]:
-    torch = f.environment.torch
-    if torch is None or not torch.cuda or not torch.arch_list:
-        return
-    jit = [
-        g
-        for g in f.machine.gpus
-        if g.compute_capability and coverage(torch.arch_list, g.compute_capability) == "ptx"
-    ]
-    if jit:
+    torch, jit = f.environment.torch, _gpus_covered_as(f, "ptx")
+    if torch is not None and jit:
         yield Hit(
             f"{_gpu_list(tuple(jit))} runs torch {torch.version} only by JIT-compiling PTX: "
             "slow first launch of every kernel, and the driver must know that PTX version",
