@@ -148,6 +148,8 @@ class Environment:
     torchaudio: DomainLibrary | None = None
     kernels: tuple[KernelSpec, ...] = ()
     file_conflicts: tuple[FileConflict, ...] = ()
+    # compiled modules built against NumPy 1 (only looked for when NumPy 2 is installed)
+    numpy1_modules: tuple[str, ...] = ()
     notes: tuple[ProbeNote, ...] = ()
 
     def distribution(self, name: str) -> Distribution | None:

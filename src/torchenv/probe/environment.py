@@ -11,6 +11,7 @@ from torchenv.probe.context import ProbeContext
 from torchenv.probe.distributions import cached_file_conflicts, scan_site_dirs
 from torchenv.probe.interpreter import interpreter_from_files, query_interpreter
 from torchenv.probe.jupyter import probe_kernels
+from torchenv.probe.numpy_abi import numpy1_modules
 from torchenv.probe.target import TargetChoice, choose_target
 from torchenv.probe.torch_build import probe_domain_library, probe_torch
 
@@ -75,4 +76,5 @@ def probe_environment(ctx: ProbeContext, python: str | None, prefix: str | None)
         torchaudio=probe_domain_library("torchaudio", sys_dirs, dists),
         kernels=probe_kernels(ctx, root),
         file_conflicts=tuple(cached_file_conflicts(ctx, dists)),
+        numpy1_modules=numpy1_modules(ctx, dists),
     )

@@ -541,3 +541,32 @@ def test_fix_commands_follow_the_environment_installer(tmp_path: Path) -> None:
     findings = diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
     fix = next(f for f in findings if f.id == "cpu-build-on-gpu-host").fix
     assert fix[0].startswith(f"{env.python} -m pip install --force-reinstall torch==2.13.0+cu130")
+
+
+def test_numpy1_extension_next_to_numpy2(tmp_path: Path) -> None:
+    from builders import libtorch_python_bytes
+
+    env = cpu_env(tmp_path)
+    add_dist(env.site, "numpy", "2.1.3")
+    add_dist(
+        env.site,
+        "old-ext",
+        "0.3",
+        requires=["numpy>=1.20"],
+        files={
+            "old_ext/_impl.cpython-311-x86_64-linux-gnu.so": libtorch_python_bytes(None, "numpy1")
+        },
+    )
+    add_dist(
+        env.site,
+        "new-ext",
+        "1.0",
+        requires=["numpy"],
+        files={
+            "new_ext/_impl.cpython-311-x86_64-linux-gnu.so": libtorch_python_bytes(None, "numpy2")
+        },
+    )
+    findings = diagnose(machine(), probe(tmp_path, env))
+    hit = next(f for f in findings if f.id == "numpy2-with-numpy1-build")
+    assert hit.title.startswith("old-ext was built against NumPy 1")
+    assert "new-ext" not in " ".join(hit.evidence)

@@ -276,28 +276,39 @@ def cuda_libs_match(f: Facts) -> Iterator[Hit]:
 @rule(
     "numpy2-with-numpy1-build",
     ERROR,
-    "NumPy 2 is installed but torch was built against NumPy 1",
+    "NumPy 2 is installed but torch or an extension was built against NumPy 1",
     catalog="D2",
 )
 def numpy_abi(f: Facts) -> Iterator[Hit]:
     env, torch = f.environment, f.environment.torch
     numpy = env.distribution("numpy")
     numpy_version = version(numpy.version) if numpy else None
-    if torch is None or numpy_version is None or numpy_version.major < 2:
-        return
-    old = in_spec("<2.3", torch.base_version or "") is True
-    if torch.numpy_abi != "numpy1" and not old:
+    if numpy_version is None or numpy_version.major < 2:
         return
     evidence = [f"numpy {numpy_version} installed"]
-    if torch.numpy_abi == "numpy1":
-        evidence.append(f"{torch.arch_list_source} references only numpy.core (NumPy 1 headers)")
-    if old:
-        evidence.append(f"torch {torch.version}: NumPy 2 support starts with torch 2.3")
+    culprits = []
+    if torch is not None:
+        old = in_spec("<2.3", torch.base_version or "") is True
+        if torch.numpy_abi == "numpy1":
+            evidence.append(f"{torch.arch_list_source} names only numpy.core (NumPy 1 headers)")
+        if old:
+            evidence.append(f"torch {torch.version}: NumPy 2 support starts with torch 2.3")
+        if torch.numpy_abi == "numpy1" or old:
+            culprits.append(f"torch {torch.version}")
+    if env.numpy1_modules:
+        evidence += [f"built with NumPy 1 headers: {m}" for m in env.numpy1_modules[:8]]
+        culprits += sorted({m.split(":")[0] for m in env.numpy1_modules})
+    if not culprits:
+        return
     yield Hit(
-        f"torch {torch.version} was built against NumPy 1 and fails with NumPy {numpy_version} "
-        "('A module that was compiled using NumPy 1.x cannot be run in NumPy 2')",
+        f"{', '.join(culprits)} {'was' if len(culprits) == 1 else 'were'} built against NumPy 1 "
+        f"and fail with NumPy {numpy_version} ('A module that was compiled using NumPy 1.x "
+        "cannot be run in NumPy 2')",
         tuple(evidence),
-        tuple(fixes.pip_install(env, ["numpy<2"])),
+        (
+            *fixes.pip_install(env, ["numpy<2"]),
+            "or upgrade " + ", ".join(culprits) + " to releases built for NumPy 2",
+        ),
     )
 
 
