@@ -14,7 +14,7 @@ from typing import Any
 
 from torchenv.errors import TorchenvError
 from torchenv.models import DomainPairing, DriverRequirement, VariantArchs
-from torchenv.models.compat import driver_key
+from torchenv.models.compat import driver_key, minor_of, split_local
 
 SCHEMAS = {
     "cuda_drivers.json": "torchenv.knowledge.cuda-drivers/1",
@@ -47,12 +47,6 @@ def _load(name: str) -> dict[str, Any]:
             "Reinstall torchenv.",
         )
     return data
-
-
-def minor_of(version: str) -> str:
-    """ "2.13.0+cpu" -> "2.13"."""
-    base = version.split("+", 1)[0]
-    return ".".join(base.split(".")[:2])
 
 
 @dataclass(frozen=True)
@@ -103,7 +97,7 @@ class KnowledgeBase:
         return None
 
     def pairing(self, torch_version: str) -> DomainPairing | None:
-        base = torch_version.split("+", 1)[0]
+        base = split_local(torch_version)[0]
         for release in self.torch["releases"]:
             if release["version"] == base:
                 return DomainPairing(

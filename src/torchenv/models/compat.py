@@ -71,3 +71,22 @@ def driver_key(version: str) -> tuple[int, ...]:
 
 def driver_at_least(version: str, floor: str) -> bool:
     return driver_key(version) >= driver_key(floor)
+
+
+def split_local(version: str) -> tuple[str, str | None]:
+    """ "2.13.0+cu130" -> ("2.13.0", "cu130"); no local label -> (version, None)."""
+    public, _, local = version.partition("+")
+    return public, local or None
+
+
+def minor_of(version: str) -> str:
+    """ "2.13.0+cpu" -> "2.13"."""
+    return ".".join(split_local(version)[0].split(".")[:2])
+
+
+def variant_cuda(variant: str | None) -> str | None:
+    """ "cu128" -> "12.8", "cu118" -> "11.8"; None for cpu, rocm, xpu or anything else."""
+    if variant is None or not variant.startswith("cu") or not variant[2:].isdigit():
+        return None
+    digits = variant[2:]
+    return f"{digits[:-1]}.{digits[-1]}" if len(digits) >= 3 else None

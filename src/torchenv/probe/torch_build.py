@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from torchenv.models import Distribution, DomainLibrary, ProbeNote, TorchBuild
+from torchenv.models.compat import split_local
 from torchenv.probe.cache import file_stamp
 from torchenv.probe.context import ProbeContext
 
@@ -84,11 +85,6 @@ def _package_dirs(site_dirs: Sequence[str], package: str) -> list[str]:
     ]
 
 
-def _split_local(version: str) -> tuple[str, str | None]:
-    base, _, local = version.partition("+")
-    return base, local or None
-
-
 def probe_torch(
     ctx: ProbeContext, site_dirs: Sequence[str], dists: Sequence[Distribution]
 ) -> TorchBuild | None:
@@ -109,7 +105,7 @@ def probe_torch(
     if not isinstance(version, str):
         version = (dist.version if dist else None) or "unknown"
         notes.append(ProbeNote(version_file, "no __version__; using the dist-info version"))
-    base, local = _split_local(version)
+    base, local = split_local(version)
     arch: tuple[str, ...] = ()
     abi = None
     arch_source = None
@@ -179,7 +175,7 @@ def probe_domain_library(
         if match and "extra" not in (match.group(2) or ""):
             requires = match.group(1).strip() or None
             break
-    _, local = _split_local(version or "unknown")
+    _, local = split_local(version or "unknown")
     return DomainLibrary(
         name=name,
         version=version or "unknown",

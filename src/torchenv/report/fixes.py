@@ -1,31 +1,35 @@
-"""Fix commands for the installer the environment actually uses (uv, pip, conda or pixi).
+"""Fix commands for the installer that manages the environment (uv, pip, conda or pixi).
 
-An environment is treated as managed by the installer that installed its torch (dist-info
-``INSTALLER``); without torch, by the installer of most of its distributions; a conda prefix
-without pip-installed packages by conda.
+A pixi environment is managed by pixi; otherwise by the installer that installed torch (dist-info
+``INSTALLER``); without torch, by the installer of most of its distributions; a conda prefix with
+no pip-installed packages by conda. Commands never force-reinstall dependencies: a reinstall of a
+named package uses ``--no-deps``, so it cannot drag in a different torch.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections import Counter
 from collections.abc import Sequence
 
 from torchenv.models import Environment
+from torchenv.models.compat import split_local
 
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
 _INSTALLER_NAMES = {"uv": "uv", "pip": "pip", "conda": "conda", "uv-pixi": "pixi"}
+_CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name where they differ
 
 
 def installer_of(env: Environment) -> str:
+    if env.kind == "pixi":
+        return "pixi"
     torch = env.distribution("torch")
     if torch is not None and torch.installer in _INSTALLER_NAMES:
         return _INSTALLER_NAMES[torch.installer]
     counts = Counter(
         _INSTALLER_NAMES[d.installer] for d in env.distributions if d.installer in _INSTALLER_NAMES
     )
-    if env.kind == "pixi":
-        return "pixi"
     if env.conda is not None and env.conda.records and not counts:
         return "conda"
     if counts:
@@ -41,28 +45,44 @@ def _python(env: Environment) -> str:
     return env.interpreter.executable or f"{env.prefix}/bin/python"
 
 
-def pip_install(
+def conda_spec(requirement: str) -> str:
+    """A PyPI requirement as a conda-forge spec: local labels dropped, names mapped."""
+    match = re.match(r"^([A-Za-z0-9_.-]+)(.*)$", requirement.strip())
+    if match is None:
+        return requirement
+    name, rest = match.groups()
+    return _CONDA_NAMES.get(name.lower(), name) + re.sub(r"\+[\w.]+", "", rest)
+
+
+def install(
     env: Environment,
     requirements: Sequence[str],
     index: str | None = None,
+    *,
     reinstall: bool = False,
+    installer: str | None = None,
 ) -> list[str]:
-    """Commands that install PyPI requirements into this environment with its own installer."""
-    kind = installer_of(env)
+    """Commands that install ``requirements`` into this environment with its own installer.
+
+    ``reinstall``: put the named packages back even at the same version (broken files), without
+    touching their dependencies. ``index``: a PyTorch index, used by pip and uv only.
+    """
+    kind = installer or installer_of(env)
     reqs = list(requirements)
-    if kind == "uv":
-        argv = ["uv", "pip", "install", "--python", _python(env)]
-        argv += ["--reinstall"] if reinstall else []
-        argv += [*reqs, *(["--index-url", index] if index else [])]
-        return [shlex.join(argv)]
+    if kind == "conda":
+        return [conda_install(env, [conda_spec(r) for r in reqs], force=reinstall)]
     if kind == "pixi":
         steps = []
         if index:
             steps.append(f'add to pixi.toml: [pypi-options] extra-index-urls = ["{index}"]')
         steps.append(shlex.join(["pixi", "add", "--pypi", *reqs]))
         return steps
-    argv = [_python(env), "-m", "pip", "install"]
-    argv += ["--force-reinstall"] if reinstall else []
+    if kind == "uv":
+        argv = ["uv", "pip", "install", "--python", _python(env)]
+        argv += ["--reinstall", "--no-deps"] if reinstall else []
+    else:
+        argv = [_python(env), "-m", "pip", "install"]
+        argv += ["--force-reinstall", "--no-deps"] if reinstall else []
     argv += [*reqs, *(["--index-url", index] if index else [])]
     return [shlex.join(argv)]
 
@@ -73,10 +93,33 @@ def pip_uninstall(env: Environment, names: Sequence[str]) -> str:
     return shlex.join([_python(env), "-m", "pip", "uninstall", "-y", *names])
 
 
-def conda_install(env: Environment, specs: Sequence[str], channel: str = "conda-forge") -> str:
-    if installer_of(env) == "pixi":
+def conda_install(
+    env: Environment, specs: Sequence[str], channel: str = "conda-forge", force: bool = False
+) -> str:
+    if env.kind == "pixi":
         return shlex.join(["pixi", "add", *specs])
-    return shlex.join(["conda", "install", "-p", env.prefix, "-c", channel, *specs])
+    extra = ["--force-reinstall"] if force else []
+    return shlex.join(["conda", "install", "-p", env.prefix, "-c", channel, *extra, *specs])
+
+
+def conda_remove(env: Environment, names: Sequence[str], force: bool = False) -> str:
+    if env.kind == "pixi":
+        return shlex.join(["pixi", "remove", *names])
+    return shlex.join(
+        ["conda", "remove", "-p", env.prefix, *(["--force"] if force else []), *names]
+    )
+
+
+def same_torch(env: Environment) -> tuple[str, str | None]:
+    """(requirement, index) that install again the torch build that is installed: the
+    dist-info version ("2.14.1" from PyPI, "2.7.1+cu126" from a PyTorch index) and, for a
+    local label, the index that serves it."""
+    dist = env.distribution("torch")
+    version = dist.version if dist is not None and dist.version else None
+    if version is None and env.torch is not None:
+        version = env.torch.version
+    _, local = split_local(version or "")
+    return f"torch=={version}", index_url(local) if local else None
 
 
 def torch_requirements(

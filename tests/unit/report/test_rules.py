@@ -540,7 +540,11 @@ def test_fix_commands_follow_the_environment_installer(tmp_path: Path) -> None:
     add_torch(env.site, "2.13.0+cpu", cuda=None, arch=None, installer="pip")
     findings = diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
     fix = next(f for f in findings if f.id == "cpu-build-on-gpu-host").fix
-    assert fix[0].startswith(f"{env.python} -m pip install --force-reinstall torch==2.13.0+cu130")
+    # another version string (+cu130 vs +cpu): a plain install replaces it, keeping other deps
+    assert fix == (
+        f"{env.python} -m pip install torch==2.13.0+cu130 "
+        "--index-url https://download.pytorch.org/whl/cu130",
+    )
 
 
 def test_numpy1_extension_next_to_numpy2(tmp_path: Path) -> None:
@@ -570,3 +574,89 @@ def test_numpy1_extension_next_to_numpy2(tmp_path: Path) -> None:
     hit = next(f for f in findings if f.id == "numpy2-with-numpy1-build")
     assert hit.title.startswith("old-ext was built against NumPy 1")
     assert "new-ext" not in " ".join(hit.evidence)
+
+
+def fix_of(findings: list[Finding], rule_id: str) -> str:
+    return " | ".join(next(f for f in findings if f.id == rule_id).fix)
+
+
+def test_conda_environments_get_conda_commands(tmp_path: Path) -> None:
+    env = conda_env(tmp_path)
+    add_torch(env.site, "2.5.1", cuda="12.4", arch=ARCH_CU126, installer="conda", requires=[])
+    add_torchvision(env.site, "0.19.1", "==2.4.1", installer="conda")
+    conda_record(env.prefix, "pytorch", "2.5.1", "cuda124_py311_h0_300", "conda-forge")
+    findings = diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+    fix = fix_of(findings, "torchvision-torch-mismatch")
+    assert fix == f"conda install -p {env.prefix} -c conda-forge torchvision==0.20.1"
+
+
+def test_pixi_wins_over_the_torch_installer(tmp_path: Path) -> None:
+    env = FakeEnv(tmp_path / "proj/.pixi/envs/default")
+    env.site.mkdir(parents=True)
+    (env.prefix / "bin").mkdir()
+    conda_record(env.prefix, "pytorch", "2.13.0", "cpu_generic_py311_h0_2", "conda-forge")
+    add_torch(env.site, "2.13.0", cuda=None, arch=None, installer="conda", requires=[])
+    findings = diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
+    assert fix_of(findings, "conda-cpu-variant").startswith("pixi add 'pytorch=*=cuda*'")
+    assert fix_of(findings, "cpu-build-on-gpu-host") == "pixi add pytorch-gpu"
+
+
+def test_conda_cpu_variant_commands_name_the_prefix(tmp_path: Path) -> None:
+    env = conda_env(tmp_path)
+    conda_record(env.prefix, "pytorch", "2.13.0", "cpu_mkl_py311_h0_102", "conda-forge")
+    conda_record(env.prefix, "cpuonly", "2.0", "0", "pytorch")
+    fix = fix_of(diagnose(machine(H100X2, DRIVER), probe(tmp_path, env)), "conda-cpu-variant")
+    assert f"conda remove -p {env.prefix} cpuonly" in fix
+    assert f"conda install -p {env.prefix} -c conda-forge 'pytorch=*=cuda*'" in fix
+
+
+def test_missing_cuda_libraries_are_installed_by_their_pins(tmp_path: Path) -> None:
+    env = make_venv(tmp_path)
+    add_torch(env.site)
+    add_cu130_libs(env.site, {"nvidia-nccl-cu13": "2.29.7", "nvidia-cuda-runtime": None})
+    fix = fix_of(
+        diagnose(machine(H100X2, DRIVER), probe(tmp_path, env)), "cuda-libs-do-not-match-torch"
+    )
+    assert "nvidia-nccl-cu13==2.30.7" in fix and "nvidia-cuda-runtime==13.0.96.*" in fix
+    assert "--force-reinstall" not in fix and "torch==" not in fix
+
+
+def test_mixed_majors_keeps_what_other_packages_need(tmp_path: Path) -> None:
+    env = gpu_env(tmp_path)
+    add_dist(env.site, "nvidia-cublas-cu12", "12.8.4.1")
+    add_dist(env.site, "nvidia-cudnn-cu12", "9.10.2.21")
+    add_dist(env.site, "jax-cuda12-plugin", "0.7.0", requires=["nvidia-cudnn-cu12>=9.8"])
+    fix = fix_of(
+        diagnose(machine(H100X2, DRIVER), probe(tmp_path, env)), "nvidia-mixed-cuda-majors"
+    )
+    assert "uninstall -y nvidia-cublas-cu12" in fix and "uninstall -y nvidia-cudnn" not in fix
+    assert "keep nvidia-cudnn-cu12: jax-cuda12-plugin" in fix
+    assert "--force-reinstall --no-deps" in fix and "nvidia-nccl-cu13==2.30.7" in fix
+
+
+def test_file_conflict_keeps_the_owner_torch_pins(tmp_path: Path) -> None:
+    env = gpu_env(tmp_path)
+    add_dist(
+        env.site,
+        "nvidia-nccl-cu12",
+        "2.27.3",
+        files={"nvidia/nccl/lib/libnccl.so.2": b"nccl 2.27.3 cu12"},
+    )
+    fix = fix_of(
+        diagnose(machine(H100X2, DRIVER), probe(tmp_path, env)), "file-owned-by-two-distributions"
+    )
+    assert fix.startswith(f"{env.python} -m pip uninstall -y nvidia-nccl-cu12 |")
+
+
+def test_torch_twice_names_the_copy_to_remove(tmp_path: Path) -> None:
+    findings = CASES["torch-installed-twice"](tmp_path)
+    fix = fix_of(findings, "torch-installed-twice")
+    assert fix.startswith("remove the copy outside the environment: rm -r ")
+    assert "/home/.local/lib/python3.11/site-packages/torch " in fix
+    assert "/env/" not in fix.split("|")[0]
+
+
+def test_broken_metadata_is_reinstalled_alone(tmp_path: Path) -> None:
+    findings = CASES["metadata-unreadable"](tmp_path)
+    fix = fix_of(findings, "metadata-unreadable")
+    assert "--force-reinstall --no-deps broken==1.0" in fix

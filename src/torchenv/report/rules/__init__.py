@@ -7,22 +7,19 @@ GPUs, toolchain, notebooks), then the runtime (--deep) rules.
 
 from __future__ import annotations
 
-from torchenv.report.rules import conda, driver, environment, machine, packages, runtime
+from torchenv.report.rules import (
+    conda,
+    cuda_libs,
+    driver,
+    environment,
+    machine,
+    packages,
+    runtime,
+)
 from torchenv.report.rules.base import REGISTRY, Facts, Hit, Rule, evaluate
 
-_FAMILY_ORDER = [m.__name__ for m in (environment, packages, conda, driver, machine, runtime)]
+_FAMILY = (environment, packages, cuda_libs, conda, driver, machine, runtime)
+_FAMILY_ORDER = [m.__name__ for m in _FAMILY]
 REGISTRY.sort(key=lambda r: _FAMILY_ORDER.index(r.check.__module__))
 
-__all__ = [
-    "REGISTRY",
-    "Facts",
-    "Hit",
-    "Rule",
-    "conda",
-    "driver",
-    "environment",
-    "evaluate",
-    "machine",
-    "packages",
-    "runtime",
-]
+__all__ = ["REGISTRY", "Facts", "Hit", "Rule", "evaluate"]

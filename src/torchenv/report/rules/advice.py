@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from torchenv.models import CompatKnowledge, Environment, Gpu
 from torchenv.models.archs import coverage
-from torchenv.models.compat import driver_at_least
+from torchenv.models.compat import driver_at_least, variant_cuda
 from torchenv.report import fixes
 
 
@@ -21,14 +21,6 @@ class VariantAdvice:
     variant: str
     cuda: str
     caveat: str | None  # e.g. runs through minor-version compatibility only
-
-
-def variant_cuda(variant: str) -> str | None:
-    """ "cu128" -> "12.8", "cu118" -> "11.8"; None for cpu/rocm/xpu."""
-    digits = variant.removeprefix("cu")
-    if variant == digits or not digits.isdigit() or len(digits) < 3:
-        return None
-    return f"{digits[:-1]}.{digits[-1]}"
 
 
 def best_variant(
@@ -77,9 +69,8 @@ def reinstall_torch_commands(
     vision = pairing.torchvision if pairing and env.torchvision else None
     audio = pairing.torchaudio if pairing and env.torchaudio else None
     reqs = fixes.torch_requirements(base, advice.variant, vision, audio)
-    if fixes.installer_of(env) == "conda":
-        return [
-            "this environment's torch comes from conda; for a CUDA build use conda-forge:",
-            fixes.conda_install(env, ["pytorch-gpu", f"cuda-version={advice.cuda}"]),
-        ]
-    return fixes.pip_install(env, reqs, fixes.index_url(advice.variant), reinstall=True)
+    if fixes.installer_of(env) in ("conda", "pixi"):
+        # conda-forge has its own CUDA builds (not the PyPI variants); the solver picks one the
+        # driver supports through the __cuda virtual package.
+        return [fixes.conda_install(env, ["pytorch-gpu"])]
+    return fixes.install(env, reqs, fixes.index_url(advice.variant))

@@ -16,7 +16,8 @@ ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 _TORCH_PACKAGES = frozenset(
     {"pytorch", "pytorch-gpu", "pytorch-cpu", "libtorch", "pytorch-cuda", "pytorch-nightly"}
 )
-_DEPRECATED_CHANNELS = ("pytorch", "nvidia", "pytorch-nightly")
+# Frozen since 2.5.1 (S9). The nvidia channel is still maintained (CUDA toolkit packages).
+_DEPRECATED_CHANNELS = ("pytorch", "pytorch-nightly")
 
 
 def _records(f: Facts) -> tuple[CondaRecord, ...]:
@@ -37,17 +38,21 @@ def pip_over_conda(f: Facts) -> Iterator[Hit]:
     if not conda_torch or dist is None or dist.installer in (None, "conda"):
         return
     listed = ", ".join(f"{r.name} {r.version} {r.build} ({r.channel or '?'})" for r in conda_torch)
+    requirement, index = fixes.same_torch(env)
+    keep_pip = fixes.install(env, [requirement], index, reinstall=True)
     yield Hit(
         f"torch {dist.version} was installed by {dist.installer} over conda's {listed}: both "
         "claim the same files and conda no longer knows what is on disk",
         (f"conda-meta: {listed}", f"{dist.metadata_dir}/INSTALLER: {dist.installer}"),
         (
-            "pick one installer; to keep pip's build: `conda remove --force "
-            + " ".join(r.name for r in conda_torch)
-            + "` then reinstall torch with pip",
+            "pick one installer; to keep pip's build: "
+            + fixes.conda_remove(env, [r.name for r in conda_torch], force=True)
+            + " && "
+            + " ".join(keep_pip),
             "or keep conda's: "
             + fixes.pip_uninstall(env, ["torch", "torchvision", "torchaudio"])
-            + f" && conda install -p {env.prefix} --force-reinstall -c conda-forge pytorch",
+            + " && "
+            + fixes.conda_install(env, ["pytorch"], force=True),
             "best: recreate the environment with one installer",
         ),
     )
@@ -198,10 +203,10 @@ def conda_cpu_variant(f: Facts) -> Iterator[Hit]:
         "conda's pytorch is the CPU build although this machine has an NVIDIA GPU",
         tuple(f"{r.name} {r.version} build {r.build}" for r in cpu),
         (
-            "conda remove cpuonly (if installed), then "
-            + fixes.conda_install(f.environment, ['"pytorch=*=cuda*"'])
-            + " (conda-forge builds need the __cuda virtual package: on a machine without a "
-            "driver set CONDA_OVERRIDE_CUDA=12.9)",
+            *[fixes.conda_remove(f.environment, [r.name]) for r in records if r.name == "cpuonly"],
+            fixes.conda_install(f.environment, ["pytorch=*=cuda*"]),
+            "conda-forge picks a CUDA build only when it sees the driver (__cuda virtual "
+            "package); where there is none, set CONDA_OVERRIDE_CUDA=12.9",
         ),
     )
 

@@ -11,6 +11,7 @@ from torchenv.report import fixes
 from torchenv.report.rules.base import Facts, Hit, rule
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+_INSTALLERS = {"pip": "pip", "uv": "uv", "conda": "conda", "uv-pixi": "pixi"}
 
 
 @rule(
@@ -55,11 +56,16 @@ def metadata_unreadable(f: Facts) -> Iterator[Hit]:
         yield Hit(
             f"{len(broken)} installed distribution(s) have broken metadata",
             tuple(f"{d.metadata_dir}: {d.error}" for d in broken),
-            (
-                "reinstall them: "
-                + " ".join(
-                    fixes.pip_install(f.environment, [d.name for d in broken], reinstall=True)
-                ),
+            tuple(
+                " ".join(
+                    fixes.install(
+                        f.environment,
+                        [f"{d.name}=={d.version}" if d.version else d.name],
+                        reinstall=True,
+                        installer=_INSTALLERS.get(d.installer or ""),
+                    )
+                )
+                for d in broken
             ),
         )
 

@@ -1,43 +1,26 @@
-"""Rules on the installed packages: pairing, CUDA library sets, duplicates, NumPy ABI
-(failure catalog families B, D, E1)."""
+"""Rules on the installed packages: domain-library pairing, duplicate torch, NumPy ABI, Python
+support (failure catalog families D and E1)."""
 
 from __future__ import annotations
 
-import re
+import shlex
 from collections.abc import Iterator
 
-from torchenv.models import DomainLibrary, Environment, Machine, Severity, TorchBuild
-from torchenv.models.environment import canonical_name
+from torchenv.models import DomainLibrary, Severity, TorchBuild
+from torchenv.models.compat import variant_cuda
 from torchenv.report import fixes
 from torchenv.report.rules.base import Facts, Hit, rule
-from torchenv.report.rules.versions import in_spec, requirement, version
+from torchenv.report.rules.versions import in_spec, version
 
-ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
-
-# Unsuffixed NVIDIA packages whose version major is the CUDA major (cuBLAS 13.x ships with CUDA
-# 13); cuFFT/cuRAND/cuSOLVER/cuSPARSE number their libraries differently and are left out.
-_CUDA_VERSIONED = frozenset(
-    {
-        "nvidia-cuda-runtime",
-        "nvidia-cuda-nvrtc",
-        "nvidia-cuda-cupti",
-        "nvidia-cuda-nvcc",
-        "nvidia-nvjitlink",
-        "nvidia-cublas",
-        "cuda-toolkit",
-    }
-)
-_SUFFIXED = re.compile(r"^nvidia-[a-z0-9-]+-cu(\d+)$")
+ERROR = Severity.ERROR
 
 
 def cuda_major_of_local(local: str | None) -> str | None:
     """ "cu130" -> "13", "cu118" -> "11", "cpu" -> "cpu", None when unknown."""
-    if local is None:
-        return None
     if local == "cpu":
         return "cpu"
-    match = re.fullmatch(r"cu(\d+)(\d)", local)
-    return match.group(1) if match else None
+    cuda = variant_cuda(local)
+    return cuda.split(".")[0] if cuda else None
 
 
 def _domain_mismatch(lib: DomainLibrary, torch: TorchBuild) -> list[str]:
@@ -69,7 +52,7 @@ def _domain_rule(f: Facts, name: str) -> Iterator[Hit]:
     if paired:
         tag = f"+{torch.local}" if torch.local else ""
         index = fixes.index_url(torch.local) if torch.local else None
-        fix = tuple(fixes.pip_install(env, [f"{name}=={paired}{tag}"], index, reinstall=True))
+        fix = tuple(fixes.install(env, [f"{name}=={paired}{tag}"], index))
     else:
         fix = (
             f"no {name} release is paired with torch {torch.base_version} in the knowledge "
@@ -103,71 +86,6 @@ def torchaudio_mismatch(f: Facts) -> Iterator[Hit]:
     yield from _domain_rule(f, "torchaudio")
 
 
-def cuda_majors(env: Environment) -> dict[str, list[str]]:
-    """CUDA major -> the NVIDIA packages built for it."""
-    majors: dict[str, list[str]] = {}
-    for dist in env.distributions:
-        suffixed = _SUFFIXED.match(dist.name)
-        if suffixed:
-            majors.setdefault(suffixed.group(1), []).append(f"{dist.name} {dist.version}")
-        elif dist.name in _CUDA_VERSIONED and dist.version:
-            majors.setdefault(dist.version.split(".")[0], []).append(f"{dist.name} {dist.version}")
-    return majors
-
-
-@rule(
-    "nvidia-mixed-cuda-majors",
-    ERROR,
-    "NVIDIA CUDA packages of two CUDA major versions in one environment",
-    catalog="B4",
-)
-def mixed_majors(f: Facts) -> Iterator[Hit]:
-    env, torch = f.environment, f.environment.torch
-    majors = cuda_majors(env)
-    wanted = torch.cuda.split(".")[0] if torch is not None and torch.cuda else None
-    foreign = sorted(m for m in majors if wanted and m != wanted)
-    if len(majors) < 2 and not foreign:
-        return
-    evidence = [f"CUDA {m}: {', '.join(pkgs)}" for m, pkgs in sorted(majors.items())]
-    if wanted:
-        evidence.append(f"torch {torch.version if torch else ''} is built with CUDA {wanted}")
-    names = [p.split()[0] for m in foreign for p in majors[m]]
-    fix = [fixes.pip_uninstall(env, names)] if wanted else []
-    if torch is not None:
-        fix += fixes.pip_install(env, [f"torch=={torch.version}"], None, reinstall=True)
-    yield Hit(
-        "CUDA libraries of more than one CUDA major are installed; they share directories "
-        "(nvidia/nccl/lib) and the last one written wins",
-        tuple(evidence),
-        tuple(fix),
-    )
-
-
-@rule(
-    "file-owned-by-two-distributions",
-    ERROR,
-    "Two distributions installed different content at the same path",
-    catalog="B3/E1",
-)
-def file_conflicts(f: Facts) -> Iterator[Hit]:
-    conflicts = f.environment.file_conflicts
-    if not conflicts:
-        return
-    by_owners: dict[tuple[str, ...], list[str]] = {}
-    for conflict in conflicts:
-        by_owners.setdefault(conflict.owners, []).append(conflict.path)
-    for owners, paths in by_owners.items():
-        binary = any(re.search(r"\.so(\.|$)|\.pyd$|\.dll$", p) for p in paths)
-        shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-        yield Hit(
-            f"{' and '.join(owners)} both installed {len(paths)} file(s) with different content: "
-            "the last one installed won, and uninstalling either breaks the other",
-            (f"paths: {shown}",),
-            (fixes.pip_uninstall(f.environment, list(owners)), "then reinstall the one you need"),
-            severity=ERROR if binary else WARNING,
-        )
-
-
 @rule(
     "torch-installed-twice",
     ERROR,
@@ -182,94 +100,27 @@ def torch_twice(f: Facts) -> Iterator[Hit]:
         return
     evidence = [f"torch package: {c}" for c in copies]
     evidence += [f"torch {d.version} metadata: {d.metadata_dir}" for d in dists]
+    inside = env.prefix.rstrip("/") + "/"
+    outside = [c for c in copies if not c.startswith(inside)]
+    outside += [d.metadata_dir for d in dists if not d.metadata_dir.startswith(inside)]
+    fix = (
+        [f"remove the copy outside the environment: {shlex.join(['rm', '-r', *outside])}"]
+        if outside
+        else [
+            "reinstall torch so that one copy remains: "
+            + " ".join(
+                fixes.install(
+                    env, [fixes.same_torch(env)[0]], fixes.same_torch(env)[1], reinstall=True
+                )
+            )
+        ]
+    )
+    fix.append("or start Python with PYTHONNOUSERSITE=1 when the other copy is in the user site")
     yield Hit(
         f"{max(len(copies), len(dists))} copies of torch are on sys.path; Python imports the "
         "first, pip and uv may report another",
         tuple(evidence),
-        (
-            "remove the copy outside the environment (e.g. `pip uninstall --user torch` or delete "
-            "it from ~/.local), or set PYTHONNOUSERSITE=1",
-        ),
-    )
-
-
-def marker_environment(env: Environment, machine: Machine) -> dict[str, str]:
-    version = env.interpreter.version or ""
-    platform = (env.interpreter.platform or machine.host.os).lower()
-    sys_platform = (
-        "win32"
-        if platform.startswith("win")
-        else ("darwin" if platform.startswith("macos") or machine.host.os == "darwin" else "linux")
-    )
-    system = {"win32": "Windows", "darwin": "Darwin"}.get(sys_platform, "Linux")
-    return {
-        "python_version": ".".join(version.split(".")[:2]),
-        "python_full_version": version,
-        "sys_platform": sys_platform,
-        "platform_system": system,
-        "platform_machine": machine.host.arch,
-        "implementation_name": env.interpreter.implementation or "cpython",
-        "platform_python_implementation": "CPython",
-        "os_name": "nt" if sys_platform == "win32" else "posix",
-        "extra": "",
-    }
-
-
-def unmet_cuda_requirements(env: Environment, machine: Machine) -> list[tuple[str, str]]:
-    """(requirement, what is wrong) for torch's CUDA library requirements, following
-    cuda-toolkit[...] extras one level down (torch >= 2.11 pins the metapackage)."""
-    torch = env.distribution("torch")
-    if torch is None:
-        return []
-    marker_env = marker_environment(env, machine)
-    problems: list[tuple[str, str]] = []
-    pending: list[tuple[str, str]] = [(r, "") for r in torch.requires]
-    seen: set[str] = set()
-    while pending:
-        text, extra = pending.pop(0)
-        if not re.match(r"^\s*(nvidia|cuda)", text, re.IGNORECASE):
-            continue
-        req = requirement(text, {**marker_env, "extra": extra})
-        if req is None:
-            continue
-        name = canonical_name(req.name)
-        if not name.startswith(("nvidia-", "cuda-toolkit")) or name in seen:
-            continue
-        seen.add(name)
-        dist = env.distribution(name)
-        if dist is None:
-            problems.append((str(req), "not installed"))
-            continue
-        installed = version(dist.version)
-        if installed is not None and not req.specifier.contains(installed, prereleases=True):
-            problems.append((str(req), f"{dist.version} is installed"))
-        for wanted in sorted(req.extras):
-            # cuda-toolkit lists ~60 requirements per extra; parse only this extra's
-            tag = re.compile(rf"extra\s*==\s*['\"]{re.escape(wanted)}['\"]")
-            pending.extend((r, wanted) for r in dist.requires if tag.search(r))
-    return problems
-
-
-@rule(
-    "cuda-libs-do-not-match-torch",
-    ERROR,
-    "The installed NVIDIA CUDA libraries are missing or differ from torch's pins",
-    catalog="B1/B3/F4",
-)
-def cuda_libs_match(f: Facts) -> Iterator[Hit]:
-    env, torch = f.environment, f.environment.torch
-    if torch is None or not torch.cuda:
-        return
-    problems = unmet_cuda_requirements(env, f.machine)
-    if not problems:
-        return
-    missing = any(why == "not installed" for _, why in problems)
-    yield Hit(
-        "torch's CUDA libraries are "
-        + ("missing" if missing else "not the versions it was built with")
-        + ": expect 'cannot open shared object file' or undefined NCCL/cuBLAS symbols",
-        tuple(f"{req}: {why}" for req, why in problems),
-        tuple(fixes.pip_install(env, [f"torch=={torch.version}"], None, reinstall=True)),
+        tuple(fix),
     )
 
 
@@ -306,7 +157,7 @@ def numpy_abi(f: Facts) -> Iterator[Hit]:
         "cannot be run in NumPy 2')",
         tuple(evidence),
         (
-            *fixes.pip_install(env, ["numpy<2"]),
+            *fixes.install(env, ["numpy<2"]),
             "or upgrade " + ", ".join(culprits) + " to releases built for NumPy 2",
         ),
     )
