@@ -220,6 +220,9 @@ def add_cu130_libs(site: Path, overrides: Mapping[str, str | None] | None = None
         files = {}
         if name.startswith("nvidia-nccl"):
             files["nvidia/nccl/lib/libnccl.so.2"] = f"nccl {version} cu13".encode()
+        if name == "nvidia-cublas":  # CUDA 13 toolkit wheels share nvidia/cu13/lib
+            files["nvidia/cu13/lib/libcublas.so.13"] = b"cublas"
+            files["nvidia/cu13/lib/libcublasLt.so.13"] = b"cublasLt"
         add_dist(site, name, version, files=files, requested=False)
 
 

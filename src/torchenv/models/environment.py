@@ -150,6 +150,8 @@ class Environment:
     file_conflicts: tuple[FileConflict, ...] = ()
     # compiled modules built against NumPy 1 (only looked for when NumPy 2 is installed)
     numpy1_modules: tuple[str, ...] = ()
+    # sonames the nvidia-* wheels installed (site-packages/nvidia/*/lib), e.g. libcublasLt.so.13
+    wheel_cuda_sonames: tuple[str, ...] = ()
     notes: tuple[ProbeNote, ...] = ()
 
     def distribution(self, name: str) -> Distribution | None:

@@ -13,7 +13,7 @@ from torchenv.probe.interpreter import interpreter_from_files, query_interpreter
 from torchenv.probe.jupyter import probe_kernels
 from torchenv.probe.numpy_abi import numpy1_modules
 from torchenv.probe.target import TargetChoice, choose_target
-from torchenv.probe.torch_build import probe_domain_library, probe_torch
+from torchenv.probe.torch_build import probe_domain_library, probe_torch, wheel_cuda_sonames
 
 
 def detect_kind(prefix: Path, interpreter: Interpreter) -> str:
@@ -55,7 +55,12 @@ def probe_environment(ctx: ProbeContext, python: str | None, prefix: str | None)
             else f"no python executable under {root}"
         )
         interpreter = interpreter_from_files(root, choice.python, why)
-    sys_dirs = [p for p in interpreter.sys_path if os.path.isdir(p)]
+    # one entry per real directory: lib64 -> lib symlinks must not double every package
+    real: dict[str, str] = {}
+    for path in interpreter.sys_path:
+        if os.path.isdir(path):
+            real.setdefault(os.path.realpath(path), path)
+    sys_dirs = list(real.values())
     dists = scan_site_dirs(sys_dirs)
     with_dists = {d.location for d in dists}
     site_dirs = tuple(
@@ -77,4 +82,5 @@ def probe_environment(ctx: ProbeContext, python: str | None, prefix: str | None)
         kernels=probe_kernels(ctx, root),
         file_conflicts=tuple(cached_file_conflicts(ctx, dists)),
         numpy1_modules=numpy1_modules(ctx, dists),
+        wheel_cuda_sonames=wheel_cuda_sonames(site_dirs),
     )

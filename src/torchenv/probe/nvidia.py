@@ -195,7 +195,11 @@ def probe_pci_nvidia(ctx: ProbeContext) -> tuple[str, ...]:
 
 
 def probe_device_nodes(ctx: ProbeContext) -> tuple[str, ...]:
+    """/dev/nvidia* nodes, and /dev/dxg (the GPU of WSL2, containers included)."""
     try:
-        return tuple(sorted(f"/dev/{p.name}" for p in ctx.path("/dev").glob("nvidia*")))
+        nodes = [f"/dev/{p.name}" for p in ctx.path("/dev").glob("nvidia*")]
     except OSError:
-        return ()
+        nodes = []
+    if ctx.path("/dev/dxg").exists():
+        nodes.append("/dev/dxg")
+    return tuple(sorted(nodes))

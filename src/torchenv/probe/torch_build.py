@@ -13,6 +13,7 @@ The library scan reads ~30 MB, so its result is cached by the file's size, mtime
 from __future__ import annotations
 
 import ast
+import glob
 import mmap
 import os
 import re
@@ -184,3 +185,20 @@ def probe_domain_library(
         location=dirs[0] if dirs else (dist.location if dist else None),
         notes=tuple(notes),
     )
+
+
+_SONAME = re.compile(r"^(lib[\w+.-]*?\.so\.\d+)")
+
+
+def wheel_cuda_sonames(site_dirs: Sequence[str]) -> tuple[str, ...]:
+    """The shared libraries the nvidia-* wheels put under site-packages/nvidia/<component>/lib
+    (cu12 layout) or nvidia/cu13/lib (CUDA 13 toolkit wheels; failure catalog 3.11)."""
+    names: set[str] = set()
+    for site in site_dirs:
+        for lib_dir in glob.glob(os.path.join(site, "nvidia", "*", "lib")):
+            try:
+                entries = os.listdir(lib_dir)
+            except OSError:
+                continue
+            names.update(m.group(1) for m in map(_SONAME.match, entries) if m)
+    return tuple(sorted(names))

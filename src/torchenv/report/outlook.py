@@ -7,6 +7,11 @@ from torchenv.models.findings import Outlook
 from torchenv.report.rules.base import Facts
 
 
+def _mig(facts: Facts) -> bool:
+    """MIG instances are selected by UUID; which GPU they belong to is not known here."""
+    return any(e.startswith("MIG-") for e in facts.machine.visible_devices.entries)
+
+
 def outlook(facts: Facts, findings: tuple[Finding, ...]) -> Outlook:
     m, torch, rt = facts.machine, facts.environment.torch, facts.runtime
     gpus = tuple(f"{g.name} ({g.compute_capability or '?'})" for g in m.gpus)
@@ -29,7 +34,7 @@ def outlook(facts: Facts, findings: tuple[Finding, ...]) -> Outlook:
         reason, expected = "not a CUDA build", False
     elif not m.driver.version:
         reason, expected = "no NVIDIA driver on this machine", False
-    elif not m.gpus or not m.visible_devices.visible_indices:
+    elif not m.gpus or not (m.visible_devices.visible_indices or _mig(facts)):
         reason, expected = "no visible NVIDIA GPU", False
     elif errors:
         reason, expected = "blocked by: " + ", ".join(dict.fromkeys(errors)), False

@@ -334,3 +334,13 @@ def test_file_conflicts_are_cached_until_a_record_changes(tmp_path: Path) -> Non
     assert cached_file_conflicts(ctx, scan_site_dirs([str(site)])) == first
     (b / "RECORD").write_text("")  # b no longer claims the file
     assert cached_file_conflicts(ctx, scan_site_dirs([str(site)])) == []
+
+
+def test_lib64_symlink_does_not_double_the_packages(tmp_path: Path) -> None:
+    env = make_venv(tmp_path)
+    add_torch(env.site, "2.13.0+cpu", cuda=None, arch=None)
+    (env.prefix / "lib64").symlink_to("lib")
+    ctx, _ = probe_context(tmp_path)  # no interpreter: read from files (lib and lib64)
+    e = probe_environment(ctx, None, str(env.prefix))
+    assert [d.name for d in e.distributions] == ["torch"]
+    assert e.torch is not None and len(e.torch.copies) == 1

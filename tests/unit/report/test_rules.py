@@ -660,3 +660,45 @@ def test_broken_metadata_is_reinstalled_alone(tmp_path: Path) -> None:
     findings = CASES["metadata-unreadable"](tmp_path)
     fix = fix_of(findings, "metadata-unreadable")
     assert "--force-reinstall --no-deps broken==1.0" in fix
+
+
+def test_shadowing_needs_the_same_soname_outside_the_environment(tmp_path: Path) -> None:
+    env = gpu_env(tmp_path)
+    e = probe(tmp_path, env)
+    own = str(env.site / "nvidia/cu13/lib/libcublasLt.so.13")
+    other_major = LoaderLibraries(
+        shadowing={"libcublasLt.so.12": ("/usr/local/cuda-12.8/lib64/libcublasLt.so.12",)}
+    )
+    inside = LoaderLibraries(shadowing={"libcublasLt.so.13": (own,)})
+    for libs in (other_major, inside):
+        ids = {f.id for f in diagnose(machine(H100X2, DRIVER, libraries=libs), e)}
+        assert "ld-library-path-shadows-wheel-cuda" not in ids
+
+
+def test_hiding_gpus_on_purpose_on_a_cpu_machine_is_not_a_finding(tmp_path: Path) -> None:
+    e = probe(tmp_path, cpu_env(tmp_path))
+    for value in ("", "-1"):
+        assert diagnose(machine(env={"CUDA_VISIBLE_DEVICES": value}), e) == []
+
+
+def test_mig_selection_still_expects_cuda(tmp_path: Path) -> None:
+    from torchenv.report.outlook import outlook
+
+    m = machine(H100X2, DRIVER, env={"CUDA_VISIBLE_DEVICES": "MIG-ce861fb0-a248-58ce"})
+    facts = Facts(m, probe(tmp_path, gpu_env(tmp_path)), load_knowledge())
+    assert outlook(facts, tuple(evaluate(facts))).cuda_expected is True
+
+
+def test_wsl_container_sees_gpus_through_dxg(tmp_path: Path) -> None:
+    m = machine(H100X2, DRIVER, container="docker", nodes=["/dev/dxg"])
+    assert diagnose(m, probe(tmp_path, gpu_env(tmp_path))) == []
+    m = machine(H100X2, DRIVER, container="docker", nodes=[])  # NVML sees GPUs: no finding
+    assert "container-without-gpu-access" not in {
+        f.id for f in diagnose(m, probe(tmp_path, gpu_env(tmp_path)))
+    }
+
+
+def test_forward_compat_libcuda_is_not_a_mismatch(tmp_path: Path) -> None:
+    libs = LoaderLibraries(libcuda=("/usr/local/cuda-13.2/compat/libcuda.so.595.71.05",))
+    m = machine(H100X2, "580.159.03", libraries=libs)
+    assert diagnose(m, probe(tmp_path, gpu_env(tmp_path))) == []

@@ -16,16 +16,18 @@ GIB = 1 << 30
 
 @rule(
     "cuda-visible-devices-hides-all",
-    ERROR,
-    "CUDA_VISIBLE_DEVICES leaves CUDA no device",
+    WARNING,
+    "CUDA_VISIBLE_DEVICES leaves a CUDA build no GPU",
     catalog="A4",
 )
 def visible_devices_hide_all(f: Facts) -> Iterator[Hit]:
-    vis = f.machine.visible_devices
-    if vis.problem is None or not (f.machine.has_nvidia_hardware or f.environment.torch):
+    vis, torch = f.machine.visible_devices, f.environment.torch
+    if vis.problem is None or not f.machine.has_nvidia_hardware or not (torch and torch.cuda):
         return
+    # "" and -1 are also the usual way to force the CPU on purpose: a warning, not an error.
     yield Hit(
-        f"CUDA_VISIBLE_DEVICES={vis.cuda_visible_devices!r} hides every GPU: {vis.problem}",
+        f"CUDA_VISIBLE_DEVICES={vis.cuda_visible_devices!r} hides every GPU: {vis.problem}; "
+        "torch will run on the CPU (fine if that is what you meant)",
         (f"CUDA_VISIBLE_DEVICES={vis.cuda_visible_devices!r} (parsed as torch parses it)",),
         (
             "unset CUDA_VISIBLE_DEVICES, or set it to GPU indices or UUIDs from `nvidia-smi -L` "
@@ -86,6 +88,8 @@ def device_order(f: Facts) -> Iterator[Hit]:
 def container_without_gpu(f: Facts) -> Iterator[Hit]:
     m, torch = f.machine, f.environment.torch
     if not m.host.container or m.device_nodes or torch is None or not torch.cuda:
+        return
+    if m.gpus or m.host.wsl:  # WSL2 passes GPUs through /dev/dxg, which NVML then reports
         return
     evidence = [f"inside a {m.host.container} container", "no /dev/nvidia* device nodes"]
     nvd = m.visible_devices.nvidia_visible_devices
@@ -186,6 +190,8 @@ def driver_library_mismatch(f: Facts) -> Iterator[Hit]:
     ):
         for path in paths[:1]:  # the first is what the loader picks
             version = _so_version(path, stem)
+            if "compat" in path:
+                continue  # cuda-compat (forward compatibility) is newer than the module by design
             if version and version != module:
                 yield Hit(
                     f"{stem} {version} does not match the loaded kernel module {module}"
@@ -251,16 +257,23 @@ def nvcc_major(f: Facts) -> Iterator[Hit]:
     catalog="B2",
 )
 def ld_library_path_shadows(f: Facts) -> Iterator[Hit]:
-    env, shadow = f.environment, f.machine.libraries.shadowing
-    torch = env.torch
-    if not shadow or torch is None or not torch.cuda:
+    env, torch = f.environment, f.environment.torch
+    if torch is None or not torch.cuda:
         return
-    if not any(d.name.startswith(("nvidia-", "cuda-toolkit")) for d in env.distributions):
-        return  # torch from conda or a system CUDA: the path may be intended
-    listing = [f"{name}: {', '.join(paths)}" for name, paths in sorted(shadow.items())]
+    inside = env.prefix.rstrip("/") + "/"
+    # only a library of the very soname a wheel installed can shadow it (libcublasLt.so.12
+    # cannot stand in for libcublasLt.so.13), and the environment's own copies are fine
+    shadow = {
+        name: [p for p in paths if not p.startswith(inside)]
+        for name, paths in f.machine.libraries.shadowing.items()
+        if name in env.wheel_cuda_sonames
+    }
+    listing = [f"{name}: {', '.join(paths)}" for name, paths in sorted(shadow.items()) if paths]
+    if not listing:
+        return
     yield Hit(
-        "LD_LIBRARY_PATH puts other CUDA libraries ahead of the ones torch's wheels installed "
-        "(NVIDIA libraries' RUNPATH ranks below LD_LIBRARY_PATH)",
+        "LD_LIBRARY_PATH puts other copies of the CUDA libraries torch's wheels installed ahead "
+        "of them (NVIDIA libraries' RUNPATH ranks below LD_LIBRARY_PATH)",
         tuple(listing),
         (
             "run without them: `env -u LD_LIBRARY_PATH python ...`, or drop the CUDA toolkit "
