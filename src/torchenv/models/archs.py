@@ -6,6 +6,8 @@ except that Jetson integrated GPUs (5.3, 6.2, 7.2, 8.7, and 10.1/11.0 for Thor) 
 for exactly them. ``sm_XYa`` cubins run on exactly X.Y; ``sm_XYf`` on the family (same major, minor
 >= Y). PTX (``compute_XY``) is JIT-compiled by the driver for any device of CC >= X.Y, newer
 majors included (NVIDIA CUDA C++ Programming Guide, "Binary Compatibility" / "PTX Compatibility").
+torch 2.15 builds with CUDA >= 13.2 also run sm_70/sm_80/sm_86 cubins on the Jetson variants 7.2
+and 8.7 (``DEVICE_REQUIREMENT_POST_JETSON_SBSA_UNIFICATION``, failure catalog 3.4).
 """
 
 from __future__ import annotations
@@ -53,9 +55,24 @@ def cc_to_int(capability: str) -> int | None:
     return int(match.group(1)) * 10 + int(match.group(2))
 
 
-def _cubin_runs_on(code: ArchCode, device: int) -> bool:
+_UNIFIED = {70: 72, 80: 87, 86: 87}  # code -> Jetson device it also runs on after unification
+
+
+def unified_tegra(torch_version: str | None, cuda: str | None) -> bool:
+    """Whether a build follows the post-unification rule: torch >= 2.15 built with CUDA >= 13.2."""
+
+    def key(text: str | None) -> tuple[int, ...]:
+        parts = re.findall(r"\d+", (text or "").split("+")[0])[:2]
+        return tuple(int(p) for p in parts)
+
+    return key(torch_version) >= (2, 15) and key(cuda) >= (13, 2)
+
+
+def _cubin_runs_on(code: ArchCode, device: int, unified: bool = False) -> bool:
     if code.suffix == "a":
         return device == code.cc
+    if unified and _UNIFIED.get(code.cc) == device:
+        return True
     if code.cc in _EXACT_SETS:
         return device in _EXACT_SETS[code.cc]
     same_major = device // 10 == code.cc // 10 and device % 10 >= code.cc % 10
@@ -63,7 +80,7 @@ def _cubin_runs_on(code: ArchCode, device: int) -> bool:
     return same_major and (device == code.cc or device not in _IGPU)
 
 
-def coverage(arch_list: tuple[str, ...], capability: str) -> str | None:
+def coverage(arch_list: tuple[str, ...], capability: str, *, unified: bool = False) -> str | None:
     """How a build with ``arch_list`` runs on a GPU of ``capability``.
 
     Returns "native" (a matching cubin), "ptx" (only through driver JIT of embedded PTX: slow first
@@ -73,13 +90,15 @@ def coverage(arch_list: tuple[str, ...], capability: str) -> str | None:
     if device is None:
         return None
     codes = [c for c in (parse_arch(t) for t in arch_list) if c is not None]
-    if any(c.kind == "sm" and _cubin_runs_on(c, device) for c in codes):
+    if any(c.kind == "sm" and _cubin_runs_on(c, device, unified) for c in codes):
         return "native"
     for code in codes:
         if code.kind != "compute":
             continue
         if code.suffix == "a" and device == code.cc:
             return "ptx"
+        if code.suffix == "f" and device // 10 == code.cc // 10 and device >= code.cc:
+            return "ptx"  # family PTX: the same major only
         if not code.suffix and device >= code.cc:
             return "ptx"
     return None

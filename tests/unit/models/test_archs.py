@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from torchenv.models.archs import cc_to_int, coverage, describe, parse_arch
+from torchenv.models.archs import cc_to_int, coverage, describe, parse_arch, unified_tegra
 
 CU124 = ("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90")
 CU128_28 = ("sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120")
@@ -44,3 +44,13 @@ def test_parse_and_describe() -> None:
     assert parse_arch("sm_x") is None
     assert cc_to_int("12.1") == 121
     assert describe(("sm_75", "sm_90", "sm_120", "compute_120")) == "7.5, 9.0, 12.0+PTX"
+
+
+def test_family_ptx_and_the_jetson_unification() -> None:
+    assert coverage(("compute_100f",), "10.3") == "ptx"
+    assert coverage(("compute_100f",), "12.0") is None
+    cu132 = ("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120")
+    assert coverage(cu132, "8.7") is None  # Orin, before the unification
+    assert coverage(cu132, "8.7", unified=True) == "native"  # torch 2.15, CUDA 13.2
+    assert unified_tegra("2.15.0+cu132", "13.2") and not unified_tegra("2.15.0+cu130", "13.0")
+    assert not unified_tegra("2.14.1+cu132", "13.2")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from torchenv.models import CompatKnowledge, Environment, Gpu
-from torchenv.models.archs import coverage
+from torchenv.models.archs import coverage, unified_tegra
 from torchenv.models.compat import driver_at_least, variant_cuda
 from torchenv.report import fixes
 
@@ -29,6 +29,7 @@ def best_variant(
     driver: str | None,
     gpus: Sequence[Gpu],
     os: str = "linux",
+    arch: str = "x86_64",
 ) -> VariantAdvice | None:
     candidates = []
     for variant in kb.index_variants(torch_version):
@@ -45,9 +46,12 @@ def best_variant(
                     f"driver {driver} runs CUDA {cuda} through minor-version compatibility only "
                     f"(full support from {req.release_floor})"
                 )
-        archs = kb.variant_archs(torch_version, variant)
+        # the knowledge base holds the x86_64 arch lists; aarch64 builds differ (catalog 3.5)
+        archs = kb.variant_archs(torch_version, variant) if arch == "x86_64" else None
+        unified = unified_tegra(torch_version, cuda)
         if archs is not None and any(
-            g.compute_capability and coverage(archs.archs, g.compute_capability) is None
+            g.compute_capability
+            and coverage(archs.archs, g.compute_capability, unified=unified) is None
             for g in gpus
         ):
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from torchenv.models import Gpu, Severity
-from torchenv.models.archs import coverage, describe
+from torchenv.models.archs import coverage, describe, unified_tegra
 from torchenv.models.compat import driver_at_least
 from torchenv.report.rules.advice import best_variant, reinstall_torch_commands
 from torchenv.report.rules.base import Facts, Hit, rule
@@ -27,8 +27,9 @@ def _reinstall(f: Facts) -> tuple[str, ...]:
     torch = f.environment.torch
     if torch is None:
         return ()
+    host = f.machine.host
     advice = best_variant(
-        f.kb, torch.version, f.machine.driver.version, f.machine.gpus, f.machine.host.os
+        f.kb, torch.version, f.machine.driver.version, f.machine.gpus, host.os, host.arch
     )
     if advice is None:
         return (
@@ -169,10 +170,12 @@ def _gpus_covered_as(f: Facts, kind: str | None) -> list[Gpu]:
     torch = f.environment.torch
     if torch is None or not torch.cuda or not torch.arch_list:
         return []
+    unified = unified_tegra(torch.version, torch.cuda)
     return [
         g
         for g in f.machine.gpus
-        if g.compute_capability and coverage(torch.arch_list, g.compute_capability) == kind
+        if g.compute_capability
+        and coverage(torch.arch_list, g.compute_capability, unified=unified) == kind
     ]
 
 
