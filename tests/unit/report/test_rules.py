@@ -700,3 +700,18 @@ def test_forward_compat_libcuda_is_not_a_mismatch(tmp_path: Path) -> None:
     libs = LoaderLibraries(libcuda=("/usr/local/cuda-13.2/compat/libcuda.so.595.71.05",))
     m = machine(H100X2, "580.159.03", libraries=libs)
     assert diagnose(m, probe(tmp_path, gpu_env(tmp_path))) == []
+
+
+def test_ptx_only_with_a_driver_below_the_build_is_an_error(tmp_path: Path) -> None:
+    env = make_venv(tmp_path)
+    add_torch(env.site, "2.15.0+cu132", cuda="13.2", arch="sm_80 sm_86 compute_86", requires=[])
+    findings = diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))  # 580 < 595.45.04
+    hit = next(f for f in findings if f.id == "gpu-arch-ptx-only")
+    assert hit.severity is Severity.ERROR and "too old to compile this PTX" in hit.title
+
+
+def test_a_release_with_only_its_pypi_variant_known(tmp_path: Path) -> None:
+    env = make_venv(tmp_path)
+    add_torch(env.site, "2.15.0+cpu", cuda=None, arch=None, requires=[])
+    findings = diagnose(machine(H100X2, "595.71.05"), probe(tmp_path, env))
+    assert "torch==2.15.0+cu132" in fix_of(findings, "cpu-build-on-gpu-host")

@@ -202,16 +202,32 @@ def gpu_arch_not_in_build(f: Facts) -> Iterator[Hit]:
 
 @rule(
     "gpu-arch-ptx-only",
-    WARNING,
-    "A GPU runs the build only through PTX JIT compilation",
+    ERROR,
+    "A GPU runs the build only through PTX JIT compilation (fails below the build's driver)",
     catalog="C1",
 )
 def gpu_arch_ptx_only(f: Facts) -> Iterator[Hit]:
     torch, jit = f.environment.torch, _gpus_covered_as(f, "ptx")
-    if torch is not None and jit:
-        yield Hit(
-            f"{_gpu_list(tuple(jit))} runs torch {torch.version} only by JIT-compiling PTX: "
-            "slow first launch of every kernel, and the driver must know that PTX version",
-            (f"compiled architectures: {describe(torch.arch_list)}",),
-            _reinstall(f),
-        )
+    if torch is None or not torch.cuda or not jit:
+        return
+    evidence = [f"compiled architectures: {describe(torch.arch_list)}"]
+    # PTX of CUDA X.Y needs the driver of X.Y: minor-version compatibility does not cover JIT
+    # (failure catalog 3.2, NVIDIA CUDA compatibility guide).
+    driver = f.machine.driver.version
+    req = f.kb.driver_requirement(torch.cuda, f.machine.host.os)
+    too_old = bool(
+        driver and req and req.release_floor and not driver_at_least(driver, req.release_floor)
+    )
+    if too_old and req is not None:
+        evidence.append(f"driver {driver} is older than CUDA {req.cuda}'s {req.release_floor}")
+    yield Hit(
+        f"{_gpu_list(tuple(jit))} runs torch {torch.version} only by JIT-compiling PTX: "
+        + (
+            "the driver is too old to compile this PTX, so kernels will not load"
+            if too_old
+            else "slow first launch of every kernel"
+        ),
+        tuple(evidence),
+        _reinstall(f),
+        severity=ERROR if too_old else WARNING,
+    )
