@@ -91,7 +91,14 @@ def inspect(python: str | None, prefix: str | None, as_json: bool) -> None:
 @click.option(
     "--deep", is_flag=True, help="Also import torch in the environment and run a CUDA op."
 )
-@click.option("--deep-timeout", default=180.0, show_default=True, metavar="SECONDS")
+@click.option(
+    "--deep-timeout",
+    type=click.FloatRange(min=1, max=86400),
+    default=180.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the --deep check may take.",
+)
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.doctor/1)."
 )
@@ -152,6 +159,10 @@ def doctor(
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    for stream in (sys.stdout, sys.stderr):
+        # file names that are not UTF-8 reach us as surrogates; print them escaped
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         # without standalone mode, click returns the code of ctx.exit() instead of raising
         code = app.main(args=args, prog_name="torchenv", standalone_mode=False)

@@ -92,9 +92,15 @@ def parse_channel_file(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         return (), ()
-    channels = tuple(str(c) for c in data.get("channels") or () if isinstance(c, (str, int)))
+    raw = data.get("channels") or ()
+    if isinstance(raw, str):  # "channels: conda-forge" is one channel, not eleven letters
+        raw = [raw]
+    channels = (
+        tuple(str(c) for c in raw if isinstance(c, (str, int))) if isinstance(raw, list) else ()
+    )
     pins = []
-    for dep in data.get("dependencies") or ():
+    deps = data.get("dependencies") or ()
+    for dep in deps if isinstance(deps, list) else ():
         if isinstance(dep, str) and re.match(r"^\s*(\w+::)?(pytorch|pytorch-cuda|torch)\b", dep):
             pins.append(dep.strip())
     return channels, tuple(pins)

@@ -7,6 +7,7 @@ PATH. Nothing else in torchenv touches the host.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from collections.abc import Callable, Mapping
@@ -14,11 +15,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from torchenv.errors import UsageError
 from torchenv.probe.cache import Cache, file_stamp
 from torchenv.probe.runner import Runner, run
 
 if TYPE_CHECKING:
     from torchenv.probe.nvml import NvmlReading
+
+
+def parse_timeout(text: str, name: str) -> float:
+    """A positive, finite number of seconds; anything else is a usage error naming ``name``."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(
+            "bad-timeout",
+            f"{name}={text!r} is not a number of seconds.",
+            f"Set {name} to a positive number, e.g. 10, or unset it.",
+        )
+    return value
 
 
 @dataclass
@@ -39,10 +56,7 @@ class ProbeContext:
         from torchenv.probe.nvml import read_libcuda_version, read_nvml  # noqa: PLC0415
 
         env = dict(os.environ)
-        try:
-            timeout = float(env.get("TORCHENV_TOOL_TIMEOUT", "10"))
-        except ValueError:
-            timeout = 10.0
+        timeout = parse_timeout(env.get("TORCHENV_TOOL_TIMEOUT", "10"), "TORCHENV_TOOL_TIMEOUT")
         use_driver_api = env.get("TORCHENV_NVML", "1") != "0"  # "0": never load NVML/libcuda
         return cls(
             env=env,

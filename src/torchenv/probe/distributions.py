@@ -30,11 +30,14 @@ def parse_metadata_headers(text: str) -> dict[str, list[str]]:
     for line in text.splitlines():
         if not line.strip():
             break
-        if line[0] in " \t" and last is not None:
+        key, sep, value = line.partition(":")
+        is_header = bool(sep and key and line[0] not in " \t" and " " not in key.strip())
+        if not is_header and last is not None:
+            # a folded line; old PKG-INFO files also fold License text without indenting it,
+            # which importlib.metadata accepts too
             headers[last][-1] += " " + line.strip()
             continue
-        key, sep, value = line.partition(":")
-        if not sep or not key or " " in key.strip():
+        if not is_header:
             raise ValueError(f"not a metadata header line: {line[:60]!r}")
         last = key.strip().lower()
         headers.setdefault(last, []).append(value.strip())

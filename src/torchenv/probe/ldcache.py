@@ -33,6 +33,8 @@ def parse_ld_cache(data: bytes) -> dict[str, list[str]]:
     start = data.find(_MAGIC)
     if start < 0:
         raise ValueError("no glibc-ld.so.cache1.1 table")
+    if start + _HEADER.size > len(data):
+        raise ValueError("truncated ld.so.cache")
     _, nlibs, _, _ = _HEADER.unpack_from(data, start)
     entries_at = start + _HEADER.size
     if entries_at + nlibs * _ENTRY.size > len(data):

@@ -14,6 +14,7 @@ from dataclasses import replace
 from torchenv.models import Driver, Gpu, ProbeNote
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.nvml import NvmlUnavailable
+from torchenv.probe.runner import call_with_timeout
 
 # name is last: a comma inside a product name must not shift the other columns.
 QUERY_FIELDS = ("index", "uuid", "pci.bus_id", "compute_cap", "driver_version", "memory.total")
@@ -32,34 +33,46 @@ def smi_query_argv(fields: tuple[str, ...] = QUERY_FIELDS) -> list[str]:
 
 def _value(raw: str) -> str | None:
     raw = raw.strip()
-    if not raw or (raw.startswith("[") and raw.endswith("]")):  # [N/A], [Not Supported]
-        return None
+    if not raw or raw == "N/A" or (raw.startswith("[") and raw.endswith("]")):
+        return None  # N/A, [N/A], [Not Supported]
     return raw
 
 
-def parse_smi_query(text: str, fields: tuple[str, ...] = QUERY_FIELDS) -> tuple[list[Gpu], str]:
-    """GPUs and the driver version from ``nvidia-smi --query-gpu`` CSV (noheader, nounits)."""
+def _number(raw: str | None) -> int | None:
+    try:
+        return int(float(raw)) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def parse_smi_query(
+    text: str, fields: tuple[str, ...] = QUERY_FIELDS
+) -> tuple[list[Gpu], str, list[str]]:
+    """GPUs, the driver version and the lines that were not GPU rows (a stray warning such as
+    "infoROM is corrupted" must not cost the other GPUs), from ``nvidia-smi --query-gpu`` CSV
+    (noheader, nounits)."""
     gpus: list[Gpu] = []
+    skipped: list[str] = []
     driver = ""
-    for position, line in enumerate(line for line in text.splitlines() if line.strip()):
+    for line in (line for line in text.splitlines() if line.strip()):
         cells = [c.strip() for c in line.split(",", len(fields))]
         if len(cells) != len(fields) + 1:
-            raise ValueError(f"unexpected nvidia-smi line: {line!r}")
+            skipped.append(line.strip()[:200])
+            continue
         row = dict(zip((*fields, _LAST_FIELD), cells, strict=True))
-        index = _value(row.get("index", ""))
-        memory = _value(row.get("memory.total", ""))
+        index = _number(_value(row.get("index", "")))
         driver = _value(row.get("driver_version", "")) or driver
         gpus.append(
             Gpu(
-                index=int(index) if index is not None and index.isdigit() else position,
+                index=index if index is not None else len(gpus),
                 name=row[_LAST_FIELD],
                 uuid=_value(row.get("uuid", "")),
                 compute_capability=_value(row.get("compute_cap", "")),
-                memory_total_mib=int(float(memory)) if memory is not None else None,
+                memory_total_mib=_number(_value(row.get("memory.total", ""))),
                 pci_bus_id=_value(row.get("pci.bus_id", "")),
             )
         )
-    return gpus, driver
+    return gpus, driver, skipped
 
 
 def parse_proc_version(text: str) -> tuple[str, str] | None:
@@ -104,8 +117,8 @@ def probe_driver_and_gpus(
         notes.append(ProbeNote("nvml", "libnvidia-ml.so.1 is not in the loader's search path"))
     elif ctx.nvml is not None:
         try:
-            reading = ctx.nvml()
-        except NvmlUnavailable as exc:
+            reading = call_with_timeout(ctx.nvml, ctx.tool_timeout)
+        except (NvmlUnavailable, TimeoutError) as exc:
             notes.append(ProbeNote("nvml", str(exc)))
         else:
             cuda = reading.cuda_driver_version
@@ -142,7 +155,7 @@ def _probe_smi(ctx: ProbeContext, notes: list[ProbeNote]) -> tuple[list[Gpu], st
         notes.append(ProbeNote("nvidia-smi", "not found on PATH"))
         return None
     fields: tuple[str, ...] = QUERY_FIELDS
-    for _ in range(2):  # a second try without a field that an old driver does not know
+    for _ in range(len(QUERY_FIELDS)):  # again without each field an old driver does not know
         argv = smi_query_argv(fields)
         argv[0] = exe
         result = ctx.runner(argv, timeout=ctx.tool_timeout)
@@ -159,11 +172,11 @@ def _probe_smi(ctx: ProbeContext, notes: list[ProbeNote]) -> tuple[list[Gpu], st
         if result.returncode != 0:
             notes.append(ProbeNote("nvidia-smi", explain_smi_failure(output)))
             return None
-        try:
-            return parse_smi_query(result.stdout, fields)
-        except ValueError as exc:
-            notes.append(ProbeNote("nvidia-smi", str(exc)))
+        gpus, driver, skipped = parse_smi_query(result.stdout, fields)
+        notes.extend(ProbeNote("nvidia-smi", f"not a GPU row: {line!r}") for line in skipped)
+        if not gpus and skipped:
             return None
+        return gpus, driver
     return None
 
 
@@ -171,8 +184,8 @@ def _libcuda_version(ctx: ProbeContext, notes: list[ProbeNote]) -> str | None:
     if ctx.libcuda is None:
         return None
     try:
-        value = ctx.libcuda()
-    except OSError as exc:
+        value = call_with_timeout(ctx.libcuda, ctx.tool_timeout)
+    except (OSError, TimeoutError) as exc:
         notes.append(ProbeNote("libcuda.so.1", str(exc)))
         return None
     return cuda_version_from_int(value) if value else None

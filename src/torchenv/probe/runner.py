@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Mapping, Sequence
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 
 @dataclass(frozen=True)
@@ -103,3 +105,27 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
+
+
+T = TypeVar("T")
+
+
+def call_with_timeout(fn: Callable[[], T], timeout: float) -> T:
+    """Run an in-process call that may block in C (NVML on a wedged driver) in a daemon
+    thread; raise TimeoutError when it does not return in time (the thread is abandoned)."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the caller's thread)
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="torchenv-probe", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"timed out after {timeout:g}s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return typing.cast(T, outcome["value"])

@@ -91,14 +91,14 @@ def probe_toolkits(ctx: ProbeContext) -> tuple[Toolkit, ...]:
 def _version_from_files(root: str, notes: list[ProbeNote]) -> str | None:
     path = os.path.join(root, "version.json")
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8", errors="replace") as fh:
             return parse_version_json(fh.read())
     except FileNotFoundError:
         pass
     except (OSError, ValueError, AttributeError) as exc:
         notes.append(ProbeNote(path, f"unreadable: {exc}"))
     try:
-        with open(os.path.join(root, "version.txt"), encoding="utf-8") as fh:
+        with open(os.path.join(root, "version.txt"), encoding="utf-8", errors="replace") as fh:
             match = re.search(r"CUDA Version (\d+\.\d+(?:\.\d+)?)", fh.read())
             return match.group(1) if match else None
     except OSError:

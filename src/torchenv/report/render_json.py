@@ -20,4 +20,5 @@ def document(report: InspectReport | DoctorReport | RuleCatalog) -> dict[str, An
 
 
 def render_json(report: InspectReport | DoctorReport | RuleCatalog) -> str:
-    return json.dumps(document(report), indent=2, ensure_ascii=False) + "\n"
+    # ASCII escapes keep the document valid even for file names that are not UTF-8
+    return json.dumps(document(report), indent=2, ensure_ascii=True) + "\n"

@@ -130,3 +130,13 @@ def test_text_output_keeps_brackets(
     _, out, _ = run(capsys, "doctor", "--prefix", str(env.prefix))
     assert "capabilities [gpu]" in out
     assert "cuda-toolkit[cublas," in out  # the unmet requirement, shown verbatim
+
+
+def test_bad_timeouts_are_usage_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TORCHENV_TOOL_TIMEOUT", "inf")
+    code, _, err = run(capsys, "inspect")
+    assert code == 2 and "TORCHENV_TOOL_TIMEOUT='inf'" in err
+    monkeypatch.delenv("TORCHENV_TOOL_TIMEOUT")
+    assert run(capsys, "doctor", "--deep", "--deep-timeout", "0")[0] == 2

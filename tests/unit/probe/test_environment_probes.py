@@ -344,3 +344,45 @@ def test_lib64_symlink_does_not_double_the_packages(tmp_path: Path) -> None:
     e = probe_environment(ctx, None, str(env.prefix))
     assert [d.name for d in e.distributions] == ["torch"]
     assert e.torch is not None and len(e.torch.copies) == 1
+
+
+def test_unindented_continuation_is_tolerated() -> None:
+    text = (
+        "Metadata-Version: 1.1\nName: old\nVersion: 1.0\nLicense: BSD\nCopyright (c) 2009 someone\n"
+    )
+    headers = parse_metadata_headers(text)
+    assert headers["version"] == ["1.0"] and headers["license"] == [
+        "BSD Copyright (c) 2009 someone"
+    ]
+
+
+def test_more_bad_input_never_raises(tmp_path: Path) -> None:
+    from torchenv.probe.conda import parse_channel_file
+    from torchenv.probe.ldcache import parse_ld_cache
+    from torchenv.report.rules.conda import pin_wants_newer
+
+    assert parse_channel_file("channels: conda-forge\ndependencies: pytorch\n") == (
+        ("conda-forge",),
+        (),
+    )
+    assert pin_wants_newer("pytorch=", "2.5.1") is False
+    assert pin_wants_newer("pytorch =", "2.5.1") is False
+    with pytest.raises(ValueError):
+        parse_ld_cache(b"glibc-ld.so.cache1.1\x01\x00")
+    home = tmp_path / "cuda"
+    (home / "bin").mkdir(parents=True)
+    (home / "version.txt").write_bytes(b"CUDA Version \xff\xfe 10.2.89")
+    runner = FakeRunner()
+    ctx, _ = probe_context(tmp_path, runner, env={"CUDA_HOME": str(home)})
+    from torchenv.probe.toolkit import probe_toolkits
+
+    assert probe_toolkits(ctx)[0].root == str(home)
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "0", "soon"])
+def test_bad_tool_timeout_is_a_usage_error(value: str) -> None:
+    from torchenv.probe.context import parse_timeout
+
+    with pytest.raises(UsageError, match="TORCHENV_TOOL_TIMEOUT"):
+        parse_timeout(value, "TORCHENV_TOOL_TIMEOUT")
+    assert parse_timeout("2.5", "X") == 2.5

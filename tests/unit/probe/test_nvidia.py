@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from builders import FakeRunner, fake_tool, fixture_text, probe_context
-from torchenv.models import Gpu
+from torchenv.models import Gpu, ProbeNote
 from torchenv.probe.nvidia import (
     QUERY_FIELDS,
     cuda_version_from_int,
@@ -21,7 +21,8 @@ from torchenv.probe.runner import RunResult
 
 
 def test_parse_query_two_h100() -> None:
-    gpus, driver = parse_smi_query(fixture_text("nvidia", "query-h100x2.csv"))
+    gpus, driver, skipped = parse_smi_query(fixture_text("nvidia", "query-h100x2.csv"))
+    assert skipped == []
     assert driver == "580.159.03"
     assert gpus[1] == Gpu(
         1,
@@ -34,14 +35,18 @@ def test_parse_query_two_h100() -> None:
 
 
 def test_parse_query_placeholders_become_none() -> None:
-    (gpu,), driver = parse_smi_query(fixture_text("nvidia", "query-gtx770-not-supported.csv"))
+    (gpu,), driver, _ = parse_smi_query(fixture_text("nvidia", "query-gtx770-not-supported.csv"))
     assert gpu.compute_capability is None and gpu.memory_total_mib is None
     assert gpu.name == "GeForce GTX 770" and driver == "470.182.03"
 
 
-def test_parse_query_rejects_a_short_line() -> None:
-    with pytest.raises(ValueError, match="unexpected nvidia-smi line"):
-        parse_smi_query("0, GPU-1, 9.0\n")
+def test_parse_query_keeps_the_gpus_around_a_stray_line() -> None:
+    text = "WARNING: infoROM is corrupted at gpu 0000:19:00.0\n" + fixture_text(
+        "nvidia", "query-h100x2.csv"
+    ).replace("81559", "N/A", 1)
+    gpus, _, skipped = parse_smi_query(text)
+    assert len(gpus) == 2 and gpus[0].memory_total_mib is None
+    assert skipped == ["WARNING: infoROM is corrupted at gpu 0000:19:00.0"]
 
 
 @pytest.mark.parametrize(
@@ -172,3 +177,19 @@ def test_nvml_is_not_imported_when_its_library_is_absent(tmp_path: Path) -> None
     ctx.nvml = nvml
     driver, _ = probe_driver_and_gpus(ctx, nvml_library=False)
     assert calls == [] and "not in the loader" in driver.notes[0].message
+
+
+def test_hanging_nvml_call_times_out(tmp_path: Path) -> None:
+    import threading
+
+    release = threading.Event()
+
+    def stuck() -> NvmlReading:
+        release.wait(30)
+        raise NvmlUnavailable("released")
+
+    ctx, _ = probe_context(tmp_path)
+    ctx.nvml, ctx.tool_timeout = stuck, 0.2
+    driver, _ = probe_driver_and_gpus(ctx)
+    release.set()
+    assert driver.notes[0] == ProbeNote("nvml", "timed out after 0.2s")

@@ -101,7 +101,9 @@ def pin_wants_newer(pin: str, last: str) -> bool:
     if not rest:
         return False
     if rest.startswith("=") and not rest.startswith("=="):
-        rest = rest[1:]
+        rest = rest[1:].strip()
+    if not rest:
+        return False
     if rest[0] not in "<>!~=":  # conda's "=2.6" and "2.6" mean 2.6.*, and "2.6.0" that release
         return _newer_than(rest.split("=")[0].strip().rstrip(".*"), last)
     spec = rest.replace(" ", "")
