@@ -38,16 +38,3 @@ class UsageError(TorchenvError):
     """Bad input: a missing prefix, a malformed spec, an unknown option value."""
 
     exit_code = ExitCode.USAGE
-
-
-class ExternalToolError(TorchenvError):
-    """An external tool (an interpreter, nvidia-smi, an installer) failed in a way we cannot
-    turn into a finding."""
-
-    exit_code = ExitCode.EXTERNAL
-
-    def __init__(
-        self, reference: str, message: str, hint: str | None = None, output: str = ""
-    ) -> None:
-        super().__init__(reference, message, hint)
-        self.output = output

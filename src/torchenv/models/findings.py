@@ -35,7 +35,7 @@ class RuleInfo:
     severity: Severity  # the most severe level the rule reports
     summary: str
     catalog: str | None = None
-    needs: str = "files"  # "files", "gpu-tools" (NVML/nvidia-smi) or "deep" (imports torch)
+    needs: str = "files"  # "files" (the probed facts) or "deep" (imports torch, --deep)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import mmap
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from torchenv.probe.context import ProbeContext
 
 _NUMPY2 = b"numpy._core._multiarray_umath"
 _NUMPY1 = b"numpy.core._multiarray_umath"
+_NUMPY_REQ = re.compile(r"^\s*numpy(?![\w.-])", re.IGNORECASE)  # numpy, not numpydoc
 _SKIP = frozenset({"numpy", "torch"})  # numpy itself; torch has its own, finer check
 
 
@@ -53,9 +55,7 @@ def numpy1_modules(ctx: ProbeContext, dists: Sequence[Distribution]) -> tuple[st
         return ()
     found = []
     for dist in dists:
-        if dist.name in _SKIP or not any(
-            r.split(";")[0].strip().startswith("numpy") for r in dist.requires
-        ):
+        if dist.name in _SKIP or not any(_NUMPY_REQ.match(r) for r in dist.requires):
             continue
         for path in _extension_files(dist):
             stamp = file_stamp(path)

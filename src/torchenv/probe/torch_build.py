@@ -78,6 +78,16 @@ def cached_scan(ctx: ProbeContext, path: Path) -> tuple[tuple[str, ...], str | N
     return arch, abi
 
 
+def read_version_py(path: str, notes: list[ProbeNote]) -> dict[str, str | bool | None]:
+    """The literal assignments of a package's version.py; a note when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return parse_version_py(fh.read())
+    except (OSError, SyntaxError, ValueError) as exc:
+        notes.append(ProbeNote(path, f"unreadable: {exc}"))
+        return {}
+
+
 def _package_dirs(site_dirs: Sequence[str], package: str) -> list[str]:
     return [
         os.path.join(d, package)
@@ -96,12 +106,7 @@ def probe_torch(
     location = copies[0]
     notes: list[ProbeNote] = []
     version_file = os.path.join(location, "version.py")
-    values: dict[str, str | bool | None] = {}
-    try:
-        with open(version_file, encoding="utf-8", errors="replace") as fh:
-            values = parse_version_py(fh.read())
-    except (OSError, SyntaxError, ValueError) as exc:
-        notes.append(ProbeNote(version_file, f"unreadable: {exc}"))
+    values = read_version_py(version_file, notes)
     version = values.get("__version__")
     if not isinstance(version, str):
         version = (dist.version if dist else None) or "unknown"
@@ -163,13 +168,8 @@ def probe_domain_library(
     notes: list[ProbeNote] = []
     version = dist.version if dist else None
     if dirs:
-        path = os.path.join(dirs[0], "version.py")
-        try:
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                found = parse_version_py(fh.read()).get("__version__")
-            version = found if isinstance(found, str) else version
-        except (OSError, SyntaxError, ValueError) as exc:
-            notes.append(ProbeNote(path, f"unreadable: {exc}"))
+        found = read_version_py(os.path.join(dirs[0], "version.py"), notes).get("__version__")
+        version = found if isinstance(found, str) else version
     requires = None
     for req in dist.requires if dist else ():
         match = re.match(r"^torch\s*\(?\s*([^;)]*)\)?\s*(;.*)?$", req)

@@ -10,6 +10,7 @@ first ordinal that names no device, so ``0,7,1`` on a 2-GPU machine shows only G
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from torchenv.models import Gpu, VisibleDevices
 
@@ -62,22 +63,11 @@ def map_visible_devices(env: Mapping[str, str], gpus: Sequence[Gpu]) -> VisibleD
         cuda_device_order=env.get("CUDA_DEVICE_ORDER"),
     )
     if raw is None:
-        return VisibleDevices(
-            cuda_visible_devices=None,
-            nvidia_visible_devices=base.nvidia_visible_devices,
-            cuda_device_order=base.cuda_device_order,
-            entries=(),
-            visible_indices=tuple(g.index for g in gpus),
-        )
+        return replace(base, visible_indices=tuple(g.index for g in gpus))
     entries, problem = parse_visible_devices(raw)
     if entries and entries[0].startswith("MIG-"):
         # MIG instance UUIDs are not GPU UUIDs; NVML would be needed to map them, so we don't.
-        return VisibleDevices(
-            cuda_visible_devices=raw,
-            nvidia_visible_devices=base.nvidia_visible_devices,
-            cuda_device_order=base.cuda_device_order,
-            entries=tuple(entries),
-        )
+        return replace(base, entries=tuple(entries))
     indices: list[int] = []
     unmatched: list[str] = []
     for entry in entries:
@@ -86,10 +76,8 @@ def map_visible_devices(env: Mapping[str, str], gpus: Sequence[Gpu]) -> VisibleD
             unmatched.append(entry)
             break  # CUDA stops at the first entry that names no device
         indices.append(index)
-    return VisibleDevices(
-        cuda_visible_devices=raw,
-        nvidia_visible_devices=base.nvidia_visible_devices,
-        cuda_device_order=base.cuda_device_order,
+    return replace(
+        base,
         entries=tuple(entries),
         visible_indices=tuple(indices),
         unmatched=tuple(unmatched),

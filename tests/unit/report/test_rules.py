@@ -715,3 +715,29 @@ def test_a_release_with_only_its_pypi_variant_known(tmp_path: Path) -> None:
     add_torch(env.site, "2.15.0+cpu", cuda=None, arch=None, requires=[])
     findings = diagnose(machine(H100X2, "595.71.05"), probe(tmp_path, env))
     assert "torch==2.15.0+cu132" in fix_of(findings, "cpu-build-on-gpu-host")
+
+
+@case("jetson-needs-jetpack-build")
+def _(tmp_path: Path) -> list[Finding]:
+    from torchenv.models import Host
+
+    env = make_venv(tmp_path)
+    add_torch(env.site, "2.14.1+cu130", requires=[])
+    host = Host(os="linux", arch="aarch64", jetson=True, shm_bytes=8 << 30)
+    orin = Gpu(0, "Orin", None, "8.7")
+    return diagnose(machine([orin], "540.4.0", host=host), probe(tmp_path, env))
+
+
+def test_generic_environment_names_do_not_claim_kernels(tmp_path: Path) -> None:
+    env = make_venv(tmp_path, "venv")
+    add_torch(env.site, "2.13.0+cpu", cuda=None, arch=None)
+    write_kernel(tmp_path / "home/.local/share/jupyter/kernels", "myvenvproj", "/usr/bin/python3")
+    write_kernel(tmp_path / "home/.local/share/jupyter/kernels", "venv", "/usr/bin/python3")
+    assert diagnose(machine(), probe(tmp_path, env)) == []
+    named = make_venv(tmp_path, "vision")
+    add_torch(named.site, "2.13.0+cpu", cuda=None, arch=None)
+    write_kernel(
+        tmp_path / "home/.local/share/jupyter/kernels", "k", "/usr/bin/python3", "Python (vision)"
+    )
+    ids = [f.id for f in diagnose(machine(), probe(tmp_path, named))]
+    assert ids == ["jupyter-kernel-foreign-interpreter"]

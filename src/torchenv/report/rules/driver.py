@@ -231,3 +231,26 @@ def gpu_arch_ptx_only(f: Facts) -> Iterator[Hit]:
         _reinstall(f),
         severity=ERROR if too_old else WARNING,
     )
+
+
+@rule(
+    "jetson-needs-jetpack-build",
+    WARNING,
+    "A Jetson board runs a PyPI/SBSA CUDA build instead of NVIDIA's JetPack build",
+    catalog="C3",
+)
+def jetson_build(f: Facts) -> Iterator[Hit]:
+    torch = f.environment.torch
+    if not f.machine.host.jetson or torch is None or not torch.cuda:
+        return
+    if not (torch.local or "").startswith("cu") or unified_tegra(torch.version, torch.cuda):
+        return  # JetPack builds carry their own local label (e.g. "+nv24.03")
+    yield Hit(
+        f"torch {torch.version} is a server (SBSA) build: before torch 2.15 with CUDA 13.2 these "
+        "wheels have no kernels for Jetson GPUs (Orin 8.7, Xavier 7.2)",
+        ("/etc/nv_tegra_release present (Jetson)", f"torch/version.py: {torch.version}"),
+        (
+            "install the PyTorch build NVIDIA publishes for your JetPack release (NVIDIA's "
+            "'Installing PyTorch for Jetson Platform' guide), or use a jetson-containers image",
+        ),
+    )

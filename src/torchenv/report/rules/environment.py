@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 
 from torchenv.models import Severity
@@ -74,6 +75,17 @@ def _env_name(prefix: str) -> str:
     return os.path.basename(prefix.rstrip("/")) or prefix
 
 
+# Directory names too common to tell which environment a kernel was made for.
+_GENERIC_NAMES = frozenset({"venv", ".venv", "env", ".env", "base", "python", "python3", "default"})
+
+
+def _names_environment(kernel: str, display: str | None, env_name: str) -> bool:
+    if env_name in _GENERIC_NAMES:
+        return False
+    words = re.findall(r"[\w.-]+", f"{kernel} {display or ''}".lower())
+    return env_name in words
+
+
 @rule(
     "jupyter-kernel-foreign-interpreter",
     WARNING,
@@ -86,8 +98,7 @@ def kernel_foreign(f: Facts) -> Iterator[Hit]:
     for spec in env.kernels:
         if spec.in_environment is not False:
             continue
-        mentions = name in spec.name.lower() or name in (spec.display_name or "").lower()
-        if spec.scope != "env" and not mentions:
+        if spec.scope != "env" and not _names_environment(spec.name, spec.display_name, name):
             continue
         yield Hit(
             f"Jupyter kernel {spec.display_name or spec.name!r} runs {spec.argv0}, not this "
