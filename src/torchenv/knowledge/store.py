@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from torchenv.errors import TorchenvError
 from torchenv.models import DomainPairing, DriverRequirement, VariantArchs
 from torchenv.models.compat import driver_key, minor_of, split_local
 
+DATA = Path(__file__).with_name("data")  # a plain directory: torchenv is not run from a zip
 SCHEMAS = {
     "cuda_drivers.json": "torchenv.knowledge.cuda-drivers/1",
     "torch.json": "torchenv.knowledge.torch/1",
@@ -30,9 +31,7 @@ class KnowledgeError(TorchenvError):
 
 def _load(name: str) -> dict[str, Any]:
     try:
-        text = (
-            resources.files("torchenv.knowledge").joinpath("data").joinpath(name).read_text("utf-8")
-        )
+        text = (DATA / name).read_text("utf-8")
         data = json.loads(text)
     except (OSError, ValueError) as exc:
         raise KnowledgeError(

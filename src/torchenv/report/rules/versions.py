@@ -3,6 +3,7 @@ version, and packaging's regular expressions cost ~20 ms to compile at import.""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,9 +21,23 @@ def version(text: str | None) -> Version | None:
         return None
 
 
+_SIMPLE_FLOOR = re.compile(r"^\s*>=\s*(\d+(?:\.\d+)*)\s*$")
+_RELEASE = re.compile(r"^\d+(?:\.\d+)*$")
+
+
 def in_spec(spec: str, candidate: str | Version) -> bool | None:
     """Whether ``candidate`` satisfies ``spec`` (pre-releases allowed); None when either is
     invalid."""
+    floor = _SIMPLE_FLOOR.match(spec)
+    if floor and isinstance(candidate, str) and _RELEASE.match(candidate):
+        # ">=3.10" against "3.11.7" (Requires-Python): compared without importing packaging
+        def key(text: str) -> tuple[int, ...]:
+            parts = [int(p) for p in text.split(".")]
+            while parts and parts[-1] == 0:
+                parts.pop()
+            return tuple(parts)
+
+        return key(candidate) >= key(floor.group(1))
     from packaging.specifiers import InvalidSpecifier, SpecifierSet  # noqa: PLC0415
 
     parsed = version(candidate) if isinstance(candidate, str) else candidate
