@@ -157,7 +157,7 @@ def pytorch_channel_missing(f: Facts) -> Iterator[Hit]:
 @rule(
     "pytorch-channel-deprecated",
     WARNING,
-    "The environment uses the frozen pytorch/nvidia conda channels",
+    "The environment uses the frozen pytorch conda channel",
     catalog="E2",
 )
 def pytorch_channel_deprecated(f: Facts) -> Iterator[Hit]:
@@ -172,7 +172,7 @@ def pytorch_channel_deprecated(f: Facts) -> Iterator[Hit]:
     evidence = [f"{r.name} {r.version} from channel {r.channel}" for r in from_channel[:5]]
     evidence += [f"{c.path}: channels {', '.join(c.channels)}" for c in files]
     yield Hit(
-        f"packages come from the pytorch/nvidia conda channels, frozen at torch {last}: no "
+        f"packages come from the pytorch conda channel, frozen at torch {last}: no "
         "newer torch, no fixes",
         tuple(evidence),
         (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from torchenv.models import Gpu, Severity
+from torchenv.models import DriverRequirement, Gpu, Severity, TorchBuild
 from torchenv.models.archs import coverage, describe, unified_tegra
 from torchenv.models.compat import driver_at_least
 from torchenv.report.rules.advice import best_variant, reinstall_torch_commands
@@ -110,6 +110,15 @@ def cuda_build_without_gpu(f: Facts) -> Iterator[Hit]:
     )
 
 
+def _build_and_driver(f: Facts) -> tuple[TorchBuild, str, DriverRequirement] | None:
+    """The CUDA build, the driver version and what the build's CUDA needs, when all are known."""
+    torch, driver = f.environment.torch, f.machine.driver.version
+    if torch is None or not torch.cuda or driver is None:
+        return None
+    req = f.kb.driver_requirement(torch.cuda, f.machine.host.os)
+    return (torch, driver, req) if req is not None else None
+
+
 @rule(
     "driver-too-old-for-build",
     ERROR,
@@ -117,11 +126,11 @@ def cuda_build_without_gpu(f: Facts) -> Iterator[Hit]:
     catalog="A3",
 )
 def driver_too_old_for_build(f: Facts) -> Iterator[Hit]:
-    torch, driver = f.environment.torch, f.machine.driver.version
-    if torch is None or not torch.cuda or driver is None:
+    known = _build_and_driver(f)
+    if known is None:
         return
-    req = f.kb.driver_requirement(torch.cuda, f.machine.host.os)
-    if req is None or driver_at_least(driver, req.hard_floor):
+    torch, driver, req = known
+    if driver_at_least(driver, req.hard_floor):
         return
     yield Hit(
         f"driver {driver} is too old for torch {torch.version} (CUDA {torch.cuda} needs >= "
@@ -145,11 +154,11 @@ def driver_too_old_for_build(f: Facts) -> Iterator[Hit]:
     catalog="A3",
 )
 def driver_below_build_release(f: Facts) -> Iterator[Hit]:
-    torch, driver = f.environment.torch, f.machine.driver.version
-    if torch is None or not torch.cuda or driver is None:
+    known = _build_and_driver(f)
+    if known is None:
         return
-    req = f.kb.driver_requirement(torch.cuda, f.machine.host.os)
-    if req is None or req.release_floor is None or not driver_at_least(driver, req.hard_floor):
+    torch, driver, req = known
+    if req.release_floor is None or not driver_at_least(driver, req.hard_floor):
         return
     if driver_at_least(driver, req.release_floor):
         return
@@ -213,13 +222,13 @@ def gpu_arch_ptx_only(f: Facts) -> Iterator[Hit]:
     evidence = [f"compiled architectures: {describe(torch.arch_list)}"]
     # PTX of CUDA X.Y needs the driver of X.Y: minor-version compatibility does not cover JIT
     # (failure catalog 3.2, NVIDIA CUDA compatibility guide).
-    driver = f.machine.driver.version
-    req = f.kb.driver_requirement(torch.cuda, f.machine.host.os)
-    too_old = bool(
-        driver and req and req.release_floor and not driver_at_least(driver, req.release_floor)
-    )
-    if too_old and req is not None:
-        evidence.append(f"driver {driver} is older than CUDA {req.cuda}'s {req.release_floor}")
+    known = _build_and_driver(f)
+    too_old = False
+    if known is not None:
+        _, driver, req = known
+        too_old = bool(req.release_floor) and not driver_at_least(driver, req.release_floor or "")
+        if too_old:
+            evidence.append(f"driver {driver} is older than CUDA {req.cuda}'s {req.release_floor}")
     yield Hit(
         f"{_gpu_list(tuple(jit))} runs torch {torch.version} only by JIT-compiling PTX: "
         + (
