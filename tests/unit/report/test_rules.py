@@ -154,12 +154,10 @@ def _(tmp_path: Path) -> list[Finding]:
 
 @case("torchvision-torch-mismatch")
 def _(tmp_path: Path) -> list[Finding]:
-    env = gpu_env(tmp_path)
-    (env.site / "torchvision-0.29.1.dist-info").rename(env.site / "old.dist-info.bak")
-    for path in (env.site / "torchvision").iterdir():
-        path.unlink()
-    (env.site / "torchvision").rmdir()
-    add_torchvision(env.site, "0.28.0+cu130", "==2.13.0")
+    env = make_venv(tmp_path)
+    add_torch(env.site)
+    add_cu130_libs(env.site)
+    add_torchvision(env.site, "0.28.0+cu130", "==2.13.0")  # built for torch 2.13.0
     return diagnose(machine(H100X2, DRIVER), probe(tmp_path, env))
 
 
