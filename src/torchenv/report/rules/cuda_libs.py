@@ -183,6 +183,8 @@ def file_conflicts(f: Facts) -> Iterator[Hit]:
     by_owners: dict[tuple[str, ...], list[str]] = {}
     for conflict in env.file_conflicts:
         by_owners.setdefault(conflict.owners, []).append(conflict.path)
+    if not by_owners:
+        return  # (parsing torch's requirements costs the packaging import)
     pinned = {r.name for r in torch_cuda_requirements(env, f.machine)}
     for owners, paths in by_owners.items():
         binary = any(re.search(r"\.so(\.|$)|\.pyd$|\.dll$", p) for p in paths)

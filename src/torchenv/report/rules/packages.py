@@ -103,18 +103,12 @@ def torch_twice(f: Facts) -> Iterator[Hit]:
     inside = env.prefix.rstrip("/") + "/"
     outside = [c for c in copies if not c.startswith(inside)]
     outside += [d.metadata_dir for d in dists if not d.metadata_dir.startswith(inside)]
-    fix = (
-        [f"remove the copy outside the environment: {shlex.join(['rm', '-r', *outside])}"]
-        if outside
-        else [
-            "reinstall torch so that one copy remains: "
-            + " ".join(
-                fixes.install(
-                    env, [fixes.same_torch(env)[0]], fixes.same_torch(env)[1], reinstall=True
-                )
-            )
-        ]
-    )
+    if outside:
+        fix = [f"remove the copy outside the environment: {shlex.join(['rm', '-r', *outside])}"]
+    else:
+        requirement, index = fixes.same_torch(env)
+        reinstall = fixes.install(env, [requirement], index, reinstall=True)
+        fix = ["reinstall torch so that one copy remains: " + " ".join(reinstall)]
     fix.append("or start Python with PYTHONNOUSERSITE=1 when the other copy is in the user site")
     yield Hit(
         f"{max(len(copies), len(dists))} copies of torch are on sys.path; Python imports the "
