@@ -1,9 +1,16 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # the knowledge store prefers `db update`'s copies in the user data directory; tests must
+    # see the packaged data unless they point TORCHENV_DATA_DIR somewhere themselves
+    os.environ["TORCHENV_DATA_DIR"] = tempfile.mkdtemp(prefix="torchenv-test-data-")
 
 
 @pytest.fixture(autouse=True)

@@ -15,9 +15,10 @@ ALLOWED = {
     "errors": set(),
     "probe": {"models", "errors"},
     "knowledge": {"models", "errors"},
+    "plan": {"models", "errors"},
     "report": {"models", "errors"},
-    "commands": {"probe", "knowledge", "report", "models", "errors"},
-    "cli": {"commands", "report", "models", "errors", "__init__"},
+    "commands": {"probe", "knowledge", "plan", "report", "models", "errors"},
+    "cli": {"cli", "commands", "report", "models", "errors", "__init__"},
     "__main__": {"cli"},
     "__init__": set(),
 }
@@ -25,7 +26,8 @@ ALLOWED = {
 THIRD_PARTY = {
     "models": set(),
     "probe": {"platformdirs", "pynvml", "yaml"},
-    "knowledge": set(),
+    "knowledge": {"packaging", "platformdirs"},
+    "plan": {"packaging"},
     "report": {"packaging", "rich"},
     "commands": set(),
     "cli": {"click", "rich"},

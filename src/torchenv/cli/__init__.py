@@ -3,57 +3,19 @@ errors to exit codes (errors.ExitCode). No logic lives here."""
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
 
 import click
 
 from torchenv import __version__
+from torchenv.cli import common
+from torchenv.cli.common import printer, progress, target_options
+from torchenv.cli.db import db
+from torchenv.cli.matrix import matrix
+from torchenv.cli.plan import plan
 from torchenv.errors import ExitCode, TorchenvError
 from torchenv.models import Severity
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _printer() -> Callable[[list[tuple[str, str | None]]], None]:
-    """Prints one line of (text, style) segments: with rich colours on a terminal, plain when
-    stdout is piped or NO_COLOR is set (and then rich is not imported at all)."""
-    if os.environ.get("NO_COLOR") or not sys.stdout.isatty():
-
-        def plain(segments: list[tuple[str, str | None]]) -> None:
-            sys.stdout.write("".join(text for text, _ in segments) + "\n")
-
-        return plain
-    from rich.console import Console  # noqa: PLC0415
-    from rich.text import Text  # noqa: PLC0415
-
-    console = Console(highlight=False, soft_wrap=True)
-
-    def rich_line(segments: list[tuple[str, str | None]]) -> None:
-        console.print(Text.assemble(*((t, s or "") for t, s in segments)))
-
-    return rich_line
-
-
-def _progress(message: str) -> None:
-    click.echo(f"torchenv: {message}", err=True)
-
-
-def target_options(func: F) -> F:
-    func = click.option(
-        "--prefix",
-        metavar="DIR",
-        help="Environment directory (venv or conda prefix), even one whose python does not run.",
-    )(func)
-    return click.option("--python", metavar="PATH", help="Interpreter of the environment.")(func)
-
-
-def _context() -> Any:
-    from torchenv.commands import host_context  # noqa: PLC0415
-
-    return host_context()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,7 +37,7 @@ def inspect(python: str | None, prefix: str | None, as_json: bool) -> None:
     packages), read without importing torch."""
     from torchenv.commands.inspect import run_inspect  # noqa: PLC0415
 
-    report = run_inspect(_context(), python, prefix)
+    report = run_inspect(common.context(), python, prefix)
     if as_json:
         from torchenv.report.render_json import render_json  # noqa: PLC0415
 
@@ -83,7 +45,7 @@ def inspect(python: str | None, prefix: str | None, as_json: bool) -> None:
     else:
         from torchenv.report.render_text import render_inspect  # noqa: PLC0415
 
-        render_inspect(_printer(), report)
+        render_inspect(printer(), report)
 
 
 @app.command()
@@ -133,16 +95,16 @@ def doctor(
         else:
             from torchenv.report.render_text import render_rules  # noqa: PLC0415
 
-            render_rules(_printer(), catalog)
+            render_rules(printer(), catalog)
         return
     report = run_doctor(
-        _context(),
+        common.context(),
         python,
         prefix,
         deep=deep,
         deep_timeout=deep_timeout,
         fail_on=Severity(fail_on),
-        progress=_progress,
+        progress=progress,
     )
     if as_json:
         from torchenv.report.render_json import render_json  # noqa: PLC0415
@@ -151,9 +113,13 @@ def doctor(
     else:
         from torchenv.report.render_text import render_doctor  # noqa: PLC0415
 
-        render_doctor(_printer(), report)
+        render_doctor(printer(), report)
     if report.summary.failed:
         ctx.exit(ExitCode.FINDINGS)
+
+
+for _command in (matrix, plan, db):
+    app.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

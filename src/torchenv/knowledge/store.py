@@ -1,13 +1,16 @@
-"""Load the packaged knowledge base and answer the queries of ``models.CompatKnowledge``.
+"""Load the knowledge base and answer the queries of ``models.CompatKnowledge``.
 
 The data files under ``data/`` carry a schema id, the retrieval date and, on every record, the
-ids of the sources in ``data/sources.json``.
+ids of the sources in ``data/sources.json``. ``torchenv db update`` writes newer copies of them to
+the user's data directory (``user_data_dir()``); a copy there with the right schema is preferred,
+and the packaged file stays the fallback when it is missing or damaged.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,33 @@ class KnowledgeError(TorchenvError):
     pass
 
 
-def _load(name: str) -> dict[str, Any]:
+def user_data_dir() -> Path:
+    """Where ``db update`` writes: $TORCHENV_DATA_DIR, else the platform's user data directory."""
+    override = os.environ.get("TORCHENV_DATA_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs  # noqa: PLC0415  (only when no override: keeps start-up light)
+
+    return Path(platformdirs.user_data_dir("torchenv", appauthor=False)) / "knowledge"
+
+
+def _load_user(name: str) -> dict[str, Any] | None:
+    """The updated copy of ``name``, or None when there is none or it cannot be used."""
+    try:
+        data = json.loads((user_data_dir() / name).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, dict) and data.get("schema") == SCHEMAS[name]:
+        return data
+    return None
+
+
+def _load(name: str, packaged_only: bool = False) -> dict[str, Any]:
+    if not packaged_only:
+        updated = _load_user(name)
+        if updated is not None:
+            updated.setdefault("_origin", str(user_data_dir() / name))
+            return updated
     try:
         text = (DATA / name).read_text("utf-8")
         data = json.loads(text)
@@ -45,6 +74,7 @@ def _load(name: str) -> dict[str, Any]:
             f"The knowledge file {name} does not have schema {SCHEMAS[name]}.",
             "Reinstall torchenv.",
         )
+    data.setdefault("_origin", "packaged")
     return data
 
 
@@ -52,6 +82,7 @@ def _load(name: str) -> dict[str, Any]:
 class KnowledgeBase:
     drivers: dict[str, Any]
     torch: dict[str, Any]
+    gpus: list[dict[str, Any]] = field(default_factory=list)
 
     # --- CompatKnowledge ---------------------------------------------------------------
     def driver_requirement(self, cuda: str, os: str = "linux") -> DriverRequirement | None:
@@ -113,8 +144,13 @@ class KnowledgeBase:
 
 
 @cache
-def load_knowledge() -> KnowledgeBase:
-    return KnowledgeBase(drivers=_load("cuda_drivers.json"), torch=_load("torch.json"))
+def load_knowledge(packaged_only: bool = False) -> KnowledgeBase:
+    """The knowledge base, preferring ``db update``'s copies unless ``packaged_only``."""
+    return KnowledgeBase(
+        drivers=_load("cuda_drivers.json", packaged_only),
+        torch=_load("torch.json", packaged_only),
+        gpus=list(_load("gpus.json", packaged_only)["gpus"]),
+    )
 
 
 @cache

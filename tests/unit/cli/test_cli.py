@@ -9,6 +9,7 @@ import pytest
 
 from builders import FakeRunner, add_torch, h100, make_venv, probe_context
 from torchenv import cli
+from torchenv.cli import common
 from torchenv.models import Machine, from_data
 from torchenv.probe.nvml import NvmlReading
 
@@ -22,7 +23,7 @@ def fake_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     runner.on_interpreter(env)
     reading = NvmlReading("580.159.03", 13000, (h100(0), h100(1)))
     ctx, _ = probe_context(tmp_path, runner, nvml=reading)
-    monkeypatch.setattr(cli, "_context", lambda: ctx)
+    monkeypatch.setattr(common, "context", lambda: ctx)
     return env.prefix
 
 
@@ -71,7 +72,7 @@ def test_fail_on_warning(
     (tmp_path / "bin/cc").chmod(0o755)
     (tmp_path / "bin/c++").write_text("")
     (tmp_path / "bin/c++").chmod(0o755)
-    monkeypatch.setattr(cli, "_context", lambda: ctx)
+    monkeypatch.setattr(common, "context", lambda: ctx)
     assert run(capsys, "doctor", "--prefix", str(env.prefix))[0] == 0
     assert run(capsys, "doctor", "--prefix", str(env.prefix), "--fail-on", "warning")[0] == 1
 
@@ -95,7 +96,7 @@ def test_internal_errors_hide_the_traceback_unless_debug(
     def boom() -> None:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(cli, "_context", boom)
+    monkeypatch.setattr(common, "context", boom)
     code, _, err = run(capsys, "inspect")
     assert code == 70 and "internal error: RuntimeError: kaboom" in err and "Traceback" not in err
     with pytest.raises(RuntimeError):
@@ -126,7 +127,7 @@ def test_text_output_keeps_brackets(
     runner.on_interpreter(env)
     ctx, host = probe_context(tmp_path, runner)
     host.write("/.dockerenv", "")
-    monkeypatch.setattr(cli, "_context", lambda: ctx)
+    monkeypatch.setattr(common, "context", lambda: ctx)
     _, out, _ = run(capsys, "doctor", "--prefix", str(env.prefix))
     assert "capabilities [gpu]" in out
     assert "cuda-toolkit[cublas," in out  # the unmet requirement, shown verbatim

@@ -1,0 +1,57 @@
+"""Helpers shared by the command modules of the CLI: output printers and option groups."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def printer() -> Callable[[list[tuple[str, str | None]]], None]:
+    """Prints one line of (text, style) segments: with rich colours on a terminal, plain when
+    stdout is piped or NO_COLOR is set (and then rich is not imported at all)."""
+    if os.environ.get("NO_COLOR") or not sys.stdout.isatty():
+
+        def plain(segments: list[tuple[str, str | None]]) -> None:
+            sys.stdout.write("".join(text for text, _ in segments) + "\n")
+
+        return plain
+    from rich.console import Console  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    console = Console(highlight=False, soft_wrap=True)
+
+    def rich_line(segments: list[tuple[str, str | None]]) -> None:
+        console.print(Text.assemble(*((t, s or "") for t, s in segments)))
+
+    return rich_line
+
+
+def progress(message: str) -> None:
+    click.echo(f"torchenv: {message}", err=True)
+
+
+def target_options(func: F) -> F:
+    func = click.option(
+        "--prefix",
+        metavar="DIR",
+        help="Environment directory (venv or conda prefix), even one whose python does not run.",
+    )(func)
+    return click.option("--python", metavar="PATH", help="Interpreter of the environment.")(func)
+
+
+def context() -> Any:
+    from torchenv.commands import host_context  # noqa: PLC0415
+
+    return host_context()
+
+
+def write_json(document: Any) -> None:
+    from torchenv.report.render_json import render_json  # noqa: PLC0415
+
+    sys.stdout.write(render_json(document))
