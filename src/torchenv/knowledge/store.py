@@ -119,10 +119,16 @@ class KnowledgeBase:
         entry = self.torch["minors"].get(minor_of(torch_version))
         return tuple(entry["index_variants"]) if entry else ()
 
-    def variant_archs(self, torch_version: str, variant: str) -> VariantArchs | None:
+    def variant_archs(
+        self, torch_version: str, variant: str, platform: str = "linux_x86_64"
+    ) -> VariantArchs | None:
         minor = minor_of(torch_version)
         for row in self.torch["arch_lists"]:
-            if row["variant"] == variant and minor in row["torch"]:
+            if (
+                row["variant"] == variant
+                and minor in row["torch"]
+                and row.get("platform", "linux_x86_64") == platform
+            ):
                 return VariantArchs(variant, tuple(row["archs"]), row["source"], row["verified"])
         return None
 

@@ -38,6 +38,56 @@ class DomainPairing:
     source: str
 
 
+@dataclass(frozen=True)
+class DefaultBuild:
+    """The Linux x86_64 wheel PyPI serves for a release, as read from its files."""
+
+    variant: str  # "cu130"
+    cuda: str | None  # "13.0"
+    archs: tuple[str, ...]
+    cudnn: str | None = None
+    nccl: str | None = None
+    cublas: str | None = None
+    cudart: str | None = None
+
+
+@dataclass(frozen=True)
+class TorchRelease:
+    """One torch release (knowledge/data/README.md, torch.json ``releases``)."""
+
+    version: str  # "2.13.0"
+    released: str | None  # "2026-07-08", first upload on PyPI
+    requires_python: str | None  # ">=3.10"
+    python: dict[str, tuple[str, ...]]  # platform -> ("3.10", ..., "3.14t") with wheels on PyPI
+    pypi_default: dict[str, str]  # platform -> variant PyPI serves there ("cu130", "cpu")
+    torchvision: str | None
+    torchaudio: str | None
+    source: str
+    yanked: bool = False
+    glibc: str | None = None  # "2.28": the manylinux floor of the Linux wheels
+    default_build: DefaultBuild | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    name: str  # "H100"
+    cc: str  # "9.0"
+    arch: str  # "Hopper"
+    segment: str  # datacenter|workstation|consumer|embedded|desktop
+    source: str
+
+
+@dataclass(frozen=True)
+class CondaForgeBuild:
+    """CUDA builds of one pytorch version on conda-forge for one platform."""
+
+    torch: str  # "2.13.0"
+    platform: str  # "linux_x86_64"
+    cuda: tuple[str, ...]  # ("12.9", "13.0")
+    source: str
+
+
 class CompatKnowledge(Protocol):
     def driver_requirement(self, cuda: str, os: str = "linux") -> DriverRequirement | None:
         """What driver a runtime of CUDA ``cuda`` ("12.8") needs, or None when unknown."""
@@ -47,7 +97,9 @@ class CompatKnowledge(Protocol):
         """Build variants on download.pytorch.org for that release ("cu126", "cpu", ...)."""
         ...
 
-    def variant_archs(self, torch_version: str, variant: str) -> VariantArchs | None: ...
+    def variant_archs(
+        self, torch_version: str, variant: str, platform: str = "linux_x86_64"
+    ) -> VariantArchs | None: ...
 
     def pairing(self, torch_version: str) -> DomainPairing | None:
         """The torchvision/torchaudio released for that torch (Requires-Dist pins)."""
@@ -55,6 +107,28 @@ class CompatKnowledge(Protocol):
 
     def last_pytorch_channel_version(self) -> str:
         """The last torch published on the deprecated ``pytorch`` conda channel."""
+        ...
+
+
+class PlanKnowledge(CompatKnowledge, Protocol):
+    """What the planner asks of the knowledge base, beyond the diagnosis queries."""
+
+    def torch_releases(self) -> tuple[TorchRelease, ...]:
+        """Every known release, oldest first."""
+        ...
+
+    def platform_variants(self, torch_version: str, platform: str) -> tuple[str, ...]:
+        """Variants on download.pytorch.org for that release and platform ("linux_x86_64")."""
+        ...
+
+    def conda_forge_builds(self) -> tuple[CondaForgeBuild, ...]: ...
+
+    def conda_forge_archs(self, cuda: str, platform: str) -> VariantArchs | None: ...
+
+    def gpu_models(self) -> tuple[GpuModel, ...]: ...
+
+    def describe_origin(self) -> str:
+        """Where the data came from and when, e.g. "packaged data retrieved 2026-11-23"."""
         ...
 
 
