@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from torchenv.models import DoctorReport, InspectReport, RuleCatalog, to_data
+from torchenv.models import InspectReport, to_data
 
 
-def document(report: InspectReport | DoctorReport | RuleCatalog) -> dict[str, Any]:
+def document(report: object) -> dict[str, Any]:
+    """Any report dataclass whose first field is ``schema``."""
     if isinstance(report, InspectReport):
         return {
             "schema": report.schema,
@@ -19,6 +20,6 @@ def document(report: InspectReport | DoctorReport | RuleCatalog) -> dict[str, An
     return dict(to_data(report))
 
 
-def render_json(report: InspectReport | DoctorReport | RuleCatalog) -> str:
+def render_json(report: object) -> str:
     # ASCII escapes keep the document valid even for file names that are not UTF-8
     return json.dumps(document(report), indent=2, ensure_ascii=True) + "\n"

@@ -1,0 +1,210 @@
+"""Does one candidate build (a torch release in one variant) run on one target machine?
+
+The checks, each citing its fact:
+- the driver: below the minor-version-compatibility floor of the build's CUDA major nothing runs;
+  below the toolkit driver of that CUDA release it runs with caveats (NVIDIA CUDA release notes,
+  Tables 2 and 3; knowledge ``cuda_drivers.json``);
+- the GPU code: a cubin sm_XY runs on X.Z with Z >= Y, PTX compute_XY is JIT-compiled on newer
+  GPUs (``models.archs.coverage``; knowledge ``arch_lists``);
+- Jetson (Tegra) GPUs are not served by the PyPI / PyTorch-index aarch64 wheels, which are built
+  for SBSA servers (reference failure catalog 3.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torchenv.models.archs import coverage, describe, unified_tegra
+from torchenv.models.compat import (
+    DriverRequirement,
+    PlanKnowledge,
+    TorchRelease,
+    VariantArchs,
+    driver_at_least,
+)
+from torchenv.models.plan import PlanTarget, TargetFit
+
+PYTORCH_INDEX = "pytorch-index"
+CONDA_FORGE = "conda-forge"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    release: TorchRelease
+    variant: str  # "cu130", "cpu" (conda-forge builds are named the same way: cuda130 -> cu130)
+    cuda: str | None
+    channel: str  # PYTORCH_INDEX or CONDA_FORGE
+
+    @property
+    def label(self) -> str:
+        if self.channel == CONDA_FORGE:
+            build = f"cuda{self.variant[2:]}" if self.cuda else "cpu"
+            return f"conda-forge pytorch {self.release.version} ({build})"
+        return f"{self.release.version}+{self.variant}"
+
+
+@dataclass
+class Verdict:
+    reasons: list[str] = field(default_factory=list)  # why it cannot run: rejected
+    caveats: list[str] = field(default_factory=list)  # it runs, but the user must know this
+    fits: list[TargetFit] = field(default_factory=list)
+    ptx_or_compat: bool = False  # runs only through PTX JIT or minor-version compatibility
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+
+def os_of(platform: str) -> str:
+    return "windows" if platform.startswith("win") else "linux"
+
+
+def archs_of(kb: PlanKnowledge, cand: Candidate, platform: str) -> VariantArchs | None:
+    if cand.cuda is None:
+        return None
+    if cand.channel == CONDA_FORGE:
+        return kb.conda_forge_archs(cand.cuda, platform)
+    return kb.variant_archs(cand.release.version, cand.variant, platform)
+
+
+def driver_requirement(
+    kb: PlanKnowledge, cand: Candidate, platform: str
+) -> DriverRequirement | None:
+    return kb.driver_requirement(cand.cuda, os_of(platform)) if cand.cuda else None
+
+
+def evaluate(kb: PlanKnowledge, cand: Candidate, target: PlanTarget) -> Verdict:
+    verdict = Verdict()
+    prefix = f"{target.name}: "
+    if cand.cuda is None:
+        if target.gpus:
+            verdict.caveats.append(prefix + "CPU-only build: the NVIDIA GPUs stay unused")
+        verdict.fits.append(TargetFit(target.name, ()))
+        return verdict
+    if target.platform.startswith("macos"):
+        verdict.reasons.append(prefix + "macOS has no CUDA builds (use the cpu build; MPS)")
+        return verdict
+    if target.jetson and cand.channel == PYTORCH_INDEX:
+        verdict.reasons.append(
+            prefix + "Jetson (Tegra) GPUs need NVIDIA's JetPack PyTorch wheels; the PyPI and "
+            "PyTorch-index aarch64 builds are for SBSA servers"
+        )
+        return verdict
+    _check_driver(kb, cand, target, verdict)
+    gpus = _check_archs(kb, cand, target, verdict)
+    if not target.gpus:
+        verdict.caveats.append(prefix + "no NVIDIA GPU: the CUDA build runs on the CPU only")
+    verdict.fits.append(
+        TargetFit(
+            target.name, tuple(gpus), tuple(c for c in verdict.caveats if c.startswith(prefix))
+        )
+    )
+    return verdict
+
+
+def _check_driver(kb: PlanKnowledge, cand: Candidate, target: PlanTarget, verdict: Verdict) -> None:
+    prefix = f"{target.name}: "
+    req = driver_requirement(kb, cand, target.platform)
+    if req is None:
+        verdict.caveats.append(prefix + f"no driver table for CUDA {cand.cuda}; driver unchecked")
+        return
+    wanted = f"{req.hard_floor}" + (
+        f" ({req.release_floor} for full CUDA {req.cuda} support)"
+        if req.release_floor and req.release_floor != req.hard_floor
+        else ""
+    )
+    if not target.gpus:
+        return
+    if target.driver is None:
+        if target.has_driver_facts:
+            verdict.caveats.append(prefix + f"no NVIDIA driver installed: install >= {wanted}")
+        else:
+            verdict.caveats.append(prefix + f"driver not given: needs >= {wanted}")
+        return
+    if not driver_at_least(target.driver, req.hard_floor):
+        verdict.reasons.append(
+            prefix + f"driver {target.driver} is older than {req.hard_floor}, the oldest that "
+            f"runs CUDA {req.cuda.split('.')[0]}.x"
+        )
+    elif req.release_floor and not driver_at_least(target.driver, req.release_floor):
+        verdict.ptx_or_compat = True
+        verdict.caveats.append(
+            prefix + f"driver {target.driver} runs CUDA {req.cuda} through minor-version "
+            f"compatibility only (full support, PTX JIT of {req.cuda} code: >= {req.release_floor})"
+        )
+
+
+def _check_archs(
+    kb: PlanKnowledge, cand: Candidate, target: PlanTarget, verdict: Verdict
+) -> list[str]:
+    prefix = f"{target.name}: "
+    archs = archs_of(kb, cand, target.platform)
+    unified = unified_tegra(cand.release.version, cand.cuda)
+    described: list[str] = []
+    for gpu in target.gpus:
+        label = f"{gpu.name} ({gpu.cc})" if gpu.cc else gpu.name
+        if gpu.cc is None:
+            verdict.caveats.append(
+                prefix + f"compute capability of {gpu.name} unknown; pass --gpu X.Y to check it"
+            )
+            described.append(f"{label}: unchecked")
+            continue
+        if archs is None:
+            verdict.caveats.append(
+                prefix + f"the GPU code of {cand.label} is not recorded; {label} unchecked"
+            )
+            described.append(f"{label}: unchecked")
+            continue
+        how = coverage(archs.archs, gpu.cc, unified=unified)
+        if how is None:
+            verdict.reasons.append(
+                prefix + f"no kernels for {label}: {cand.label} has {describe(archs.archs)}"
+            )
+        elif how == "ptx":
+            verdict.ptx_or_compat = True
+            verdict.caveats.append(
+                prefix + f"{label} runs through PTX JIT only (slow first start, needs a driver "
+                "that knows the PTX)"
+            )
+        described.append(f"{label}: {how}" if how else f"{label}: no kernels")
+    return described
+
+
+def release_reasons(
+    release: TorchRelease, target: PlanTarget, python: str | None, channel: str
+) -> list[str]:
+    """Reasons that hold for every variant of the release on that target."""
+    prefix = f"{target.name}: "
+    reasons = []
+    if channel == PYTORCH_INDEX:
+        pythons = release.python.get(target.platform, ())
+        if not pythons:
+            reasons.append(prefix + f"no torch {release.version} wheels for {target.platform}")
+        elif python is not None and python not in pythons:
+            reasons.append(
+                prefix + f"no wheels for Python {python} (torch {release.version} has "
+                f"{span(pythons)} on {target.platform})"
+            )
+        if (
+            target.platform.startswith("linux")
+            and release.glibc
+            and target.glibc
+            and _version_tuple(target.glibc) < _version_tuple(release.glibc)
+        ):
+            reasons.append(
+                prefix + f"glibc {target.glibc} is older than {release.glibc}, which the "
+                f"torch {release.version} wheels need (manylinux_{release.glibc.replace('.', '_')})"
+            )
+    return reasons
+
+
+def span(pythons: tuple[str, ...]) -> str:
+    plain = [p for p in pythons if not p.endswith("t")]
+    if not plain:
+        return ", ".join(pythons)
+    ordered = sorted(plain, key=_version_tuple)
+    return ordered[0] if len(ordered) == 1 else f"{ordered[0]}-{ordered[-1]}"
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.rstrip("t").split(".") if p.isdigit())

@@ -1,0 +1,244 @@
+"""Choose the newest torch build that runs on every target, and explain every rejection.
+
+Releases are tried newest first; within the first release that has a working variant the best
+variant wins: one that runs everywhere without caveats (no PTX JIT, no minor-version
+compatibility) before one with them, then the variant PyPI itself serves (the most used build),
+then the newest CUDA. Older releases are not examined once one fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torchenv.models.compat import PlanKnowledge, TorchRelease, variant_cuda
+from torchenv.models.plan import (
+    PLAN_SCHEMA,
+    PlanReport,
+    PlanRequest,
+    PlanTarget,
+    Rejection,
+    Stack,
+    TargetFit,
+)
+from torchenv.plan.evaluate import (
+    CONDA_FORGE,
+    PYTORCH_INDEX,
+    Candidate,
+    Verdict,
+    archs_of,
+    driver_requirement,
+    evaluate,
+    release_reasons,
+)
+from torchenv.plan.install import recipes
+from torchenv.plan.request import exact_pin, release_matches
+
+
+def make_plan(kb: PlanKnowledge, request: PlanRequest, targets: Sequence[PlanTarget]) -> PlanReport:
+    channel = CONDA_FORGE if request.installer in ("conda", "pixi") else PYTORCH_INDEX
+    notes = [_policy_note(request, targets)]
+    found = _search(kb, request, targets, channel)
+    stack, verdict, rejected, python_note = found
+    if python_note:
+        notes.append(python_note)
+    per_target: dict[str, str] = {}
+    if stack is None:
+        if not _releases(kb, request, channel):
+            notes.append(f"no known torch release matches {request.torch}")
+        if len(targets) > 1:
+            for target in targets:
+                alone = _search(kb, request, [target], channel)[0]
+                per_target[target.name] = (
+                    f"torch {alone.torch}+{alone.variant} would fit it alone"
+                    if alone
+                    else "no build fits it even alone"
+                )
+    return PlanReport(
+        schema=PLAN_SCHEMA,
+        request=request,
+        targets=tuple(targets),
+        stack=stack,
+        fits=tuple(verdict.fits) if verdict else (),
+        rejected=tuple(rejected),
+        install=recipes(kb, stack, targets, request.installer) if stack else {},
+        notes=tuple(n for n in notes if n),
+        per_target=per_target,
+        knowledge=kb.describe_origin(),
+    )
+
+
+SearchResult = tuple[Stack | None, Verdict | None, list[Rejection], str | None]
+
+
+def _search(
+    kb: PlanKnowledge, request: PlanRequest, targets: Sequence[PlanTarget], channel: str
+) -> SearchResult:
+    rejected: list[Rejection] = []
+    for release in _releases(kb, request, channel):
+        python, python_note = _python_for(request, targets, release)
+        reasons = [r for t in targets for r in release_reasons(release, t, python, channel)]
+        if reasons:
+            rejected.append(Rejection(f"torch {release.version}", tuple(reasons)))
+            continue
+        accepted: list[tuple[tuple[bool, bool, tuple[int, ...]], Candidate, Verdict]] = []
+        variants = _variants(kb, release, targets, channel, request, rejected)
+        for cand in variants:
+            verdict = _evaluate_all(kb, cand, targets)
+            if not verdict.ok:
+                rejected.append(Rejection(cand.label, tuple(verdict.reasons)))
+                continue
+            default = all(release.pypi_default.get(t.platform) == cand.variant for t in targets)
+            cuda = tuple(int(p) for p in (cand.cuda or "0").split("."))
+            accepted.append(((not verdict.ptx_or_compat, default, cuda), cand, verdict))
+        if accepted:
+            _, cand, verdict = max(accepted, key=lambda item: item[0])
+            return _stack(kb, cand, python or "", targets), verdict, rejected, python_note
+    return None, None, rejected, None
+
+
+def _releases(kb: PlanKnowledge, request: PlanRequest, channel: str) -> list[TorchRelease]:
+    on_conda = {b.torch for b in kb.conda_forge_builds()} if channel == CONDA_FORGE else None
+    pinned = exact_pin(request.torch)
+    return [
+        r
+        for r in reversed(kb.torch_releases())
+        if release_matches(request.torch, r.version)
+        and (pinned or not r.yanked)
+        and (on_conda is None or r.version in on_conda)
+    ]
+
+
+def _python_for(
+    request: PlanRequest, targets: Sequence[PlanTarget], release: TorchRelease
+) -> tuple[str | None, str | None]:
+    if request.python:
+        return request.python, None
+    known = {t.python for t in targets if t.python}
+    if len(known) == 1:
+        return known.pop(), None
+    if len(known) > 1:
+        return None, "the targets run different Pythons (" + ", ".join(sorted(known)) + ")"
+    common: set[str] | None = None
+    for target in targets:
+        have = {p for p in release.python.get(target.platform, ()) if not p.endswith("t")}
+        common = have if common is None else common & have
+    if not common:
+        return None, None
+    newest = max(common, key=lambda p: tuple(int(x) for x in p.split(".")))
+    return newest, f"Python not given: chose {newest}, the newest with torch wheels (--python)"
+
+
+def _variants(
+    kb: PlanKnowledge,
+    release: TorchRelease,
+    targets: Sequence[PlanTarget],
+    channel: str,
+    request: PlanRequest,
+    rejected: list[Rejection],
+) -> list[Candidate]:
+    """The release's builds that the CUDA policy allows and that exist for every target."""
+    per_target = [set(_offered(kb, release, t.platform, channel)) for t in targets]
+    everywhere = set.intersection(*per_target) if per_target else set()
+    anywhere = set.union(*per_target) if per_target else set()
+    wanted = {v for v in anywhere if _allowed(v, request.cuda, targets)}
+    for variant in sorted(wanted - everywhere):
+        missing = [
+            t.platform for t, have in zip(targets, per_target, strict=True) if variant not in have
+        ]
+        cand = Candidate(release, variant, variant_cuda(variant), channel)
+        rejected.append(Rejection(cand.label, (f"no such build for {', '.join(missing)}",)))
+    chosen = sorted(wanted & everywhere)
+    if not chosen:
+        offered = ", ".join(sorted(anywhere)) or "none recorded"
+        rejected.append(
+            Rejection(
+                f"torch {release.version}",
+                (f"no {_policy_word(request, targets)} build (builds: {offered})",),
+            )
+        )
+    return [Candidate(release, v, variant_cuda(v), channel) for v in chosen]
+
+
+def _offered(kb: PlanKnowledge, release: TorchRelease, platform: str, channel: str) -> list[str]:
+    if channel == CONDA_FORGE:
+        builds = [b for b in kb.conda_forge_builds() if b.torch == release.version]
+        cudas = [c for b in builds if b.platform == platform for c in b.cuda]
+        present = any(b.platform == platform for b in builds)
+        return ["cu" + c.replace(".", "") for c in cudas] + (["cpu"] if present else [])
+    variants = list(kb.platform_variants(release.version, platform))
+    default = release.pypi_default.get(platform)
+    if default and default not in variants:
+        variants.append(default)
+    return variants
+
+
+def _wants_gpu(targets: Sequence[PlanTarget]) -> bool:
+    return any(t.gpus for t in targets)
+
+
+def _allowed(variant: str, cuda: str, targets: Sequence[PlanTarget]) -> bool:
+    if cuda == "cpu" or (cuda == "auto" and not _wants_gpu(targets)):
+        return variant == "cpu"
+    if cuda == "auto":
+        return variant_cuda(variant) is not None
+    return variant_cuda(variant) == cuda
+
+
+def _policy_word(request: PlanRequest, targets: Sequence[PlanTarget]) -> str:
+    if request.cuda == "cpu" or (request.cuda == "auto" and not _wants_gpu(targets)):
+        return "CPU"
+    return "CUDA" if request.cuda == "auto" else f"CUDA {request.cuda}"
+
+
+def _policy_note(request: PlanRequest, targets: Sequence[PlanTarget]) -> str:
+    word = _policy_word(request, targets)
+    if request.cuda == "auto" and word == "CUDA":
+        return (
+            "CUDA builds considered: the targets have NVIDIA GPUs (ROCm and XPU builds are "
+            "not for them)"
+        )
+    if request.cuda == "auto":
+        return "CPU builds considered: no target has an NVIDIA GPU (--cuda X.Y plans a CUDA build)"
+    return f"{word} builds considered (--cuda {request.cuda})"
+
+
+def _evaluate_all(kb: PlanKnowledge, cand: Candidate, targets: Sequence[PlanTarget]) -> Verdict:
+    total = Verdict()
+    for target in targets:
+        one = evaluate(kb, cand, target)
+        total.reasons += one.reasons
+        total.caveats += one.caveats
+        total.fits += one.fits
+        total.ptx_or_compat = total.ptx_or_compat or one.ptx_or_compat
+    return total
+
+
+def _stack(kb: PlanKnowledge, cand: Candidate, python: str, targets: Sequence[PlanTarget]) -> Stack:
+    release = cand.release
+    platform = targets[0].platform if targets else "linux_x86_64"
+    archs = archs_of(kb, cand, platform)
+    req = driver_requirement(kb, cand, platform)
+    build = release.default_build
+    pins: dict[str, str] = {}
+    if build and build.variant == cand.variant and cand.channel == PYTORCH_INDEX:
+        for name in ("cudnn", "nccl", "cublas", "cudart"):
+            value = getattr(build, name)
+            if value:
+                pins[name] = value
+    return Stack(
+        torch=release.version,
+        variant=cand.variant,
+        cuda=cand.cuda,
+        python=python,
+        torchvision=release.torchvision,
+        torchaudio=release.torchaudio,
+        channel=cand.channel,
+        released=release.released,
+        archs=archs.archs if archs else (),
+        driver_floor=req.hard_floor if req else None,
+        driver_recommended=req.release_floor if req else None,
+        pins=pins,
+    )
+
+
+__all__ = ["TargetFit", "make_plan"]

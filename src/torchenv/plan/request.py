@@ -1,0 +1,157 @@
+"""Turn what the user typed into a ``PlanRequest``; every malformed value is a UsageError that says
+what was expected."""
+
+from __future__ import annotations
+
+import re
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from torchenv.errors import UsageError
+from torchenv.models.compat import split_local, variant_cuda
+from torchenv.models.plan import PlanRequest
+
+INSTALLERS = ("uv", "pip", "conda", "pixi")
+PLATFORMS = ("linux_x86_64", "linux_aarch64", "win_amd64", "macos_arm64", "macos_x86_64")
+
+
+def parse_torch(text: str | None) -> tuple[str | None, str | None]:
+    """(specifier, CUDA implied by a local label).
+
+    "2.13" means any 2.13.x, "2.13.0" exactly that release, "2.13.0+cu126" that release's cu126
+    build; anything else must be a PEP 440 specifier (">=2.8,<2.12", "~=2.10.0").
+    """
+    if text is None or not text.strip():
+        return None, None
+    text = text.strip()
+    if text.startswith("torch"):
+        text = text[len("torch") :].strip()  # "torch>=2.8" as in a requirements file
+    public, local = split_local(text)
+    cuda = None
+    if local is not None:
+        cuda = "cpu" if local == "cpu" else variant_cuda(local)
+        if cuda is None:
+            raise _bad_torch(text)
+    if re.fullmatch(r"\d+\.\d+", public):
+        return f"=={public}.*", cuda
+    if re.fullmatch(r"\d+\.\d+\.\d+", public):
+        return f"=={public}", cuda
+    if local is not None:
+        raise _bad_torch(text)
+    try:
+        SpecifierSet(public)
+    except InvalidSpecifier:
+        raise _bad_torch(text) from None
+    return public, None
+
+
+def _bad_torch(text: str) -> UsageError:
+    return UsageError(
+        "bad-torch-spec",
+        f'--torch "{text}" is not a version or a version specifier.',
+        'Give a release ("2.13", "2.13.0", "2.13.0+cu126") or a PEP 440 specifier '
+        '(">=2.8", ">=2.8,<2.12", "~=2.10.0").',
+    )
+
+
+def parse_cuda(text: str | None) -> str:
+    """ "auto", "cpu", "12.6" or "cu126" -> "auto" | "cpu" | "12.6"."""
+    value = (text or "auto").strip().lower()
+    if value in ("auto", "cpu"):
+        return value
+    if re.fullmatch(r"\d{2}\.\d", value):
+        return value
+    if re.fullmatch(r"cu\d{3}", value):
+        cuda = variant_cuda(value)
+        if cuda:
+            return cuda
+    raise UsageError(
+        "bad-cuda",
+        f'--cuda "{text}" is not a CUDA choice.',
+        'Give "auto" (fit the GPUs and driver), "cpu", a CUDA version ("12.6") or a PyTorch '
+        'variant ("cu126").',
+    )
+
+
+def parse_python(text: str | None) -> str | None:
+    """ "3.12", "3.12.4", "python3.12", "cp312", "3.14t" -> "3.12" / "3.14t"."""
+    if text is None or not text.strip():
+        return None
+    value = text.strip().lower().removeprefix("python").removeprefix("cp")
+    match = re.fullmatch(r"3\.?(\d{1,2})(?:\.\d+)?(t?)", value)
+    if match is None:
+        raise UsageError(
+            "bad-python",
+            f'--python "{text}" is not a Python version.',
+            'Give a CPython version such as "3.12" (or "3.14t" for the free-threaded build).',
+        )
+    return f"3.{int(match.group(1))}{match.group(2)}"
+
+
+def parse_driver(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    if not re.fullmatch(r"\d{3}(?:\.\d{1,3}){0,2}", value):
+        raise UsageError(
+            "bad-driver",
+            f'--driver "{text}" is not an NVIDIA driver version.',
+            'Give the version nvidia-smi prints, e.g. "570.133.07" or "580.65.06".',
+        )
+    return value
+
+
+def parse_installer(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if text not in INSTALLERS:
+        raise UsageError(
+            "bad-installer",
+            f'--installer "{text}" is not one of {", ".join(INSTALLERS)}.',
+        )
+    return text
+
+
+def parse_platform(text: str) -> str:
+    value = text.strip().lower().replace("-", "_")
+    value = {"linux": "linux_x86_64", "windows": "win_amd64", "macos": "macos_arm64"}.get(
+        value, value
+    )
+    if value not in PLATFORMS:
+        raise UsageError(
+            "bad-platform",
+            f'--platform "{text}" is not a platform torch publishes wheels for.',
+            "Give one of " + ", ".join(PLATFORMS) + ".",
+        )
+    return value
+
+
+def build_request(
+    torch: str | None, python: str | None, cuda: str | None, installer: str | None
+) -> PlanRequest:
+    spec, implied = parse_torch(torch)
+    choice = parse_cuda(cuda)
+    if implied is not None:
+        if cuda is not None and choice not in ("auto", implied):
+            raise UsageError(
+                "conflicting-cuda",
+                f'--torch "{torch}" names a {implied} build but --cuda says {choice}.',
+                "Drop the local label from --torch or make --cuda agree with it.",
+            )
+        choice = implied
+    return PlanRequest(spec, parse_python(python), choice, parse_installer(installer))
+
+
+def release_matches(spec: str | None, version: str) -> bool:
+    if spec is None:
+        return True
+    try:
+        return SpecifierSet(spec).contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return False
+
+
+def exact_pin(spec: str | None) -> bool:
+    """An exact ``==X.Y.Z`` pin: then even a yanked release may be chosen (PEP 592)."""
+    return bool(spec and re.fullmatch(r"==\d+\.\d+\.\d+", spec))
