@@ -1,23 +1,37 @@
-"""Load the knowledge base and answer the queries of ``models.CompatKnowledge``.
+"""Load the knowledge base and answer the queries of ``models.PlanKnowledge``.
 
 The data files under ``data/`` carry a schema id, the retrieval date and, on every record, the
 ids of the sources in ``data/sources.json``. ``torchenv db update`` writes newer copies of them to
 the user's data directory (``user_data_dir()``); a copy there with the right schema is preferred,
-and the packaged file stays the fallback when it is missing or damaged.
+and the packaged file stays the fallback when it is missing, damaged, or has the right schema
+but records of the wrong shape. The typed views (``torch_releases()`` ...) are built on first use
+and kept on the instance: the ``plan`` budget is 100 ms past interpreter start-up.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torchenv.errors import TorchenvError
+from torchenv.errors import TorchenvError, UsageError
 from torchenv.models import DomainPairing, DriverRequirement, VariantArchs
-from torchenv.models.compat import driver_key, minor_of, split_local
+from torchenv.models.compat import (
+    CondaForgeBuild,
+    DefaultBuild,
+    GpuModel,
+    PlanKnowledge,
+    TorchRelease,
+    driver_key,
+    minor_of,
+    split_local,
+    variant_cuda,
+)
 
 DATA = Path(__file__).with_name("data")  # a plain directory: torchenv is not run from a zip
 SCHEMAS = {
@@ -42,13 +56,37 @@ def user_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("torchenv", appauthor=False)) / "knowledge"
 
 
+def _records(value: Any, *keys: str) -> bool:
+    """A list of objects, each with a string under every one of ``keys``."""
+    return isinstance(value, list) and all(
+        isinstance(row, dict) and all(isinstance(row.get(k), str) for k in keys) for row in value
+    )
+
+
+# Cheap shape checks of an updated copy (a few list scans): a copy that has the right schema
+# but broken records would otherwise fail deep inside a query, so it loses to the packaged file.
+_SHAPES: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "torch.json": lambda d: (
+        _records(d.get("releases"), "version")
+        and isinstance(d.get("minors"), dict)
+        and _records(d.get("arch_lists"), "variant")
+    ),
+    "cuda_drivers.json": lambda d: (
+        _records(d.get("toolkit_drivers"), "cuda")
+        and _records(d.get("minor_version_compatibility"))
+    ),
+    "gpus.json": lambda d: _records(d.get("gpus"), "name", "cc"),
+    "sources.json": lambda d: _records(d.get("sources"), "id"),
+}
+
+
 def _load_user(name: str) -> dict[str, Any] | None:
     """The updated copy of ``name``, or None when there is none or it cannot be used."""
     try:
         data = json.loads((user_data_dir() / name).read_text("utf-8"))
     except (OSError, ValueError):
         return None
-    if isinstance(data, dict) and data.get("schema") == SCHEMAS[name]:
+    if isinstance(data, dict) and data.get("schema") == SCHEMAS[name] and _SHAPES[name](data):
         return data
     return None
 
@@ -78,11 +116,47 @@ def _load(name: str, packaged_only: bool = False) -> dict[str, Any]:
     return data
 
 
+def _vkey(version: str) -> tuple[int, ...]:
+    """ "2.10.0" -> (2, 10, 0): release versions are plain X.Y.Z, no need for packaging here."""
+    return tuple(int(part) for part in re.findall(r"\d+", split_local(version)[0]))
+
+
+def _release(row: dict[str, Any]) -> TorchRelease:
+    build = row.get("pypi_linux_x86_64") or {}
+    default = None
+    if build.get("variant"):
+        default = DefaultBuild(
+            variant=build["variant"],
+            cuda=build.get("cuda"),
+            archs=tuple(build.get("archs") or ()),
+            cudnn=build.get("cudnn"),
+            nccl=build.get("nccl"),
+            cublas=build.get("cublas"),
+            cudart=build.get("cudart"),
+        )
+    pypi_default = row.get("pypi_default") or ({"linux_x86_64": default.variant} if default else {})
+    return TorchRelease(
+        version=row["version"],
+        released=row.get("released"),
+        requires_python=row.get("requires_python"),
+        python={p: tuple(v) for p, v in (row.get("python") or {}).items()},
+        pypi_default=dict(pypi_default),
+        torchvision=row.get("torchvision"),
+        torchaudio=row.get("torchaudio"),
+        source=str(row.get("source", "")),
+        yanked=bool(row.get("yanked", False)),
+        glibc=row.get("glibc"),
+        default_build=default,
+        notes=tuple(row.get("notes") or ()),
+    )
+
+
 @dataclass(frozen=True)
 class KnowledgeBase:
     drivers: dict[str, Any]
     torch: dict[str, Any]
     gpus: list[dict[str, Any]] = field(default_factory=list)
+    gpu_file: dict[str, Any] = field(default_factory=dict)  # gpus.json as loaded (_origin)
 
     # --- CompatKnowledge ---------------------------------------------------------------
     def driver_requirement(self, cuda: str, os: str = "linux") -> DriverRequirement | None:
@@ -144,18 +218,132 @@ class KnowledgeBase:
     def last_pytorch_channel_version(self) -> str:
         return str(self.torch["pytorch_channel_last_version"])
 
+    # --- PlanKnowledge -------------------------------------------------------------------
+    # cached_property stores into the instance __dict__ directly, which a frozen dataclass allows
+    @cached_property
+    def _releases(self) -> tuple[TorchRelease, ...]:
+        rows = sorted(self.torch["releases"], key=lambda r: _vkey(r["version"]))
+        return tuple(_release(row) for row in rows)
+
+    def torch_releases(self) -> tuple[TorchRelease, ...]:
+        return self._releases
+
+    def platform_variants(self, torch_version: str, platform: str) -> tuple[str, ...]:
+        entry = self.torch["minors"].get(minor_of(torch_version))
+        if not entry:
+            return ()
+        if platform == "linux_x86_64":
+            return tuple(entry["index_variants"])
+        return tuple((entry.get("index_variants_by_platform") or {}).get(platform, ()))
+
+    @cached_property
+    def _conda_forge(self) -> tuple[CondaForgeBuild, ...]:
+        builds = [
+            CondaForgeBuild(version, row["platform"], tuple(row.get("cuda") or ()), row["source"])
+            for row in (self.torch.get("conda_forge") or {}).get("builds", ())
+            for version in row["torch"]
+        ]
+        return tuple(sorted(builds, key=lambda b: (_vkey(b.torch), b.platform)))
+
+    def conda_forge_builds(self) -> tuple[CondaForgeBuild, ...]:
+        return self._conda_forge
+
+    def conda_forge_archs(self, cuda: str, platform: str) -> VariantArchs | None:
+        """The GPU code of conda-forge's CUDA ``cuda`` ("12.9" or "cu129") builds on
+        ``platform``; the SBSA build on linux_aarch64 (Jetson's tegra rows carry a target)."""
+        minor = variant_cuda(cuda) or cuda
+        for row in (self.torch.get("conda_forge") or {}).get("arch_lists", ()):
+            if row["cuda"] == minor and row["platform"] == platform and not row.get("target"):
+                variant = "cu" + minor.replace(".", "")
+                return VariantArchs(
+                    variant, tuple(row["archs"]), row["source"], bool(row.get("verified"))
+                )
+        return None
+
+    @cached_property
+    def _gpu_models(self) -> tuple[GpuModel, ...]:
+        return tuple(
+            GpuModel(
+                name=row["name"],
+                cc=row["cc"],
+                arch=row.get("arch", ""),
+                segment=row.get("segment", ""),
+                source=row.get("source", ""),
+                match=tuple(row.get("match") or ()),
+            )
+            for row in self.gpus
+        )
+
+    def gpu_models(self) -> tuple[GpuModel, ...]:
+        return self._gpu_models
+
+    def describe_origin(self) -> str:
+        files = [self.torch, self.drivers, self.gpu_file]
+        updated = [d for d in files if d.get("_origin", "packaged") != "packaged"]
+        if not updated:
+            return f"packaged data retrieved {self.torch.get('retrieved', '?')}"
+        first = updated[0]
+        text = (
+            f"updated data in {Path(first['_origin']).parent}, "
+            f"retrieved {first.get('retrieved', '?')}"
+        )
+        return text + (" (packaged data for the rest)" if len(updated) < len(files) else "")
+
     # --- further queries ------------------------------------------------------------------
     def releases(self) -> list[dict[str, Any]]:
         return list(self.torch["releases"])
+
+    def index_provenance(
+        self, torch_version: str, platform: str = "linux_x86_64"
+    ) -> tuple[bool, str]:
+        """(verified, source) of the variant list ``platform_variants`` answers with."""
+        entry = self.torch["minors"].get(minor_of(torch_version)) or {}
+        verified = entry.get("verified", False)
+        if platform != "linux_x86_64":
+            verified = (entry.get("platform_variants_verified") or {}).get(platform, False)
+        return bool(verified), str(entry.get("source", ""))
+
+
+if TYPE_CHECKING:  # mypy proves here that KnowledgeBase implements the planner's protocol
+    _PROTOCOL: type[PlanKnowledge] = KnowledgeBase
+
+
+def source_ids(text: str) -> list[str]:
+    """The source ids cited in a ``source`` field: "S4 (unverified ... (S7b))" -> S4, S7b."""
+    return list(dict.fromkeys(re.findall(r"\b(?:S\d+[a-z]?|T)\b", text)))
+
+
+def select_releases(releases: Sequence[TorchRelease], spec: str | None) -> tuple[TorchRelease, ...]:
+    """The releases a PEP 440 specifier admits (">=2.8", "2.13.*", "==2.6.0"); a bare version
+    means "==". Raises UsageError for a malformed specifier."""
+    if not spec or not spec.strip():
+        return tuple(releases)
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # noqa: PLC0415
+
+    text = spec.strip()
+    if text[0].isdigit():
+        text = "==" + text
+    try:
+        wanted = SpecifierSet(text)
+    except InvalidSpecifier:
+        raise UsageError(
+            "torch-spec",
+            f'--torch takes a PEP 440 version specifier such as ">=2.8", "2.13.*" or '
+            f'"==2.6.0" (several joined by commas: ">=2.6,<2.9"); "{spec}" is not one',
+            "write an operator (==, !=, >=, <=, >, <, ~=) and a version, or just a version",
+        ) from None
+    return tuple(r for r in releases if wanted.contains(r.version, prereleases=True))
 
 
 @cache
 def load_knowledge(packaged_only: bool = False) -> KnowledgeBase:
     """The knowledge base, preferring ``db update``'s copies unless ``packaged_only``."""
+    gpus = _load("gpus.json", packaged_only)
     return KnowledgeBase(
         drivers=_load("cuda_drivers.json", packaged_only),
         torch=_load("torch.json", packaged_only),
-        gpus=list(_load("gpus.json", packaged_only)["gpus"]),
+        gpus=list(gpus["gpus"]),
+        gpu_file=gpus,
     )
 
 

@@ -76,6 +76,8 @@ class GpuModel:
     arch: str  # "Hopper"
     segment: str  # datacenter|workstation|consumer|embedded|desktop
     source: str
+    # lower-case regexes searched in a normalised name (knowledge.gpus.normalise), gpus.json
+    match: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,54 @@
+"""`torchenv matrix`: the knowledge base as one row per torch release, newest first."""
+
+from __future__ import annotations
+
+from torchenv.knowledge import KnowledgeBase, load_knowledge
+from torchenv.knowledge.store import load_sources, select_releases, source_ids
+from torchenv.models.compat import TorchRelease
+from torchenv.models.matrix import MATRIX_SCHEMA, MatrixReport, MatrixRow, SourceRef
+
+PLATFORM = "linux_x86_64"  # the columns describe the Linux x86_64 wheels, the richest data
+
+
+def _row(kb: KnowledgeBase, release: TorchRelease) -> MatrixRow:
+    build = release.default_build
+    cuda = build.cuda if build else None
+    requirement = kb.driver_requirement(cuda) if cuda else None
+    verified, index_source = kb.index_provenance(release.version, PLATFORM)
+    cited = [release.source, index_source, requirement.source if requirement else ""]
+    return MatrixRow(
+        torch=release.version,
+        released=release.released,
+        yanked=release.yanked,
+        python=release.python.get(PLATFORM, ()),
+        pypi_variant=release.pypi_default.get(PLATFORM),
+        cuda=cuda,
+        archs=build.archs if build else (),
+        driver_floor=requirement.hard_floor if requirement else None,
+        index_variants=kb.platform_variants(release.version, PLATFORM),
+        index_verified=verified,
+        torchvision=release.torchvision,
+        torchaudio=release.torchaudio,
+        notes=release.notes,
+        source=",".join(source_ids(" ".join(cited))),
+    )
+
+
+def run_matrix(torch_spec: str | None = None, kb: KnowledgeBase | None = None) -> MatrixReport:
+    """Rows for the releases ``torch_spec`` (a PEP 440 specifier) admits, all when None.
+
+    Raises UsageError when the specifier is malformed."""
+    kb = kb or load_knowledge()
+    releases = select_releases(kb.torch_releases(), torch_spec)
+    rows = tuple(_row(kb, release) for release in reversed(releases))
+    known = load_sources()
+    cited = sorted(
+        {sid for row in rows for sid in row.source.split(",") if sid},
+        key=lambda sid: (sid[0] != "S", int("".join(c for c in sid if c.isdigit()) or 0), sid),
+    )
+    sources = tuple(
+        SourceRef(sid, known[sid]["what"], known[sid].get("url"), known[sid].get("retrieved"))
+        for sid in cited
+        if sid in known
+    )
+    return MatrixReport(MATRIX_SCHEMA, torch_spec, rows, kb.describe_origin(), sources)

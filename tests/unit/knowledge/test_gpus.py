@@ -1,0 +1,135 @@
+"""--gpu values and nvidia-smi names resolve to compute capabilities (gpus.json, S12)."""
+
+from __future__ import annotations
+
+import pytest
+
+from torchenv.errors import ExitCode, UsageError
+from torchenv.knowledge import load_knowledge
+from torchenv.knowledge.gpus import GpuTarget, gpu_name_cc, normalise, resolve_gpu
+from torchenv.models.compat import GpuModel
+
+MODELS = load_knowledge(packaged_only=True).gpu_models()
+
+# names as nvidia-smi (or torch.cuda.get_device_name on Jetson) prints them
+SMI_NAMES = [
+    ("NVIDIA H100 80GB HBM3", "9.0"),
+    ("NVIDIA H100 PCIe", "9.0"),
+    ("NVIDIA A100-SXM4-80GB", "8.0"),
+    ("Tesla V100-SXM2-16GB", "7.0"),
+    ("NVIDIA GeForce RTX 4090", "8.9"),
+    ("NVIDIA GeForce RTX 3060 Laptop GPU", "8.6"),
+    ("NVIDIA RTX A6000", "8.6"),
+    ("NVIDIA L40S", "8.9"),
+    ("NVIDIA GeForce GTX 1080 Ti", "6.1"),
+    ("NVIDIA B200", "10.0"),
+    ("NVIDIA GB10", "12.1"),
+    ("Orin", "8.7"),
+    ("Tesla T4", "7.5"),
+    ("NVIDIA L4", "8.9"),
+    ("NVIDIA GH200 480GB", "9.0"),
+    ("NVIDIA RTX 6000 Ada Generation", "8.9"),
+    ("Quadro RTX 8000", "7.5"),
+    ("NVIDIA GeForce RTX 2080 Ti", "7.5"),
+    ("NVIDIA GeForce GTX 1660 SUPER", "7.5"),
+    ("NVIDIA RTX PRO 6000 Blackwell Workstation Edition", "12.0"),
+]
+# names as users type them
+TYPED = [
+    ("h100", "9.0"),
+    ("rtx 5090", "12.0"),
+    ("5090", "12.0"),
+    ("a100", "8.0"),
+    ("4090", "8.9"),
+    ("gtx1080", "6.1"),
+    ("RTX3090", "8.6"),
+    ("l40s", "8.9"),
+    ("A6000", "8.6"),
+]
+
+
+@pytest.mark.parametrize(("name", "cc"), SMI_NAMES + TYPED)
+def test_names_resolve(name: str, cc: str) -> None:
+    target = resolve_gpu(name, MODELS)
+    assert (target.cc, target.how) == (cc, "name")
+    assert gpu_name_cc(name, MODELS) == cc
+
+
+def test_similar_names_stay_apart() -> None:
+    # word boundaries: A10 is not A100, L40 is not L40S, B200 is not GB200
+    assert resolve_gpu("NVIDIA A10", MODELS).name == "A10"
+    assert resolve_gpu("NVIDIA L40", MODELS).name == "L40"
+    assert resolve_gpu("NVIDIA GB200", MODELS).name == "GB200"
+    assert resolve_gpu("NVIDIA A10G", MODELS).cc == "8.6"
+
+
+@pytest.mark.parametrize(
+    ("text", "cc", "how"),
+    [
+        ("sm_90", "9.0", "arch"),
+        ("sm90", "9.0", "arch"),
+        ("SM_120", "12.0", "arch"),
+        ("sm_37", "3.7", "arch"),
+        ("9.0", "9.0", "cc"),
+        ("12.1", "12.1", "cc"),
+        (" 8.6 ", "8.6", "cc"),
+    ],
+)
+def test_archs_and_compute_capabilities(text: str, cc: str, how: str) -> None:
+    target = resolve_gpu(text, MODELS)
+    assert (target.name, target.cc, target.how) == (text.strip(), cc, how)
+
+
+def test_segments() -> None:
+    assert resolve_gpu("Orin", MODELS).segment == "embedded"
+    assert resolve_gpu("rtx 4090", MODELS).segment == "consumer"
+    # a CC or arch gets the segment its known GPUs share, none when they differ
+    assert resolve_gpu("8.7", MODELS) == GpuTarget("8.7", "8.7", "cc", "embedded")
+    assert resolve_gpu("sm_90", MODELS).segment == "datacenter"
+    assert resolve_gpu("8.6", MODELS).segment is None
+    assert resolve_gpu("9.9", MODELS).segment is None
+
+
+@pytest.mark.parametrize("text", ["compute_90", "foo", "", "sm_5", "9", "rtx 6000", "8.6.1"])
+def test_unknown_values_say_what_is_expected(text: str) -> None:
+    with pytest.raises(UsageError) as info:
+        resolve_gpu(text, MODELS)
+    err = info.value
+    assert err.exit_code == ExitCode.USAGE and err.reference == "gpu-unknown"
+    assert err.message.startswith('--gpu takes a GPU name (e.g. "H100", "RTX 4090"), a compute')
+    assert f'"{text.strip()}" is none of these' in err.message
+    assert err.hint is not None and "H100" in err.hint
+
+
+@pytest.mark.parametrize("text", ["99.1", "2.0", "13.0", "sm_20", "sm_130"])
+def test_compute_capability_out_of_range(text: str) -> None:
+    with pytest.raises(UsageError) as info:
+        resolve_gpu(text, MODELS)
+    assert info.value.reference == "gpu-cc-range" and "3 to 12" in info.value.message
+
+
+def test_ambiguous_names_are_refused() -> None:
+    models = (
+        GpuModel("Alpha 100", "8.0", "Ampere", "datacenter", "S12", (r"\balpha\b",)),
+        GpuModel("Alpha 200", "9.0", "Hopper", "datacenter", "S12", (r"\balpha\b",)),
+        GpuModel("Beta", "9.0", "Hopper", "datacenter", "S12", (r"\bbeta\b", r"\balpha 2")),
+    )
+    with pytest.raises(UsageError) as info:
+        resolve_gpu("alpha", models)
+    assert info.value.reference == "gpu-ambiguous"
+    assert "Alpha 100 (8.0)" in info.value.message and "Alpha 200 (9.0)" in info.value.message
+    assert gpu_name_cc("alpha", models) is None
+    # several rows of one compute capability are not ambiguous
+    assert resolve_gpu("alpha 200", models[1:]).cc == "9.0"
+
+
+def test_normalise() -> None:
+    assert normalise("NVIDIA GeForce RTX 3060 Laptop GPU") == "rtx 3060 laptop gpu"
+    assert normalise("Tesla V100-SXM2-16GB") == "v100 sxm2 16gb"
+    assert normalise("  NVIDIA   A100_PCIE ") == "a100 pcie"
+
+
+def test_gpu_name_cc_unknown_and_default_models() -> None:
+    assert gpu_name_cc("NVIDIA Quantum 9000") is None
+    assert gpu_name_cc("") is None
+    assert gpu_name_cc("NVIDIA H100 NVL") == "9.0"  # packaged models when none are given
