@@ -158,7 +158,7 @@ def _check_archs(
         how = coverage(archs.archs, gpu.cc, unified=unified)
         if how is None:
             verdict.reasons.append(
-                prefix + f"no kernels for {label}: {cand.label} has {describe(archs.archs)}"
+                prefix + f"no kernels for {label}: the build has {describe(archs.archs)}"
             )
         elif how == "ptx":
             verdict.ptx_or_compat = True

@@ -76,7 +76,9 @@ def _search(
     rejected: list[Rejection] = []
     for release in _releases(kb, request, channel):
         python, python_note = _python_for(request, targets, release)
-        reasons = [r for t in targets for r in release_reasons(release, t, python, channel)]
+        reasons = [
+            r for t in targets for r in release_reasons(release, t, python or t.python, channel)
+        ]
         if reasons:
             rejected.append(Rejection(f"torch {release.version}", tuple(reasons)))
             continue
@@ -92,7 +94,8 @@ def _search(
             accepted.append(((not verdict.ptx_or_compat, default, cuda), cand, verdict))
         if accepted:
             _, cand, verdict = max(accepted, key=lambda item: item[0])
-            return _stack(kb, cand, python or "", targets), verdict, rejected, python_note
+            stack_python = python or next((t.python for t in targets if t.python), "")
+            return _stack(kb, cand, stack_python, targets), verdict, rejected, python_note
     return None, None, rejected, None
 
 
@@ -117,7 +120,8 @@ def _python_for(
     if len(known) == 1:
         return known.pop(), None
     if len(known) > 1:
-        return None, "the targets run different Pythons (" + ", ".join(sorted(known)) + ")"
+        each = ", ".join(f"{t.python} ({t.name})" for t in targets if t.python)
+        return None, f"the targets run different Pythons, each checked for its own: {each}"
     common: set[str] | None = None
     for target in targets:
         have = {p for p in release.python.get(target.platform, ()) if not p.endswith("t")}

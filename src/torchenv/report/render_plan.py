@@ -61,6 +61,23 @@ def _recipe_lines(emit: Emit, recipe: InstallRecipe) -> None:
         emit([("  note: ", "dim"), (note, None)])
 
 
+def _reason_summary(emit: Emit, report: PlanReport) -> None:
+    """Distinct reasons with how many candidates each turned down, newest first."""
+    counts: dict[str, list[str]] = {}
+    for rejection in report.rejected:
+        for reason in rejection.reasons:
+            counts.setdefault(reason, []).append(rejection.candidate)
+    emit([])
+    emit([(f"Why ({len(report.rejected)} candidates, --verbose lists each)", "bold")])
+    for reason, candidates in counts.items():
+        which = (
+            candidates[0]
+            if len(candidates) == 1
+            else f"{candidates[0]} and {len(candidates) - 1} more"
+        )
+        emit([("  - ", None), (reason, None), (f"  [{which}]", "dim")])
+
+
 def render_plan(emit: Emit, report: PlanReport, verbose: bool = False) -> None:
     emit([("Targets", "bold")])
     for target in report.targets:
@@ -81,7 +98,9 @@ def render_plan(emit: Emit, report: PlanReport, verbose: bool = False) -> None:
         for recipe in report.install.values():
             emit([])
             _recipe_lines(emit, recipe)
-    if report.rejected:
+    if report.rejected and report.stack is None and not verbose:
+        _reason_summary(emit, report)
+    elif report.rejected:
         emit([])
         emit([("Not chosen, newest first", "bold")])
         shown = report.rejected if verbose else report.rejected[:SHOWN_REJECTIONS]

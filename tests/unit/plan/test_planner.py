@@ -202,3 +202,12 @@ def test_other_platforms_use_their_own_variant_lists(platform: str) -> None:
     # the fake knowledge base records no arch lists off Linux x86_64: coverage is unchecked
     assert chosen(report) == "2.11.0+cu130"
     assert "not recorded" in " ".join(report.fits[0].caveats)
+
+
+def test_targets_with_different_pythons_are_each_checked_for_their_own() -> None:
+    report = plan(node(H100, name="a", python="3.13"), node(H100, name="b", python="3.9"))
+    assert report.stack is None
+    assert "b: no wheels for Python 3.9" in reasons(report)
+    report = plan(node(H100, name="a", python="3.13"), node(H100, name="b", python="3.10"))
+    assert report.stack is not None and report.stack.python == "3.13"
+    assert any("different Pythons" in n for n in report.notes)

@@ -1,0 +1,118 @@
+"""``torchenv plan``: gather the target machines, then ask the (pure) planner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torchenv.errors import UsageError
+from torchenv.knowledge import load_knowledge
+from torchenv.knowledge.gpus import gpu_name_cc, resolve_gpu
+from torchenv.models import Machine
+from torchenv.models.codec import DecodeError, from_data
+from torchenv.models.plan import PlanReport, PlanTarget
+from torchenv.models.reports import INSPECT_SCHEMA
+from torchenv.plan import make_plan
+from torchenv.plan.request import build_request, parse_driver, parse_platform
+from torchenv.plan.targets import (
+    python_of_version,
+    target_from_machine,
+    target_from_options,
+)
+from torchenv.probe.context import ProbeContext
+
+
+def run_plan(
+    ctx: ProbeContext | None,
+    *,
+    torch: str | None = None,
+    python: str | None = None,
+    cuda: str | None = None,
+    gpus: Sequence[str] = (),
+    driver: str | None = None,
+    machine_files: Sequence[str] = (),
+    installer: str | None = None,
+    platform: str | None = None,
+) -> PlanReport:
+    """``ctx`` is needed only when the target is this machine (no --gpu, no --for)."""
+    request = build_request(torch, python, cuda, installer)
+    driver = parse_driver(driver)
+    kb = load_knowledge()
+    models = kb.gpu_models()
+
+    def cc_of_name(name: str) -> str | None:
+        return gpu_name_cc(name, models)
+
+    if machine_files and (gpus or driver or platform):
+        raise UsageError(
+            "conflicting-targets",
+            "--for reads the target machines from files; --gpu, --driver and --platform "
+            "describe one on the command line. Give one or the other.",
+        )
+    targets: list[PlanTarget]
+    if machine_files:
+        targets = [_target_from_file(Path(f), cc_of_name) for f in machine_files]
+    elif gpus or platform:
+        resolved = [resolve_gpu(text, models) for text in gpus]
+        jetson = any(g.segment == "embedded" for g in resolved)
+        # a machine described on the command line is most often a Linux GPU server
+        where = parse_platform(platform) if platform else "linux_x86_64"
+        targets = [target_from_options([(g.name, g.cc) for g in resolved], driver, where, jetson)]
+    else:
+        if ctx is None:
+            raise UsageError("no-target", "No target machine given.")
+        targets = [_this_machine(ctx, driver, cc_of_name)]
+    return make_plan(kb, request, targets)
+
+
+def _this_machine(ctx: ProbeContext, driver: str | None, cc_of_name: Any) -> PlanTarget:
+    from torchenv.probe.interpreter import query_interpreter  # noqa: PLC0415
+    from torchenv.probe.machine import probe_machine  # noqa: PLC0415
+    from torchenv.probe.target import choose_target  # noqa: PLC0415
+
+    machine = probe_machine(ctx)
+    python = None
+    try:
+        choice = choose_target(ctx, None, None)
+    except UsageError:
+        choice = None
+    if choice is not None and choice.python:
+        interp = query_interpreter(ctx, choice.python)
+        python = python_of_version(interp.version, interp.gil_disabled)
+    return target_from_machine("this machine", machine, cc_of_name, python, driver)
+
+
+def _target_from_file(path: Path, cc_of_name: Any) -> PlanTarget:
+    expected = (
+        f"--for takes the output of `torchenv inspect --json` (schema {INSPECT_SCHEMA}) "
+        "saved from the target machine"
+    )
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise UsageError(
+            "machine-file-unreadable", f"Cannot read {path}: {exc.strerror}."
+        ) from None
+    except ValueError as exc:
+        raise UsageError(
+            "machine-file-not-json", f"{path} is not JSON ({exc}).", expected
+        ) from None
+    if not isinstance(data, dict) or data.get("schema") != INSPECT_SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise UsageError(
+            "machine-file-schema", f"{path} is not an inspect document (schema: {found}).", expected
+        )
+    try:
+        machine = from_data(Machine, data.get("machine"))
+    except DecodeError as exc:
+        raise UsageError(
+            "machine-file-invalid", f"{path}: the machine section is malformed: {exc}", expected
+        ) from None
+    env = data.get("environment")
+    interp = env.get("interpreter") if isinstance(env, dict) else None
+    python = None
+    if isinstance(interp, dict) and isinstance(interp.get("version"), str):
+        python = python_of_version(interp["version"], interp.get("gil_disabled") is True)
+    return target_from_machine(path.name, machine, cc_of_name, python)

@@ -1,0 +1,164 @@
+"""`torchenv plan` end to end on the packaged knowledge base: the scenarios of issue 3, the JSON
+contract, exit codes, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from builders import FakeRunner, probe_context
+from torchenv import cli
+from torchenv.cli import common
+
+MACHINES = Path(__file__).parents[2] / "fixtures" / "machines"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def plan_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code, out, err = run(capsys, "plan", "--json", *args)
+    assert out, err
+    return code, json.loads(out)
+
+
+def rejected(doc: dict[str, Any]) -> str:
+    return "\n".join(f"{r['candidate']}: {'; '.join(r['reasons'])}" for r in doc["rejected"])
+
+
+def test_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = plan_json(capsys, "--gpu", "H100", "--driver", "580.65.06", "--python", "3.12")
+    assert code == 0
+    assert list(doc)[0] == "schema" and doc["schema"] == "torchenv.plan/1"
+    stack = doc["stack"]
+    assert {"torch", "variant", "cuda", "python", "torchvision", "torchaudio"} <= set(stack)
+    assert (stack["torch"], stack["variant"], stack["python"]) == ("2.15.0", "cu132", "3.12")
+    assert set(doc["install"]) == {"uv", "pip", "conda", "pixi"}
+    assert "torch==2.15.0+cu132" in doc["install"]["pip"]["commands"][1]
+    assert doc["rejected"] == []
+
+
+def test_blackwell_consumer_gpu_with_a_570_driver(capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = plan_json(capsys, "--gpu", "RTX 5090", "--driver", "570.133.07")
+    assert code == 0
+    # CUDA 13 needs R580; the newest 12.8 build with sm_120 cubins is 2.11's cu128 variant
+    assert (doc["stack"]["torch"], doc["stack"]["variant"]) == ("2.11.0", "cu128")
+    text = rejected(doc)
+    assert "2.15.0+cu132: command line: driver 570.133.07 is older than 580.65.06" in text
+    assert "2.14.1+cu126: command line: no kernels for" in text and "(12.0)" in text
+
+
+def test_pascal_gpu_with_a_recent_torch_request(capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = plan_json(capsys, "--gpu", "GTX 1080", "--driver", "580.65.06", "--torch", ">=2.13")
+    assert code == 0
+    assert (doc["stack"]["torch"], doc["stack"]["variant"]) == ("2.14.1", "cu126")
+    assert "2.15.0+cu132: command line: no kernels for" in rejected(doc)
+    code, doc = plan_json(capsys, "--gpu", "GTX 1080", "--driver", "580.65.06", "--torch", "2.15")
+    assert code == 3 and doc["stack"] is None
+
+
+def test_driver_too_old_for_any_supported_build(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "plan", "--gpu", "H100", "--driver", "418.67")
+    assert code == 3
+    assert "No PyTorch build fits" in out
+    assert "driver 418.67 is older than 450.80.02" in out
+
+
+def test_python_version_without_wheels(capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = plan_json(
+        capsys, "--gpu", "H100", "--driver", "580.65.06", "--python", "3.7", "--torch", ">=2.0"
+    )
+    assert code == 3
+    assert "no wheels for Python 3.7" in rejected(doc)
+
+
+def test_mixed_fleet_of_two_gpu_generations(capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = plan_json(
+        capsys,
+        "--for",
+        str(MACHINES / "h100-node.json"),
+        "--for",
+        str(MACHINES / "pascal-node.json"),
+    )
+    assert code == 0
+    # the 1080 Ti (6.1, named only) needs sm_60 cubins: the cu126 variant is the newest with them
+    assert (doc["stack"]["torch"], doc["stack"]["variant"]) == ("2.14.1", "cu126")
+    fits = {f["target"]: f for f in doc["fits"]}
+    assert "NVIDIA GeForce GTX 1080 Ti (6.1): native" in fits["pascal-node.json"]["gpus"]
+    assert any("minor-version compatibility" in c for c in fits["pascal-node.json"]["caveats"])
+
+
+def test_cpu_only_machine(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ctx, _ = probe_context(tmp_path, FakeRunner())
+    monkeypatch.setattr(common, "context", lambda: ctx)
+    code, doc = plan_json(capsys, "--python", "3.11")
+    assert code == 0
+    assert doc["stack"]["variant"] == "cpu" and doc["stack"]["cuda"] is None
+    assert doc["targets"][0]["name"] == "this machine" and doc["targets"][0]["gpus"] == []
+    assert "torch==2.15.0+cpu" in doc["install"]["uv"]["commands"][1]
+
+
+def test_text_output_shows_stack_install_and_rejections(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "plan", "--gpu", "sm_61", "--driver", "580.65.06")
+    assert code == 0
+    for piece in (
+        "Stack",
+        "torch        2.14.1+cu126",
+        "Install with uv",
+        "Not chosen",
+        "--index-url https://download.pytorch.org/whl/cu126",
+        "knowledge: packaged",
+    ):
+        assert piece in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--gpu", "Voodoo 5"], 'GPU name (e.g. "H100"'),
+        (["--gpu", "99.1"], "99.1"),
+        (["--torch", "newest"], "PEP 440"),
+        (["--cuda", "12"], "CUDA"),
+        (["--python", "2.7"], "Python version"),
+        (["--driver", "new"], "driver version"),
+        (["--for", "/nonexistent/machine.json"], "Cannot read"),
+    ],
+)
+def test_bad_input_is_exit_2_with_what_was_expected(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, "plan", *args)
+    assert code == 2, err
+    assert message in err and "Traceback" not in err
+    assert out == ""
+
+
+def test_machine_file_that_is_not_inspect_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    doctor = tmp_path / "doctor.json"
+    doctor.write_text('{"schema": "torchenv.doctor/1", "findings": []}')
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"schema": "torchenv.inspect/1", "machine": {"host": 3}}')
+    garbage = tmp_path / "garbage.json"
+    garbage.write_bytes(b"\xff\xfe not json")
+    for path, message in (
+        (doctor, "not an inspect document"),
+        (broken, "malformed"),
+        (garbage, "not JSON"),
+    ):
+        code, _, err = run(capsys, "plan", "--for", str(path))
+        assert code == 2 and message in err and "torchenv inspect --json" in err, err
+
+
+def test_for_and_gpu_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "plan", "--for", str(MACHINES / "h100-node.json"), "--gpu", "A100")
+    assert code == 2 and "one or the other" in err
