@@ -21,3 +21,5 @@ rm -rf .venvs/bench
 "$UV" pip install -q --python .venvs/bench/bin/python --compile-bytecode .
 .venvs/bench/bin/python benchmarks/bench_doctor.py --env .venvs/torch-2.13.0-cpu \
   --torchenv .venvs/bench/bin/torchenv --json benchmarks/results/doctor.json "$@"
+.venvs/bench/bin/python benchmarks/bench_plan.py --torchenv .venvs/bench/bin/torchenv \
+  --json benchmarks/results/plan.json

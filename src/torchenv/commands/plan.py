@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torchenv.errors import UsageError
 from torchenv.knowledge import load_knowledge
@@ -13,15 +13,17 @@ from torchenv.knowledge.gpus import gpu_name_cc, resolve_gpu
 from torchenv.models import Machine
 from torchenv.models.codec import DecodeError, from_data
 from torchenv.models.plan import PlanReport, PlanTarget
-from torchenv.models.reports import INSPECT_SCHEMA
+from torchenv.models.schemas import INSPECT_SCHEMA
 from torchenv.plan import make_plan
 from torchenv.plan.request import build_request, parse_driver, parse_platform
+
+if TYPE_CHECKING:
+    from torchenv.probe.context import ProbeContext
 from torchenv.plan.targets import (
     python_of_version,
     target_from_machine,
     target_from_options,
 )
-from torchenv.probe.context import ProbeContext
 
 
 def run_plan(

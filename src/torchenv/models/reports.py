@@ -8,9 +8,9 @@ from torchenv.models.environment import Environment
 from torchenv.models.findings import Finding, Outlook, RuleInfo, Summary, Target
 from torchenv.models.machine import Machine
 from torchenv.models.runtime import RuntimeCheck
+from torchenv.models.schemas import DOCTOR_SCHEMA, INSPECT_SCHEMA
 
-INSPECT_SCHEMA = "torchenv.inspect/1"
-DOCTOR_SCHEMA = "torchenv.doctor/1"
+__all__ = ["DOCTOR_SCHEMA", "INSPECT_SCHEMA", "DoctorReport", "InspectReport", "RuleCatalog"]
 
 
 @dataclass(frozen=True)
