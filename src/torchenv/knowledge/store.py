@@ -204,6 +204,13 @@ class KnowledgeBase:
                 and row.get("platform", "linux_x86_64") == platform
             ):
                 return VariantArchs(variant, tuple(row["archs"]), row["source"], row["verified"])
+        if platform == "win_amd64":
+            # RELEASE.md's support matrix gives one list for "x86_64/Windows", with "+PTX on
+            # linux builds only" (S7b): the Linux x86_64 cubins, without the PTX entries
+            linux = self.variant_archs(torch_version, variant)
+            if linux is not None:
+                cubins = tuple(a for a in linux.archs if not a.startswith("compute_"))
+                return VariantArchs(variant, cubins, linux.source + ",S7b", False)
         return None
 
     def pairing(self, torch_version: str) -> DomainPairing | None:

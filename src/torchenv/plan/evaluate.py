@@ -86,8 +86,8 @@ def evaluate(kb: PlanKnowledge, cand: Candidate, target: PlanTarget) -> Verdict:
         return verdict
     if target.jetson and cand.channel == PYTORCH_INDEX:
         verdict.reasons.append(
-            prefix + "Jetson (Tegra) GPUs need NVIDIA's JetPack PyTorch wheels; the PyPI and "
-            "PyTorch-index aarch64 builds are for SBSA servers"
+            prefix + "Jetson (Tegra) GPUs need NVIDIA's JetPack PyTorch wheels (or conda-forge's "
+            "tegra builds); the PyPI and PyTorch-index aarch64 builds are for SBSA servers"
         )
         return verdict
     _check_driver(kb, cand, target, verdict)

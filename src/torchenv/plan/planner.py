@@ -41,6 +41,11 @@ def make_plan(kb: PlanKnowledge, request: PlanRequest, targets: Sequence[PlanTar
     stack, verdict, rejected, python_note = found
     if python_note:
         notes.append(python_note)
+    if channel == CONDA_FORGE:
+        notes.append(
+            "conda-forge builds as recorded in the feedstock history (S8); which Pythons they "
+            "cover is not recorded, so the Python check uses the PyPI wheels"
+        )
     per_target: dict[str, str] = {}
     if stack is None:
         if not _releases(kb, request, channel):

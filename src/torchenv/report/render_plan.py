@@ -25,10 +25,14 @@ def _target_text(target: PlanTarget) -> str:
 
 
 def _stack_lines(emit: Emit, stack: Stack) -> None:
-    label = stack.variant if stack.channel == "pytorch-index" else f"conda-forge {stack.variant}"
+    if stack.channel == "pytorch-index":
+        build = f"{stack.torch}+{stack.variant}"
+    else:
+        kind = f"cuda{stack.variant[2:]}" if stack.cuda else "cpu"
+        build = f"pytorch {stack.torch}, conda-forge {kind} build"
     released = f"  (released {stack.released})" if stack.released else ""
     emit([("Stack", "bold")])
-    emit([("  torch        ", None), (f"{stack.torch}+{label}", "bold green"), (released, "dim")])
+    emit([("  torch        ", None), (build, "bold green"), (released, "dim")])
     emit([("  torchvision  ", None), (stack.torchvision or "none paired", None)])
     emit([("  torchaudio   ", None), (stack.torchaudio or "none paired with this torch", None)])
     emit([("  Python       ", None), (stack.python or "?", None)])

@@ -162,3 +162,19 @@ def test_machine_file_that_is_not_inspect_json(
 def test_for_and_gpu_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "plan", "--for", str(MACHINES / "h100-node.json"), "--gpu", "A100")
     assert code == 2 and "one or the other" in err
+
+
+def test_windows_uses_the_x86_64_lists_without_ptx(capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = plan_json(capsys, "--gpu", "H100", "--driver", "581.15", "--platform", "win_amd64")
+    assert code == 0
+    assert doc["fits"][0]["gpus"] == ["H100 (PCIe/SXM/NVL) (9.0): native"]
+    assert not any(a.startswith("compute_") for a in doc["stack"]["archs"])
+
+
+def test_conda_installer_plans_a_conda_forge_build(capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = plan_json(capsys, "--gpu", "H100", "--driver", "580.65.06", "--installer", "conda")
+    assert code == 0
+    assert doc["stack"]["channel"] == "conda-forge" and list(doc["install"]) == ["conda"]
+    command = doc["install"]["conda"]["commands"][0]
+    assert "-c conda-forge" in command and "-c pytorch" not in command
+    assert f'"pytorch={doc["stack"]["torch"]}=cuda' in command

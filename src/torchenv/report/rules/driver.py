@@ -33,8 +33,9 @@ def _reinstall(f: Facts) -> tuple[str, ...]:
     )
     if advice is None:
         return (
-            f"no build variant of torch {torch.base_version} fits this machine; install a "
-            "release that has one (https://pytorch.org/get-started/previous-versions/)",
+            f"no build variant of torch {torch.base_version} fits this machine; "
+            "`torchenv plan` finds the newest release that has one and prints its install "
+            "commands",
         )
     steps = reinstall_torch_commands(f.environment, f.kb, torch.version, advice)
     if advice.caveat:
