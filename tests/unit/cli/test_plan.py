@@ -35,7 +35,7 @@ def rejected(doc: dict[str, Any]) -> str:
 def test_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     code, doc = plan_json(capsys, "--gpu", "H100", "--driver", "580.65.06", "--python", "3.12")
     assert code == 0
-    assert list(doc)[0] == "schema" and doc["schema"] == "torchenv.plan/1"
+    assert next(iter(doc)) == "schema" and doc["schema"] == "torchenv.plan/1"
     stack = doc["stack"]
     assert {"torch", "variant", "cuda", "python", "torchvision", "torchaudio"} <= set(stack)
     assert (stack["torch"], stack["variant"], stack["python"]) == ("2.15.0", "cu132", "3.12")
