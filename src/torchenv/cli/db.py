@@ -2,9 +2,112 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import click
+
+from torchenv.cli import common
+
+if TYPE_CHECKING:
+    from torchenv.commands.db_update import DbUpdateResult
+
+# The defaults of commands.db_update, repeated here so --help works without importing it.
+_PYPI = "https://pypi.org/simple"
+_PYTORCH = "https://download.pytorch.org/whl"
+Line = Callable[[list[tuple[str, str | None]]], None]
 
 
 @click.group()
 def db() -> None:
     """Maintain the knowledge base (torch releases, variants, drivers)."""
+
+
+@db.command()
+@click.option(
+    "--pypi-index",
+    default=_PYPI,
+    show_default=True,
+    metavar="URL",
+    help="PyPI-compatible index (PEP 691 JSON or PEP 503 HTML; file:// or a directory works).",
+)
+@click.option(
+    "--pytorch-index",
+    default=_PYTORCH,
+    show_default=True,
+    metavar="URL",
+    help="PyTorch wheel index, read for the variants of each release.",
+)
+@click.option("--full", is_flag=True, help="Read every release's wheels again, not only new ones.")
+@click.option(
+    "--only",
+    "versions",
+    multiple=True,
+    metavar="VERSION",
+    help="Update only this torch release (repeat for several), e.g. --only 2.13.0.",
+)
+@click.option(
+    "--archs",
+    is_flag=True,
+    help="Also read the arch list of every CUDA variant's wheel on the PyTorch index (slow).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.db-update/1)."
+)
+def update(
+    pypi_index: str,
+    pytorch_index: str,
+    full: bool,
+    versions: tuple[str, ...],
+    archs: bool,
+    as_json: bool,
+) -> None:
+    """Regenerate the torch release data from the package indexes (wheels are read by HTTP
+    range requests, a few MB each) and write it to the user data directory."""
+    from torchenv.commands.db_update import run_db_update  # noqa: PLC0415
+
+    result = run_db_update(
+        pypi_index=pypi_index,
+        pytorch_index=pytorch_index,
+        full=full,
+        versions=versions or None,
+        archs=archs,
+        progress=common.progress,
+    )
+    if as_json:
+        common.write_json(result)
+    else:
+        render_update(common.printer(), result)
+
+
+def render_update(line: Line, result: DbUpdateResult) -> None:
+    where = result.path if result.written else f"{result.path} (unchanged, not rewritten)"
+    line([("Knowledge base: ", "bold"), (where, None)])
+    line([(f"  started from {result.started_from}; read {result.pypi_index}", "dim")])
+    for version in result.added:
+        line([("  added   ", "green"), (f"torch {version}", None)])
+    for change in result.changed:
+        line(
+            [
+                ("  changed ", "yellow"),
+                (f"torch {change.version}: {', '.join(change.fields)}", None),
+            ]
+        )
+    if result.minors_changed:
+        line([("  minors  ", "yellow"), (", ".join(result.minors_changed), None)])
+    for item in result.arch_lists_changed:
+        line([("  archs   ", "yellow"), (item, None)])
+    if not (result.added or result.changed or result.minors_changed):
+        line([("  no release changed", None)])
+    for failure in result.failures:
+        line([("  failed  ", "red"), (f"{failure.source}: {failure.error}", None)])
+    megabytes = result.bytes_read / 1e6
+    line(
+        [
+            (
+                f"  {result.releases} releases; {result.wheel_reads} wheel reads, "
+                f"{result.requests} requests, {megabytes:.1f} MB in {result.seconds:.1f} s",
+                "dim",
+            )
+        ]
+    )

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import mmap
 
 # Code CC -> the device CCs it runs on, where torch's table differs from "same major, minor >= ".
 _IGPU = frozenset({53, 62, 72, 87, 101, 110})
@@ -27,6 +31,18 @@ _EXACT_SETS: dict[int, frozenset[int]] = {
 }
 
 _TOKEN = re.compile(r"^(sm|compute)_(\d+)([af]?)$")
+
+# The CUDA_ARCH_FLAGS literal compiled into torch/lib/libtorch_python.so (what
+# torch.cuda.get_arch_list() returns; failure catalog 2.2). It always starts with an sm_ entry; the
+# literal prefix keeps a scan of the ~30 MB library at ~10 ms.
+ARCH_FLAGS = re.compile(rb"sm_\d+[af]?(?: (?:sm|compute)_\d+[af]?)+")
+
+
+def find_arch_flags(data: bytes | bytearray | memoryview | mmap.mmap) -> tuple[str, ...]:
+    """The arch list in the bytes of a compiled torch library: the longest flags string, () when
+    there is none (CPU and ROCm builds)."""
+    flags = [m.group() for m in ARCH_FLAGS.finditer(data)]
+    return tuple(max(flags, key=len).decode("ascii").split()) if flags else ()
 
 
 @dataclass(frozen=True)

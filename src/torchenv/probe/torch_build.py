@@ -21,12 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from torchenv.models import Distribution, DomainLibrary, ProbeNote, TorchBuild
+from torchenv.models.archs import find_arch_flags
 from torchenv.models.compat import split_local
 from torchenv.probe.cache import file_stamp
 from torchenv.probe.context import ProbeContext
 
-# The flags string always starts with an sm_ entry; a literal prefix keeps the scan ~10 ms.
-_ARCH_FLAGS = re.compile(rb"sm_\d+[af]?(?: (?:sm|compute)_\d+[af]?)+")
 _NUMPY2 = b"numpy._core._multiarray_umath"
 _NUMPY1 = b"numpy.core._multiarray_umath"
 _SCAN_FORMAT = "1"
@@ -56,10 +55,9 @@ def scan_library(path: Path) -> tuple[tuple[str, ...], str | None]:
         if size == 0:
             return (), None
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            flags = [m.group().decode() for m in _ARCH_FLAGS.finditer(data)]
+            arch = find_arch_flags(data)
             numpy2 = data.find(_NUMPY2) >= 0
             numpy1 = data.find(_NUMPY1) >= 0
-    arch = tuple(max(flags, key=len).split()) if flags else ()
     abi = "numpy2" if numpy2 else ("numpy1" if numpy1 else None)
     return arch, abi
 

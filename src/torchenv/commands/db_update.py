@@ -1,0 +1,117 @@
+"""`torchenv db update`: regenerate the torch release data from package indexes.
+
+Starts from the current data (the user copy if valid, else the packaged file), reads PyPI and
+download.pytorch.org through one ``Remote``, merges, and writes ``user_data_dir()/torch.json``
+atomically. The packaged file is never written; deleting the user copy goes back to it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from torchenv.errors import UsageError
+from torchenv.knowledge.remote import Remote, SourceFailure, http_timeout
+from torchenv.knowledge.store import load_knowledge, user_data_dir
+from torchenv.knowledge.update import (
+    NAME,
+    PYPI_INDEX,
+    PYTORCH_INDEX,
+    UpdateOptions,
+    current_data,
+    update_torch_data,
+    write_atomic,
+)
+
+SCHEMA = "torchenv.db-update/1"
+
+
+@dataclass(frozen=True)
+class ReleaseUpdate:
+    version: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DbUpdateResult:
+    schema: str
+    path: str  # the file written (or that would be written, when nothing changed)
+    started_from: str  # "packaged" or the user copy's path
+    pypi_index: str
+    pytorch_index: str
+    added: tuple[str, ...]
+    changed: tuple[ReleaseUpdate, ...]
+    minors_changed: tuple[str, ...]
+    arch_lists_changed: tuple[str, ...]
+    failures: tuple[SourceFailure, ...]
+    releases: int
+    wheel_reads: int
+    requests: int
+    bytes_read: int
+    seconds: float
+    written: bool
+
+
+def _normalise_index(url: str, option: str) -> str:
+    """A URL, or a local directory given as a path (turned into a file:// URL)."""
+    if "://" in url or url.startswith("file:"):
+        return url.rstrip("/")
+    path = Path(url).expanduser()
+    if not path.is_dir():
+        raise UsageError(
+            "db-update-index",
+            f"{option} {url} is neither a URL nor a directory.",
+            "Give https://... or file:///path/to/simple (a PEP 503 tree).",
+        )
+    return path.resolve().as_uri()
+
+
+def run_db_update(
+    *,
+    pypi_index: str = PYPI_INDEX,
+    pytorch_index: str = PYTORCH_INDEX,
+    full: bool = False,
+    versions: Iterable[str] | None = None,
+    archs: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+    remote: Remote | None = None,
+) -> DbUpdateResult:
+    started = time.monotonic()
+    pypi = _normalise_index(pypi_index, "--pypi-index")
+    pytorch = _normalise_index(pytorch_index, "--pytorch-index")
+    remote = remote or Remote(timeout=http_timeout())
+    current, origin = current_data()
+    options = UpdateOptions(
+        pypi_index=pypi,
+        pytorch_index=pytorch,
+        full=full,
+        versions=frozenset(versions) if versions else None,
+        archs=archs,
+    )
+    outcome = update_torch_data(remote, current, options, progress)
+    path = user_data_dir() / NAME
+    written = origin == "packaged" or outcome.data != current
+    if written:
+        write_atomic(path, outcome.data)
+        load_knowledge.cache_clear()  # this process sees the new data from now on
+        progress(f"wrote {path}")
+    return DbUpdateResult(
+        schema=SCHEMA,
+        path=str(path),
+        started_from=origin,
+        pypi_index=pypi,
+        pytorch_index=pytorch,
+        added=outcome.added,
+        changed=tuple(ReleaseUpdate(c.version, c.fields) for c in outcome.changed),
+        minors_changed=outcome.minors_changed,
+        arch_lists_changed=outcome.arch_lists_changed,
+        failures=outcome.failures,
+        releases=len(outcome.data.get("releases", [])),
+        wheel_reads=outcome.wheel_reads,
+        requests=remote.stats.requests,
+        bytes_read=remote.stats.bytes,
+        seconds=round(time.monotonic() - started, 3),
+        written=written,
+    )

@@ -1,0 +1,288 @@
+"""The one gateway through which ``db update`` reads package indexes and wheels.
+
+``http(s)://`` goes through urllib (so proxies from the environment are honoured as urllib does);
+``file://`` reads a local mirror with the same interface, so a PEP 503 tree on disk works like an
+index. Wheels are read by byte ranges only (RFC 9110 section 14: ``Range: bytes=a-b`` and the
+suffix form ``bytes=-n``, answered with 206 and ``Content-Range``): torch wheels are 0.5-0.9 GB
+and ``db update`` needs a few MB of each. Every byte received is counted in ``stats`` so the cost of
+an update can be reported and bounded in tests.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, cast
+
+from torchenv.errors import ExitCode, TorchenvError
+
+DEFAULT_TIMEOUT = 30.0
+# A read of a response body is done in pieces of this size, so a stalled server hits the timeout
+# per piece instead of blocking one huge read.
+_PIECE = 1 << 16
+_WHOLE_OK = 1 << 16  # a 200 answer to a range request is read when the file is this small
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+
+
+class RemoteError(TorchenvError):
+    """An index or file server could not be read: the message names the URL and the error."""
+
+    exit_code = ExitCode.EXTERNAL
+
+    def __init__(self, url: str, error: str, hint: str | None = None) -> None:
+        super().__init__("remote-unreadable", f"Cannot read {url}: {error}", hint)
+        self.url = url
+        self.error = error
+
+
+class NotFound(RemoteError):
+    """404/410, or a missing local file: callers that have a fallback catch this one."""
+
+
+class RemoteFormatError(TorchenvError):
+    """What a server returned does not have the expected shape (index page, zip, METADATA)."""
+
+    exit_code = ExitCode.EXTERNAL
+
+    def __init__(self, url: str, problem: str) -> None:
+        super().__init__("remote-malformed", f"Unexpected content at {url}: {problem}")
+        self.url = url
+
+
+@dataclass(frozen=True)
+class SourceFailure:
+    """A source that could not be read while the update went on without it."""
+
+    source: str  # "pytorch-index", "torchaudio", "cuda-toolkit"
+    url: str
+    error: str
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Page:
+    body: bytes
+    content_type: str
+    url: str  # where it was read from (after redirects): relative links resolve against it
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version  # noqa: PLC0415
+
+        return version("torchenv")
+    except Exception:  # noqa: BLE001  (not installed as a distribution: a source checkout)
+        return "0"
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """Errors before any response arrived (refused, reset, DNS); only these are retried."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return False
+    if isinstance(exc, urllib.error.URLError):
+        return not isinstance(exc.reason, (TimeoutError, socket.timeout))
+    return isinstance(exc, (ConnectionError, http.client.RemoteDisconnected))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return str(exc.reason)
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Remote:
+    """HTTP(S) and file:// reads with range support, a timeout per request and byte counting.
+
+    ``opener`` is injectable (tests point it at a local server through the ordinary URLs; a
+    custom opener can add auth handlers for a private mirror)."""
+
+    def __init__(
+        self,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = 2,
+        backoff: float = 0.25,
+        opener: urllib.request.OpenerDirector | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.opener = opener or urllib.request.build_opener()
+        self.user_agent = user_agent or f"torchenv/{_version()}"
+        self.stats = Stats()
+
+    # --- public interface -------------------------------------------------------------------
+    def get(self, url: str, accept: str | None = None) -> Page:
+        """A whole (small) document: an index page or a ``.metadata`` file."""
+        if _is_file(url):
+            path = _local_path(url)
+            if path.is_dir():
+                path = path / "index.html"  # a PEP 503 tree on disk: the page of a directory
+            body = self._read_local(url, path, 0, None)
+            kind = "text/html" if path.suffix in (".html", ".htm") else ""
+            kind = "application/json" if path.suffix == ".json" else kind
+            return Page(body, kind, path.as_uri())
+        headers = {"Accept": accept} if accept else {}
+        body, response_headers, final = self._http(url, headers, None)
+        return Page(body, response_headers.get("content-type", ""), final)
+
+    def read_range(self, url: str, start: int, length: int) -> bytes:
+        """``length`` bytes from ``start`` (fewer at the end of the file)."""
+        if length <= 0:
+            return b""
+        if _is_file(url):
+            return self._read_local(url, _local_path(url), start, length)
+        header = {"Range": f"bytes={start}-{start + length - 1}"}
+        body, headers, _ = self._http(url, header, length)
+        if headers.get("_status") == "200":
+            body = body[start : start + length]  # a server without ranges sent a small file whole
+        elif headers.get("_first") != str(start):
+            raise RemoteFormatError(url, f"asked for bytes from {start}, got {headers['_range']}")
+        return body
+
+    def read_tail(self, url: str, length: int) -> tuple[bytes, int]:
+        """The last ``length`` bytes of a file and the file's size."""
+        if _is_file(url):
+            path = _local_path(url)
+            try:
+                size = path.stat().st_size
+            except OSError as exc:
+                raise _local_error(url, exc) from exc
+            start = max(0, size - length)
+            return self._read_local(url, path, start, size - start), size
+        body, headers, _ = self._http(url, {"Range": f"bytes=-{length}"}, length)
+        if headers.get("_status") == "200":
+            return body, len(body)
+        total = headers.get("_total", "*")
+        if not total.isdigit():
+            raise RemoteFormatError(url, f"no file size in Content-Range {headers['_range']!r}")
+        return body, int(total)
+
+    # --- file:// ------------------------------------------------------------------------------
+    def _read_local(self, url: str, path: Path, start: int, length: int | None) -> bytes:
+        self.stats.requests += 1
+        try:
+            with path.open("rb") as fh:
+                fh.seek(start)
+                data = fh.read() if length is None else fh.read(length)
+        except OSError as exc:
+            raise _local_error(url, exc) from exc
+        self.stats.bytes += len(data)
+        return data
+
+    # --- http(s):// ---------------------------------------------------------------------------
+    def _http(
+        self, url: str, headers: dict[str, str], limit: int | None
+    ) -> tuple[bytes, dict[str, str], str]:
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise RemoteError(url, "only http://, https:// and file:// URLs are supported")
+        # the scheme is checked above: urllib's other handlers (ftp:, data:) are never reached
+        request = urllib.request.Request(  # noqa: S310
+            url, headers={"User-Agent": self.user_agent, **headers}
+        )
+        attempt = 0
+        while True:
+            try:
+                return self._once(request, url, limit)
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                if isinstance(exc, urllib.error.HTTPError) and exc.code in (404, 410):
+                    raise NotFound(url, _describe(exc)) from exc
+                if _is_connection_error(exc) and attempt < self.retries:
+                    attempt += 1
+                    time.sleep(self.backoff * attempt)
+                    continue
+                raise RemoteError(url, _describe(exc), _hint(exc)) from exc
+
+    def _once(
+        self, request: urllib.request.Request, url: str, limit: int | None
+    ) -> tuple[bytes, dict[str, str], str]:
+        self.stats.requests += 1
+        with self.opener.open(request, timeout=self.timeout) as response:
+            status = int(response.status)
+            found = {k.lower(): v for k, v in response.headers.items()}  # names: any case
+            found["_status"] = str(status)
+            if limit is not None:
+                _check_range_answer(url, status, found, limit)
+            body = _read_body(cast(BinaryIO, response), self.stats)
+        return body, found, str(response.geturl())
+
+
+def _check_range_answer(url: str, status: int, headers: dict[str, str], limit: int) -> None:
+    """A range request must get 206; a 200 is accepted only for a small file (servers may answer
+    one whole), never for a wheel that would then be downloaded whole."""
+    if status == 200:
+        size = headers.get("content-length", "")
+        if size.isdigit() and int(size) <= limit + _WHOLE_OK:
+            return
+        raise RemoteError(
+            url,
+            "the server ignores HTTP range requests (answered 200 with the whole file)",
+            "Use an index whose file server supports ranges (PyPI's does), or a file:// mirror.",
+        )
+    match = _CONTENT_RANGE.fullmatch(headers.get("content-range", "").strip())
+    if status != 206 or match is None:
+        raise RemoteFormatError(url, f"range request answered {status} without a Content-Range")
+    headers["_range"] = match.group(0)
+    headers["_first"], headers["_total"] = match.group(1), match.group(3)
+
+
+def _read_body(response: BinaryIO, stats: Stats) -> bytes:
+    parts = []
+    while True:
+        piece = response.read(_PIECE)
+        if not piece:
+            break
+        stats.bytes += len(piece)
+        parts.append(piece)
+    return b"".join(parts)
+
+
+def _hint(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return "The server answered with an error; try again later or use another index."
+    return (
+        "Check the network connection and proxy settings (HTTPS_PROXY), or point --pypi-index "
+        "at a reachable mirror; TORCHENV_HTTP_TIMEOUT sets the timeout in seconds."
+    )
+
+
+def _is_file(url: str) -> bool:
+    return url.startswith("file:")
+
+
+def _local_path(url: str) -> Path:
+    parsed = urllib.parse.urlsplit(url)
+    return Path(urllib.request.url2pathname(urllib.parse.unquote(parsed.path)))
+
+
+def _local_error(url: str, exc: OSError) -> RemoteError:
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return NotFound(url, "no such file")
+    return RemoteError(url, exc.strerror or str(exc))
+
+
+def http_timeout(environ: dict[str, str] | None = None) -> float:
+    """$TORCHENV_HTTP_TIMEOUT in seconds when it is a positive number, else the default."""
+    text = (environ if environ is not None else os.environ).get("TORCHENV_HTTP_TIMEOUT", "")
+    try:
+        value = float(text)
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return value if value > 0 else DEFAULT_TIMEOUT

@@ -1,0 +1,351 @@
+"""``db update``: rebuild the torch release data from package indexes and merge it.
+
+Reads, in this order: the PyPI project pages of torch, torchvision and torchaudio (a failure is
+fatal: without them nothing can be updated), one wheel per new or incomplete release (METADATA,
+``torch/version.py``, the arch list), the domain libraries' METADATA for the pairing, and the
+download.pytorch.org page of torch for the variants per minor (a failure there is reported and
+the existing variant data is kept). The current data is the starting point; ``merge`` keeps what
+is not regenerated. Writing is atomic: a temporary file in the same directory, then
+``os.replace``, so an interrupted update leaves the previous file.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.version import Version
+
+from torchenv.errors import UsageError
+from torchenv.knowledge import merge
+from torchenv.knowledge.indexes import IndexFile, fetch_files
+from torchenv.knowledge.releases import (
+    MINIMUM,
+    group_releases,
+    index_facts,
+    is_legacy_manylinux,
+    pick_wheel,
+    wheel_of,
+)
+from torchenv.knowledge.remote import (
+    NotFound,
+    Remote,
+    RemoteError,
+    RemoteFormatError,
+    SourceFailure,
+)
+from torchenv.knowledge.store import DATA, SCHEMAS, user_data_dir
+from torchenv.knowledge.wheelfacts import WheelReader, safe_version
+
+PYPI_INDEX = "https://pypi.org/simple"
+PYTORCH_INDEX = "https://download.pytorch.org/whl"
+NAME = "torch.json"
+# The pairings of torch 1.13.0, the oldest release covered (packaged torch.json, source S2):
+# older domain releases pair with older torch and are not read.
+DOMAIN_MINIMUM = {"torchvision": Version("0.14.0"), "torchaudio": Version("0.13.0")}
+
+
+@dataclass(frozen=True)
+class UpdateOptions:
+    pypi_index: str = PYPI_INDEX
+    pytorch_index: str = PYTORCH_INDEX
+    full: bool = False
+    versions: frozenset[str] | None = None  # only these releases (None: all)
+    archs: bool = False  # also verify arch_lists from download.pytorch.org wheels
+    today: str = field(
+        default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    )
+
+
+@dataclass(frozen=True)
+class UpdateOutcome:
+    data: dict[str, Any]
+    added: tuple[str, ...]
+    changed: tuple[merge.ReleaseChange, ...]
+    minors_changed: tuple[str, ...]
+    arch_lists_changed: tuple[str, ...]
+    failures: tuple[SourceFailure, ...]
+    wheel_reads: int
+
+
+def current_data() -> tuple[dict[str, Any], str]:
+    """The data to start from and where it came from: the user copy when it is valid JSON with
+    the right schema (the store's rule), else the packaged file."""
+    user = user_data_dir() / NAME
+    try:
+        data = json.loads(user.read_text("utf-8"))
+    except (OSError, ValueError):
+        data = None
+    if isinstance(data, dict) and data.get("schema") == SCHEMAS[NAME] and _usable(data):
+        return data, str(user)
+    return json.loads((DATA / NAME).read_text("utf-8")), "packaged"
+
+
+def _usable(data: Mapping[str, Any]) -> bool:
+    """The shape the merge relies on (a copy edited by hand may lack it)."""
+    releases = data.get("releases")
+    return (
+        isinstance(releases, list)
+        and all(isinstance(r, dict) and isinstance(r.get("version"), str) for r in releases)
+        and isinstance(data.get("minors", {}), dict)
+        and isinstance(data.get("arch_lists", []), list)
+    )
+
+
+def write_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(temp, 0o644)  # mkstemp creates 0600; the data is not secret
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def update_torch_data(
+    remote: Remote,
+    current: Mapping[str, Any],
+    options: UpdateOptions,
+    progress: Callable[[str], None],
+) -> UpdateOutcome:
+    data = copy.deepcopy(dict(current))
+    data.pop("_origin", None)
+    reader = WheelReader(remote, options.pypi_index, progress)
+    progress(f"reading the torch file list from {options.pypi_index}")
+    releases = group_releases(fetch_files(remote, options.pypi_index, "torch"))
+    selected = _select(releases, options.versions, options.pypi_index)
+    old = {r["version"]: r for r in data.get("releases", [])}
+    fresh: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {}
+    for version in selected:
+        fresh[str(version)] = _release(
+            reader, str(version), releases[version], old.get(str(version)), options
+        )
+    _pair_domains(reader, options, progress, fresh, old, data)
+    data["releases"], added, changes = merge.merge_releases(data.get("releases", []), fresh)
+    failures = reader.failures
+    index = _pytorch_variants(remote, options.pytorch_index, progress, failures)
+    minors_changed = _merge_minors(data, index, selected)
+    arch_changes: list[str] = []
+    if options.archs and index is not None:
+        arch_changes = _verify_arch_lists(reader, data, index, selected)
+    data["retrieved"] = options.today
+    data["updated_from"] = {
+        "pypi": options.pypi_index,
+        "pytorch": options.pytorch_index,
+        "failed": [f.source for f in failures],
+    }
+    return UpdateOutcome(
+        data=data,
+        added=tuple(added),
+        changed=tuple(changes),
+        minors_changed=tuple(minors_changed),
+        arch_lists_changed=tuple(arch_changes),
+        failures=tuple(failures),
+        wheel_reads=reader.reads,
+    )
+
+
+def _select(
+    releases: Mapping[Version, list[IndexFile]], versions: frozenset[str] | None, index: str
+) -> list[Version]:
+    if versions is None:
+        return list(releases)
+    wanted = {v for v in map(safe_version, versions) if v is not None}
+    if len(wanted) != len(versions):
+        bad = sorted(v for v in versions if safe_version(v) is None)
+        raise UsageError("db-update-bad-version", f"Not a version: {', '.join(bad)}.")
+    missing = sorted(str(v) for v in wanted - set(releases))
+    if missing:
+        raise UsageError(
+            "db-update-unknown-version",
+            f"torch {', '.join(missing)} is not a release >= {MINIMUM} on {index}.",
+            "Name final releases as they appear on the index, e.g. --only 2.13.0.",
+        )
+    return [v for v in releases if v in wanted]
+
+
+def _release(
+    reader: WheelReader,
+    version: str,
+    files: list[IndexFile],
+    old: Mapping[str, Any] | None,
+    options: UpdateOptions,
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The regenerated fields of one release and the sources they came from."""
+    facts = {"version": version, **index_facts(files)}
+    if facts["released"] is None and old:
+        facts["released"] = old.get("released")  # HTML pages carry no upload time
+    if old and _stronger_glibc(files, old.get("glibc"), facts["glibc"]):
+        facts["glibc"] = old["glibc"]
+    if options.full or not merge.is_complete(old):
+        built = reader.torch_release(version, files)
+        metadata_python = built.pop("requires_python")
+        toolkit = built.pop("toolkit_read")
+        facts["requires_python"] = facts["requires_python"] or metadata_python
+        facts.update(built)
+        ids: tuple[str, ...] = (merge.SOURCE_INDEX, merge.SOURCE_METADATA, merge.SOURCE_WHEEL)
+        ids += (merge.SOURCE_TOOLKIT,) if toolkit else ()
+    else:
+        if facts["requires_python"] is None and old:
+            facts["requires_python"] = old.get("requires_python")
+        ids = (merge.SOURCE_INDEX,)
+    return facts, ids
+
+
+def _stronger_glibc(files: list[IndexFile], known: Any, from_tags: str | None) -> bool:
+    """Whether to keep a recorded glibc above what a legacy manylinux tag promises: PEP 600 maps
+    manylinux1 to 2.5, but the recorded value was read from the binaries' symbol versions."""
+    if not isinstance(known, str) or from_tags is None:
+        return False
+    legacy = all(
+        any(is_legacy_manylinux(tag) for tag in wheel.file.filename[:-4].split("-")[-1].split("."))
+        for wheel in (w for w in map(wheel_of, files) if w and w.platform == "linux_x86_64")
+    )
+    return legacy and _numbers(known) > _numbers(from_tags)
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in text.split(".") if n.isdigit())
+
+
+def _pair_domains(
+    reader: WheelReader,
+    options: UpdateOptions,
+    progress: Callable[[str], None],
+    fresh: dict[str, tuple[dict[str, Any], tuple[str, ...]]],
+    old: Mapping[str, Mapping[str, Any]],
+    data: dict[str, Any],
+) -> None:
+    """torchvision/torchaudio for each fresh release: the domain release whose METADATA pins
+    ``torch==X``. Every pin read is kept in ``data["domain_pins"]`` so no domain wheel is read
+    twice; releases are scanned newest first and the scan stops below the oldest release wanted."""
+    pins_seen: dict[str, dict[str, str | None]] = data.setdefault("domain_pins", {})
+    for project, minimum in DOMAIN_MINIMUM.items():
+        seen = pins_seen.setdefault(project, {})
+        known = {str(r[project]): v for v, r in old.items() if r.get(project)}
+        for version, (facts, _) in fresh.items():
+            facts[project] = old.get(version, {}).get(project)  # kept unless a pin is found
+        wanted = {
+            Version(v) for v in fresh if options.full or v not in old or not old[v].get(project)
+        }
+        if not wanted:
+            continue
+        lowest, assigned = min(wanted), set()
+        try:
+            files = fetch_files(reader.remote, options.pypi_index, project)
+        except NotFound as exc:  # a mirror without the project: keep the pairings known
+            reader.failures.append(SourceFailure(project, exc.url, exc.message))
+            progress(f"{exc.message}; keeping the {project} pairings already known")
+            continue
+        for domain, domain_files in sorted(group_releases(files, minimum).items(), reverse=True):
+            name = str(domain)
+            if not options.full and (name in seen or name in known):
+                pinned = seen[name] if name in seen else known[name]
+            else:
+                pinned = seen[name] = reader.domain_pin(project, name, domain_files)
+            torch = safe_version(pinned)
+            if torch is None:
+                continue
+            if torch < lowest:
+                break  # domain releases pair with torch releases in the same order
+            if torch in wanted and str(torch) not in assigned:
+                fresh[str(torch)][0][project] = name  # the newest domain release pinning it
+                assigned.add(str(torch))
+    for project in [p for p, pins in pins_seen.items() if not pins]:
+        del pins_seen[project]
+    if not pins_seen:
+        del data["domain_pins"]
+
+
+def _pytorch_variants(
+    remote: Remote, index: str, progress: Callable[[str], None], failures: list[SourceFailure]
+) -> dict[str, dict[str, dict[str, list[IndexFile]]]] | None:
+    """minor -> platform -> variant -> wheels on download.pytorch.org; None when unreadable."""
+    progress(f"reading the torch file list from {index}")
+    try:
+        files = fetch_files(remote, index, "torch")
+    except (RemoteError, RemoteFormatError) as exc:
+        failures.append(SourceFailure("pytorch-index", index, exc.message))
+        progress(f"{exc.message}; keeping the variant data already known")
+        return None
+    found: dict[str, dict[str, dict[str, list[IndexFile]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    for file in files:
+        wheel = wheel_of(file)
+        if wheel is None or wheel.platform is None or wheel.file.filename.split("-")[0] != "torch":
+            continue
+        version = wheel.version
+        if version.is_prerelease or version.is_devrelease or Version(version.public) < MINIMUM:
+            continue
+        minor = f"{version.major}.{version.minor}"
+        found[minor][wheel.platform][wheel.variant].append(file)
+    return found
+
+
+def _merge_minors(
+    data: dict[str, Any],
+    index: Mapping[str, Mapping[str, Mapping[str, list[IndexFile]]]] | None,
+    selected: list[Version],
+) -> list[str]:
+    """Update ``minors`` for the minors of the selected releases: variants from the index,
+    the PyPI default from the newest release of the minor."""
+    minors: dict[str, Any] = data.setdefault("minors", {})
+    changed = []
+    for minor in sorted({f"{v.major}.{v.minor}" for v in selected}, key=Version):
+        in_minor = [r for r in data["releases"] if _minor_of(r["version"]) == minor]
+        newest: dict[str, Any] = max(in_minor, key=lambda r: Version(r["version"]), default={})
+        default = (newest.get("pypi_linux_x86_64") or {}).get("variant")
+        by_platform = None
+        if index is not None and minor in index:
+            by_platform = {p: set(v) for p, v in index[minor].items()}
+        merged = merge.minor_record(minors.get(minor), by_platform, default)
+        if merged != minors.get(minor):
+            changed.append(minor)
+        minors[minor] = merged
+    data["minors"] = dict(sorted(minors.items(), key=lambda kv: Version(kv[0])))
+    return changed
+
+
+def _minor_of(version: str) -> str:
+    parsed = Version(version)
+    return f"{parsed.major}.{parsed.minor}"
+
+
+def _verify_arch_lists(
+    reader: WheelReader,
+    data: dict[str, Any],
+    index: Mapping[str, Mapping[str, Mapping[str, list[IndexFile]]]],
+    selected: list[Version],
+) -> list[str]:
+    """--archs: the arch list of each CUDA variant's Linux x86_64 wheel of the newest release
+    of each minor, read from download.pytorch.org."""
+    rows: list[dict[str, Any]] = data.setdefault("arch_lists", [])
+    changed = []
+    for minor in sorted({f"{v.major}.{v.minor}" for v in selected}, key=Version):
+        for variant, files in sorted(index.get(minor, {}).get("linux_x86_64", {}).items()):
+            if not variant.startswith("cu"):
+                continue  # ROCm/XPU/CPU builds carry no CUDA arch list
+            versions = {w.version for w in map(wheel_of, files) if w}
+            newest = max(versions, default=None)
+            wheel = pick_wheel([f for f in files if f.version == newest], "linux_x86_64")
+            if wheel is None:
+                continue
+            archs = reader.variant_archs(wheel)
+            if archs and merge.merge_arch_list(rows, minor, variant, list(archs)):
+                changed.append(f"{minor} {variant}")
+    return changed
