@@ -5,18 +5,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from torchenv.models import InspectReport, to_data
+from torchenv.models.codec import to_data
+from torchenv.models.schemas import INSPECT_SCHEMA
 
 
 def document(report: object) -> dict[str, Any]:
     """Any report dataclass whose first field is ``schema``."""
-    if isinstance(report, InspectReport):
-        return {
-            "schema": report.schema,
-            "target": to_data(report.target),
-            "machine": to_data(report.machine),
-            "environment": to_data(report.environment),
-        }
+    # compared by schema id, not isinstance: importing InspectReport would load the environment
+    # models into commands that never build one (plan, matrix)
+    if getattr(report, "schema", None) == INSPECT_SCHEMA:
+        from torchenv.models.reports import InspectReport  # noqa: PLC0415
+
+        if isinstance(report, InspectReport):
+            return {
+                "schema": report.schema,
+                "target": to_data(report.target),
+                "machine": to_data(report.machine),
+                "environment": to_data(report.environment),
+            }
     return dict(to_data(report))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from torchenv.models.archs import describe
 from torchenv.models.plan import InstallRecipe, PlanReport, PlanTarget, Stack
-from torchenv.report.render_text import Emit
+from torchenv.report.segments import Emit
 
 SHOWN_REJECTIONS = 8
 

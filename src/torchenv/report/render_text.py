@@ -7,8 +7,6 @@ as they are (``[gpu]`` in a fix command survives).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torchenv.models import (
     DoctorReport,
     Environment,
@@ -20,9 +18,9 @@ from torchenv.models import (
     Target,
 )
 from torchenv.models.archs import describe
+from torchenv.report.segments import Emit, Segment
 
-Segment = tuple[str, str | None]
-Emit = Callable[[list[Segment]], None]  # prints one line
+__all__ = ["Emit", "Segment", "render_doctor", "render_inspect", "render_rules"]
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
