@@ -16,8 +16,21 @@ ALLOWED = {
     "probe": {"models", "errors"},
     "knowledge": {"models", "errors"},
     "plan": {"models", "errors"},
+    "spec": {"models", "errors", "plan"},
+    "backends": {"models", "errors"},
+    "verify": {"models", "errors"},
     "report": {"models", "errors"},
-    "commands": {"probe", "knowledge", "plan", "report", "models", "errors"},
+    "commands": {
+        "probe",
+        "knowledge",
+        "plan",
+        "spec",
+        "backends",
+        "verify",
+        "report",
+        "models",
+        "errors",
+    },
     "cli": {"cli", "commands", "report", "models", "errors", "__init__"},
     "__main__": {"cli"},
     "__init__": set(),
@@ -28,6 +41,9 @@ THIRD_PARTY = {
     "probe": {"platformdirs", "pynvml", "yaml"},
     "knowledge": {"packaging", "platformdirs"},
     "plan": {"packaging"},
+    "spec": {"packaging", "tomli", "tomli_w"},
+    "backends": {"packaging", "tomli", "tomli_w", "filelock", "uv"},
+    "verify": set(),
     "report": {"packaging", "rich"},
     "commands": set(),
     "cli": {"click", "rich"},
@@ -64,13 +80,29 @@ def test_imports_follow_the_layers(path: Path) -> None:
             target = parts[1] if len(parts) > 1 else "__init__"
             if target != layer:
                 assert target in ALLOWED[layer], f"{layer} must not import {name}"
-        elif top in {"packaging", "click", "rich", "platformdirs", "pynvml", "yaml", "torch"}:
+        elif top in {
+            "packaging",
+            "click",
+            "rich",
+            "platformdirs",
+            "pynvml",
+            "yaml",
+            "torch",
+            "tomli",
+            "tomli_w",
+            "filelock",
+            "uv",
+            "rattler",
+        }:
             assert top in THIRD_PARTY.get(layer, set()), f"{layer} must not import {top}"
 
 
 def test_probe_scripts_use_the_stdlib_only() -> None:
-    for script in (SRC / "probe" / "scripts").glob("*.py"):
-        allowed = {"torch"} if script.name == "deep_check.py" else set()
+    for script in [
+        *(SRC / "probe" / "scripts").glob("*.py"),
+        *(SRC / "verify" / "scripts").glob("*.py"),
+    ]:
+        allowed = {"torch"} if script.name in ("deep_check.py", "verify_check.py") else set()
         for name in imports(script):
             top = name.split(".")[0]
             assert top in STDLIB or top in allowed, f"{script.name} imports {name}"

@@ -1,0 +1,71 @@
+"""The declarative environment spec: ``torchenv.toml`` or ``[tool.torchenv]`` in pyproject.toml.
+
+```toml
+name = "vision"
+python = "3.11"
+torch = "==2.13.*"          # a PEP 440 specifier, or a release ("2.13", "2.13.0")
+cuda = "auto"               # auto | cpu | "12.6"
+libraries = ["torchvision"] # domain libraries paired with torch: torchvision, torchaudio
+packages = ["numpy<3"]      # further PEP 508 requirements
+installer = "uv"            # uv | pip | conda
+
+[targets]                   # default: the machine that runs torchenv
+gpus = ["H100", "8.6"]
+driver = "580.65.06"
+platform = "linux_x86_64"
+machines = ["nodes/a.json"] # `torchenv inspect --json` files, relative to the spec file
+
+[index]
+pypi = "https://pypi.org/simple"              # or a mirror
+pytorch = "https://download.pytorch.org/whl"  # or a mirror of the PyTorch wheel index
+find-links = ["/opt/wheels"]                  # local wheel folders
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SPEC_FILE = "torchenv.toml"
+LOCK_FILE = "pylock.toml"  # PEP 751
+PYTORCH_INDEX = "https://download.pytorch.org/whl"
+PYPI_INDEX = "https://pypi.org/simple"
+
+
+@dataclass(frozen=True)
+class SpecTargets:
+    gpus: tuple[str, ...] = ()
+    driver: str | None = None
+    platform: str | None = None
+    machines: tuple[str, ...] = ()  # resolved against the spec file's directory
+
+
+@dataclass(frozen=True)
+class SpecIndex:
+    pypi: str = PYPI_INDEX
+    pytorch: str = PYTORCH_INDEX
+    find_links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    python: str | None = None  # "3.11"
+    torch: str | None = None  # normalised PEP 440 specifier
+    cuda: str = "auto"  # auto | cpu | "12.6"
+    libraries: tuple[str, ...] = ("torchvision",)
+    packages: tuple[str, ...] = ()
+    installer: str = "uv"
+    targets: SpecTargets = field(default_factory=SpecTargets)
+    index: SpecIndex = field(default_factory=SpecIndex)
+    path: str | None = None  # the file it was read from (not part of its hash)
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One validation problem, located in the file."""
+
+    file: str
+    line: int | None
+    key: str  # dotted: "targets.gpus[1]"
+    message: str  # what is wrong and what was expected
