@@ -189,7 +189,9 @@ def seed_release(rel: dict[str, Any], survey: dict[str, Any], pypi: dict[str, An
 
 # --- minors: variants per platform -----------------------------------------------------------
 def aarch64_cuda(minor: str, linux: list[str]) -> list[str]:
-    # S4: test-infra CUDA_AARCH64_ARCHES at each minor's go-live commit (compat-matrix 1b/2)
+    # S4: test-infra CUDA_AARCH64_ARCHES at each minor's go-live commit (compat-matrix 1b/2),
+    # from 2.7 on only: compat-matrix.md section 2 starts the CUDA aarch64 wheels on
+    # download.pytorch.org at 2.7, so 2.6's list (12.6/12.8-aarch64) is not taken (AARCH64_NOTE)
     if minor == "2.7":
         return ["cu128"]
     if minor == "2.8":
@@ -214,11 +216,32 @@ def seed_minor(minor: str, entry: dict[str, Any]) -> None:
         "linux_aarch64": in_range(minor, "2.7", "2.13"),
         "win_amd64": False,
     }
-    entry["platform_variants_note"] = (
+    entry["platform_variants_note"] = aarch64_note(minor) + (
+        " win_amd64: inferred as the CUDA variants of the Linux list (no ROCm), xpu where Linux "
+        "has it, cpu; download.pytorch.org was not read."
+    )
+
+
+AARCH64_NOTE = {
+    "2.6": "linux_aarch64: cpu only. test-infra CUDA_AARCH64_ARCHES at the 2.6 go-live commit "
+    "lists 12.6-aarch64 and 12.8-aarch64 (S4), but that list is not channel-specific, so it does "
+    "not show that the 2.6 release was built for them, and the survey (compat-matrix.md section "
+    "2) has CUDA aarch64 wheels on download.pytorch.org from 2.7 on; cpu assumed.",
+}
+
+
+def aarch64_note(minor: str) -> str:
+    if minor in AARCH64_NOTE:
+        return AARCH64_NOTE[minor]
+    if key(minor) < (2, 7):
+        return (
+            "linux_aarch64: cpu only: test-infra had no CUDA_AARCH64_ARCHES at the minor's "
+            "go-live commit (S4), and the survey (compat-matrix.md section 2) has CUDA aarch64 "
+            "wheels on download.pytorch.org from 2.7 on; cpu assumed."
+        )
+    return (
         "linux_aarch64: CUDA (SBSA) variants from test-infra CUDA_AARCH64_ARCHES at the minor's "
-        "go-live commit (S4; that list is not channel-specific); cpu assumed. win_amd64: "
-        "inferred as the CUDA variants of the Linux list (no ROCm), xpu where Linux has it, cpu; "
-        "download.pytorch.org was not read."
+        "go-live commit (S4; that list is not channel-specific); cpu assumed."
     )
 
 
@@ -378,6 +401,25 @@ NEW_GPUS = [
     {"name": "Quadro RTX 3000-8000", "cc": "7.5", "arch": "Turing", "segment": "workstation",
      "match": [r"\bquadro rtx [3-8]000\b"]},
 ]  # fmt: skip
+# nvidia-smi names: "NVIDIA H800", "NVIDIA H20", "NVIDIA A800-SXM4-80GB", "Tesla P40", "Tesla M60",
+# "NVIDIA TITAN RTX", "NVIDIA T1000 8GB"; word boundaries keep "h20" off "h200", "p4" off "p40"
+# and "t400" off "t4"
+NEW_GPUS += [
+    {"name": name, "cc": cc, "arch": arch, "segment": segment, "match": match}
+    for name, cc, arch, segment, match in [
+        ("H800", "9.0", "Hopper", "datacenter", [r"\bh800\b"]),
+        ("H20", "9.0", "Hopper", "datacenter", [r"\bh20\b"]),
+        ("A800", "8.0", "Ampere", "datacenter", [r"\ba800\b"]),
+        ("Tesla P40", "6.1", "Pascal", "datacenter", [r"\bp40\b"]),
+        ("Tesla P4", "6.1", "Pascal", "datacenter", [r"\bp4\b"]),
+        ("Tesla M60", "5.2", "Maxwell", "datacenter", [r"\bm60\b"]),
+        ("Tesla M40", "5.2", "Maxwell", "datacenter", [r"\bm40\b"]),
+        ("GeForce GTX 9xx (950-980 Ti)", "5.2", "Maxwell", "consumer",
+         [r"(^|\bgtx ?)9([5-8]0|xx)\b"]),
+        ("TITAN RTX", "7.5", "Turing", "consumer", [r"\btitan rtx\b"]),
+        ("T400 / T600 / T1000", "7.5", "Turing", "workstation", [r"\bt(400|600|1000)\b"]),
+    ]
+]  # fmt: skip
 
 
 NEW_NAMES = {row["name"] for row in NEW_GPUS}
@@ -433,9 +475,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--matrix", required=True, help="the survey's compat-matrix.json")
     parser.add_argument("--pypi-json", help="a saved copy of " + PYPI_URL + " (else fetched)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DATA,
+        help="read and rewrite the files there (default: the packaged data); a copy in a "
+        "temporary directory shows what a run would change",
+    )
     args = parser.parse_args()
     survey = json.loads(Path(args.matrix).read_text("utf-8"))
-    files = {name: json.loads((DATA / name).read_text("utf-8")) for name in
+    files = {name: json.loads((args.data_dir / name).read_text("utf-8")) for name in
              ("torch.json", "gpus.json", "sources.json")}  # fmt: skip
     torch = files["torch.json"]
     pypi = pypi_releases(args.pypi_json)
@@ -449,7 +498,8 @@ def main() -> None:
     seed_gpus(files["gpus.json"])
     seed_sources(files["sources.json"], survey)
     for name, data in files.items():
-        (DATA / name).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", "utf-8")
+        text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+        (args.data_dir / name).write_text(text, "utf-8")
 
 
 if __name__ == "__main__":

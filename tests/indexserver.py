@@ -2,14 +2,16 @@
 
 ``IndexServer`` is a real HTTP server (http.server in a thread) that answers ``Range: bytes=a-b``,
 ``bytes=a-`` and ``bytes=-n`` with 206 and counts the bytes it sends per path, so tests can bound
-what a wheel read costs. ``PypiWorld`` loads the pages recorded from pypi.org in
-fixtures/indexes/ (their file URLs rewritten to the server) and puts a small real zip at each
-wheel URL: METADATA and torch/version.py as recorded from the real wheels, a few MB of
-incompressible filler, and a torch/lib/libtorch_python.so whose filler carries the arch string.
+what a wheel read costs (a body the client hangs up on counts whole). ``PypiWorld`` loads the
+pages recorded from pypi.org in fixtures/indexes/ (their file URLs rewritten to the server) and
+puts a small real zip at each wheel URL: METADATA and torch/version.py as recorded from the real
+wheels, a few MB of incompressible filler, and a torch/lib/libtorch_python.so whose filler
+carries the arch string.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
@@ -82,11 +84,12 @@ def _handler(server: IndexServer) -> type[BaseHTTPRequestHandler]:
             if status == 206:
                 self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(body)}")
             self.end_headers()
-            try:
+            # counted before the write: once the last byte is sent the client may finish and the
+            # test read ``served`` before this thread runs again (a race that failed 3 runs in 10)
+            server.served[path] += end - start
+            # the client may stop reading: a 200 to a range request it refused
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(body[start:end])
-                server.served[path] += end - start
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client stopped reading: a 200 to a range request it refused
 
     return Handler
 

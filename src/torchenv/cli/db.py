@@ -63,7 +63,11 @@ def update(
     as_json: bool,
 ) -> None:
     """Regenerate the torch release data from the package indexes (wheels are read by HTTP
-    range requests, a few MB each) and write it to the user data directory."""
+    range requests, a few MB each) and write it to the user data directory.
+
+    Writes nothing and exits 2 for a malformed index URL or a --pypi-index that holds no torch
+    release, 4 when --pypi-index cannot be read (a --pytorch-index that cannot be read is
+    reported, and the variants already known are kept)."""
     from torchenv.commands.db_update import run_db_update  # noqa: PLC0415
 
     result = run_db_update(

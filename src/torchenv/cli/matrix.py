@@ -12,7 +12,7 @@ from torchenv.cli import common
     "--torch",
     "torch_spec",
     metavar="SPEC",
-    help='Only the releases a PEP 440 specifier admits: ">=2.8", "2.13.*", "==2.6.0".',
+    help='Only the releases a PEP 440 specifier admits: ">=2.8", "2.13", "==2.6.0".',
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.matrix/1)."

@@ -1,8 +1,9 @@
 """`torchenv db update`: regenerate the torch release data from package indexes.
 
-Starts from the current data (the user copy if valid, else the packaged file), reads PyPI and
-download.pytorch.org through one ``Remote``, merges, and writes ``user_data_dir()/torch.json``
-atomically. The packaged file is never written; deleting the user copy goes back to it.
+Starts from the current data (what the store loads: the user copy when valid and not older than
+the packaged file, else the packaged file), reads PyPI and download.pytorch.org through one
+``Remote``, merges, and writes ``user_data_dir()/torch.json`` atomically. The packaged file is
+never written; deleting the user copy goes back to it.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchenv.errors import UsageError
-from torchenv.knowledge.remote import Remote, SourceFailure, http_timeout
-from torchenv.knowledge.store import load_knowledge, user_data_dir
+from torchenv.knowledge.remote import Remote, SourceFailure, http_timeout, url_problem
+from torchenv.knowledge.store import load_knowledge, packaged_retrieved, user_data_dir
 from torchenv.knowledge.update import (
     NAME,
     PYPI_INDEX,
@@ -54,16 +55,30 @@ class DbUpdateResult:
     written: bool
 
 
+_VALID = (
+    "A valid index is an http(s):// URL with a host name, e.g. https://pypi.org/simple "
+    "(non-ASCII characters percent-encoded, a non-ASCII host name in its xn-- form), a "
+    "file:///path/to/simple URL of a PEP 503 tree, or a directory."
+)
+
+
 def _normalise_index(url: str, option: str) -> str:
-    """A URL, or a local directory given as a path (turned into a file:// URL)."""
-    if "://" in url or url.startswith("file:"):
+    """A URL ``Remote`` can read, or a local directory given as a path (turned into a file://
+    URL). Checked here so a malformed value is a usage error (exit 2) naming the option, not a
+    failure of the first request."""
+    if not url.strip():
+        raise UsageError("db-update-index", f"{option} is empty.", _VALID)
+    if "://" in url or url[:5].lower() == "file:":
+        problem = url_problem(url)
+        if problem is not None:
+            raise UsageError(
+                "db-update-index", f"{option} {url!r} is not a valid index URL: {problem}.", _VALID
+            )
         return url.rstrip("/")
     path = Path(url).expanduser()
     if not path.is_dir():
         raise UsageError(
-            "db-update-index",
-            f"{option} {url} is neither a URL nor a directory.",
-            "Give https://... or file:///path/to/simple (a PEP 503 tree).",
+            "db-update-index", f"{option} {url} is neither a URL nor a directory.", _VALID
         )
     return path.resolve().as_uri()
 
@@ -90,13 +105,23 @@ def run_db_update(
         versions=frozenset(versions) if versions else None,
         archs=archs,
     )
-    outcome = update_torch_data(remote, current, options, progress)
     path = user_data_dir() / NAME
+    if origin == "packaged" and path.exists():
+        progress(
+            f"{path} is not used (older than the packaged data, or not readable): "
+            "starting from the packaged data"
+        )
+    outcome = update_torch_data(remote, current, options, progress)
     written = origin == "packaged" or outcome.data != current
     if written:
         write_atomic(path, outcome.data)
         load_knowledge.cache_clear()  # this process sees the new data from now on
         progress(f"wrote {path}")
+        if outcome.data["retrieved"] < packaged_retrieved(NAME):  # a clock behind the data's
+            progress(
+                f"the packaged data is dated {packaged_retrieved(NAME)}, after today "
+                f"({outcome.data['retrieved']}): it stays in use until the clock is right"
+            )
     return DbUpdateResult(
         schema=SCHEMA,
         path=str(path),

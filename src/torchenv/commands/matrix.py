@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from torchenv.knowledge import KnowledgeBase, load_knowledge
-from torchenv.knowledge.store import load_sources, select_releases, source_ids
+from torchenv.knowledge.store import load_sources, source_ids
 from torchenv.models.compat import TorchRelease
 from torchenv.models.matrix import MATRIX_SCHEMA, MatrixReport, MatrixRow, SourceRef
+from torchenv.plan.request import parse_torch, release_matches
 
 PLATFORM = "linux_x86_64"  # the columns describe the Linux x86_64 wheels, the richest data
 
@@ -35,11 +36,13 @@ def _row(kb: KnowledgeBase, release: TorchRelease) -> MatrixRow:
 
 
 def run_matrix(torch_spec: str | None = None, kb: KnowledgeBase | None = None) -> MatrixReport:
-    """Rows for the releases ``torch_spec`` (a PEP 440 specifier) admits, all when None.
-
-    Raises UsageError when the specifier is malformed."""
+    """Rows for the releases ``torch_spec`` admits, all when None. It is read as ``plan --torch``
+    reads it (``parse_torch``): "2.12" is any 2.12.x, "2.12.0" that release, otherwise a PEP 440
+    specifier, "torch>=2.14" too; a local label ("2.13.0+cu126") selects its release, since a
+    row lists every variant. Raises UsageError when the value is malformed."""
+    spec, _ = parse_torch(torch_spec)
     kb = kb or load_knowledge()
-    releases = select_releases(kb.torch_releases(), torch_spec)
+    releases = [r for r in kb.torch_releases() if release_matches(spec, r.version)]
     rows = tuple(_row(kb, release) for release in reversed(releases))
     known = load_sources()
     cited = sorted(

@@ -191,16 +191,19 @@ class Remote:
     def _http(
         self, url: str, headers: dict[str, str], limit: int | None
     ) -> tuple[bytes, dict[str, str], str]:
-        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-            raise RemoteError(url, "only http://, https:// and file:// URLs are supported")
-        # the scheme is checked above: urllib's other handlers (ftp:, data:) are never reached
-        request = urllib.request.Request(  # noqa: S310
-            url, headers={"User-Agent": self.user_agent, **headers}
-        )
+        problem = url_problem(url)
+        if problem is not None:  # a URL from an index page (db update checks the options)
+            raise RemoteError(url, f"not a valid URL: {problem}")
         attempt = 0
         while True:
             try:
+                # url_problem checked the scheme: urllib's ftp: and data: handlers are never used
+                request = urllib.request.Request(  # noqa: S310
+                    url, headers={"User-Agent": self.user_agent, **headers}
+                )
                 return self._once(request, url, limit)
+            except ValueError as exc:  # what url_problem missed (UnicodeEncodeError is one)
+                raise RemoteError(url, f"not a valid URL: {_describe(exc)}") from exc
             except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
                 if isinstance(exc, urllib.error.HTTPError) and exc.code in (404, 410):
                     raise NotFound(url, _describe(exc)) from exc
@@ -263,8 +266,33 @@ def _hint(exc: BaseException) -> str:
     )
 
 
+def url_problem(url: str) -> str | None:
+    """Why ``Remote`` cannot read ``url``, None when it can. urllib raises ValueError for an
+    unparsable URL ("http://[::1") and http.client UnicodeEncodeError for non-ASCII ones (the
+    request line is ASCII, RFC 9112 section 3), so these are caught before any request."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number to 65535)
+    except ValueError as exc:
+        return str(exc)
+    scheme = parts.scheme.lower()
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            return "a file: URL names a local path, file:///path (no host)"
+        return None if parts.path else "no path"
+    if scheme not in ("http", "https"):
+        return "only http://, https:// and file:// URLs are supported"
+    if not parts.hostname:
+        return "no host name"
+    if not url.isascii():
+        return "non-ASCII characters (percent-encode them; a host name goes in its xn-- form)"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "spaces or control characters (percent-encode them)"
+    return None
+
+
 def _is_file(url: str) -> bool:
-    return url.startswith("file:")
+    return url[:5].lower() == "file:"  # schemes are case-insensitive (RFC 3986 section 3.1)
 
 
 def _local_path(url: str) -> Path:

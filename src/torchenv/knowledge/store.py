@@ -2,10 +2,12 @@
 
 The data files under ``data/`` carry a schema id, the retrieval date and, on every record, the
 ids of the sources in ``data/sources.json``. ``torchenv db update`` writes newer copies of them to
-the user's data directory (``user_data_dir()``); a copy there with the right schema is preferred,
-and the packaged file stays the fallback when it is missing, damaged, or has the right schema
-but records of the wrong shape. The typed views (``torch_releases()`` ...) are built on first use
-and kept on the instance: the ``plan`` budget is 100 ms past interpreter start-up.
+the user's data directory (``user_data_dir()``); a copy there is preferred when it has the right
+schema, records of the right shape and a ``retrieved`` date no older than the packaged file's (so
+the data of a newer torchenv is not hidden by a copy an older one wrote). ``load_data`` is the one
+place that rule lives: ``db update`` starts from what it returns. The typed views
+(``torch_releases()`` ...) are built on first use and kept on the instance: the ``plan`` budget is
+100 ms past interpreter start-up.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from torchenv.errors import TorchenvError, UsageError
+from torchenv.errors import TorchenvError
 from torchenv.models import DomainPairing, DriverRequirement, VariantArchs
 from torchenv.models.compat import (
     CondaForgeBuild,
@@ -80,22 +82,60 @@ _SHAPES: dict[str, Callable[[dict[str, Any]], bool]] = {
 }
 
 
+def registry_file() -> Path:
+    """The user's list of environments torchenv created: in $TORCHENV_DATA_DIR when set, else
+    in the platform's user data directory."""
+    override = os.environ.get("TORCHENV_DATA_DIR")
+    if override:
+        return Path(override).expanduser() / "environments.json"
+    return user_data_dir().parent / "environments.json"
+
+
+# The packaged files begin with "schema" then "retrieved" (seed_knowledge.py writes them so, and
+# update.write_atomic keeps the key order), so the date is read from the first bytes instead of
+# parsing the whole file (torch.json is 65 kB) when the user copy wins; a file that does not begin
+# so is parsed whole.
+_HEAD = re.compile(rb'\A\s*\{\s*"schema"\s*:\s*"[^"]*"\s*,\s*"retrieved"\s*:\s*"([^"]*)"')
+_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+def packaged_retrieved(name: str) -> str:
+    """The top-level ``retrieved`` date of the packaged ``name`` ("" when it cannot be read)."""
+    path = DATA / name
+    try:
+        with path.open("rb") as fh:
+            head = _HEAD.match(fh.read(512))
+        if head is not None:
+            return head.group(1).decode("utf-8", "replace")
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return ""
+    value = data.get("retrieved") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else ""
+
+
 def _load_user(name: str) -> dict[str, Any] | None:
-    """The updated copy of ``name``, or None when there is none or it cannot be used."""
+    """The updated copy of ``name``, or None when there is none, it cannot be used, or it was
+    retrieved before the packaged file (ISO dates compare as strings)."""
     try:
         data = json.loads((user_data_dir() / name).read_text("utf-8"))
     except (OSError, ValueError):
         return None
-    if isinstance(data, dict) and data.get("schema") == SCHEMAS[name] and _SHAPES[name](data):
-        return data
-    return None
+    if not (isinstance(data, dict) and data.get("schema") == SCHEMAS[name] and _SHAPES[name](data)):
+        return None
+    retrieved = data.get("retrieved")
+    if not (isinstance(retrieved, str) and _DATE.fullmatch(retrieved)):
+        return None  # undated: it cannot be shown to be newer than the packaged file
+    return data if retrieved >= packaged_retrieved(name) else None
 
 
-def _load(name: str, packaged_only: bool = False) -> dict[str, Any]:
+def load_data(name: str, packaged_only: bool = False) -> dict[str, Any]:
+    """The data file ``name`` as the knowledge base uses it: the user copy when ``_load_user``
+    accepts it, else the packaged file. ``_origin`` says which ("packaged" or the copy's path)."""
     if not packaged_only:
         updated = _load_user(name)
         if updated is not None:
-            updated.setdefault("_origin", str(user_data_dir() / name))
+            updated["_origin"] = str(user_data_dir() / name)
             return updated
     try:
         text = (DATA / name).read_text("utf-8")
@@ -112,7 +152,7 @@ def _load(name: str, packaged_only: bool = False) -> dict[str, Any]:
             f"The knowledge file {name} does not have schema {SCHEMAS[name]}.",
             "Reinstall torchenv.",
         )
-    data.setdefault("_origin", "packaged")
+    data["_origin"] = "packaged"
     return data
 
 
@@ -243,6 +283,15 @@ class KnowledgeBase:
             return tuple(entry["index_variants"])
         return tuple((entry.get("index_variants_by_platform") or {}).get(platform, ()))
 
+    def variants_verified(self, torch_version: str) -> bool:
+        entry = self.torch["minors"].get(minor_of(torch_version))
+        return bool(entry and entry.get("verified"))
+
+    def library_pythons(self, library: str, version: str, platform: str) -> tuple[str, ...] | None:
+        from torchenv.knowledge.domain import library_pythons  # noqa: PLC0415
+
+        return library_pythons(library, version, platform)
+
     @cached_property
     def _conda_forge(self) -> tuple[CondaForgeBuild, ...]:
         builds = [
@@ -320,35 +369,13 @@ def source_ids(text: str) -> list[str]:
     return list(dict.fromkeys(re.findall(r"\b(?:S\d+[a-z]?|T)\b", text)))
 
 
-def select_releases(releases: Sequence[TorchRelease], spec: str | None) -> tuple[TorchRelease, ...]:
-    """The releases a PEP 440 specifier admits (">=2.8", "2.13.*", "==2.6.0"); a bare version
-    means "==". Raises UsageError for a malformed specifier."""
-    if not spec or not spec.strip():
-        return tuple(releases)
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # noqa: PLC0415
-
-    text = spec.strip()
-    if text[0].isdigit():
-        text = "==" + text
-    try:
-        wanted = SpecifierSet(text)
-    except InvalidSpecifier:
-        raise UsageError(
-            "torch-spec",
-            f'--torch takes a PEP 440 version specifier such as ">=2.8", "2.13.*" or '
-            f'"==2.6.0" (several joined by commas: ">=2.6,<2.9"); "{spec}" is not one',
-            "write an operator (==, !=, >=, <=, >, <, ~=) and a version, or just a version",
-        ) from None
-    return tuple(r for r in releases if wanted.contains(r.version, prereleases=True))
-
-
 @cache
 def load_knowledge(packaged_only: bool = False) -> KnowledgeBase:
     """The knowledge base, preferring ``db update``'s copies unless ``packaged_only``."""
-    gpus = _load("gpus.json", packaged_only)
+    gpus = load_data("gpus.json", packaged_only)
     return KnowledgeBase(
-        drivers=_load("cuda_drivers.json", packaged_only),
-        torch=_load("torch.json", packaged_only),
+        drivers=load_data("cuda_drivers.json", packaged_only),
+        torch=load_data("torch.json", packaged_only),
         gpus=list(gpus["gpus"]),
         gpu_file=gpus,
     )
@@ -357,9 +384,9 @@ def load_knowledge(packaged_only: bool = False) -> KnowledgeBase:
 @cache
 def load_sources() -> dict[str, dict[str, str]]:
     """Source id -> {"what", "url", "retrieved"}."""
-    return {row["id"]: row for row in _load("sources.json")["sources"]}
+    return {row["id"]: row for row in load_data("sources.json")["sources"]}
 
 
 @cache
 def load_gpus() -> list[dict[str, str]]:
-    return list(_load("gpus.json")["gpus"])
+    return list(load_data("gpus.json")["gpus"])

@@ -26,7 +26,7 @@ from packaging.version import Version
 
 from torchenv.errors import UsageError
 from torchenv.knowledge import merge
-from torchenv.knowledge.indexes import IndexFile, fetch_files
+from torchenv.knowledge.indexes import IndexFile, fetch_files, project_url
 from torchenv.knowledge.releases import (
     MINIMUM,
     group_releases,
@@ -42,7 +42,7 @@ from torchenv.knowledge.remote import (
     RemoteFormatError,
     SourceFailure,
 )
-from torchenv.knowledge.store import DATA, SCHEMAS, user_data_dir
+from torchenv.knowledge.store import load_data
 from torchenv.knowledge.wheelfacts import WheelReader, safe_version
 
 PYPI_INDEX = "https://pypi.org/simple"
@@ -77,27 +77,12 @@ class UpdateOutcome:
 
 
 def current_data() -> tuple[dict[str, Any], str]:
-    """The data to start from and where it came from: the user copy when it is valid JSON with
-    the right schema (the store's rule), else the packaged file."""
-    user = user_data_dir() / NAME
-    try:
-        data = json.loads(user.read_text("utf-8"))
-    except (OSError, ValueError):
-        data = None
-    if isinstance(data, dict) and data.get("schema") == SCHEMAS[NAME] and _usable(data):
-        return data, str(user)
-    return json.loads((DATA / NAME).read_text("utf-8")), "packaged"
-
-
-def _usable(data: Mapping[str, Any]) -> bool:
-    """The shape the merge relies on (a copy edited by hand may lack it)."""
-    releases = data.get("releases")
-    return (
-        isinstance(releases, list)
-        and all(isinstance(r, dict) and isinstance(r.get("version"), str) for r in releases)
-        and isinstance(data.get("minors", {}), dict)
-        and isinstance(data.get("arch_lists", []), list)
-    )
+    """The data to start from and where it came from ("packaged" or the user copy's path): what
+    the store loads (``store.load_data``), so an update never merges into a copy the store would
+    then ignore, nor starts from one it would not use."""
+    data = load_data(NAME)
+    origin = str(data.pop("_origin"))
+    return data, origin
 
 
 def write_atomic(path: Path, data: Mapping[str, Any]) -> None:
@@ -125,8 +110,7 @@ def update_torch_data(
     data = copy.deepcopy(dict(current))
     data.pop("_origin", None)
     reader = WheelReader(remote, options.pypi_index, progress)
-    progress(f"reading the torch file list from {options.pypi_index}")
-    releases = group_releases(fetch_files(remote, options.pypi_index, "torch"))
+    releases = _torch_releases(remote, options.pypi_index, progress)
     selected = _select(releases, options.versions, options.pypi_index)
     old = {r["version"]: r for r in data.get("releases", [])}
     fresh: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {}
@@ -157,6 +141,45 @@ def update_torch_data(
         failures=tuple(failures),
         wheel_reads=reader.reads,
     )
+
+
+def _torch_releases(
+    remote: Remote, index: str, progress: Callable[[str], None]
+) -> dict[Version, list[IndexFile]]:
+    """The torch releases on the PyPI-like ``index``. An index without any stops the update
+    before anything is written: merging nothing would only re-date the data (``retrieved``)."""
+    url = project_url(index, "torch")
+    progress(f"reading the torch file list from {index}")
+    try:
+        files = fetch_files(remote, index, "torch")
+    except NotFound as exc:  # still "cannot be read" (exit 4), with what the option expects
+        raise RemoteError(url, exc.error, _INDEX_HINT) from exc
+    torch = [f for f in files if _is_torch(f.filename)]
+    releases = group_releases(torch)
+    if not releases:
+        what = (
+            f"lists {len(torch)} torch files but no final release from {MINIMUM} on"
+            if torch
+            else f"lists no torch files ({len(files)} other link{'' if len(files) == 1 else 's'})"
+        )
+        raise UsageError(
+            "db-update-no-torch",
+            f"The index {index} holds no torch release: {url} {what}; nothing was written.",
+            _INDEX_HINT,
+        )
+    return releases
+
+
+_INDEX_HINT = (
+    "--pypi-index takes the root of a PEP 503/691 simple index, such as https://pypi.org/simple "
+    "or file:///path/to/simple, whose torch/ page lists the torch wheels."
+)
+
+
+def _is_torch(filename: str) -> bool:
+    """A file of the torch project (a page may list others): wheels and sdists are named
+    ``torch-<version>...`` (PEP 427, PEP 625)."""
+    return filename.split("-", 1)[0].lower() == "torch"
 
 
 def _select(
@@ -287,13 +310,18 @@ def _pytorch_variants(
     )
     for file in files:
         wheel = wheel_of(file)
-        if wheel is None or wheel.platform is None or wheel.file.filename.split("-")[0] != "torch":
+        if wheel is None or wheel.platform is None or not _is_torch(wheel.file.filename):
             continue
         version = wheel.version
         if version.is_prerelease or version.is_devrelease or Version(version.public) < MINIMUM:
             continue
         minor = f"{version.major}.{version.minor}"
         found[minor][wheel.platform][wheel.variant].append(file)
+    if not found:  # read, but not a torch wheel index: as if unreadable, the known data stays
+        error = f"{project_url(index, 'torch')} lists no torch wheel from {MINIMUM} on"
+        failures.append(SourceFailure("pytorch-index", index, error))
+        progress(f"{error}; keeping the variant data already known")
+        return None
     return found
 
 

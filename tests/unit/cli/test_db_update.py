@@ -86,3 +86,68 @@ def test_bad_input_exits_2(
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0 and "--pypi-index" in out and "--full" in out and "--only" in out
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1", "Invalid IPv6 URL"),  # was a ValueError traceback (exit 70)
+        ("http://☃.invalid/", "non-ASCII characters"),  # was a UnicodeEncodeError
+        ("http://host:port/simple", "Port could not be cast"),
+        ("ftp://example.org/simple", "only http://, https:// and file:// URLs"),
+        ("https:///simple", "no host name"),
+        ("file://server/share/simple", "a file: URL names a local path"),
+        ("http://example.org/a b", "spaces or control characters"),
+    ],
+)
+@pytest.mark.parametrize("option", ["--pypi-index", "--pytorch-index"])
+def test_malformed_index_urls_exit_2(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], option: str, url: str, problem: str
+) -> None:
+    code, out, err = run(capsys, option, url)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert f"torchenv: error: {option} {url!r} is not a valid index URL: {problem}" in err
+    assert "hint: A valid index is an http(s):// URL" in err and "https://pypi.org/simple" in err
+    assert not data_dir.exists()
+
+
+@pytest.mark.parametrize("option", ["--pypi-index", "--pytorch-index"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_index_is_an_error(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    # "" used to read the current directory as a PEP 503 tree
+    code, out, err = run(capsys, option, value)
+    assert code == 2 and out == "" and f"torchenv: error: {option} is empty." in err
+    assert "https://pypi.org/simple" in err and not data_dir.exists()
+
+
+def test_a_directory_without_torch_wheels_exits_2_and_writes_nothing(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "mirror" / "torch").mkdir(parents=True)
+    (tmp_path / "mirror" / "torch" / "index.html").write_text("<html><body></body></html>")
+    mirror = (tmp_path / "mirror").as_uri()
+    code, out, err = run(capsys, "--pypi-index", str(tmp_path / "mirror"))
+    assert code == 2 and out == "" and "Traceback" not in err
+    said = f"error: The index {mirror} holds no torch release: {mirror}/torch/ lists no torch"
+    assert said in err
+    assert "nothing was written" in err and not data_dir.exists()
+
+
+def test_a_directory_that_is_no_index_exits_4(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, "--pypi-index", str(tmp_path))
+    assert code == 4 and out == ""
+    assert f"error: Cannot read {tmp_path.as_uri()}/torch/: no such file" in err
+    assert "--pypi-index takes the root of a PEP 503/691 simple index" in err
+    assert not data_dir.exists()
+
+
+def test_an_html_page_without_torch_exits_2(
+    data_dir: Path, index: IndexServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index.add("/page/torch/", b"<html><body><p>Not an index</p></body></html>", "text/html")
+    code, _, err = run(capsys, "--pypi-index", index.url + "/page")
+    assert code == 2 and "holds no torch release" in err and not data_dir.exists()

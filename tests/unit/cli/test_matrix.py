@@ -44,18 +44,41 @@ def test_filter_with_a_specifier(capsys: pytest.CaptureFixture[str]) -> None:
     doc = json.loads(out)
     assert [r["torch"] for r in doc["rows"]] == ["2.15.0", "2.14.1", "2.14.0"]
     assert doc["torch_spec"] == ">=2.14"
-    _, out, _ = run(capsys, "--torch", "2.13.*", "--json")
+    _, out, _ = run(capsys, "--torch", "==2.13.*", "--json")
     assert [r["torch"] for r in json.loads(out)["rows"]] == ["2.13.0"]
 
 
-@pytest.mark.parametrize("spec", ["foo", ">>2.8", "2.x"])
+@pytest.mark.parametrize("spec", ["foo", ">>2.8", "2.x", "==2.6.0 extra", "2.13.0+foo"])
 def test_malformed_specifier_is_a_usage_error(
     capsys: pytest.CaptureFixture[str], spec: str
 ) -> None:
     code, out, err = run(capsys, "--torch", spec)
     assert code == 2 and out == ""
-    assert "--torch takes a PEP 440 version specifier" in err and ">=2.8" in err
-    assert f'"{spec}"' in err and "Traceback" not in err
+    # the message of plan --torch: one parser for both commands
+    assert f'--torch "{spec}" is not a version or a version specifier.' in err
+    assert ">=2.8" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("spec", "versions"),
+    [
+        ("2.12", ["2.12.1", "2.12.0"]),  # any 2.12.x, as plan reads it (PEP 440 "==2.12": 2.12.0)
+        ("2.12.0", ["2.12.0"]),
+        ("==2.12", ["2.12.0"]),  # an explicit PEP 440 specifier keeps its meaning
+        ("torch>=2.14", ["2.15.0", "2.14.1", "2.14.0"]),  # as in a requirements file
+        ("torch==2.6.0", ["2.6.0"]),
+        ("2.13.0+cu126", ["2.13.0"]),  # a build's release (a row shows every variant)
+        (">=2.4,<2.5", ["2.4.1", "2.4.0"]),
+        ("  ", None),
+    ],
+)
+def test_torch_is_read_as_plan_reads_it(spec: str, versions: list[str] | None) -> None:
+    rows = [row.torch for row in run_matrix(spec).rows]
+    if versions is None:
+        assert len(rows) == 30
+    else:
+        assert rows == versions
+    assert run_matrix(spec).torch_spec == spec
 
 
 def test_text_table_when_piped(capsys: pytest.CaptureFixture[str]) -> None:

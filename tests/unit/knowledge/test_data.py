@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import importlib.util
 import json
 import re
 from collections import defaultdict
@@ -217,3 +219,41 @@ def test_gpu_rows(gpu: dict[str, Any]) -> None:
 def test_the_original_gpu_rows_are_kept() -> None:
     assert len(GPUS["gpus"]) >= 32
     assert "not readable" in GPUS["note"]  # the S12 caveat
+
+
+def test_aarch64_cuda_variants_start_at_2_7() -> None:
+    # compat-matrix.md section 2: CUDA aarch64 wheels on download.pytorch.org from 2.7 (cu128);
+    # test-infra's CUDA_AARCH64_ARCHES already listed 12.6/12.8-aarch64 at 2.6's go-live commit,
+    # but that list is not channel-specific, and the note must say why it is not taken
+    assert KB.platform_variants("2.6.0", "linux_aarch64") == ("cpu",)
+    assert KB.platform_variants("2.5.1", "linux_aarch64") == ("cpu",)
+    assert KB.platform_variants("2.7.0", "linux_aarch64") == ("cu128", "cpu")
+    note = TORCH["minors"]["2.6"]["platform_variants_note"]
+    assert note.startswith("linux_aarch64: cpu only.") and "12.6-aarch64 and 12.8-aarch64" in note
+    assert "not channel-specific" in note and "from 2.7 on" in note
+    for minor in ("1.13", "2.5"):
+        assert "from 2.7 on" in TORCH["minors"][minor]["platform_variants_note"]
+
+
+def seed_script() -> Any:
+    path = Path(__file__).parents[3] / "scripts" / "seed_knowledge.py"
+    spec = importlib.util.spec_from_file_location("seed_knowledge", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_seed_script_reproduces_the_gpu_rows_and_minor_notes() -> None:
+    # rerunning scripts/seed_knowledge.py must keep the rows added by hand and give these notes
+    seed = seed_script()
+    gpus = copy.deepcopy(GPUS)
+    seed.seed_gpus(gpus)
+    assert gpus == GPUS
+    del gpus["gpus"][-3:]  # a gpus.json from before the rows were added gets them back
+    seed.seed_gpus(gpus)
+    assert gpus == GPUS
+    for minor, entry in TORCH["minors"].items():
+        again = copy.deepcopy(entry)
+        seed.seed_minor(minor, again)
+        assert again == entry, minor

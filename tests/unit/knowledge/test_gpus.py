@@ -6,7 +6,7 @@ import pytest
 
 from torchenv.errors import ExitCode, UsageError
 from torchenv.knowledge import load_knowledge
-from torchenv.knowledge.gpus import GpuTarget, gpu_name_cc, normalise, resolve_gpu
+from torchenv.knowledge.gpus import GpuTarget, gpu_name_cc, matching, normalise, resolve_gpu
 from torchenv.models.compat import GpuModel
 
 MODELS = load_knowledge(packaged_only=True).gpu_models()
@@ -33,6 +33,22 @@ SMI_NAMES = [
     ("NVIDIA GeForce RTX 2080 Ti", "7.5"),
     ("NVIDIA GeForce GTX 1660 SUPER", "7.5"),
     ("NVIDIA RTX PRO 6000 Blackwell Workstation Edition", "12.0"),
+    ("NVIDIA H800", "9.0"),
+    ("NVIDIA H800 PCIe", "9.0"),
+    ("NVIDIA H20", "9.0"),
+    ("NVIDIA A800-SXM4-80GB", "8.0"),
+    ("NVIDIA A800 80GB PCIe", "8.0"),
+    ("Tesla P40", "6.1"),
+    ("Tesla P4", "6.1"),
+    ("Tesla M60", "5.2"),
+    ("Tesla M40 24GB", "5.2"),
+    ("NVIDIA GeForce GTX 980 Ti", "5.2"),
+    ("NVIDIA GeForce GTX 950", "5.2"),
+    ("NVIDIA TITAN RTX", "7.5"),
+    ("NVIDIA T1000 8GB", "7.5"),
+    ("NVIDIA T400 4GB", "7.5"),
+    ("NVIDIA T600 Laptop GPU", "7.5"),
+    ("NVIDIA Jetson AGX Thor", "11.0"),
 ]
 # names as users type them
 TYPED = [
@@ -45,6 +61,17 @@ TYPED = [
     ("RTX3090", "8.6"),
     ("l40s", "8.9"),
     ("A6000", "8.6"),
+    ("h800", "9.0"),
+    ("h20", "9.0"),
+    ("a800", "8.0"),
+    ("p40", "6.1"),
+    ("p4", "6.1"),
+    ("m60", "5.2"),
+    ("m40", "5.2"),
+    ("gtx 970", "5.2"),
+    ("titan rtx", "7.5"),
+    ("t1000", "7.5"),
+    ("Thor", "11.0"),
 ]
 
 
@@ -53,6 +80,40 @@ def test_names_resolve(name: str, cc: str) -> None:
     target = resolve_gpu(name, MODELS)
     assert (target.cc, target.how) == (cc, "name")
     assert gpu_name_cc(name, MODELS) == cc
+
+
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [
+        ("NVIDIA H800", "H800"),
+        ("NVIDIA H20", "H20"),
+        ("NVIDIA H200", "H200"),
+        ("NVIDIA A800-SXM4-80GB", "A800"),
+        ("Tesla P40", "Tesla P40"),
+        ("Tesla P4", "Tesla P4"),
+        ("Tesla P100-PCIE-16GB", "Tesla P100"),
+        ("Tesla M60", "Tesla M60"),
+        ("Tesla M40", "Tesla M40"),
+        ("NVIDIA GeForce GTX 980", "GeForce GTX 9xx (950-980 Ti)"),
+        ("NVIDIA GeForce GTX 1080", "GeForce GTX 10xx (1050-1080 Ti), TITAN Xp"),
+        ("NVIDIA TITAN RTX", "TITAN RTX"),
+        ("NVIDIA TITAN V", "TITAN V"),
+        ("NVIDIA T1000 8GB", "T400 / T600 / T1000"),
+        ("NVIDIA T400", "T400 / T600 / T1000"),
+        ("Tesla T4", "Tesla T4"),
+        ("NVIDIA RTX A4000", "RTX A-series (A400-A6000)"),
+        ("Thor", "Jetson AGX Thor (T5000/T4000)"),
+    ],
+)
+def test_added_names_match_one_row_only(name: str, model: str) -> None:
+    # no pattern of the added rows reaches a neighbour: H20/H200, P4/P40, T4/T400, A800/A80xx
+    assert [m.name for m in matching(name, MODELS)] == [model]
+
+
+def test_thor_is_11_0() -> None:
+    # CUDA 13 numbers Thor 11.0 (10.1 under CUDA 12.8/12.9, S10a): --gpu Thor plans for sm_110
+    target = resolve_gpu("Thor", MODELS)
+    assert (target.cc, target.segment) == ("11.0", "embedded")
 
 
 def test_similar_names_stay_apart() -> None:

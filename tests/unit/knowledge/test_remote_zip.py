@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 import zipfile
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -21,7 +23,14 @@ from indexserver import (
 )
 from torchenv.errors import ExitCode
 from torchenv.knowledge.indexes import ACCEPT, parse_html_page, parse_json_page, parse_page
-from torchenv.knowledge.remote import NotFound, Page, Remote, RemoteError, RemoteFormatError
+from torchenv.knowledge.remote import (
+    NotFound,
+    Page,
+    Remote,
+    RemoteError,
+    RemoteFormatError,
+    url_problem,
+)
 from torchenv.knowledge.wheelzip import RemoteZip, scan_arch_flags
 from torchenv.models.archs import find_arch_flags
 
@@ -227,3 +236,52 @@ def test_malformed_pages(body: bytes) -> None:
     with pytest.raises(RemoteFormatError) as caught:
         parse_page(Page(body, "", "https://h/simple/torch/"))
     assert "https://h/simple/torch/" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1/simple/torch/",
+        "http://☃.invalid/simple/torch/",
+        "http://h:99999/",
+        "gopher://h/",
+    ],
+)
+def test_malformed_urls_are_remote_errors_before_any_request(url: str) -> None:
+    # a URL from an index page: "cannot be read" (exit 4), never a ValueError traceback
+    remote = Remote(retries=0)
+    with pytest.raises(RemoteError) as caught:
+        remote.get(url)
+    assert caught.value.exit_code == ExitCode.EXTERNAL and url in caught.value.message
+    assert remote.stats.requests == 0
+
+
+def test_a_url_urllib_refuses_late_is_a_remote_error() -> None:
+    class Refusing(urllib.request.OpenerDirector):
+        def open(self, *args: object, **kwargs: object) -> NoReturn:
+            # what http.client raises for a non-ASCII request line
+            raise UnicodeEncodeError("ascii", "/\u2603", 1, 2, "ordinal not in range(128)")
+
+    remote = Remote(retries=2, opener=Refusing())
+    with pytest.raises(RemoteError, match="not a valid URL: UnicodeEncodeError: 'ascii' codec"):
+        remote.read_range("http://example.invalid/x.whl", 0, 10)
+    assert remote.stats.requests == 1  # not retried
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://pypi.org/simple", None),
+        ("http://[::1]:8080/simple", None),
+        ("FILE:///srv/simple", None),
+        ("file://localhost/srv/simple", None),
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("http://xn--n3h.invalid/", None),
+        ("http://☃.invalid/", "non-ASCII characters"),
+        ("http://host/\x7f", "spaces or control characters"),
+        ("file:", "no path"),
+    ],
+)
+def test_url_problem(url: str, problem: str | None) -> None:
+    found = url_problem(url)
+    assert found == problem if problem is None else (found or "").startswith(problem)

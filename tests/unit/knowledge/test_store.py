@@ -9,9 +9,15 @@ from typing import Any
 
 import pytest
 
-from torchenv.errors import UsageError
 from torchenv.knowledge import load_knowledge
-from torchenv.knowledge.store import DATA, load_gpus, load_sources, select_releases, source_ids
+from torchenv.knowledge.store import (
+    DATA,
+    load_data,
+    load_gpus,
+    load_sources,
+    packaged_retrieved,
+    source_ids,
+)
 from torchenv.models.archs import parse_arch
 from torchenv.models.compat import driver_at_least, driver_key
 
@@ -192,26 +198,6 @@ def test_gpu_models_are_typed() -> None:
     assert (h100.cc, h100.arch, h100.source) == ("9.0", "Hopper", "S12") and h100.match
 
 
-def test_select_releases() -> None:
-    releases = KB.torch_releases()
-
-    def versions(spec: str | None) -> list[str]:
-        return [r.version for r in select_releases(releases, spec)]
-
-    assert versions("2.13.*") == ["2.13.0"]
-    assert versions("==2.6.0") == versions("2.6") == ["2.6.0"]
-    assert versions(">=2.14") == ["2.14.0", "2.14.1", "2.15.0"]
-    assert versions(">=2.4,<2.5") == ["2.4.0", "2.4.1"]
-    assert len(versions(None)) == len(versions("  ")) == len(releases)
-    assert versions("==9.9") == []
-    for bad in ("foo", ">>2", "2.x", "==2.6.0 extra"):
-        with pytest.raises(UsageError) as info:
-            select_releases(releases, bad)
-        assert (
-            "PEP 440 version specifier" in info.value.message and f'"{bad}"' in info.value.message
-        )
-
-
 def test_source_ids() -> None:
     assert source_ids("S1,S2,S3") == ["S1", "S2", "S3"]
     assert source_ids("S4 (unverified: snapshot (2026-08-21); copy (S7b). T)") == ["S4", "S7b", "T"]
@@ -292,3 +278,51 @@ def test_unreadable_or_foreign_copies_fall_back(user_dir: Path) -> None:
     (user_dir / "gpus.json").write_text(json.dumps({"schema": "other/1", "gpus": []}), "utf-8")
     kb = load_knowledge()
     assert kb.describe_origin().startswith("packaged") and len(kb.gpu_models()) > 30
+
+
+# --- a user copy only wins when it is not older than the packaged file ----------------------
+
+
+@pytest.mark.parametrize("name", ["torch.json", "gpus.json", "cuda_drivers.json", "sources.json"])
+def test_packaged_retrieved_reads_the_head_as_a_full_parse_would(name: str) -> None:
+    assert packaged_retrieved(name) == packaged(name)["retrieved"] == "2026-11-23"
+
+
+def test_packaged_retrieved_falls_back_to_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "retrieved" not right after "schema": the whole file is parsed
+    (tmp_path / "gpus.json").write_text(json.dumps({"gpus": [], "retrieved": "2027-01-02"}))
+    (tmp_path / "torch.json").write_text("[]")
+    monkeypatch.setattr("torchenv.knowledge.store.DATA", tmp_path)
+    assert packaged_retrieved("gpus.json") == "2027-01-02"
+    assert packaged_retrieved("torch.json") == packaged_retrieved("missing.json") == ""
+
+
+@pytest.mark.parametrize(
+    ("retrieved", "wins"),
+    [("2026-11-23", True), ("2026-12-01", True), ("2026-11-22", False), ("2025-01-01", False)],
+)
+def test_an_older_user_copy_loses_to_newer_packaged_data(
+    user_dir: Path, retrieved: str, wins: bool
+) -> None:
+    # after a torchenv upgrade the packaged data may be newer than what `db update` wrote
+    torch = packaged("torch.json")
+    torch["retrieved"] = retrieved
+    torch["releases"] = torch["releases"][:3]
+    (user_dir / "torch.json").write_text(json.dumps(torch), "utf-8")
+    kb = load_knowledge()
+    assert (len(kb.torch_releases()) == 3) is wins
+    assert kb.describe_origin().startswith("updated" if wins else "packaged")
+    data = load_data("torch.json")
+    assert data["_origin"] == (str(user_dir / "torch.json") if wins else "packaged")
+
+
+@pytest.mark.parametrize("retrieved", [None, 20261201, "soon", "2026-12"])
+def test_an_undated_user_copy_loses(user_dir: Path, retrieved: object) -> None:
+    gpus = packaged("gpus.json")
+    gpus["retrieved"] = retrieved
+    gpus["gpus"] = gpus["gpus"][:1]
+    (user_dir / "gpus.json").write_text(json.dumps(gpus), "utf-8")
+    assert len(load_knowledge().gpu_models()) > 1
+    assert load_data("gpus.json")["_origin"] == "packaged"
