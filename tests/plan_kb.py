@@ -19,6 +19,7 @@ from torchenv.models.compat import (
 
 OLD = ("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90")
 NEW = ("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120")
+SBSA = ("sm_80", "sm_90", "sm_100", "sm_110", "sm_120")
 PY = ("3.10", "3.11", "3.12", "3.13")
 
 
@@ -100,6 +101,9 @@ class FakeKnowledge:
     def variant_archs(
         self, torch_version: str, variant: str, platform: str = "linux_x86_64"
     ) -> VariantArchs | None:
+        if platform == "linux_aarch64" and variant.startswith("cu13"):
+            # the SBSA lists: no sm_87 (Orin), sm_110 for Thor
+            return VariantArchs(variant, SBSA, "test", True)
         if platform != "linux_x86_64":
             return None
         found = self.archs.get((minor_of(torch_version), variant))
@@ -133,6 +137,15 @@ class FakeKnowledge:
 
     def gpu_models(self) -> tuple[GpuModel, ...]:
         return (GpuModel("H100", "9.0", "Hopper", "datacenter", "test"),)
+
+    library_wheels: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    unverified: tuple[str, ...] = ()
+
+    def library_pythons(self, library: str, version: str, platform: str) -> tuple[str, ...] | None:
+        return self.library_wheels.get((library, version))
+
+    def variants_verified(self, torch_version: str) -> bool:
+        return minor_of(torch_version) not in self.unverified
 
     def describe_origin(self) -> str:
         return "test data"

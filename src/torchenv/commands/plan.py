@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,9 +113,26 @@ def _target_from_file(path: Path, cc_of_name: Any) -> PlanTarget:
         raise UsageError(
             "machine-file-invalid", f"{path}: the machine section is malformed: {exc}", expected
         ) from None
+    _check_machine(path, machine, expected)
     env = data.get("environment")
     interp = env.get("interpreter") if isinstance(env, dict) else None
     python = None
     if isinstance(interp, dict) and isinstance(interp.get("version"), str):
         python = python_of_version(interp["version"], interp.get("gil_disabled") is True)
     return target_from_machine(path.name, machine, cc_of_name, python)
+
+
+def _check_machine(path: Path, machine: Machine, expected: str) -> None:
+    """Values the planner compares must have their real form, or the plan would be nonsense."""
+    from torchenv.models.archs import cc_to_int  # noqa: PLC0415
+
+    problems = []
+    driver = machine.driver.version
+    if driver is not None and not re.fullmatch(r"\d{3}(?:\.\d{1,3}){1,2}", driver):
+        problems.append(f'driver.version "{driver}" is not an NVIDIA driver version')
+    for gpu in machine.gpus:
+        cc = gpu.compute_capability
+        if cc is not None and cc_to_int(cc) is None:
+            problems.append(f'GPU {gpu.index} compute_capability "{cc}" is not of the form X.Y')
+    if problems:
+        raise UsageError("machine-file-invalid", f"{path}: " + "; ".join(problems) + ".", expected)

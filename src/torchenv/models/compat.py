@@ -129,6 +129,15 @@ class PlanKnowledge(CompatKnowledge, Protocol):
 
     def gpu_models(self) -> tuple[GpuModel, ...]: ...
 
+    def library_pythons(self, library: str, version: str, platform: str) -> tuple[str, ...] | None:
+        """CPython versions with a wheel of torchvision/torchaudio ``version`` on ``platform``;
+        None when unknown or when every Python 3 works (a stable-ABI wheel)."""
+        ...
+
+    def variants_verified(self, torch_version: str) -> bool:
+        """Whether the release's variant list was read from a release source (not inferred)."""
+        ...
+
     def describe_origin(self) -> str:
         """Where the data came from and when, e.g. "packaged data retrieved 2026-11-23"."""
         ...

@@ -18,6 +18,9 @@ class PlanRequest:
     python: str | None = None  # "3.12" or "3.14t"; None = each target's own, else the newest
     cuda: str = "auto"  # "auto", "cpu" or a CUDA "X.Y" ("12.6")
     installer: str | None = None  # uv|pip|conda|pixi; None = plan for the PyPI/PyTorch indexes
+    # domain libraries the stack must include (a spec's `libraries`); others are added when a
+    # release is paired with them and has wheels for the Python
+    libraries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class PlanTarget:
     glibc: str | None = None  # "2.36"
     python: str | None = None  # the Python of the machine's environment, when known
     jetson: bool = False
+    musl: bool = False  # torch publishes glibc (manylinux) wheels only
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ The checks, each citing its fact:
   Tables 2 and 3; knowledge ``cuda_drivers.json``);
 - the GPU code: a cubin sm_XY runs on X.Z with Z >= Y, PTX compute_XY is JIT-compiled on newer
   GPUs (``models.archs.coverage``; knowledge ``arch_lists``);
-- Jetson (Tegra) GPUs are not served by the PyPI / PyTorch-index aarch64 wheels, which are built
-  for SBSA servers (reference failure catalog 3.5).
+- Jetson (Tegra) GPUs run only code built for exactly them: Thor (11.0) is in the CUDA 13 aarch64
+  lists, Orin (8.7) only through the CUDA 13.2 unification of torch >= 2.15; otherwise NVIDIA's
+  JetPack builds are the way (reference failure catalog 3.4, 3.5).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from torchenv.models.compat import (
 from torchenv.models.plan import PlanTarget, TargetFit
 
 PYTORCH_INDEX = "pytorch-index"
+JETSON_HINT = (
+    " (Jetson: NVIDIA's JetPack PyTorch wheels, or conda-forge's tegra build for Orin, are built "
+    "for it)"
+)
 CONDA_FORGE = "conda-forge"
 
 
@@ -83,12 +88,6 @@ def evaluate(kb: PlanKnowledge, cand: Candidate, target: PlanTarget) -> Verdict:
         return verdict
     if target.platform.startswith("macos"):
         verdict.reasons.append(prefix + "macOS has no CUDA builds (use the cpu build; MPS)")
-        return verdict
-    if target.jetson and cand.channel == PYTORCH_INDEX:
-        verdict.reasons.append(
-            prefix + "Jetson (Tegra) GPUs need NVIDIA's JetPack PyTorch wheels (or conda-forge's "
-            "tegra builds); the PyPI and PyTorch-index aarch64 builds are for SBSA servers"
-        )
         return verdict
     _check_driver(kb, cand, target, verdict)
     gpus = _check_archs(kb, cand, target, verdict)
@@ -149,6 +148,13 @@ def _check_archs(
             )
             described.append(f"{label}: unchecked")
             continue
+        if archs is None and target.jetson:
+            verdict.reasons.append(
+                prefix + f"the GPU code of {cand.label} is not recorded, and {label} runs only "
+                "code built for it" + JETSON_HINT
+            )
+            described.append(f"{label}: unknown")
+            continue
         if archs is None:
             verdict.caveats.append(
                 prefix + f"the GPU code of {cand.label} is not recorded; {label} unchecked"
@@ -158,7 +164,9 @@ def _check_archs(
         how = coverage(archs.archs, gpu.cc, unified=unified)
         if how is None:
             verdict.reasons.append(
-                prefix + f"no kernels for {label}: the build has {describe(archs.archs)}"
+                prefix
+                + f"no kernels for {label}: the build has {describe(archs.archs)}"
+                + (JETSON_HINT if target.jetson else "")
             )
         elif how == "ptx":
             verdict.ptx_or_compat = True
@@ -185,7 +193,12 @@ def release_reasons(
                 prefix + f"no wheels for Python {python} (torch {release.version} has "
                 f"{span(pythons)} on {target.platform})"
             )
-        if (
+        if target.platform.startswith("linux") and target.musl:
+            reasons.append(
+                prefix + "musl libc (Alpine and the like): torch publishes manylinux (glibc) "
+                "wheels only"
+            )
+        elif (
             target.platform.startswith("linux")
             and release.glibc
             and target.glibc

@@ -30,20 +30,29 @@ def recipes(
             out[name] = (
                 _pip_like(name, stack, targets)
                 if stack.channel == "pytorch-index"
-                else InstallRecipe(name, unavailable="planned for conda-forge (--installer)")
+                else InstallRecipe(
+                    name, unavailable=f"planned for conda-forge (--installer {installer})"
+                )
             )
         else:
-            missing = _conda_forge_gap(kb, stack, targets)
-            out[name] = (
-                InstallRecipe(name, unavailable=missing)
-                if missing
-                else (_conda(stack) if name == "conda" else _pixi(stack))
-            )
+            missing = _conda_forge_gap(kb, stack, targets, name)
+            if missing:
+                out[name] = InstallRecipe(name, unavailable=missing)
+            elif name == "conda":
+                out[name] = _conda(stack, kb.last_pytorch_channel_version())
+            else:
+                out[name] = _pixi(stack)
     return out
 
 
 def _label(stack: Stack, targets: Sequence[PlanTarget]) -> str:
-    if all(t.platform.startswith("macos") for t in targets):
+    """The local version label to pin, or "" where wheels carry none or it is not known: macOS
+    wheels have no label, and older aarch64 CPU wheels neither (torch 1.13.1's version.py says
+    '1.13.1'; S3). Without it the pin is still exact: the commands read only the variant's index."""
+    platforms = {t.platform for t in targets}
+    if any(p.startswith("macos") for p in platforms):
+        return ""
+    if stack.variant == "cpu" and "linux_aarch64" in platforms:
         return ""
     return f"+{stack.variant}"
 
@@ -58,23 +67,37 @@ def requirements(stack: Stack, targets: Sequence[PlanTarget]) -> list[str]:
     return reqs
 
 
+def _python_word(stack: Stack, targets: Sequence[PlanTarget]) -> tuple[str | None, list[str]]:
+    """The Python to name in commands, or None when the targets run different ones."""
+    pythons = {t.python for t in targets if t.python}
+    if len(pythons) > 1:
+        each = ", ".join(f"{t.python} on {t.name}" for t in targets if t.python)
+        return None, [f"run the commands on each machine with its own Python ({each})"]
+    return stack.python or None, []
+
+
 def _pip_like(name: str, stack: Stack, targets: Sequence[PlanTarget]) -> InstallRecipe:
     url = f"{INDEX}/{stack.variant}"
     quoted = " ".join(f'"{r}"' for r in requirements(stack, targets))
-    notes = [
+    python, notes = _python_word(stack, targets)
+    notes.append(
         f"{url} also mirrors torch's dependencies (numpy, nvidia-* wheels), so it can be the "
         "only index"
-    ]
+    )
     if not stack.torchaudio:
-        notes.append(f"no torchaudio release is paired with torch {stack.torch}")
+        notes.append(f"no torchaudio in this stack (none paired with torch {stack.torch})")
+    windows = all(t.platform.startswith("win") for t in targets)
     if name == "pip":
-        commands = (
-            f"python{stack.python} -m venv .venv",
-            f".venv/bin/python -m pip install {quoted} --index-url {url}",
-        )
+        if windows:
+            venv = f"py -{python} -m venv .venv" if python else "py -m venv .venv"
+            pip = ".venv\\Scripts\\python -m pip"
+        else:
+            venv = f"python{python or '3'} -m venv .venv"
+            pip = ".venv/bin/python -m pip"
+        commands = (venv, f"{pip} install {quoted} --index-url {url}")
         return InstallRecipe(name, commands, notes=tuple(notes))
     commands = (
-        f"uv venv --python {stack.python} .venv",
+        f"uv venv --python {python} .venv" if python else "uv venv .venv",
         f"uv pip install --python .venv {quoted} --index-url {url}",
     )
     pins = [f'"{r.split("+")[0]}"' for r in requirements(stack, targets)]
@@ -82,7 +105,9 @@ def _pip_like(name: str, stack: Stack, targets: Sequence[PlanTarget]) -> Install
     project = "\n".join(
         [
             "[project]",
-            f'requires-python = "=={stack.python.rstrip("t")}.*"',
+            'name = "my-project"',
+            'version = "0.1.0"',
+            *([f'requires-python = "=={python.rstrip("t")}.*"'] if python else []),
             f"dependencies = [{', '.join(pins)}]",
             "",
             "[[tool.uv.index]]",
@@ -98,7 +123,9 @@ def _pip_like(name: str, stack: Stack, targets: Sequence[PlanTarget]) -> Install
     return InstallRecipe(name, commands, {"pyproject.toml": project}, tuple(notes))
 
 
-def _conda_forge_gap(kb: PlanKnowledge, stack: Stack, targets: Sequence[PlanTarget]) -> str | None:
+def _conda_forge_gap(
+    kb: PlanKnowledge, stack: Stack, targets: Sequence[PlanTarget], installer: str
+) -> str | None:
     builds = [b for b in kb.conda_forge_builds() if b.torch == stack.torch]
     for target in targets:
         here = [b for b in builds if b.platform == target.platform]
@@ -108,7 +135,7 @@ def _conda_forge_gap(kb: PlanKnowledge, stack: Stack, targets: Sequence[PlanTarg
             cudas = sorted({c for b in here for c in b.cuda})
             return (
                 f"conda-forge builds pytorch {stack.torch} for CUDA {', '.join(cudas) or 'none'}, "
-                f"not {stack.cuda} (plan with --installer conda to choose among them)"
+                f"not {stack.cuda} (plan with --installer {installer} to choose among them)"
             )
     return None
 
@@ -123,14 +150,14 @@ def _conda_specs(stack: Stack) -> list[str]:
     return specs
 
 
-def _conda(stack: Stack) -> InstallRecipe:
+def _conda(stack: Stack, last_pytorch_channel: str) -> InstallRecipe:
     specs = " ".join(f'"{s}"' for s in _conda_specs(stack))
     name = f"torch-{stack.torch}-{stack.variant}"
     return InstallRecipe(
         "conda",
         (f"conda create -n {name} --override-channels -c conda-forge {specs}",),
         notes=(
-            "never add -c pytorch: its last release is 2.5.1",
+            f"never add -c pytorch: its last release is {last_pytorch_channel}",
             "conda-forge builds are not the PyPI wheels: pins of cuDNN/NCCL differ",
         ),
     )
@@ -138,8 +165,10 @@ def _conda(stack: Stack) -> InstallRecipe:
 
 def _pixi(stack: Stack) -> InstallRecipe:
     specs = " ".join(f'"{s}"' for s in _conda_specs(stack))
-    commands = ["pixi init --channel conda-forge", f"pixi add {specs}"]
-    files = {}
+    commands = ["pixi init --channel conda-forge"]
     if stack.cuda:
-        files["pixi.toml"] = f'[system-requirements]\ncuda = "{stack.cuda.split(".")[0]}"\n'
-    return InstallRecipe("pixi", tuple(commands), files)
+        # without it pixi cannot solve CUDA builds on a machine that has no GPU (no __cuda)
+        major = stack.cuda.split(".")[0]
+        commands.append(f"printf '\\n[system-requirements]\\ncuda = \"{major}\"\\n' >> pixi.toml")
+    commands.append(f"pixi add {specs}")
+    return InstallRecipe("pixi", tuple(commands))

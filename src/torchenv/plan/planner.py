@@ -9,6 +9,7 @@ then the newest CUDA. Older releases are not examined once one fits.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from torchenv.models.compat import PlanKnowledge, TorchRelease, variant_cuda
 from torchenv.models.plan import (
@@ -31,6 +32,7 @@ from torchenv.plan.evaluate import (
     release_reasons,
 )
 from torchenv.plan.install import recipes
+from torchenv.plan.libraries import LIBRARIES, choose_libraries, pythons_of
 from torchenv.plan.request import exact_pin, release_matches
 
 
@@ -38,9 +40,8 @@ def make_plan(kb: PlanKnowledge, request: PlanRequest, targets: Sequence[PlanTar
     channel = CONDA_FORGE if request.installer in ("conda", "pixi") else PYTORCH_INDEX
     notes = [_policy_note(request, targets)]
     found = _search(kb, request, targets, channel)
-    stack, verdict, rejected, python_note = found
-    if python_note:
-        notes.append(python_note)
+    stack, verdict, rejected = found.stack, found.verdict, found.rejected
+    notes += found.notes
     if channel == CONDA_FORGE:
         notes.append(
             "conda-forge builds as recorded in the feedstock history (S8); which Pythons they "
@@ -50,9 +51,22 @@ def make_plan(kb: PlanKnowledge, request: PlanRequest, targets: Sequence[PlanTar
     if stack is None:
         if not _releases(kb, request, channel):
             notes.append(f"no known torch release matches {request.torch}")
+        inferred = sorted(
+            {r.version for r in _releases(kb, request, channel)}
+            - {
+                r.version
+                for r in _releases(kb, request, channel)
+                if kb.variants_verified(r.version)
+            }
+        )
+        if inferred and channel == PYTORCH_INDEX:
+            notes.append(
+                "the variant lists of torch " + ", ".join(inferred) + " are inferred: a build "
+                "not recorded may exist (`torchenv db update` reads the PyTorch index)"
+            )
         if len(targets) > 1:
             for target in targets:
-                alone = _search(kb, request, [target], channel)[0]
+                alone = _search(kb, request, [target], channel).stack
                 per_target[target.name] = (
                     f"torch {alone.torch}+{alone.variant} would fit it alone"
                     if alone
@@ -72,27 +86,34 @@ def make_plan(kb: PlanKnowledge, request: PlanRequest, targets: Sequence[PlanTar
     )
 
 
-SearchResult = tuple[Stack | None, Verdict | None, list[Rejection], str | None]
+@dataclass
+class Found:
+    stack: Stack | None = None
+    verdict: Verdict | None = None
+    rejected: list[Rejection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _search(
     kb: PlanKnowledge, request: PlanRequest, targets: Sequence[PlanTarget], channel: str
-) -> SearchResult:
-    rejected: list[Rejection] = []
+) -> Found:
+    found = Found()
     for release in _releases(kb, request, channel):
-        python, python_note = _python_for(request, targets, release)
+        python, python_note = _python_for(kb, request, targets, release)
         reasons = [
             r for t in targets for r in release_reasons(release, t, python or t.python, channel)
         ]
+        libraries = choose_libraries(kb, request, release, targets, python)
+        reasons += libraries.reasons
         if reasons:
-            rejected.append(Rejection(f"torch {release.version}", tuple(reasons)))
+            found.rejected.append(Rejection(f"torch {release.version}", tuple(reasons)))
             continue
         accepted: list[tuple[tuple[bool, bool, tuple[int, ...]], Candidate, Verdict]] = []
-        variants = _variants(kb, release, targets, channel, request, rejected)
+        variants = _variants(kb, release, targets, channel, request, found.rejected)
         for cand in variants:
             verdict = _evaluate_all(kb, cand, targets)
             if not verdict.ok:
-                rejected.append(Rejection(cand.label, tuple(verdict.reasons)))
+                found.rejected.append(Rejection(cand.label, tuple(verdict.reasons)))
                 continue
             default = all(release.pypi_default.get(t.platform) == cand.variant for t in targets)
             cuda = tuple(int(p) for p in (cand.cuda or "0").split("."))
@@ -100,8 +121,31 @@ def _search(
         if accepted:
             _, cand, verdict = max(accepted, key=lambda item: item[0])
             stack_python = python or next((t.python for t in targets if t.python), "")
-            return _stack(kb, cand, stack_python, targets), verdict, rejected, python_note
-    return None, None, rejected, None
+            found.stack = _stack(kb, cand, stack_python, targets, libraries.versions)
+            found.verdict = verdict
+            found.notes += [n for n in (python_note, *libraries.notes) if n]
+            found.notes += _unverified(kb, cand, targets)
+            return found
+    return found
+
+
+def _unverified(kb: PlanKnowledge, cand: Candidate, targets: Sequence[PlanTarget]) -> list[str]:
+    """Facts the choice rests on that were inferred rather than read from a release."""
+    notes = []
+    version = cand.release.version
+    if cand.channel == PYTORCH_INDEX and not kb.variants_verified(version):
+        notes.append(
+            f"unverified: the build variants of torch {version} on download.pytorch.org are "
+            "inferred, not read from the index (`torchenv db update` reads them)"
+        )
+    for platform in sorted({t.platform for t in targets}):
+        archs = archs_of(kb, cand, platform)
+        if archs is not None and not archs.verified:
+            notes.append(
+                f"unverified: the GPU code of {cand.label} on {platform} comes from build "
+                f"scripts ({archs.source}), not from the wheel"
+            )
+    return notes
 
 
 def _releases(kb: PlanKnowledge, request: PlanRequest, channel: str) -> list[TorchRelease]:
@@ -117,7 +161,7 @@ def _releases(kb: PlanKnowledge, request: PlanRequest, channel: str) -> list[Tor
 
 
 def _python_for(
-    request: PlanRequest, targets: Sequence[PlanTarget], release: TorchRelease
+    kb: PlanKnowledge, request: PlanRequest, targets: Sequence[PlanTarget], release: TorchRelease
 ) -> tuple[str | None, str | None]:
     if request.python:
         return request.python, None
@@ -127,14 +171,18 @@ def _python_for(
     if len(known) > 1:
         each = ", ".join(f"{t.python} ({t.name})" for t in targets if t.python)
         return None, f"the targets run different Pythons, each checked for its own: {each}"
-    common: set[str] | None = None
-    for target in targets:
-        have = {p for p in release.python.get(target.platform, ()) if not p.endswith("t")}
-        common = have if common is None else common & have
-    if not common:
-        return None, None
-    newest = max(common, key=lambda p: tuple(int(x) for x in p.split(".")))
-    return newest, f"Python not given: chose {newest}, the newest with torch wheels (--python)"
+    # the newest Python with wheels of torch and of the libraries (the required ones at least)
+    paired = [lib for lib in LIBRARIES if getattr(release, lib, None)]
+    for libraries in (paired, list(request.libraries), []):
+        common: set[str] | None = None
+        for target in targets:
+            have = pythons_of(kb, release, target.platform, libraries)
+            common = have if common is None else common & have
+        if common:
+            newest = max(common, key=lambda p: tuple(int(x) for x in p.split(".")))
+            what = "torch" + "".join(f", {lib}" for lib in libraries)
+            return newest, f"Python not given: chose {newest}, the newest with {what} wheels"
+    return None, None
 
 
 def _variants(
@@ -222,7 +270,13 @@ def _evaluate_all(kb: PlanKnowledge, cand: Candidate, targets: Sequence[PlanTarg
     return total
 
 
-def _stack(kb: PlanKnowledge, cand: Candidate, python: str, targets: Sequence[PlanTarget]) -> Stack:
+def _stack(
+    kb: PlanKnowledge,
+    cand: Candidate,
+    python: str,
+    targets: Sequence[PlanTarget],
+    libraries: dict[str, str | None],
+) -> Stack:
     release = cand.release
     platform = targets[0].platform if targets else "linux_x86_64"
     archs = archs_of(kb, cand, platform)
@@ -239,8 +293,8 @@ def _stack(kb: PlanKnowledge, cand: Candidate, python: str, targets: Sequence[Pl
         variant=cand.variant,
         cuda=cand.cuda,
         python=python,
-        torchvision=release.torchvision,
-        torchaudio=release.torchaudio,
+        torchvision=libraries.get("torchvision"),
+        torchaudio=libraries.get("torchaudio"),
         channel=cand.channel,
         released=release.released,
         archs=archs.archs if archs else (),

@@ -92,7 +92,15 @@ def parse_driver(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
     value = text.strip()
-    if not re.fullmatch(r"\d{3}(?:\.\d{1,3}){0,2}", value):
+    if re.fullmatch(r"\d{3}", value):
+        # a branch alone is ambiguous: R580 starts at 580.65.06, the CUDA 13.0 floor
+        raise UsageError(
+            "driver-branch-only",
+            f'--driver "{text}" names a driver branch, not a version.',
+            'Give the full version nvidia-smi prints, e.g. "580.65.06": within a branch the '
+            "CUDA it supports can differ.",
+        )
+    if not re.fullmatch(r"\d{3}(?:\.\d{1,3}){1,2}", value):
         raise UsageError(
             "bad-driver",
             f'--driver "{text}" is not an NVIDIA driver version.',

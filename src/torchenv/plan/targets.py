@@ -51,6 +51,7 @@ def target_from_machine(
         glibc=glibc_of(machine.host),
         python=python,
         jetson=machine.host.jetson,
+        musl=(machine.host.libc or "").startswith("musl"),
     )
 
 

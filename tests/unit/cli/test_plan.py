@@ -178,3 +178,47 @@ def test_conda_installer_plans_a_conda_forge_build(capsys: pytest.CaptureFixture
     command = doc["install"]["conda"]["commands"][0]
     assert "-c conda-forge" in command and "-c pytorch" not in command
     assert f'"pytorch={doc["stack"]["torch"]}=cuda' in command
+
+
+def test_python_is_chosen_where_torchvision_has_wheels_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # torch 2.5.1 has cp313 wheels but torchvision 0.20.1 and torchaudio 2.5.1 stop at cp312
+    code, doc = plan_json(capsys, "--gpu", "A100", "--driver", "580.65.06", "--torch", "2.5")
+    assert code == 0 and doc["stack"]["python"] == "3.12"
+    assert doc["stack"]["torchvision"] == "0.20.1"
+    code, doc = plan_json(
+        capsys, "--gpu", "A100", "--driver", "580.65.06", "--torch", "2.5", "--python", "3.13"
+    )
+    assert code == 0 and doc["stack"]["torchvision"] is None
+    assert "torchvision==" not in doc["install"]["pip"]["commands"][1]
+
+
+def test_jetson_thor_gets_a_cuda_13_aarch64_build(capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = plan_json(
+        capsys,
+        "--gpu",
+        "Thor",
+        "--driver",
+        "580.95.05",
+        "--platform",
+        "linux_aarch64",
+        "--python",
+        "3.12",
+    )
+    assert code == 0, rejected(doc)
+    assert doc["stack"]["variant"] in ("cu130", "cu132")
+    assert doc["fits"][0]["gpus"][0].endswith("(11.0): native")
+
+
+def test_machine_file_with_nonsense_values_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    doc = json.loads((MACHINES / "h100-node.json").read_text())
+    doc["machine"]["driver"]["version"] = "bogus"
+    doc["machine"]["gpus"][0]["compute_capability"] = "abc"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    code, _, err = run(capsys, "plan", "--for", str(bad))
+    assert code == 2
+    assert '"bogus" is not an NVIDIA driver version' in err and '"abc" is not of the form' in err

@@ -146,10 +146,13 @@ def test_gpu_without_a_given_driver_states_the_floor() -> None:
     assert "driver not given: needs >= 580.65.06" in report.fits[0].caveats[0]
 
 
-def test_jetson_is_not_served_by_index_wheels() -> None:
-    report = plan(node(TargetGpu("Orin", "8.7"), platform="linux_aarch64", jetson=True))
+def test_jetson_orin_needs_jetpack_but_thor_is_in_the_cuda_13_aarch64_lists() -> None:
+    orin = node(TargetGpu("Orin", "8.7"), platform="linux_aarch64", jetson=True)
+    report = plan(orin)
     assert report.stack is None
-    assert "JetPack" in reasons(report)
+    assert "no kernels for Orin (8.7)" in reasons(report) and "JetPack" in reasons(report)
+    thor = node(TargetGpu("Thor", "11.0"), platform="linux_aarch64", jetson=True)
+    assert chosen(plan(thor)) == "2.11.0+cu130"
 
 
 def test_macos_plans_the_cpu_build_without_a_local_label() -> None:
@@ -180,7 +183,9 @@ def test_conda_recipe_when_conda_forge_has_the_same_build() -> None:
     assert conda.unavailable is None
     assert '"pytorch=2.11.0=cuda130*"' in conda.commands[0]
     assert "-c pytorch " not in conda.commands[0]
-    assert 'cuda = "13"' in report.install["pixi"].files["pixi.toml"]
+    pixi = report.install["pixi"].commands
+    assert "[system-requirements]" in pixi[1] and 'cuda = "13"' in pixi[1]
+    assert pixi[2].startswith("pixi add ")  # the requirement must be there before the solve
 
 
 def test_conda_recipe_says_why_when_conda_forge_lacks_the_build() -> None:
@@ -196,7 +201,7 @@ def test_conda_installer_plans_among_conda_forge_builds() -> None:
     assert list(report.install) == ["conda"]
 
 
-@pytest.mark.parametrize("platform", ["linux_aarch64", "win_amd64"])
+@pytest.mark.parametrize("platform", ["win_amd64"])
 def test_other_platforms_use_their_own_variant_lists(platform: str) -> None:
     report = plan(node(H100, platform=platform))
     # the fake knowledge base records no arch lists off Linux x86_64: coverage is unchecked
@@ -211,3 +216,58 @@ def test_targets_with_different_pythons_are_each_checked_for_their_own() -> None
     report = plan(node(H100, name="a", python="3.13"), node(H100, name="b", python="3.10"))
     assert report.stack is not None and report.stack.python == "3.13"
     assert any("different Pythons" in n for n in report.notes)
+
+
+def test_a_paired_library_without_a_wheel_for_the_python() -> None:
+    kb = FakeKnowledge(library_wheels={("torchvision", "0.26.0"): ("3.10", "3.11", "3.12")})
+    # Python not given: the newest Python that torch and torchvision both have
+    report = plan(node(H100), kb=kb)
+    assert report.stack is not None and report.stack.python == "3.12"
+    assert report.stack.torchvision == "0.26.0"
+    # Python given and the library is optional: it is left out, with the reason
+    report = plan(node(H100), kb=kb, python="3.13")
+    assert report.stack is not None and report.stack.torchvision is None
+    assert any("torchvision 0.26.0 has no wheel for Python 3.13" in n for n in report.notes)
+    # the library is required (a spec's `libraries`): the release is rejected instead
+    required = make_plan(kb, PlanRequest(python="3.13", libraries=("torchvision",)), [node(H100)])
+    assert chosen(required) == "2.8.0+cu128"
+    assert "torchvision 0.26.0 has no wheel for Python 3.13" in reasons(required)
+    missing = make_plan(kb, PlanRequest(libraries=("torchaudio",)), [node(H100)])
+    assert missing.stack is None and "no torchaudio release is paired" in reasons(missing)
+
+
+def test_unverified_facts_are_said_with_the_choice() -> None:
+    report = plan(node(H100), kb=FakeKnowledge(unverified=("2.11",)))
+    assert chosen(report) == "2.11.0+cu130"
+    assert any(n.startswith("unverified: the build variants of torch 2.11.0") for n in report.notes)
+    none = plan(node(H100, driver="418.67"), kb=FakeKnowledge(unverified=("2.11",)))
+    assert any("variant lists of torch 2.11.0 are inferred" in n for n in none.notes)
+
+
+def test_labels_are_left_off_where_wheels_have_none() -> None:
+    mac, linux = node(driver=None, platform="macos_arm64"), node(driver=None, name="ci")
+    report = plan(mac, linux)
+    assert chosen(report) == "2.11.0+cpu"
+    assert '"torch==2.11.0"' in report.install["uv"].commands[1]  # one pin for both
+    arm = plan(node(driver=None, platform="linux_aarch64"))
+    assert '"torch==2.11.0"' in arm.install["pip"].commands[1]
+
+
+def test_fleet_with_different_pythons_gets_commands_without_a_python_version() -> None:
+    report = plan(node(H100, name="a", python="3.12"), node(H100, name="b", python="3.11"))
+    uv = report.install["uv"]
+    assert uv.commands[0] == "uv venv .venv"
+    assert any("3.12 on a, 3.11 on b" in n for n in uv.notes)
+
+
+def test_windows_commands() -> None:
+    report = plan(node(H100, platform="win_amd64", python="3.12"))
+    pip = report.install["pip"].commands
+    assert pip[0] == "py -3.12 -m venv .venv" and pip[1].startswith(".venv\\Scripts\\python -m pip")
+
+
+def test_musl_is_rejected_and_the_uv_project_is_complete() -> None:
+    report = plan(node(driver=None, musl=True))
+    assert report.stack is None and "musl libc" in reasons(report)
+    project = plan(node(H100)).install["uv"].files["pyproject.toml"]
+    assert 'name = "' in project and 'version = "' in project

@@ -77,7 +77,8 @@ def test_bad_python(text: str) -> None:
 
 def test_driver_and_platform() -> None:
     assert parse_driver("570.133.07") == "570.133.07"
-    assert parse_driver("580") == "580"
+    with pytest.raises(UsageError, match="names a driver branch"):
+        parse_driver("580")
     for bad in ("latest", "12.8", "570.x"):
         with pytest.raises(UsageError, match="not an NVIDIA driver version"):
             parse_driver(bad)
