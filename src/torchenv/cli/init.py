@@ -1,0 +1,159 @@
+"""`torchenv init`: write a torchenv.toml pinned to the stack `torchenv plan` chooses."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from torchenv.cli import common
+from torchenv.errors import ExitCode
+
+if TYPE_CHECKING:
+    from torchenv.models.plan import Stack
+
+
+@click.command()
+@click.option(
+    "--torch", "torch_spec", metavar="SPEC", help='Release or specifier: "2.13", ">=2.8".'
+)
+@click.option("--python", metavar="X.Y", help="Python version (default: the environment's).")
+@click.option(
+    "--cuda",
+    metavar="auto|cpu|X.Y|cuXYZ",
+    help="CUDA choice (default auto: fit the GPUs and driver; cpu when there is no GPU).",
+)
+@click.option(
+    "--gpu",
+    "gpus",
+    multiple=True,
+    metavar="NAME|X.Y|sm_XY",
+    help="A target GPU (repeat for several); recorded as the spec's targets.",
+)
+@click.option("--driver", metavar="VERSION", help="NVIDIA driver version of the target.")
+@click.option(
+    "--platform",
+    metavar="PLATFORM",
+    help="Platform of a --gpu target: linux_x86_64 (default), linux_aarch64, win_amd64, ...",
+)
+@click.option(
+    "--for",
+    "machine_files",
+    multiple=True,
+    metavar="MACHINE.json",
+    type=click.Path(dir_okay=False),
+    help="`torchenv inspect --json` of a target machine (repeat for a fleet).",
+)
+@click.option(
+    "--installer",
+    type=click.Choice(["uv", "pip", "conda"]),
+    help="The installer the spec names (default uv); conda plans among conda-forge builds.",
+)
+@click.option("--name", metavar="NAME", help="Name of the environment (default: the directory's).")
+@click.option(
+    "--out",
+    default="torchenv.toml",
+    show_default=True,
+    metavar="FILE",
+    help="Where to write the spec (a directory gets a torchenv.toml).",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing spec file.")
+@click.option("--verbose", "-v", is_flag=True, help="When no build fits: list every candidate.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.init/1).")
+@click.pass_context
+def init(
+    ctx: click.Context,
+    torch_spec: str | None,
+    python: str | None,
+    cuda: str | None,
+    gpus: tuple[str, ...],
+    driver: str | None,
+    platform: str | None,
+    machine_files: tuple[str, ...],
+    installer: str | None,
+    name: str | None,
+    out: str,
+    force: bool,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Plan a stack (with the options of `torchenv plan`) and write a spec pinned to it.
+
+    Without --gpu or --for the target is this machine. Exit code 3 when no build fits; nothing
+    is written then.
+    """
+    from torchenv.commands.init import run_init  # noqa: PLC0415
+
+    # the file records how it was made; --out, --force and output flags do not change the spec
+    origin = ["torchenv", "init"]
+    for flag, values in (
+        ("--torch", [torch_spec]),
+        ("--python", [python]),
+        ("--cuda", [cuda]),
+        ("--gpu", list(gpus)),
+        ("--driver", [driver]),
+        ("--platform", [platform]),
+        ("--for", list(machine_files)),
+        ("--installer", [installer]),
+        ("--name", [name]),
+    ):
+        origin += [part for value in values if value is not None for part in (flag, value)]
+    probe = None if (gpus or machine_files) else common.context()
+    report = run_init(
+        probe,
+        cwd=Path.cwd(),
+        out=out,
+        name=name,
+        force=force,
+        torch=torch_spec,
+        python=python,
+        cuda=cuda,
+        gpus=gpus,
+        driver=driver,
+        machine_files=machine_files,
+        installer=installer,
+        platform=platform,
+        origin=shlex.join(origin),
+    )
+    if as_json:
+        common.write_json(report)
+    elif report.path is None:
+        from torchenv.report.render_plan import render_plan  # noqa: PLC0415
+
+        render_plan(common.printer(), report.plan, verbose=verbose)
+    else:
+        emit = common.printer()
+        emit([("wrote ", None), (_shown(report.path), "bold")])
+        if report.plan.stack is not None:
+            emit([("stack: ", None), (stack_line(report.plan.stack), "green")])
+        emit([("next: ", "dim"), ("torchenv lock", "bold")])
+    if report.plan.stack is None:
+        ctx.exit(ExitCode.NO_STACK)
+
+
+def stack_line(stack: Stack) -> str:
+    if stack.channel == "pytorch-index":
+        parts = [f"torch {stack.torch}+{stack.variant}"]
+    else:
+        kind = f"cuda{stack.variant[2:]}" if stack.cuda else "cpu"
+        parts = [f"pytorch {stack.torch} (conda-forge {kind} build)"]
+    parts += [
+        f"{lib} {v}"
+        for lib, v in (("torchvision", stack.torchvision), ("torchaudio", stack.torchaudio))
+        if v
+    ]
+    parts.append(f"Python {stack.python}")
+    parts.append(f"CUDA {stack.cuda}" if stack.cuda else "CPU only")
+    return ", ".join(parts)
+
+
+def _shown(path: str) -> str:
+    """Relative to the working directory when it is inside it: shorter, and what was typed."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if relative.startswith("..") else relative

@@ -1,0 +1,160 @@
+"""``torchenv init``: plan a stack as ``torchenv plan`` does, then write a spec pinned to it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from torchenv.commands.plan import run_plan
+from torchenv.errors import UsageError
+from torchenv.models.plan import PlanReport, Stack
+from torchenv.models.spec import SPEC_FILE, Spec, SpecTargets
+from torchenv.plan.request import parse_driver, parse_platform
+from torchenv.spec import parse_spec_text, render_spec
+from torchenv.spec.validate import NAME_PATTERN, SPEC_INSTALLERS
+
+if TYPE_CHECKING:
+    from torchenv.probe.context import ProbeContext
+
+INIT_SCHEMA = "torchenv.init/1"
+
+
+@dataclass(frozen=True)
+class InitReport:
+    schema: str
+    path: str | None  # the spec file written; None when no stack fits
+    spec: Spec | None
+    plan: PlanReport
+
+
+def run_init(
+    ctx: ProbeContext | None,
+    *,
+    cwd: Path,
+    out: str = SPEC_FILE,
+    name: str | None = None,
+    force: bool = False,
+    torch: str | None = None,
+    python: str | None = None,
+    cuda: str | None = None,
+    gpus: Sequence[str] = (),
+    driver: str | None = None,
+    machine_files: Sequence[str] = (),
+    installer: str | None = None,
+    platform: str | None = None,
+    origin: str | None = None,
+) -> InitReport:
+    """``ctx`` is needed only when the target is this machine. ``origin`` (the command line) goes
+    into the file's header. Without a fitting stack nothing is written and ``spec`` is None."""
+    target = _output_path(cwd, out)
+    if target.exists() and not force:
+        raise UsageError(
+            "spec-exists",
+            f"{target} already exists.",
+            "Pass --force to overwrite it, or --out to write the spec elsewhere.",
+        )
+    if installer is not None and installer not in SPEC_INSTALLERS:
+        raise UsageError(
+            "bad-installer",
+            f'--installer "{installer}" is not one of {", ".join(SPEC_INSTALLERS)}.',
+        )
+    spec_name = name if name is not None else default_name(target.parent)
+    if not NAME_PATTERN.fullmatch(spec_name):
+        raise UsageError(
+            "bad-name",
+            f'--name "{spec_name}" is not a simple name.',
+            'Use letters, digits, ".", "_" and "-", such as "vision".',
+        )
+    # the installer narrows the plan (conda: conda-forge builds) exactly as `plan --installer`
+    report = run_plan(
+        ctx,
+        torch=torch,
+        python=python,
+        cuda=cuda,
+        gpus=gpus,
+        driver=driver,
+        machine_files=machine_files,
+        installer=installer,
+        platform=platform,
+    )
+    if report.stack is None:
+        return InitReport(INIT_SCHEMA, None, None, report)
+    targets = SpecTargets(
+        gpus=tuple(gpus),
+        driver=parse_driver(driver),
+        platform=parse_platform(platform) if platform else None,
+        machines=tuple(_relative(cwd / m, target.parent) for m in machine_files),
+    )
+    spec = Spec(
+        name=spec_name,
+        python=report.stack.python,
+        torch=f"=={report.stack.torch}",
+        cuda=report.stack.cuda or "cpu",
+        libraries=_libraries(report.stack),
+        installer=installer or "uv",
+        targets=targets,
+    )
+    text = render_spec(spec, origin)
+    # read back before writing: what init writes must be a spec that lock accepts
+    written = parse_spec_text(text, target)
+    _write_atomically(target, text)
+    return InitReport(INIT_SCHEMA, str(target), written, report)
+
+
+def default_name(directory: Path) -> str:
+    """The directory's name made into a spec name ("My Project" -> "My-Project")."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", directory.resolve().name).strip("-.")
+    return name or "env"
+
+
+def _output_path(cwd: Path, out: str) -> Path:
+    target = cwd / Path(out).expanduser()
+    if target.is_dir():
+        target = target / SPEC_FILE
+    if not target.parent.is_dir():
+        raise UsageError(
+            "no-output-directory",
+            f"Cannot write {target}: the directory {target.parent} does not exist.",
+        )
+    return target
+
+
+def _libraries(stack: Stack) -> tuple[str, ...]:
+    paired = {"torchvision": stack.torchvision, "torchaudio": stack.torchaudio}
+    return tuple(name for name, version in paired.items() if version)
+
+
+def _relative(path: Path, start: Path) -> str:
+    """``path`` relative to the spec's directory when they share more than the filesystem root
+    (a project's own tree), so the spec can move with the project; else absolute."""
+    path, start = path.absolute(), start.absolute()
+    if Path(os.path.commonpath([path, start])) == Path(path.anchor):
+        return str(path)
+    try:
+        return os.path.relpath(path, start)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """A reader never sees half a file, and an interrupted init leaves the old one in place."""
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        # opened by name (not mkstemp) so that the file gets the usual umask-based mode
+        with open(temp, "x", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except OSError as exc:
+        raise UsageError("spec-unwritable", f"Cannot write {target}: {exc.strerror}.") from None
+    finally:
+        # gone after a successful replace; left behind only by a failure or an interrupt
+        with contextlib.suppress(OSError):
+            temp.unlink()

@@ -1,0 +1,189 @@
+"""Finding, reading and validating the spec: ``torchenv.toml`` or ``[tool.torchenv]`` in
+pyproject.toml. Every problem of a file is reported at once, each with its line and key."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torchenv.errors import UsageError
+from torchenv.models.codec import to_data
+from torchenv.models.spec import SPEC_FILE, Spec, SpecProblem
+from torchenv.spec.locate import KeyLocator
+from torchenv.spec.validate import NAME_PATTERN, Checker, check_spec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the same parser, packaged for Pythons before 3.11
+    import tomli as tomllib
+
+PYPROJECT = "pyproject.toml"
+_SPEC_HASH_VERSION = 1  # bump when the canonical form below changes
+
+
+class SpecError(UsageError):
+    """The spec has problems; ``problems`` lists all of them and the message shows each on a
+    line of its own as ``FILE:LINE: key: message``."""
+
+    def __init__(self, file: str, problems: Sequence[SpecProblem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = [f"{file} has {count} problem{'s' if count != 1 else ''}:"]
+        lines += [format_problem(p) for p in self.problems]
+        super().__init__(
+            "spec-invalid",
+            "\n".join(lines),
+            "Fix the spec and run the command again; `torchenv init` writes a valid one.",
+        )
+
+
+def format_problem(problem: SpecProblem) -> str:
+    where = problem.file if problem.line is None else f"{problem.file}:{problem.line}"
+    key = f" {problem.key}:" if problem.key else ""
+    return f"{where}:{key} {problem.message}"
+
+
+def load_spec(path: Path | None, cwd: Path) -> Spec:
+    """The spec at ``path`` (a torchenv.toml-style file, a pyproject.toml, or a directory holding
+    one), or without a path the one in ``cwd``: torchenv.toml first, then pyproject.toml."""
+    file = _find(path, cwd)
+    pyproject = file.name == PYPROJECT
+    return parse_spec_text(_read(file), file, pyproject=pyproject)
+
+
+def _find(path: Path | None, cwd: Path) -> Path:
+    where = cwd if path is None else cwd / path.expanduser()
+    if path is not None and not where.is_dir():
+        if not where.exists():
+            raise UsageError(
+                "spec-not-found",
+                f"No spec at {where}.",
+                "Give the path of a torchenv.toml or a pyproject.toml with [tool.torchenv].",
+            )
+        return where
+    for name in (SPEC_FILE, PYPROJECT):
+        if (where / name).is_file():
+            return where / name
+    raise UsageError(
+        "spec-not-found",
+        f"No {SPEC_FILE} or {PYPROJECT} in {where}.",
+        "Run `torchenv init` (with the options of `torchenv plan`) to write one, or give the "
+        "spec's path.",
+    )
+
+
+def _read(file: Path) -> str:
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise UsageError(
+            "spec-unreadable", f"Cannot read the spec {file}: {exc.strerror or exc}."
+        ) from None
+    try:
+        # a byte-order mark is what some Windows editors put first; it is not a problem
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UsageError(
+            "spec-not-utf8",
+            f"The spec {file} is not UTF-8 text (line {line}, byte {exc.start}).",
+            "TOML files are UTF-8: save it again in that encoding.",
+        ) from None
+
+
+def parse_spec_text(text: str, file: Path, *, pyproject: bool = False) -> Spec:
+    """The spec in ``text`` as read from ``file`` (whose directory is where relative paths start
+    from); with ``pyproject`` the spec is the [tool.torchenv] table, and an error when absent."""
+    shown = str(file)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        problem = SpecProblem(shown, _error_line(exc, text), "", f"not valid TOML: {_reason(exc)}")
+        raise SpecError(shown, [problem]) from None
+    prefix = ""
+    fallback_name = None
+    table: object = data
+    if pyproject:
+        table = _tool_table(data)
+        if table is None:
+            raise UsageError(
+                "spec-not-in-pyproject",
+                f"{file} has no [tool.torchenv] table.",
+                "Add a [tool.torchenv] table (with the keys of torchenv.toml), or run "
+                "`torchenv init` to write a torchenv.toml.",
+            )
+        project = data.get("project")
+        project_name = project.get("name") if isinstance(project, dict) else None
+        if isinstance(project_name, str) and NAME_PATTERN.fullmatch(project_name):
+            fallback_name = project_name
+        prefix = "tool.torchenv."
+    problems: list[SpecProblem] = []
+    locator = KeyLocator(text)
+
+    def report(key: str, message: str) -> None:
+        problems.append(SpecProblem(shown, locator.line_of(key), key, message))
+
+    checker = Checker(report, file.parent)
+    if not isinstance(table, dict):
+        report(prefix.rstrip("."), f"expected a table, got {type(table).__name__}")
+        raise SpecError(shown, problems)
+    spec = check_spec(table, checker, prefix, fallback_name)
+    if spec is None or problems:
+        problems.sort(key=lambda p: (p.line is None, p.line or 0))
+        raise SpecError(shown, problems)
+    return dataclasses.replace(spec, path=shown)
+
+
+def _tool_table(data: dict[str, Any]) -> object:
+    tool = data.get("tool")
+    return tool.get("torchenv") if isinstance(tool, dict) else None
+
+
+def _error_line(exc: Exception, text: str) -> int | None:
+    line = getattr(exc, "lineno", None)  # Python 3.14 and newer tomli carry it
+    if isinstance(line, int) and line > 0:
+        return line
+    match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+    if match:
+        return int(match.group(1))
+    if "end of document" in str(exc):
+        return max(1, len(text.splitlines()))
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    message = getattr(exc, "msg", None)
+    if isinstance(message, str) and message:
+        return message
+    return re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)$", "", str(exc))
+
+
+def machine_paths(spec: Spec) -> tuple[Path, ...]:
+    """``targets.machines`` resolved against the directory of the spec file."""
+    base = Path(spec.path).parent if spec.path else Path.cwd()
+    return tuple(base / Path(m).expanduser() for m in spec.targets.machines)
+
+
+def spec_hash(spec: Spec) -> str:
+    """sha256 of a canonical JSON form of what defines the environment: every field except the
+    file it was read from. Lists whose order does not matter to an installer are sorted, so
+    reordering them in the file does not make a lock stale."""
+    data = to_data(spec)
+    data.pop("path", None)
+    for key in ("libraries", "packages"):
+        data[key] = sorted(data[key])
+    for key in ("gpus", "machines"):
+        data["targets"][key] = sorted(data["targets"][key])
+    canonical = json.dumps(
+        {"spec-hash": _SPEC_HASH_VERSION, "spec": data},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()

@@ -1,0 +1,343 @@
+"""Checks of the spec's TOML data: every problem is collected (with its key) so that the user sees
+them all at once, and a ``Spec`` is built only when there are none."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import urllib.parse
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from torchenv.errors import UsageError
+from torchenv.models.spec import PYPI_INDEX, PYTORCH_INDEX, Spec, SpecIndex, SpecTargets
+from torchenv.plan.request import (
+    parse_cuda,
+    parse_driver,
+    parse_platform,
+    parse_python,
+    parse_torch,
+)
+
+TOP_KEYS = (
+    "name",
+    "python",
+    "torch",
+    "cuda",
+    "libraries",
+    "packages",
+    "installer",
+    "targets",
+    "index",
+)
+TARGET_KEYS = ("gpus", "driver", "platform", "machines")
+INDEX_KEYS = ("pypi", "pytorch", "find-links")
+LIBRARIES = ("torchvision", "torchaudio")
+SPEC_INSTALLERS = ("uv", "pip", "conda")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
+# the stack itself is chosen by `torch` and `libraries`; a pin in `packages` would fight the plan
+_STACK_PACKAGES = {"torch": "torch", "torchvision": "libraries", "torchaudio": "libraries"}
+
+Report = Callable[[str, str], None]  # (key, message)
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    for kind, text in ((str, "a string"), (int, "an integer"), (float, "a float")):
+        if isinstance(value, kind):
+            return text
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time"
+
+
+class Checker:
+    """Reads one key at a time from the TOML data and reports what does not fit."""
+
+    def __init__(self, report: Report, base_dir: Path) -> None:
+        self._report = report
+        self.base_dir = base_dir  # machines and find-links are relative to the spec file
+        self.failures = 0
+
+    def report(self, key: str, message: str) -> None:
+        self.failures += 1
+        self._report(key, message)
+
+    def unknown_keys(self, table: dict[str, Any], known: Sequence[str], prefix: str) -> None:
+        for key in table:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f'; did you mean "{close[0]}"?' if close else ""
+            self.report(prefix + key, f"unknown key{hint} (expected one of: {', '.join(known)})")
+
+    def string(self, key: str, value: object, example: str) -> str | None:
+        if isinstance(value, str):
+            return value
+        quoted = ""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            # `python = 3.10` is the float 3.1 in TOML: ask for quotes instead of guessing
+            quoted = " (put the version in quotes)"
+        self.report(key, f"expected a string such as {example}, got {_kind(value)}{quoted}")
+        return None
+
+    def strings(self, key: str, value: object, example: str) -> list[tuple[int, str]]:
+        """The (index, text) of each string in the array; the other items are reported, and
+        the strings are still returned so that their own problems are found in the same run."""
+        if not isinstance(value, list):
+            self.report(key, f"expected an array of strings such as {example}, got {_kind(value)}")
+            return []
+        found = []
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                found.append((i, item))
+            else:
+                self.report(f"{key}[{i}]", f"expected a string, got {_kind(item)}")
+        return found
+
+    def parsed(self, key: str, value: str, parse: Callable[[str], Any], expected: str) -> Any:
+        """Runs a parser of plan.request (they raise UsageError) and reports its complaint in the
+        words of the spec instead of the command line's."""
+        try:
+            return parse(value)
+        except UsageError:
+            self.report(key, f'"{value}" is not valid: expected {expected}')
+            return None
+
+    def url(self, key: str, value: str) -> bool:
+        parts = urllib.parse.urlsplit(value)
+        if (parts.scheme in ("http", "https") and parts.netloc) or (
+            parts.scheme == "file" and parts.path
+        ):
+            return True
+        self.report(key, f'"{value}" is not valid: expected an http(s):// or file:// URL')
+        return False
+
+
+def check_spec(data: dict[str, Any], check: Checker, prefix: str, name: str | None) -> Spec | None:
+    """The Spec of ``data`` (one spec table), or None after reporting what is wrong. ``prefix``
+    is put before every key reported ("tool.torchenv." in pyproject.toml); ``name`` is the
+    fallback when the table has none (pyproject.toml's [project] name)."""
+
+    def key(short: str) -> str:
+        return prefix + short
+
+    check.unknown_keys(data, TOP_KEYS, prefix)
+    name = _name(check, data, key("name"), name)
+    python = None
+    if "python" in data:
+        text = check.string(key("python"), data["python"], '"3.12"')
+        if text is not None:
+            python = check.parsed(
+                key("python"), text, parse_python, 'a CPython version such as "3.12" or "3.14t"'
+            )
+    torch, cuda = _torch_and_cuda(check, data, key)
+    libraries = _libraries(check, data.get("libraries", list(LIBRARIES[:1])), key("libraries"))
+    packages = _packages(check, data.get("packages", []), key("packages"))
+    installer = "uv"
+    if "installer" in data:
+        text = check.string(key("installer"), data["installer"], '"uv"')
+        if text is not None and text not in SPEC_INSTALLERS:
+            check.report(
+                key("installer"), f'"{text}" is not valid: expected "uv", "pip" or "conda"'
+            )
+        installer = text or installer
+    targets = _targets(check, data.get("targets", {}), key("targets"))
+    index = _index(check, data.get("index", {}), key("index"))
+    if check.failures or name is None or targets is None or index is None:
+        return None
+    return Spec(
+        name=name,
+        python=python,
+        torch=torch,
+        cuda=cuda,
+        libraries=libraries,
+        packages=packages,
+        installer=installer,
+        targets=targets,
+        index=index,
+    )
+
+
+def _name(check: Checker, data: dict[str, Any], key: str, fallback: str | None) -> str | None:
+    if "name" not in data:
+        if fallback is None:
+            check.report(key, 'missing: every spec needs a name such as "vision"')
+        return fallback
+    name = check.string(key, data["name"], '"vision"')
+    if name is not None and not NAME_PATTERN.fullmatch(name):
+        check.report(
+            key,
+            f'"{name}" is not valid: expected a simple name of letters, digits, ".", "_" and "-"'
+            ' such as "vision"',
+        )
+        return None
+    return name
+
+
+def _torch_and_cuda(
+    check: Checker, data: dict[str, Any], key: Callable[[str], str]
+) -> tuple[str | None, str]:
+    torch = implied = None
+    if "torch" in data:
+        text = check.string(key("torch"), data["torch"], '"2.13" or ">=2.8"')
+        if text is not None:
+            parsed = check.parsed(
+                key("torch"),
+                text,
+                parse_torch,
+                'a release ("2.13", "2.13.0", "2.13.0+cu126") or a PEP 440 specifier '
+                '(">=2.8", ">=2.8,<2.12", "~=2.10.0")',
+            )
+            if parsed is not None:
+                torch, implied = parsed
+    cuda = "auto"
+    given = None
+    if "cuda" in data:
+        text = check.string(key("cuda"), data["cuda"], '"12.6"')
+        if text is not None:
+            given = check.parsed(
+                key("cuda"),
+                text,
+                parse_cuda,
+                '"auto" (fit the GPUs and driver), "cpu", a CUDA version ("12.6") or a PyTorch '
+                'variant ("cu126")',
+            )
+            cuda = given or cuda
+    if implied is not None:
+        if given not in (None, "auto", implied):
+            build = "a CPU build" if implied == "cpu" else f"a CUDA {implied} build"
+            check.report(
+                key("torch"),
+                f'"{data["torch"]}" names {build} but cuda is "{given}": drop the local label '
+                "or make cuda agree with it",
+            )
+        cuda = implied
+    return torch, cuda
+
+
+def _libraries(check: Checker, value: object, key: str) -> tuple[str, ...]:
+    items = check.strings(key, value, '["torchvision"]')
+    seen: set[str] = set()
+    for i, item in items:
+        if item not in LIBRARIES:
+            check.report(
+                f"{key}[{i}]", f'"{item}" is not valid: expected "torchvision" or "torchaudio"'
+            )
+        elif item in seen:
+            check.report(f"{key}[{i}]", f'"{item}" is listed twice')
+        seen.add(item)
+    return tuple(item for _, item in items)
+
+
+def _packages(check: Checker, value: object, key: str) -> tuple[str, ...]:
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+    from packaging.utils import canonicalize_name  # noqa: PLC0415
+
+    items = check.strings(key, value, '["numpy<3"]')
+    for i, item in items:
+        try:
+            requirement = Requirement(item)
+        except InvalidRequirement as exc:
+            reason = str(exc).splitlines()[0]
+            check.report(
+                f"{key}[{i}]",
+                f'"{item}" is not valid: expected a PEP 508 requirement such as "numpy<3" '
+                f"({reason})",
+            )
+            continue
+        owner = _STACK_PACKAGES.get(canonicalize_name(requirement.name))
+        if owner:
+            check.report(
+                f"{key}[{i}]",
+                f'"{item}": {requirement.name} is part of the PyTorch stack: set it with the '
+                f"`{owner}` key, not in packages",
+            )
+    return tuple(item for _, item in items)
+
+
+def _targets(check: Checker, value: object, key: str) -> SpecTargets | None:
+    if not isinstance(value, dict):
+        check.report(key, f"expected a table ([targets]), got {_kind(value)}")
+        return None
+    check.unknown_keys(value, TARGET_KEYS, key + ".")
+    gpus: tuple[str, ...] = ()
+    if "gpus" in value:
+        items = check.strings(f"{key}.gpus", value["gpus"], '["H100", "8.6"]')
+        for i, item in items:
+            if not item.strip():
+                check.report(
+                    f"{key}.gpus[{i}]",
+                    'empty: expected a GPU name, a compute capability or an arch ("H100", '
+                    '"8.6", "sm_90")',
+                )
+        gpus = tuple(item.strip() for _, item in items)
+    driver = platform = None
+    if "driver" in value:
+        text = check.string(f"{key}.driver", value["driver"], '"580.65.06"')
+        if text is not None:
+            driver = check.parsed(
+                f"{key}.driver",
+                text,
+                parse_driver,
+                'an NVIDIA driver version as nvidia-smi prints it ("580.65.06")',
+            )
+    if "platform" in value:
+        text = check.string(f"{key}.platform", value["platform"], '"linux_x86_64"')
+        if text is not None:
+            from torchenv.plan.request import PLATFORMS  # noqa: PLC0415
+
+            platform = check.parsed(
+                f"{key}.platform", text, parse_platform, "one of " + ", ".join(PLATFORMS)
+            )
+    machines: tuple[str, ...] = ()
+    if "machines" in value:
+        listed = check.strings(f"{key}.machines", value["machines"], '["nodes/a.json"]')
+        machines = tuple(item for _, item in listed)
+        for i, item in listed:
+            path = check.base_dir / Path(item).expanduser()
+            if not path.is_file():
+                check.report(
+                    f"{key}.machines[{i}]",
+                    f"no such file: {path} (expected a `torchenv inspect --json` file, relative "
+                    "to the spec's directory)",
+                )
+        if "gpus" in value or "driver" in value or "platform" in value:
+            check.report(
+                f"{key}.machines",
+                "machines reads the targets from files, while gpus, driver and platform "
+                "describe one machine in the spec: give one or the other",
+            )
+    return SpecTargets(gpus=gpus, driver=driver, platform=platform, machines=machines)
+
+
+def _index(check: Checker, value: object, key: str) -> SpecIndex | None:
+    if not isinstance(value, dict):
+        check.report(key, f"expected a table ([index]), got {_kind(value)}")
+        return None
+    check.unknown_keys(value, INDEX_KEYS, key + ".")
+    urls = {"pypi": PYPI_INDEX, "pytorch": PYTORCH_INDEX}
+    for name, default in tuple(urls.items()):
+        if name in value:
+            text = check.string(f"{key}.{name}", value[name], f'"{default}"')
+            if text is not None and check.url(f"{key}.{name}", text):
+                urls[name] = text
+    links: tuple[str, ...] = ()
+    if "find-links" in value:
+        listed = check.strings(f"{key}.find-links", value["find-links"], '["/opt/wheels"]')
+        links = tuple(item for _, item in listed)
+        for i, item in listed:
+            where = f"{key}.find-links[{i}]"
+            if "://" in item:
+                check.url(where, item)
+            elif not (check.base_dir / Path(item).expanduser()).is_dir():
+                check.report(
+                    where,
+                    f'"{item}" is not valid: expected an existing directory of wheels (relative '
+                    "to the spec's directory) or an http(s):// or file:// URL",
+                )
+    return SpecIndex(pypi=urls["pypi"], pytorch=urls["pytorch"], find_links=links)
