@@ -1,0 +1,115 @@
+"""`torchenv lock` and `torchenv create`: from a spec to a locked, built, checked environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from torchenv.cli import common
+from torchenv.errors import ExitCode
+
+
+def _no_stack(ctx: click.Context, exc: object) -> None:
+    from torchenv.report.render_plan import render_plan  # noqa: PLC0415
+
+    plan = getattr(exc, "plan", None)
+    if plan is not None:
+        render_plan(common.printer(), plan)
+    click.echo(f"torchenv: error: {getattr(exc, 'message', exc)}", err=True)
+    ctx.exit(ExitCode.NO_STACK)
+
+
+@click.command()
+@click.argument("spec", required=False, metavar="[SPEC]")
+@click.option("--verbose", "-v", is_flag=True, help="Show uv's commands and output.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.lock/1).")
+@click.pass_context
+def lock(ctx: click.Context, spec: str | None, verbose: bool, as_json: bool) -> None:
+    """Resolve the spec (torchenv.toml, or [tool.torchenv] in pyproject.toml) into pylock.toml:
+    exact versions, the index of every file and its sha256, and torchenv's plan."""
+    from torchenv.commands.lock import NoStackError, run_lock  # noqa: PLC0415
+
+    probe = common.context()
+    try:
+        report = run_lock(probe, spec, Path.cwd(), progress=common.progress, verbose=verbose)
+    except NoStackError as exc:
+        _no_stack(ctx, exc)
+        return
+    if as_json:
+        common.write_json(report)
+        return
+    emit = common.printer()
+    stack = report.stack
+    emit([("wrote ", None), (report.lock, "bold"), (f" ({len(report.packages)} packages)", None)])
+    emit(
+        [
+            ("  torch ", None),
+            (f"{stack.torch}+{stack.variant}", "bold green"),
+            (f", Python {stack.python}, for {', '.join(report.platforms)}", None),
+        ]
+    )
+    for note in report.notes:
+        emit([("  note: ", "dim"), (note, None)])
+    emit([("next: ", "dim"), ("torchenv create", None)])
+
+
+@click.command()
+@click.argument("spec", required=False, metavar="[SPEC]")
+@click.option(
+    "--backend",
+    type=click.Choice(["uv", "pip", "conda"]),
+    help="Installer (default: the spec's `installer`, else uv).",
+)
+@click.option(
+    "--prefix", metavar="DIR", help="Where the environment goes (default: .venv beside the spec)."
+)
+@click.option("--force", is_flag=True, help="Replace an existing environment at the prefix.")
+@click.option("--verbose", "-v", is_flag=True, help="Show the installer's commands and output.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.create/1)."
+)
+def create(
+    spec: str | None,
+    backend: str | None,
+    prefix: str | None,
+    force: bool,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Build the environment of the lock in a sibling directory, check that torch imports, then
+    move it into place. An interrupted create leaves no environment behind."""
+    from torchenv.commands.create import run_create  # noqa: PLC0415
+
+    report = run_create(
+        common.context(),
+        spec,
+        Path.cwd(),
+        backend=backend,
+        prefix=prefix,
+        force=force,
+        verbose=verbose,
+        progress=common.progress,
+    )
+    if as_json:
+        common.write_json(report)
+        return
+    emit = common.printer()
+    total = sum(s.seconds for s in report.steps)
+    emit(
+        [
+            ("created ", None),
+            (report.prefix, "bold"),
+            (f" with {report.backend} in {total:.1f} s", None),
+        ]
+    )
+    emit(
+        [
+            ("  torch ", None),
+            (report.torch, "bold green"),
+            (f", {report.packages} packages from {report.lock}", None),
+        ]
+    )
+    if report.replaced:
+        emit([("  replaced the environment that was there", "yellow")])
+    emit([("next: ", "dim"), (f"torchenv verify --prefix {report.prefix}", None)])

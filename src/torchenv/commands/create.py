@@ -1,0 +1,237 @@
+"""``torchenv create``: build the environment of a lock, check it, and only then put it in place.
+
+Order matters for "an interrupted create leaves nothing behind" (staging.py): everything happens
+in a sibling build directory; the environment's own record (``torchenv-env.json``) is written
+inside it before the rename, so the environment and its record appear together; the user-level
+registry is updated last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from torchenv.backends import staging
+from torchenv.backends.installers import (
+    Sources,
+    pip_install,
+    pip_venv,
+    uv_sync,
+    uv_venv,
+)
+from torchenv.backends.lockfile import Lock, parse_lock, pip_requirements
+from torchenv.backends.tools import BackendError, find_uv, run_step
+from torchenv.errors import UsageError
+from torchenv.models.build import (
+    CREATE_SCHEMA,
+    ENV_RECORD_FILE,
+    ENV_RECORD_SCHEMA,
+    BuildStep,
+    CreateReport,
+)
+from torchenv.models.spec import LOCK_FILE, Spec
+
+if TYPE_CHECKING:
+    from torchenv.probe.context import ProbeContext
+
+Progress = Callable[[str], None]
+BACKENDS = ("uv", "pip", "conda")
+INSTALL_TIMEOUT = 3600.0
+CHECK = (
+    "import json, sys, torch; "
+    "print(json.dumps({'torch': torch.__version__, 'python': sys.version.split()[0]}))"
+)
+
+
+def load_fresh_lock(spec: Spec, cwd: Path) -> Lock:
+    """The spec's lock, refused when missing or made from another version of the spec."""
+    from torchenv.spec import spec_hash  # noqa: PLC0415
+
+    spec_dir = Path(spec.path).parent if spec.path else cwd
+    path = spec_dir / LOCK_FILE
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(
+            "lock-missing",
+            f"There is no lock for {spec.path or 'the spec'} ({path}).",
+            "Run `torchenv lock` first.",
+        ) from None
+    except OSError as exc:
+        raise UsageError("lock-unreadable", f"Cannot read {path}: {exc.strerror}.") from None
+    lock = parse_lock(data, str(path))
+    if lock.spec_hash != spec_hash(spec):
+        raise UsageError(
+            "lock-stale",
+            f"{path} was made from another version of {spec.path or 'the spec'} (the spec "
+            "changed since `torchenv lock`).",
+            "Run `torchenv lock` again, then create.",
+        )
+    return lock
+
+
+def run_create(
+    ctx: ProbeContext,
+    spec_file: str | None,
+    cwd: Path,
+    *,
+    backend: str | None = None,
+    prefix: str | None = None,
+    force: bool = False,
+    verbose: bool = False,
+    progress: Progress = lambda _: None,
+) -> CreateReport:
+    from torchenv.spec import load_spec  # noqa: PLC0415
+
+    spec = load_spec(Path(spec_file) if spec_file else None, cwd)
+    lock = load_fresh_lock(spec, cwd)
+    chosen = backend or spec.installer
+    if chosen == "conda":
+        raise UsageError(
+            "conda-backend-unavailable",
+            "The conda backend is not built yet.",
+            "Use --backend uv (default) or --backend pip.",
+        )
+    spec_dir = Path(spec.path).parent if spec.path else cwd
+    target = Path(prefix).expanduser() if prefix else spec_dir / ".venv"
+    target = target.absolute()
+    tool = lock.tool
+    python = str(tool.get("python") or spec.python or "")
+    variant = str(tool.get("variant") or "cpu")
+    platforms = tool.get("platforms") or []
+    macos = bool(platforms) and all(str(p).startswith("macos") for p in platforms)
+    sources = Sources.for_variant(spec.index, variant, macos)
+    steps: list[BuildStep] = []
+    replaced = target.exists()
+    with staging.exclusive(target):
+        for path in staging.remove_leftovers(target):
+            progress(f"removed {path.name}, left by an interrupted create")
+        with staging.build_dir(target) as build:
+            env_python = str(build / "bin" / "python")
+            if chosen == "uv":
+                uv = find_uv()
+                _step(ctx, steps, "venv", uv_venv(uv, python, str(build)), progress, verbose)
+                progress(f"installing {len(lock.packages)} packages with uv")
+                argv = uv_sync(uv, lock.path, env_python, sources)
+                _step(ctx, steps, "install", argv, progress, verbose)
+            else:
+                base = _base_python(ctx, python)
+                _step(ctx, steps, "venv", pip_venv(base, str(build)), progress, verbose)
+                requirements = build / ".torchenv-requirements.txt"
+                requirements.write_text(pip_requirements(lock), "utf-8")
+                progress(f"installing {len(lock.packages)} packages with pip --require-hashes")
+                argv = pip_install(env_python, str(requirements), sources)
+                _step(ctx, steps, "install", argv, progress, verbose)
+                requirements.unlink()
+            checked = _check(ctx, steps, env_python, lock, progress, verbose)
+            _write_record(build, spec, lock, chosen, checked)
+            if chosen == "pip":
+                staging.relocate(build, str(build), str(target))
+            started = time.perf_counter()
+            staging.promote(build, target, replace=force)
+            steps.append(BuildStep("move", time.perf_counter() - started))
+        _register(target, spec, lock, chosen)
+    return CreateReport(
+        CREATE_SCHEMA,
+        str(target),
+        chosen,
+        spec.path or "",
+        lock.path,
+        lock.sha256,
+        checked,
+        len(lock.packages),
+        tuple(steps),
+        replaced,
+    )
+
+
+def _step(
+    ctx: ProbeContext,
+    steps: list[BuildStep],
+    name: str,
+    argv: list[str],
+    progress: Progress,
+    verbose: bool,
+) -> str:
+    started = time.perf_counter()
+    result = run_step(ctx.runner, name, argv, progress, verbose, timeout=INSTALL_TIMEOUT)
+    steps.append(BuildStep(name, time.perf_counter() - started, tuple(argv)))
+    return result.stdout
+
+
+def _base_python(ctx: ProbeContext, python: str) -> str:
+    for name in (f"python{python.rstrip('t')}", "python3"):
+        found = ctx.which(name)
+        if found and (name != "python3" or not python):
+            return found
+    raise BackendError(
+        "python-missing",
+        f"The pip backend needs python{python} on PATH to make the venv, and there is none.",
+        "Install that Python, or use the uv backend (it can fetch a Python itself).",
+    )
+
+
+def _check(
+    ctx: ProbeContext,
+    steps: list[BuildStep],
+    env_python: str,
+    lock: Lock,
+    progress: Progress,
+    verbose: bool,
+) -> str:
+    """torch imports, and is the version the lock pinned: the environment works at all."""
+    progress("checking that torch imports")
+    out = _step(ctx, steps, "check", [env_python, "-c", CHECK], progress, verbose)
+    try:
+        found = str(json.loads(out.strip().splitlines()[-1])["torch"])
+    except (ValueError, IndexError, KeyError, TypeError):
+        raise BackendError("check-failed", f"The import check printed no result: {out!r}") from None
+    wanted = lock.versions().get("torch")
+    if wanted and found != wanted:
+        raise BackendError(
+            "check-failed",
+            f"The new environment imports torch {found}, but the lock pins {wanted}.",
+        )
+    return found
+
+
+def _write_record(build: Path, spec: Spec, lock: Lock, backend: str, torch: str) -> None:
+    from torchenv.spec import spec_hash  # noqa: PLC0415
+
+    record: dict[str, Any] = {
+        "schema": ENV_RECORD_SCHEMA,
+        "backend": backend,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "spec": {"path": spec.path, "hash": spec_hash(spec)},
+        "lock": {"path": lock.path, "sha256": lock.sha256, "packages": lock.versions()},
+        "plan": dict(lock.tool),
+        "torch": torch,
+    }
+    (build / ENV_RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", "utf-8")
+
+
+def _register(prefix: Path, spec: Spec, lock: Lock, backend: str) -> None:
+    """Add the environment to the user's registry (user data dir, environments.json)."""
+    from torchenv.knowledge.store import registry_file  # noqa: PLC0415
+
+    registry = registry_file()
+    try:
+        entries = json.loads(registry.read_text("utf-8"))
+        if not isinstance(entries, dict):
+            entries = {}
+    except (OSError, ValueError):
+        entries = {}
+    entries[str(prefix)] = {
+        "spec": spec.path,
+        "lock_sha256": lock.sha256,
+        "backend": backend,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    registry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = registry.with_name(f".{registry.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n", "utf-8")
+    os.replace(tmp, registry)

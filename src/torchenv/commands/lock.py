@@ -1,0 +1,175 @@
+"""``torchenv lock``: spec -> plan -> uv's resolver -> ``pylock.toml`` with ``[tool.torchenv]``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from torchenv.backends.installers import Sources, uv_compile
+from torchenv.backends.lockfile import parse_lock, with_tool_table
+from torchenv.backends.tools import find_uv, run_step
+from torchenv.errors import ExitCode, TorchenvError, UsageError
+from torchenv.models.build import LOCK_SCHEMA, LockReport
+from torchenv.models.plan import PlanReport, Stack
+from torchenv.models.process import Runner
+from torchenv.models.spec import LOCK_FILE, Spec
+
+if TYPE_CHECKING:
+    from torchenv.probe.context import ProbeContext
+
+Progress = Callable[[str], None]
+
+
+class NoStackError(TorchenvError):
+    """The spec's constraints leave no build that runs on its targets (exit code 3)."""
+
+    exit_code = ExitCode.NO_STACK
+
+    def __init__(self, plan: PlanReport, message: str, hint: str | None = None) -> None:
+        super().__init__("no-stack", message, hint)
+        self.plan = plan
+
+
+def spec_plan(ctx: ProbeContext | None, spec: Spec) -> PlanReport:
+    """The plan for the spec's targets (this machine when it names none)."""
+    from torchenv.commands.plan import run_plan  # noqa: PLC0415
+
+    targets = spec.targets
+    return run_plan(
+        None if (targets.gpus or targets.machines or targets.platform) else ctx,
+        torch=spec.torch,
+        python=spec.python,
+        cuda=spec.cuda,
+        gpus=targets.gpus,
+        driver=targets.driver,
+        machine_files=targets.machines,
+        installer=spec.installer,
+        platform=targets.platform,
+    )
+
+
+def requirements(spec: Spec, stack: Stack, macos: bool) -> list[str]:
+    # the local label keeps an exact pin from matching a build of another variant
+    label = "" if macos else f"+{stack.variant}"
+    lines = [f"torch=={stack.torch}{label}"]
+    for library in spec.libraries:
+        version = getattr(stack, library)
+        if version is None:
+            raise UsageError(
+                "library-not-paired",
+                f"{spec.path or 'the spec'} asks for {library}, but no {library} release is "
+                f"paired with torch {stack.torch}.",
+                f"Remove {library} from `libraries`, or constrain `torch` to a release that has "
+                "one (`torchenv matrix` lists the pairings).",
+            )
+        lines.append(f"{library}=={version}{label}")
+    return [*lines, *spec.packages]
+
+
+def tool_table(spec: Spec, spec_hash: str, plan: PlanReport, sources: Sources) -> dict[str, Any]:
+    stack = plan.stack
+    if stack is None:
+        raise ValueError("a lock needs a plan with a stack")
+    table: dict[str, Any] = {
+        "spec": os.path.basename(spec.path or ""),
+        "spec-hash": spec_hash,
+        "torch": stack.torch,
+        "variant": stack.variant,
+        "python": stack.python,
+        "channel": stack.channel,
+        "targets": [t.name for t in plan.targets],
+        "platforms": sorted({t.platform for t in plan.targets}),
+        "indexes": {
+            "pypi": sources.pypi,
+            **({"pytorch": sources.pytorch} if sources.pytorch else {}),
+            "find-links": list(sources.find_links),
+        },
+        "knowledge": plan.knowledge,
+    }
+    if stack.cuda:
+        table["cuda"] = stack.cuda
+        table["archs"] = list(stack.archs)
+    if stack.driver_floor:
+        table["driver-floor"] = stack.driver_floor
+    if stack.driver_recommended:
+        table["driver-recommended"] = stack.driver_recommended
+    return table
+
+
+def run_lock(
+    ctx: ProbeContext | None,
+    spec_file: str | None,
+    cwd: Path,
+    progress: Progress = lambda _: None,
+    verbose: bool = False,
+) -> LockReport:
+    from torchenv.spec import load_spec, spec_hash  # noqa: PLC0415
+
+    spec = load_spec(Path(spec_file) if spec_file else None, cwd)
+    if spec.installer == "conda":
+        raise UsageError(
+            "conda-lock-unavailable",
+            "Locking for the conda installer is not built yet.",
+            'Set installer = "uv" or "pip" in the spec.',
+        )
+    plan = spec_plan(ctx, spec)
+    stack = plan.stack
+    if stack is None:
+        raise NoStackError(plan, "No PyTorch build fits the spec's targets.")
+    platforms = sorted({t.platform for t in plan.targets})
+    macos = all(p.startswith("macos") for p in platforms)
+    sources = Sources.for_variant(spec.index, stack.variant, macos)
+    reqs = requirements(spec, stack, macos)
+    spec_dir = Path(spec.path).parent if spec.path else cwd
+    out = spec_dir / LOCK_FILE
+    uv = find_uv()
+    progress(f"resolving torch {stack.torch}+{stack.variant} for Python {stack.python} with uv")
+    with tempfile.TemporaryDirectory(prefix="torchenv-lock-") as tmp:
+        req_file = Path(tmp) / "requirements.in"
+        req_file.write_text("\n".join(reqs) + "\n", "utf-8")
+        raw = Path(tmp) / LOCK_FILE
+        argv = uv_compile(uv, str(req_file), str(raw), stack.python, platforms, sources)
+        run_step(_runner(ctx), "resolve", argv, progress, verbose, timeout=1800)
+        text = with_tool_table(
+            raw.read_text("utf-8"), tool_table(spec, spec_hash(spec), plan, sources)
+        )
+        staged = Path(tmp) / "staged.toml"
+        staged.write_text(text, "utf-8")
+        lock = parse_lock(staged.read_bytes(), str(out))
+        _copy_replace(staged, out)
+    return LockReport(
+        LOCK_SCHEMA,
+        spec.path or "",
+        str(out),
+        lock.sha256,
+        stack,
+        lock.versions(),
+        tuple(platforms),
+        plan.notes,
+    )
+
+
+def _runner(ctx: ProbeContext | None) -> Runner:
+    if ctx is not None:
+        return ctx.runner
+    from torchenv.probe.runner import run  # noqa: PLC0415
+
+    return run
+
+
+def _copy_replace(src: Path, dest: Path) -> None:
+    """Write ``dest`` atomically from another file system: temp file beside it, then rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(src.read_bytes())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes it 0600; a lock file is shared
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

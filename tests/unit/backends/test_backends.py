@@ -1,0 +1,171 @@
+"""The lock file, the installer commands and the staging of environments, without installing."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from torchenv.backends import staging
+from torchenv.backends.installers import Sources, pip_install, uv_compile, uv_sync
+from torchenv.backends.lockfile import parse_lock, pip_requirements, with_tool_table
+from torchenv.errors import UsageError
+from torchenv.models.spec import SpecIndex
+
+WHL = "https://files.pythonhosted.org/f/filelock-4.2.12-py3-none-any.whl"
+LOCAL = "file:///opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+REMOTE = (
+    "https://download.pytorch.org/whl/cpu/torch-2.13.0+cpu-cp312-cp312-manylinux_2_28_x86_64.whl"
+)
+
+PYLOCK = f"""\
+lock-version = "1.0"
+created-by = "uv"
+requires-python = ">=3.11"
+
+[[packages]]
+name = "filelock"
+version = "4.2.12"
+wheels = [{{ url = "{WHL}", hashes = {{ sha256 = "21de" }} }}]
+
+[[packages]]
+name = "torch"
+version = "2.13.0+cpu"
+marker = "sys_platform == 'linux'"
+wheels = [
+  {{ url = "{LOCAL}", hashes = {{ sha256 = "6746" }} }},
+  {{ url = "{REMOTE}", hashes = {{ sha256 = "aaaa" }} }},
+]
+"""
+
+
+def test_tool_table_is_appended_and_read_back() -> None:
+    text = with_tool_table(PYLOCK, {"spec-hash": "abc", "variant": "cpu", "archs": []})
+    assert text.startswith(PYLOCK.rstrip("\n"))  # uv's text is kept byte for byte
+    lock = parse_lock(text.encode(), "pylock.toml")
+    assert lock.spec_hash == "abc" and lock.tool["variant"] == "cpu"
+    assert lock.versions() == {"filelock": "4.2.12", "torch": "2.13.0+cpu"}
+    assert len(lock.sha256) == 64
+    with pytest.raises(ValueError, match="already"):
+        with_tool_table(text, {"spec-hash": "x"})
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\xff\xfe", "not a TOML file"),
+        (b"lock-version = [", "not a TOML file"),
+        (b'lock-version = "2.0"', "not a PEP 751 lock file"),
+        (b'lock-version = "1.0"\n[[packages]]\nversion = "1"', r"packages\[0\] has no name"),
+    ],
+)
+def test_malformed_locks_name_the_file(data: bytes, message: str) -> None:
+    with pytest.raises(UsageError, match=message) as err:
+        parse_lock(data, "/x/pylock.toml")
+    assert "/x/pylock.toml" in err.value.message and "torchenv lock" in (err.value.hint or "")
+
+
+def test_pip_requirements_carry_every_wheel_hash_and_the_marker() -> None:
+    text = pip_requirements(parse_lock(PYLOCK.encode(), "pylock.toml"))
+    assert "filelock==4.2.12 \\\n    --hash=sha256:21de" in text
+    assert "torch==2.13.0+cpu ; sys_platform == 'linux' \\\n    --hash=sha256:6746" in text
+    assert "--hash=sha256:aaaa" in text
+
+
+def test_pip_requirements_refuse_a_package_without_hashes() -> None:
+    lock = parse_lock(b'lock-version = "1.0"\n[[packages]]\nname = "x"\nversion = "1"\n', "p")
+    with pytest.raises(UsageError, match="no wheel hash"):
+        pip_requirements(lock)
+
+
+def test_commands_use_the_variant_index_before_pypi() -> None:
+    sources = Sources.for_variant(SpecIndex(find_links=("/opt/wheels",)), "cu130", macos=False)
+    assert sources.pytorch == "https://download.pytorch.org/whl/cu130"
+    argv = uv_compile("uv", "req.in", "out/pylock.toml", "3.11", ["linux_x86_64"], sources)
+    assert argv[:8] == [
+        "uv",
+        "pip",
+        "compile",
+        "req.in",
+        "-o",
+        "out/pylock.toml",
+        "--python-version",
+        "3.11",
+    ]
+    assert "--python-platform" in argv and "x86_64-manylinux_2_28" in argv
+    assert argv[argv.index("--extra-index-url") + 1] == sources.pytorch
+    assert argv[argv.index("--find-links") + 1] == "/opt/wheels"
+    fleet = uv_compile("uv", "r", "o", "3.11", ["linux_x86_64", "linux_aarch64"], sources)
+    assert "--universal" in fleet and "--python-platform" not in fleet
+    assert uv_sync("uv", "pylock.toml", "/e/bin/python", sources)[:4] == [
+        "uv",
+        "pip",
+        "sync",
+        "pylock.toml",
+    ]
+    pip = pip_install("/e/bin/python", "req.txt", sources)
+    assert {"--require-hashes", "--no-deps"} <= set(pip)
+    assert Sources.for_variant(SpecIndex(), "cpu", macos=True).pytorch is None
+
+
+def test_exclusive_refuses_a_second_create_of_the_same_prefix(tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with staging.exclusive(prefix):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert held.wait(10)
+        busy = pytest.raises(staging.Busy, match="Another torchenv create is building")
+        with busy, staging.exclusive(prefix):
+            pass
+    finally:
+        release.set()
+        thread.join()
+    with staging.exclusive(prefix):  # free again
+        pass
+
+
+def test_build_dir_is_removed_on_failure_and_leftovers_are_cleaned(tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    with pytest.raises(RuntimeError), staging.build_dir(prefix) as build:
+        (build / "half").write_text("x")
+        raise RuntimeError("installer died")
+    assert list(tmp_path.iterdir()) == []
+    stale = tmp_path / f".env{staging.BUILD_MARK}abc"
+    stale.mkdir()
+    assert staging.remove_leftovers(prefix) == [stale] and not stale.exists()
+
+
+def test_promote_replaces_only_when_asked(tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    prefix.mkdir()
+    (prefix / "old").write_text("old")
+    with staging.build_dir(prefix) as build:
+        (build / "new").write_text("new")
+        with pytest.raises(UsageError, match="already exists"):
+            staging.promote(build, prefix, replace=False)
+        assert (prefix / "old").exists()
+        staging.promote(build, prefix, replace=True)
+    assert sorted(p.name for p in prefix.iterdir()) == ["new"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["env"]  # no build or old dir left
+
+
+def test_relocate_rewrites_text_scripts_only(tmp_path: Path) -> None:
+    build = tmp_path / ".env.torchenv-build-x"
+    (build / "bin").mkdir(parents=True)
+    (build / "bin" / "pip").write_text(f"#!{build}/bin/python\nimport pip\n")
+    (build / "bin" / "activate").write_text(f'VIRTUAL_ENV="{build}"\n')
+    (build / "bin" / "blob").write_bytes(b"\0ELF" + str(build).encode())
+    os.symlink("python3", build / "bin" / "python")
+    changed = staging.relocate(build, str(build), str(tmp_path / "env"))
+    assert changed == 2
+    assert (build / "bin" / "pip").read_text().startswith(f"#!{tmp_path / 'env'}/bin/python")
+    assert str(build).encode() in (build / "bin" / "blob").read_bytes()
