@@ -38,3 +38,9 @@ class UsageError(TorchenvError):
     """Bad input: a missing prefix, a malformed spec, an unknown option value."""
 
     exit_code = ExitCode.USAGE
+
+
+class ExternalError(TorchenvError):
+    """Another program failed: the message names it and ends with what it printed (exit 4)."""
+
+    exit_code = ExitCode.EXTERNAL

@@ -10,10 +10,13 @@ import click
 
 from torchenv import __version__
 from torchenv.cli import common
+from torchenv.cli.build import create, lock
 from torchenv.cli.common import printer, progress, target_options
 from torchenv.cli.db import db
+from torchenv.cli.init import init
 from torchenv.cli.matrix import matrix
 from torchenv.cli.plan import plan
+from torchenv.cli.verify import verify
 from torchenv.errors import ExitCode, TorchenvError
 from torchenv.models import Severity
 
@@ -118,7 +121,7 @@ def doctor(
         ctx.exit(ExitCode.FINDINGS)
 
 
-for _command in (matrix, plan, db):
+for _command in (matrix, plan, db, init, lock, create, verify):
     app.add_command(_command)
 
 

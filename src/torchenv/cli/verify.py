@@ -1,0 +1,55 @@
+"""`torchenv verify`: prove that an environment works, by running checks inside it."""
+
+from __future__ import annotations
+
+import click
+
+from torchenv.cli import common
+from torchenv.errors import ExitCode
+
+
+@click.command()
+@common.target_options
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Only import, versions, CUDA, the arch list and a small matmul per GPU: a few seconds, "
+    "for a container HEALTHCHECK.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1, max=86400),
+    default=None,
+    metavar="SECONDS",
+    help="How long the checks may take in all (default 120 with --quick, 900 otherwise).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.verify/1)."
+)
+@click.pass_context
+def verify(
+    ctx: click.Context,
+    python: str | None,
+    prefix: str | None,
+    quick: bool,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Run checks inside an environment: torch imports at the locked versions, torchvision and
+    torchaudio agree with it, CUDA works, and on every GPU the build has code for it, matmul and
+    cuDNN convolution match the CPU, bf16 autocast and large allocations work, torch.compile and
+    NCCL run; bf16 matmul TFLOP/s and memory bandwidth as a percentage of the GPU's published
+    peak. Exit code 1 when a check fails."""
+    from torchenv.commands.verify import run_verify  # noqa: PLC0415
+
+    report = run_verify(
+        common.context(), python, prefix, quick=quick, timeout=timeout, progress=common.progress
+    )
+    if as_json:
+        common.write_json(report)
+    else:
+        from torchenv.report.render_verify import render_verify  # noqa: PLC0415
+
+        render_verify(common.printer(), report)
+    if report.summary.failed:
+        ctx.exit(ExitCode.FINDINGS)

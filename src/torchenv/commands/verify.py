@@ -1,0 +1,123 @@
+"""``torchenv verify``: run the check script inside the environment and judge what it saw against
+the host, the environment's lock record and the GPUs' published peaks."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from torchenv.errors import ExternalError
+from torchenv.knowledge.peaks import peak_for
+from torchenv.models import Environment, Target
+from torchenv.models.verify import VERIFY_SCHEMA, CheckStatus, VerifyReport, VerifySummary
+from torchenv.probe.context import ProbeContext
+from torchenv.probe.environment import probe_environment
+from torchenv.probe.target import choose_target
+from torchenv.report.rules.versions import in_spec
+from torchenv.verify.judge import HostFacts, assemble
+from torchenv.verify.lockcheck import ENV_RECORD_FILE, EnvRecord, check_versions, parse_record
+from torchenv.verify.script import run_script
+
+Progress = Callable[[str], None]
+# import torch + CUDA init + a small matmul per GPU: seconds, but a cold import from a network
+# file system can take tens of them
+QUICK_TIMEOUT = 120.0
+# a cold torch.compile (~12 s on CPU, more with triton), the 8192^3 matmuls and NCCL workers
+# that each import torch
+FULL_TIMEOUT = 900.0
+
+
+def gpu_visible(ctx: ProbeContext) -> bool:
+    """The host shows an NVIDIA GPU: a device node, or nvidia-smi on PATH."""
+    return ctx.path("/dev/nvidia0").exists() or ctx.which("nvidia-smi") is not None
+
+
+def pin_problems(env: Environment) -> tuple[str, ...]:
+    """torchvision/torchaudio whose Requires-Dist pin excludes the installed torch."""
+    torch = env.torch
+    if torch is None:
+        return ()
+    problems = []
+    for lib in (env.torchvision, env.torchaudio):
+        if lib is None or not lib.requires_torch:
+            continue
+        if in_spec(lib.requires_torch, torch.version) is False:
+            problems.append(
+                f"{lib.name} {lib.version} requires torch{lib.requires_torch}, "
+                f"torch {torch.version} is installed"
+            )
+    return tuple(problems)
+
+
+def read_record(path: Path) -> EnvRecord | None:
+    """The environment's ``torchenv-env.json``, None when there is none."""
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        return EnvRecord(str(path), error=f"cannot be read: {exc}")
+    return parse_record(str(path), text)
+
+
+def run_verify(
+    ctx: ProbeContext,
+    python: str | None = None,
+    prefix: str | None = None,
+    *,
+    quick: bool = False,
+    timeout: float | None = None,
+    progress: Progress | None = None,
+) -> VerifyReport:
+    start = time.monotonic()
+    env = probe_environment(ctx, python, prefix)
+    interp = env.interpreter
+    # the interpreter as given or found (a wrapper script stays a wrapper), not the
+    # sys.executable it reports
+    exe = choose_target(ctx, python, prefix).python or interp.executable
+    target = Target(env.prefix, env.kind, env.selected_by, exe)
+    if exe is None or not interp.runs:
+        why = "; ".join(n.message for n in interp.notes) or "no interpreter found"
+        raise ExternalError(
+            "verify-python-does-not-run",
+            f"The environment {env.prefix} has no interpreter that runs "
+            f"({exe or 'none found'}): {why}.",
+            "verify runs its checks inside the environment; repair or recreate it "
+            "(torchenv doctor --prefix DIR says what is wrong)",
+        )
+    record = read_record(Path(env.prefix) / ENV_RECORD_FILE)
+    limit = timeout or (QUICK_TIMEOUT if quick else FULL_TIMEOUT)
+    if progress is not None:
+        kind = "quick checks" if quick else "checks"
+        progress(f"running the {kind} in {exe} (timeout {limit:g}s)")
+    with tempfile.TemporaryDirectory(prefix="torchenv-verify-", ignore_cleanup_errors=True) as tmp:
+        output = run_script(ctx.runner, exe, quick=quick, timeout=limit, tmp=tmp, env=ctx.env)
+    installed = {d.name: d.version for d in env.distributions}
+    lock = check_versions(record, installed, output.facts, env.prefix)
+    host = HostFacts(
+        gpu_visible=gpu_visible(ctx),
+        plan_cuda=record.plan_cuda if record is not None else None,
+        plan_variant=record.plan_variant if record is not None else None,
+    )
+    checks, perf = assemble(output, host, lock, quick, peak_for, pin_problems(env))
+    count = {s: sum(1 for c in checks if c.status is s) for s in CheckStatus}
+    summary = VerifySummary(
+        passed=count[CheckStatus.PASS],
+        failed=count[CheckStatus.FAIL],
+        skipped=count[CheckStatus.SKIP],
+        seconds=round(time.monotonic() - start, 2),
+        quick=quick,
+    )
+    facts = output.facts
+    return VerifyReport(
+        VERIFY_SCHEMA,
+        target,
+        checks,
+        perf,
+        summary,
+        torch=facts.get("torch") if isinstance(facts.get("torch"), str) else None,
+        cuda=facts.get("cuda") if isinstance(facts.get("cuda"), str) else None,
+        python=facts.get("python") if isinstance(facts.get("python"), str) else interp.version,
+    )

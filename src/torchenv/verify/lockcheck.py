@@ -1,0 +1,132 @@
+"""``versions-match-lock``: the environment's record of how torchenv built it, against what is
+installed and what ``import torch`` really loads.
+
+``torchenv create`` writes ``torchenv-env.json`` into the prefix (commands/create.py): the lock's
+``packages`` (name -> version) and the plan it was made from (``plan.cuda`` is set for a CUDA
+build). An environment torchenv did not build has no record: the check is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from torchenv.models.build import ENV_RECORD_FILE
+from torchenv.models.verify import CheckStatus, VerifyCheck
+
+__all__ = ["ENV_RECORD_FILE", "EnvRecord", "check_versions", "parse_record", "same_version"]
+SHOWN = 5  # differences listed in the detail
+
+
+@dataclass(frozen=True)
+class EnvRecord:
+    path: str
+    packages: dict[str, str] = field(default_factory=dict)  # canonical name -> version
+    plan_cuda: str | None = None  # the CUDA version the plan chose; None for a CPU plan
+    plan_variant: str | None = None  # "cu130", "cpu"
+    error: str | None = None  # why the file could not be used
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalised name: "Typing_Extensions" -> "typing-extensions"."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def same_version(a: str, b: str) -> bool:
+    """Equal as PEP 440 release + local label, without packaging ("2.13" == "2.13.0",
+    "2.13.0+CPU" == "2.13.0+cpu"); other spellings must match exactly."""
+
+    def key(text: str) -> tuple[tuple[int, ...], str] | str:
+        text = text.strip().lower().removeprefix("v")
+        match = re.fullmatch(r"(\d+(?:\.\d+)*)((?:[a-z]+\d*|\.post\d+|\.dev\d+)*)(\+.*)?", text)
+        if match is None:
+            return text
+        release = [int(p) for p in match.group(1).split(".")]
+        while len(release) > 1 and release[-1] == 0:
+            release.pop()
+        return tuple(release), (match.group(2) or "") + (match.group(3) or "")
+
+    return key(a) == key(b)
+
+
+def parse_record(path: str, text: str | None) -> EnvRecord | None:
+    """The record in ``text`` (None: there is no file)."""
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return EnvRecord(path, error=f"is not JSON: {exc}")
+    lock = data.get("lock") if isinstance(data, dict) else None
+    packages = lock.get("packages") if isinstance(lock, dict) else None
+    if not isinstance(packages, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in packages.items()
+    ):
+        return EnvRecord(path, error='has no "lock": {"packages": {name: version}} table')
+    plan = data.get("plan") if isinstance(data.get("plan"), dict) else {}
+    cuda = plan.get("cuda")
+    variant = plan.get("variant")
+    return EnvRecord(
+        path,
+        {canonical(k): v for k, v in packages.items()},
+        str(cuda) if cuda and str(cuda).lower() != "cpu" else None,
+        str(variant) if isinstance(variant, str) else None,
+    )
+
+
+def check_versions(
+    record: EnvRecord | None,
+    installed: Mapping[str, str | None],
+    runtime: Mapping[str, object],
+    prefix: str,
+) -> VerifyCheck:
+    """``installed``: canonical name -> version of the distributions found in the environment;
+    ``runtime``: the script's facts (``torch``: the version ``import torch`` gave, ``file``: the
+    torch package it loaded)."""
+    start = time.perf_counter()
+
+    def done(status: CheckStatus, detail: str) -> VerifyCheck:
+        return VerifyCheck("versions-match-lock", status, detail, time.perf_counter() - start)
+
+    if record is None:
+        return done(
+            CheckStatus.SKIP,
+            f"no torchenv lock record ({ENV_RECORD_FILE}) in {prefix}: "
+            "not built by torchenv create",
+        )
+    if record.error is not None:
+        return done(CheckStatus.FAIL, f"{record.path} {record.error}")
+    have = {canonical(k): v for k, v in installed.items()}
+    problems = []
+    for name, locked in sorted(record.packages.items()):
+        found = have.get(name, "")
+        if name not in have:
+            problems.append(f"{name} {locked} is missing")
+        elif found is None or not same_version(found, locked):
+            problems.append(f"{name} is {found or 'of unknown version'}, the lock has {locked}")
+    imported = runtime.get("torch")
+    locked_torch = record.packages.get("torch")
+    if isinstance(imported, str) and locked_torch and not same_version(imported, locked_torch):
+        where = runtime.get("file")
+        problems.append(
+            f"import torch loads {imported}"
+            + (f" from {where}" if isinstance(where, str) else "")
+            + f", the lock has {locked_torch}"
+        )
+    if problems:
+        more = f"; and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
+        return done(
+            CheckStatus.FAIL,
+            f"{len(problems)} difference(s) from {record.path}: "
+            + "; ".join(problems[:SHOWN])
+            + more,
+        )
+    extra = len(set(have) - set(record.packages))
+    note = f"; {extra} installed package(s) are not in the lock" if extra else ""
+    return done(
+        CheckStatus.PASS,
+        f"all {len(record.packages)} locked packages installed at their locked versions{note}",
+    )

@@ -1,0 +1,145 @@
+"""Run ``scripts/verify_check.py`` in the target interpreter and read its answer.
+
+The pattern of ``doctor --deep`` (probe/runtime.py): the script prints one JSON document between
+two random cookie lines, so output of sitecustomize or ``.pth`` hooks (and torch's own warnings)
+cannot be mistaken for it; the runner kills the whole process group on a timeout, spawned NCCL
+workers and inductor's compile processes included. A run that gives no usable answer raises
+``ExternalError`` naming the interpreter and the end of what it wrote to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torchenv.errors import ExternalError
+from torchenv.models.codec import DecodeError, from_data
+from torchenv.models.process import Runner, RunResult
+from torchenv.models.verify import VerifyCheck
+
+SCRIPT = Path(__file__).parent / "scripts" / "verify_check.py"
+PROGRESS = "torchenv-verify: running "  # the script's stderr line before each check
+TAIL_LINES = 12
+
+
+@dataclass(frozen=True)
+class ScriptOutput:
+    facts: dict[str, Any]  # torch version, CUDA, devices, arch list, ... (see the script)
+    checks: tuple[VerifyCheck, ...]
+    perf: tuple[dict[str, Any], ...]  # {"check", "gpu", "value", "unit"}
+    seconds: float  # the process, interpreter start-up included
+
+
+def stderr_tail(result: RunResult, lines: int = TAIL_LINES) -> str:
+    text = (result.stderr or "").strip() or (result.stdout or "").strip()
+    return "\n".join(text.splitlines()[-lines:])[-3000:]
+
+
+def _last_check(result: RunResult) -> str | None:
+    """The check the script had started last (its stderr progress lines)."""
+    for line in reversed((result.stderr or "").splitlines()):
+        if line.startswith(PROGRESS):
+            return line[len(PROGRESS) :].strip()
+    return None
+
+
+def _how_it_ended(code: int | None) -> str:
+    if code is None or code == 0:
+        return ""
+    if code < 0:  # subprocess reports death by signal N as -N
+        try:
+            return f" (killed by {signal.Signals(-code).name})"
+        except ValueError:
+            return f" (killed by signal {-code})"
+    return f" (exit code {code})"
+
+
+def _extract(stdout: str, cookie: str) -> Any:
+    parts = stdout.replace("\r\n", "\n").split(f"\n{cookie}\n")
+    if len(parts) < 3:
+        raise ValueError("no result between the cookie lines")
+    return json.loads(parts[1])
+
+
+def _failure(python: str, what: str, result: RunResult, hint: str) -> ExternalError:
+    tail = stderr_tail(result)
+    message = f"The verify checks in {python} {what}."
+    if tail:
+        message += "\nThe end of its output:\n  " + tail.replace("\n", "\n  ")
+    return ExternalError("verify-script-failed", message, hint)
+
+
+def parse_output(data: Any, seconds: float) -> ScriptOutput:
+    """The script's JSON as a ScriptOutput; DecodeError when it does not have that shape."""
+    if not isinstance(data, dict):
+        raise DecodeError("$: not an object")
+    if "error" in data:
+        raise DecodeError(f"the script failed: {str(data['error']).strip()[-1500:]}")
+    facts, checks, perf = data.get("facts"), data.get("checks"), data.get("perf", [])
+    if not isinstance(facts, dict) or not isinstance(checks, list) or not isinstance(perf, list):
+        raise DecodeError("$: expected facts (object), checks and perf (lists)")
+    parsed = tuple(from_data(VerifyCheck, c, f"$.checks[{i}]") for i, c in enumerate(checks))
+    for i, entry in enumerate(perf):
+        ok = isinstance(entry, dict) and isinstance(entry.get("gpu"), int)
+        if not ok or not isinstance(entry.get("value"), (int, float)):
+            raise DecodeError(f"$.perf[{i}]: expected {{check, gpu, value, unit}}")
+    return ScriptOutput(facts, parsed, tuple(perf), seconds)
+
+
+def run_script(
+    runner: Runner,
+    python: str,
+    *,
+    quick: bool,
+    timeout: float,
+    tmp: str,
+    env: Mapping[str, str] | None = None,
+) -> ScriptOutput:
+    """Run the checks in ``python``; ExternalError when they give no usable answer."""
+    cookie = f"--torchenv-{secrets.token_hex(8)}--"
+    options = json.dumps({"quick": quick, "tmp": tmp})
+    # cwd: the scratch directory, so nothing is written where the user happens to stand
+    result = runner([python, str(SCRIPT), cookie, options], timeout=timeout, env=env, cwd=tmp)
+    if result.error is not None and result.error.startswith("timed out"):
+        during = _last_check(result)
+        where = f" (it was running {during})" if during else ""
+        raise _failure(
+            python,
+            f"did not finish within {timeout:g}s{where} and were stopped",
+            result,
+            "give it longer with --timeout SECONDS, or run only the fast checks with --quick",
+        )
+    if result.error is not None:
+        raise ExternalError(
+            "verify-could-not-start",
+            f"Could not start {python} to run the verify checks: {result.error}.",
+            "check that the environment's interpreter exists and runs "
+            f"({python} -c 'import sys; print(sys.version)')",
+        )
+    try:
+        data = _extract(result.stdout, cookie)
+    except ValueError:
+        what = "ended without a result" + _how_it_ended(result.returncode)
+        during = _last_check(result)
+        what += f" while running {during}" if during else ""
+        raise _failure(
+            python,
+            what,
+            result,
+            "a crash while importing torch or in a CUDA call ends the process; run "
+            f"`{python} -c 'import torch'` to see it",
+        ) from None
+    try:
+        return parse_output(data, result.seconds)
+    except DecodeError as exc:
+        raise _failure(
+            python,
+            f"printed a result torchenv cannot read ({exc})",
+            result,
+            "this is a bug in torchenv's check script; report it with this output",
+        ) from None

@@ -1,0 +1,262 @@
+"""`torchenv verify` through the CLI: exit codes 0/1/2/4, the torchenv.verify/1 contract and the
+text report, with the check script's answers recorded in a fake runner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from builders import FakeEnv, FakeRunner, add_torch, add_torchvision, make_venv, probe_context
+from torchenv import cli
+from torchenv.cli import common
+from torchenv.commands.verify import FULL_TIMEOUT, QUICK_TIMEOUT
+from torchenv.models.process import RunResult
+
+GPU = ("matmul", "conv-cudnn", "bf16-autocast", "memory-alloc")
+PERF = ("perf-matmul-bf16", "perf-memory-bandwidth")
+
+
+def payload(gpu: bool = False, failing: str | None = None) -> dict[str, Any]:
+    """A recorded answer of verify_check.py: torch 2.13.0+cpu, or 2.14.1+cu130 on an H100."""
+    facts: dict[str, Any] = {
+        "python": "3.11.7",
+        "torch": "2.13.0+cpu",
+        "cuda": None,
+        "arch_list": [],
+        "cuda_available": False,
+        "devices": [],
+    }
+    ids = ["import-torch", "domain-libraries-agree", "cpu-ops", "torch-compile"]
+    perf: list[dict[str, Any]] = []
+    if gpu:
+        facts.update(torch="2.14.1+cu130", cuda="13.0", arch_list=["sm_90"], cuda_available=True)
+        facts["devices"] = [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "capability": "9.0"}]
+        perf = [
+            {"check": PERF[0], "gpu": 0, "value": 790.0, "unit": "TFLOP/s"},
+            {"check": PERF[1], "gpu": 0, "value": 3000.0, "unit": "GB/s"},
+        ]
+    checks = [
+        {"id": i, "status": "fail" if i == failing else "pass", "detail": i, "seconds": 0.1}
+        for i in ids
+    ]
+    if gpu:
+        checks += [
+            {"id": i, "status": "pass", "detail": i, "seconds": 0.2, "gpu": 0} for i in GPU + PERF
+        ]
+        checks.append({"id": "nccl-all-reduce", "status": "pass", "detail": "ok", "seconds": 1})
+    return {"facts": facts, "checks": checks, "perf": perf, "seconds": 2.0}
+
+
+class Recorder:
+    """A runner that answers the interpreter probe and the check script, and keeps timeouts."""
+
+    def __init__(self, env: FakeEnv, answer: Any) -> None:
+        self.fake = FakeRunner()
+        self.fake.on_interpreter(env)
+        self.answer = answer
+        self.timeouts: list[float] = []
+
+    def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> RunResult:
+        args = list(argv)
+        if args[1].endswith("verify_check.py"):
+            self.timeouts.append(timeout)
+            self.fake.calls.append(args)
+            if isinstance(self.answer, RunResult):
+                return self.answer
+            cookie = args[2]
+            out = f"{cookie}\n{json.dumps(self.answer)}\n{cookie}\n"
+            return RunResult(tuple(args), 0, "\n" + out, "", 2.5)
+        return self.fake(argv, timeout=timeout, env=env, cwd=cwd)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> FakeEnv:
+    venv = make_venv(tmp_path)
+    add_torch(venv.site, "2.13.0+cpu", cuda=None, arch=None, installer="uv")
+    return venv
+
+
+def use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: FakeEnv, answer: Any, gpu: bool = False
+) -> Recorder:
+    runner = Recorder(env, answer)
+    ctx, host = probe_context(tmp_path, runner.fake)
+    ctx.runner = runner
+    if gpu:
+        host.device_nodes("nvidia0")
+    monkeypatch.setattr(common, "context", lambda: ctx)
+    return runner
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(["verify", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_contract_and_exit_0(
+    tmp_path: Path, env: FakeEnv, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    runner = use(tmp_path, monkeypatch, env, payload())
+    code, out, err = run(capsys, "--prefix", str(env.prefix), "--json")
+    doc = json.loads(out)
+    assert code == 0 and list(doc)[:2] == ["schema", "target"]
+    assert doc["schema"] == "torchenv.verify/1" and doc["target"]["selected_by"] == "--prefix"
+    checks = {(c["id"], c["gpu"]): c for c in doc["checks"]}
+    assert set(checks["import-torch", None]) == {"id", "status", "detail", "seconds", "gpu"}
+    assert checks["versions-match-lock", None]["status"] == "skip"
+    assert checks["matmul", None] == {
+        "id": "matmul",
+        "status": "skip",
+        "detail": "no NVIDIA GPU",
+        "seconds": 0.0,
+        "gpu": None,
+    }
+    assert doc["summary"]["failed"] == 0 and doc["summary"]["passed"] == 4
+    assert doc["perf"] == [] and doc["torch"] == "2.13.0+cpu"
+    assert "running the checks in" in err and runner.timeouts == [FULL_TIMEOUT]
+
+
+def test_a_failing_check_exits_1(
+    tmp_path: Path, env: FakeEnv, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    use(tmp_path, monkeypatch, env, payload(failing="cpu-ops"))
+    code, out, _ = run(capsys, "--prefix", str(env.prefix))
+    assert code == 1 and "FAIL" in out and "1 failed" in out
+
+
+def test_text_report_with_gpu_and_peaks(
+    tmp_path: Path, env: FakeEnv, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    use(tmp_path, monkeypatch, env, payload(gpu=True), gpu=True)
+    code, out, _ = run(capsys, "--prefix", str(env.prefix))
+    assert code == 0, out
+    assert "PASS  matmul [cuda:0]" in out and "SKIP  versions-match-lock" in out
+    assert "bf16 matmul 790 TFLOP/s = 80% of peak" in out
+    assert "memory bandwidth 3000 GB/s = 90% of peak" in out
+    assert out.rstrip().splitlines()[-1].startswith("OK ") and "\x1b[" not in out
+
+
+def test_quick_and_timeout_reach_the_script(
+    tmp_path: Path, env: FakeEnv, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    runner = use(tmp_path, monkeypatch, env, payload())
+    assert run(capsys, "--prefix", str(env.prefix), "--quick", "--json")[0] == 0
+    assert run(capsys, "--prefix", str(env.prefix), "--timeout", "7")[0] == 0
+    script_calls = [c for c in runner.fake.calls if c[1].endswith("verify_check.py")]
+    assert [json.loads(c[3])["quick"] for c in script_calls] == [True, False]
+    assert runner.timeouts == [QUICK_TIMEOUT, 7.0]
+
+
+def test_cpu_build_on_a_gpu_host_fails(
+    tmp_path: Path, env: FakeEnv, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    use(tmp_path, monkeypatch, env, payload(), gpu=True)
+    code, out, _ = run(capsys, "--prefix", str(env.prefix), "--json")
+    checks = {c["id"]: c for c in json.loads(out)["checks"]}
+    assert code == 1 and checks["cuda-available"]["status"] == "fail"
+    assert checks["matmul"]["detail"] == "CPU build of torch"
+
+
+def test_lock_record_in_the_prefix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    env = make_venv(tmp_path)
+    # wheels from download.pytorch.org carry the local label in their METADATA Version
+    add_torch(env.site, "2.13.0+cpu", cuda=None, arch=None, dist_version="2.13.0+cpu")
+    use(tmp_path, monkeypatch, env, payload())
+
+    def lock_check(packages: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        record = {"lock": {"packages": packages}, "plan": {"variant": "cpu"}}
+        (env.prefix / "torchenv-env.json").write_text(json.dumps(record))
+        code, out, _ = run(capsys, "--prefix", str(env.prefix), "--json")
+        checks = json.loads(out)["checks"]
+        return code, next(c for c in checks if c["id"] == "versions-match-lock")
+
+    code, lock = lock_check({"torch": "2.13.0+cpu"})
+    assert code == 0 and lock["status"] == "pass", lock
+    code, lock = lock_check({"torch": "2.12.0+cpu", "numpy": "2.1.0"})
+    assert code == 1 and lock["status"] == "fail"
+    assert "torch is 2.13.0+cpu, the lock has 2.12.0+cpu" in lock["detail"]
+    assert "numpy 2.1.0 is missing" in lock["detail"]
+    assert "import torch loads 2.13.0+cpu" in lock["detail"]
+
+
+def test_plan_expecting_cuda_fails_a_cpu_build(
+    tmp_path: Path, env: FakeEnv, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    use(tmp_path, monkeypatch, env, payload())
+    record = {"lock": {"packages": {}}, "plan": {"cuda": "13.0", "variant": "cu130"}}
+    (env.prefix / "torchenv-env.json").write_text(json.dumps(record))
+    code, out, _ = run(capsys, "--prefix", str(env.prefix), "--json")
+    cuda = next(c for c in json.loads(out)["checks"] if c["id"] == "cuda-available")
+    assert code == 1 and cuda["status"] == "fail" and "plan expects CUDA 13.0" in cuda["detail"]
+
+
+def test_torchvision_pin_is_checked_from_outside(
+    tmp_path: Path, env: FakeEnv, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    add_torchvision(env.site, "0.29.1+cpu", requires_torch="==2.14.1")
+    use(tmp_path, monkeypatch, env, payload())
+    code, out, _ = run(capsys, "--prefix", str(env.prefix), "--json")
+    domain = next(c for c in json.loads(out)["checks"] if c["id"] == "domain-libraries-agree")
+    assert code == 1 and domain["status"] == "fail"
+    assert "torchvision 0.29.1+cpu requires torch==2.14.1" in domain["detail"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (RunResult((), 0, "hello, no cookies here\n", "Warning: numpy\n", 1.0), "without a result"),
+        (
+            RunResult(
+                (), None, "", "torchenv-verify: running torch-compile", 9, "timed out after 9s"
+            ),
+            "it was running torch-compile",
+        ),
+        (RunResult((), -6, "", "free(): invalid pointer\nAborted", 1.0), "Aborted"),
+    ],
+    ids=["garbage", "timeout", "abort"],
+)
+def test_script_failures_exit_4_without_traceback(
+    tmp_path: Path,
+    env: FakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    answer: RunResult,
+    words: str,
+) -> None:
+    use(tmp_path, monkeypatch, env, answer)
+    code, out, err = run(capsys, "--prefix", str(env.prefix))
+    assert code == 4 and out == ""
+    assert f"{env.prefix}/bin/python" in err and words in err and "Traceback" not in err
+    assert "hint:" in err
+
+
+def test_an_interpreter_that_does_not_run_exits_4(
+    tmp_path: Path, env: FakeEnv, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    runner = FakeRunner()  # the interpreter probe is not answered: the python does not run
+    ctx, _ = probe_context(tmp_path, runner)
+    monkeypatch.setattr(common, "context", lambda: ctx)
+    code, _, err = run(capsys, "--prefix", str(env.prefix))
+    assert code == 4 and "has no interpreter that runs" in err and "Traceback" not in err
+
+
+def test_usage_errors_exit_2(capsys: Any) -> None:
+    assert run(capsys, "--python", "/x", "--prefix", "/y")[0] == 2
+    assert run(capsys, "--prefix", "/does/not/exist")[0] == 2
+    assert run(capsys, "--timeout", "0")[0] == 2
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "--quick" in out and "--timeout" in out
