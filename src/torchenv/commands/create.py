@@ -41,10 +41,6 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 BACKENDS = ("uv", "pip", "conda")
 INSTALL_TIMEOUT = 3600.0
-CHECK = (
-    "import json, sys, torch; "
-    "print(json.dumps({'torch': torch.__version__, 'python': sys.version.split()[0]}))"
-)
 
 
 def load_fresh_lock(spec: Spec, cwd: Path) -> Lock:
@@ -127,8 +123,8 @@ def run_create(
                 argv = pip_install(env_python, str(requirements), sources)
                 _step(ctx, steps, "install", argv, progress, verbose)
                 requirements.unlink()
-            checked = _check(ctx, steps, env_python, lock, progress, verbose)
-            _write_record(build, spec, lock, chosen, checked)
+            _write_record(build, spec, lock, chosen)
+            checked = _quick_verify(ctx, steps, build, progress)
             if chosen == "pip":
                 staging.relocate(build, str(build), str(target))
             started = time.perf_counter()
@@ -175,31 +171,30 @@ def _base_python(ctx: ProbeContext, python: str) -> str:
     )
 
 
-def _check(
-    ctx: ProbeContext,
-    steps: list[BuildStep],
-    env_python: str,
-    lock: Lock,
-    progress: Progress,
-    verbose: bool,
+def _quick_verify(
+    ctx: ProbeContext, steps: list[BuildStep], build: Path, progress: Progress
 ) -> str:
-    """torch imports, and is the version the lock pinned: the environment works at all."""
-    progress("checking that torch imports")
-    out = _step(ctx, steps, "check", [env_python, "-c", CHECK], progress, verbose)
-    try:
-        found = str(json.loads(out.strip().splitlines()[-1])["torch"])
-    except (ValueError, IndexError, KeyError, TypeError):
-        raise BackendError("check-failed", f"The import check printed no result: {out!r}") from None
-    wanted = lock.versions().get("torch")
-    if wanted and found != wanted:
+    """``verify --quick`` inside the new environment: torch imports, every package is at its
+    locked version, CUDA works where the plan expects it. Any failure keeps it out of place."""
+    from torchenv.commands.verify import run_verify  # noqa: PLC0415
+    from torchenv.models.verify import CheckStatus  # noqa: PLC0415
+
+    progress("checking the new environment (verify --quick)")
+    started = time.perf_counter()
+    report = run_verify(ctx, prefix=str(build), quick=True)
+    steps.append(BuildStep("verify", time.perf_counter() - started))
+    failed = [c for c in report.checks if c.status is CheckStatus.FAIL]
+    if failed:
         raise BackendError(
-            "check-failed",
-            f"The new environment imports torch {found}, but the lock pins {wanted}.",
+            "verify-failed",
+            "The new environment failed its quick verify, so it was not put in place:\n"
+            + "\n".join(f"    {c.id}: {c.detail}" for c in failed),
+            "Run `torchenv create --verbose` to see the installer's output.",
         )
-    return found
+    return report.torch or ""
 
 
-def _write_record(build: Path, spec: Spec, lock: Lock, backend: str, torch: str) -> None:
+def _write_record(build: Path, spec: Spec, lock: Lock, backend: str) -> None:
     from torchenv.spec import spec_hash  # noqa: PLC0415
 
     record: dict[str, Any] = {
@@ -209,7 +204,6 @@ def _write_record(build: Path, spec: Spec, lock: Lock, backend: str, torch: str)
         "spec": {"path": spec.path, "hash": spec_hash(spec)},
         "lock": {"path": lock.path, "sha256": lock.sha256, "packages": lock.versions()},
         "plan": dict(lock.tool),
-        "torch": torch,
     }
     (build / ENV_RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", "utf-8")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import typing
@@ -43,6 +44,8 @@ def run(
             encoding="utf-8",
             errors="replace",
             start_new_session=True,  # so a timeout can kill the tool and its children
+            # the child only calls prctl (ctypes, loaded before the fork): no lock is taken
+            preexec_fn=_DIE_WITH_PARENT,  # noqa: PLW1509
         )
     except FileNotFoundError:
         return RunResult(args, None, error="not found", seconds=time.monotonic() - start)
@@ -52,7 +55,12 @@ def run(
         return RunResult(args, None, error=f"could not start: {exc.strerror or exc}")
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except BaseException as exc:
+        if not isinstance(exc, subprocess.TimeoutExpired):
+            # Ctrl-C reaches torchenv's process group only: the tool runs in its own session
+            _kill_group(proc)
+            proc.wait()
+            raise
         _kill_group(proc)
         try:
             stdout, stderr = proc.communicate(timeout=1.0)
@@ -70,12 +78,38 @@ def run(
     return RunResult(args, proc.returncode, stdout, stderr, seconds=time.monotonic() - start)
 
 
+def _parent_death_signal() -> Callable[[], None] | None:
+    """On Linux, a child function that makes the kernel SIGKILL the tool when torchenv dies
+    (prctl PR_SET_PDEATHSIG), so a killed `torchenv create` does not leave uv writing into a
+    directory the next run is about to remove. The signal follows the thread that started the
+    tool: run() is called from the main thread."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes  # noqa: PLC0415
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return die_with_parent
+
+
 def _kill_group(proc: subprocess.Popen[str]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
 
+
+_DIE_WITH_PARENT = _parent_death_signal()
 
 T = TypeVar("T")
 
