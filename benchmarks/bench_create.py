@@ -43,7 +43,7 @@ def main() -> int:
     args = parser.parse_args()
 
     torchenv = [args.torchenv] if args.torchenv else [sys.executable, "-m", "torchenv"]
-    import uv  # the uv torchenv itself runs
+    import uv  # noqa: PLC0415  (the uv torchenv itself runs; only when benchmarking)
 
     uv_bin = str(uv.find_uv_bin())
     root = Path(tempfile.mkdtemp(prefix="torchenv-bench-create-"))
@@ -64,8 +64,16 @@ def main() -> int:
     def bare(prefix: Path) -> list[list[str]]:
         return [
             [uv_bin, "venv", "-q", "--python", "3.11", str(prefix)],
-            [uv_bin, "pip", "sync", "-q", "pylock.toml", "--python", str(prefix / "bin/python"),
-             *index],
+            [
+                uv_bin,
+                "pip",
+                "sync",
+                "-q",
+                "pylock.toml",
+                "--python",
+                str(prefix / "bin/python"),
+                *index,
+            ],
         ]
 
     cases: dict[str, tuple[int, object]] = {
@@ -73,6 +81,10 @@ def main() -> int:
         "torchenv create --backend uv": (
             args.runs,
             lambda p: [[*torchenv, "create", "--backend", "uv", "--prefix", str(p)]],
+        ),
+        "torchenv create --backend uv --no-verify": (
+            args.runs,
+            lambda p: [[*torchenv, "create", "--no-verify", "--prefix", str(p)]],
         ),
         "torchenv create --backend pip": (
             args.pip_runs,

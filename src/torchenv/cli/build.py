@@ -65,6 +65,13 @@ def lock(ctx: click.Context, spec: str | None, verbose: bool, as_json: bool) -> 
     "--prefix", metavar="DIR", help="Where the environment goes (default: .venv beside the spec)."
 )
 @click.option("--force", is_flag=True, help="Replace an existing environment at the prefix.")
+@click.option(
+    "--no-verify",
+    "skip_verify",
+    is_flag=True,
+    help="Move the environment into place without running verify --quick in it first "
+    "(saves the import of torch, seconds; the install itself is still checked by its hashes).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Show the installer's commands and output.")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.create/1)."
@@ -74,6 +81,7 @@ def create(
     backend: str | None,
     prefix: str | None,
     force: bool,
+    skip_verify: bool,
     verbose: bool,
     as_json: bool,
 ) -> None:
@@ -89,6 +97,7 @@ def create(
         prefix=prefix,
         force=force,
         verbose=verbose,
+        check=not skip_verify,
         progress=common.progress,
     )
     if as_json:
