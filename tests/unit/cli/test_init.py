@@ -4,6 +4,7 @@ exit codes, and that what it writes (or a user edits badly) is read back with ev
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from builders import FakeRunner, probe_context
 from torchenv import cli
 from torchenv.cli import common
+from torchenv.commands.init import _relative
 from torchenv.spec import SpecError, load_spec, spec_hash
 
 MACHINES = Path(__file__).parents[2] / "fixtures" / "machines"
@@ -127,9 +129,13 @@ def test_machine_files_elsewhere_stay_absolute(
     node = MACHINES / "h100-node.json"
     code, doc = init_json(capsys, "--for", str(node))
     assert code == 0
-    # the fixtures and tmp_path share only the root: a relative path would be fragile
-    assert doc["spec"]["targets"]["machines"] == [str(node)]
-    assert load_spec(None, project).targets.machines == (str(node),)
+    # a path that shares only the root with the project stays absolute (a relative one would be
+    # fragile); where the checkout and tmp_path share more (CI clones into /tmp) it is relative
+    shared = Path(os.path.commonpath([node, project]))
+    expected = str(node) if shared == Path(node.anchor) else os.path.relpath(node, project)
+    assert doc["spec"]["targets"]["machines"] == [expected]
+    assert _relative(Path("/a/b/node.json"), Path("/c/d")) == "/a/b/node.json"
+    assert _relative(Path("/c/fleet/node.json"), Path("/c/d")) == "../fleet/node.json"
 
 
 def test_this_machine_without_a_gpu(
