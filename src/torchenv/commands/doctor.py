@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from torchenv.commands.inspect import run_inspect
+from torchenv.commands.provenance import read_provenance
 from torchenv.knowledge import load_knowledge
 from torchenv.models import DoctorReport, RuleCatalog, Severity, Summary
 from torchenv.models.reports import DOCTOR_SCHEMA
@@ -36,7 +37,7 @@ def run_doctor(
         runtime = run_runtime_check(
             ctx, env.interpreter.executable if env.interpreter.runs else None, deep_timeout
         )
-    facts = Facts(inspected.machine, env, load_knowledge(), runtime)
+    facts = Facts(inspected.machine, env, load_knowledge(), runtime, read_provenance(env))
     findings = tuple(evaluate(facts))
     counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
     summary = Summary(

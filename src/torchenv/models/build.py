@@ -44,3 +44,20 @@ class CreateReport:
     steps: tuple[BuildStep, ...] = ()
     replaced: bool = False  # an existing environment at the prefix was replaced
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How an environment built by ``torchenv create`` compares with what it was built from."""
+
+    record: str  # path of its torchenv-env.json
+    prefix: str
+    backend: str | None = None
+    created: str | None = None
+    spec: str | None = None
+    spec_changed: bool | None = None  # None: the spec cannot be read now (see spec_problem)
+    spec_problem: str | None = None
+    lock: str | None = None
+    lock_changed: bool | None = None  # None: the lock file is gone
+    drift: tuple[str, ...] = ()  # "filelock is 4.3.0, the lock has 4.2.12", "six 1.17.0 added"
+    error: str | None = None  # the record itself cannot be used

@@ -7,6 +7,8 @@ every rule of the registry has one.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +31,7 @@ from builders import (
     probe_context,
     write_kernel,
 )
+from torchenv.commands.provenance import read_provenance
 from torchenv.knowledge import load_knowledge
 from torchenv.models import (
     Compilers,
@@ -44,6 +47,7 @@ from torchenv.models import (
 )
 from torchenv.probe.environment import probe_environment
 from torchenv.report.rules import REGISTRY, Facts, evaluate
+from torchenv.spec import load_spec, spec_hash
 
 DRIVER = "580.159.03"
 
@@ -58,7 +62,7 @@ def probe(
 
 
 def diagnose(m: Machine, e: Environment, runtime: RuntimeCheck | None = None) -> list[Finding]:
-    return evaluate(Facts(m, e, load_knowledge(), runtime))
+    return evaluate(Facts(m, e, load_knowledge(), runtime, read_provenance(e)))
 
 
 def gpu_env(tmp_path: Path) -> FakeEnv:
@@ -115,6 +119,75 @@ def case(rule_id: str) -> Callable[[Case], Case]:
         return fn
 
     return register
+
+
+def built_env(tmp_path: Path, edit: str = "") -> list[Finding]:
+    """A CPU environment as `torchenv create` leaves it (record, spec, lock), then ``edit``."""
+    env = make_venv(tmp_path)
+    # the +cpu wheels of the PyTorch index keep the label in their dist-info version
+    add_torch(env.site, "2.13.0+cpu", cuda=None, arch=None, requires=[], dist_version="2.13.0+cpu")
+    add_dist(env.site, "filelock", "4.2.12")
+    spec = tmp_path / "torchenv.toml"
+    spec.write_text('name = "t"\npython = "3.11"\ntorch = "==2.13.0"\ncuda = "cpu"\n')
+    lock = tmp_path / "pylock.toml"
+    lock.write_text('lock-version = "1.0"\n')
+    record = {
+        "schema": "torchenv.env/1",
+        "spec": {"path": str(spec), "hash": spec_hash(load_spec(spec, tmp_path))},
+        "lock": {
+            "path": str(lock),
+            "sha256": hashlib.sha256(lock.read_bytes()).hexdigest(),
+            "packages": {"torch": "2.13.0+cpu", "filelock": "4.2.12"},
+        },
+    }
+    (env.prefix / "torchenv-env.json").write_text(json.dumps(record))
+    if edit == "spec":
+        spec.write_text(spec.read_text().replace("==2.13.0", "==2.14.1"))
+    elif edit == "lock":
+        lock.write_text(lock.read_text() + "# edited\n")
+    elif edit == "drift":
+        add_dist(env.site, "filelock", "4.3.0")
+        add_dist(env.site, "six", "1.17.0")
+    elif edit == "record":
+        (env.prefix / "torchenv-env.json").write_text("{not json")
+    return diagnose(machine(), probe(tmp_path, env))
+
+
+@case("env-record-unreadable")
+def _(tmp_path: Path) -> list[Finding]:
+    return built_env(tmp_path, "record")
+
+
+@case("env-spec-changed")
+def _(tmp_path: Path) -> list[Finding]:
+    findings = built_env(tmp_path, "spec")
+    assert "torchenv lock " in fix_of(findings, "env-spec-changed")
+    return findings
+
+
+@case("env-lock-changed")
+def _(tmp_path: Path) -> list[Finding]:
+    return built_env(tmp_path, "lock")
+
+
+@case("env-drifted-from-lock")
+def _(tmp_path: Path) -> list[Finding]:
+    findings = built_env(tmp_path, "drift")
+    found = next(f for f in findings if f.id == "env-drifted-from-lock")
+    assert "filelock is 4.3.0, the lock has 4.2.12" in found.evidence
+    assert "six 1.17.0 was added" in found.evidence
+    assert "uv pip sync" in fix_of(findings, "env-drifted-from-lock")
+    return findings
+
+
+def test_an_environment_as_create_left_it_has_no_provenance_finding(tmp_path: Path) -> None:
+    ids = {f.id for f in built_env(tmp_path)}
+    assert not ids & {
+        "env-record-unreadable",
+        "env-spec-changed",
+        "env-lock-changed",
+        "env-drifted-from-lock",
+    }
 
 
 @case("interpreter-does-not-run")

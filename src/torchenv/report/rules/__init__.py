@@ -14,11 +14,12 @@ from torchenv.report.rules import (
     environment,
     machine,
     packages,
+    provenance,
     runtime,
 )
 from torchenv.report.rules.base import REGISTRY, Facts, Hit, Rule, evaluate
 
-_FAMILY = (environment, packages, cuda_libs, conda, driver, machine, runtime)
+_FAMILY = (environment, provenance, packages, cuda_libs, conda, driver, machine, runtime)
 _FAMILY_ORDER = [m.__name__ for m in _FAMILY]
 REGISTRY.sort(key=lambda r: _FAMILY_ORDER.index(r.check.__module__))
 

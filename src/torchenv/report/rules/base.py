@@ -15,6 +15,7 @@ from torchenv.models import (
     RuntimeCheck,
     Severity,
 )
+from torchenv.models.build import Provenance
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Facts:
     environment: Environment
     kb: CompatKnowledge
     runtime: RuntimeCheck | None = None  # present with --deep
+    provenance: Provenance | None = None  # present for environments built by torchenv create
 
 
 @dataclass(frozen=True)

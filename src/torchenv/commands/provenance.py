@@ -1,0 +1,93 @@
+"""Read an environment's ``torchenv-env.json`` and compare it with the spec, the lock and the
+installed packages now: was it built by torchenv, and has anything drifted since?"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from torchenv.backends.lockfile import content_hash
+from torchenv.errors import TorchenvError
+from torchenv.models import Environment
+from torchenv.models.build import ENV_RECORD_FILE, Provenance
+from torchenv.verify.lockcheck import canonical, same_version
+
+# installed by the venv tools themselves, not by the lock
+_TOOLING = {"pip", "setuptools", "wheel"}
+SHOWN = 8
+
+
+def read_provenance(env: Environment) -> Provenance | None:
+    """None when the environment has no record (it was not made by torchenv create)."""
+    path = Path(env.prefix) / ENV_RECORD_FILE
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        return Provenance(str(path), env.prefix, error=f"cannot be read: {exc}")
+    try:
+        data: Any = json.loads(text)
+    except ValueError as exc:
+        return Provenance(str(path), env.prefix, error=f"is not JSON: {exc}")
+    if not isinstance(data, dict):
+        return Provenance(str(path), env.prefix, error="is not a JSON object")
+    spec: dict[str, Any] = data["spec"] if isinstance(data.get("spec"), dict) else {}
+    lock: dict[str, Any] = data["lock"] if isinstance(data.get("lock"), dict) else {}
+    spec_path, spec_hash = _str(spec.get("path")), _str(spec.get("hash"))
+    lock_path, lock_sha = _str(lock.get("path")), _str(lock.get("sha256"))
+    changed, problem = _spec_changed(spec_path, spec_hash)
+    packages: dict[str, Any] = lock["packages"] if isinstance(lock.get("packages"), dict) else {}
+    return Provenance(
+        record=str(path),
+        prefix=env.prefix,
+        backend=_str(data.get("backend")),
+        created=_str(data.get("created")),
+        spec=spec_path,
+        spec_changed=changed,
+        spec_problem=problem,
+        lock=lock_path,
+        lock_changed=_lock_changed(lock_path, lock_sha),
+        drift=_drift(packages, env),
+    )
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _spec_changed(path: str | None, recorded: str | None) -> tuple[bool | None, str | None]:
+    if path is None or recorded is None:
+        return None, "the record names no spec"
+    from torchenv.spec import load_spec, spec_hash  # noqa: PLC0415
+
+    try:
+        spec = load_spec(Path(path), Path(path).parent)
+    except TorchenvError as exc:
+        return None, exc.message.splitlines()[0]
+    return spec_hash(spec) != recorded, None
+
+
+def _lock_changed(path: str | None, recorded: str | None) -> bool | None:
+    if path is None or recorded is None:
+        return None
+    try:
+        return content_hash(Path(path).read_bytes()) != recorded
+    except OSError:
+        return None
+
+
+def _drift(locked: dict[str, Any], env: Environment) -> tuple[str, ...]:
+    have = {canonical(d.name): d.version for d in env.distributions}
+    want = {canonical(k): str(v) for k, v in locked.items() if isinstance(k, str)}
+    out = []
+    for name, version in sorted(want.items()):
+        if name not in have:
+            out.append(f"{name} {version} is missing")
+        elif not same_version(have[name] or "", version):
+            out.append(f"{name} is {have[name] or 'of unknown version'}, the lock has {version}")
+    for name, found in sorted(have.items()):
+        if name not in want and name not in _TOOLING:
+            out.append(f"{name} {found or ''} was added".replace("  ", " "))
+    return tuple(out)
