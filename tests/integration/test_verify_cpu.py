@@ -78,7 +78,7 @@ def test_quick(torch_venv: Path, clean_env: dict[str, str], cpu_host: None) -> N
         assert (
             checks[check_id]["status"] == "skip" and checks[check_id]["detail"] == "no NVIDIA GPU"
         )
-    assert doc["summary"]["failed"] == 0 and doc["perf"] == []
+    assert doc["summary"]["failed"] == 0 and doc["perf"] == {"entries": []}
     assert "running the quick checks in" in err
 
 

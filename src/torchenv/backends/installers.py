@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from torchenv.models.spec import SpecIndex
 
@@ -37,9 +38,20 @@ class Sources:
     find_links: tuple[str, ...] = ()
 
     @classmethod
-    def for_variant(cls, index: SpecIndex, variant: str, macos: bool) -> Sources:
+    def for_variant(
+        cls, index: SpecIndex, variant: str, macos: bool, base: Path | None = None
+    ) -> Sources:
+        """``base``: the spec's directory, against which relative find-links folders are
+        resolved (the spec says so; uv and pip would resolve them against the working
+        directory)."""
         pytorch = None if macos else f"{index.pytorch.rstrip('/')}/{variant}"
-        return cls(index.pypi, pytorch, index.find_links)
+        links = tuple(
+            str(base / link)
+            if base and "://" not in link and not Path(link).is_absolute()
+            else link
+            for link in index.find_links
+        )
+        return cls(index.pypi, pytorch, links)
 
 
 def _index_args(sources: Sources) -> list[str]:

@@ -51,6 +51,26 @@ class Lock:
     def versions(self) -> dict[str, str]:
         return {p.name: p.version for p in self.packages}
 
+    def versions_for(self, python: str) -> dict[str, str]:
+        """The packages an installer puts into an environment of Python ``python`` ("3.11.7")
+        on this machine: a package whose marker excludes it (``triton ; platform_machine ==
+        'x86_64'`` on aarch64) is not expected there (PEP 751 markers, PEP 508 evaluation)."""
+        from packaging.markers import InvalidMarker, Marker, default_environment  # noqa: PLC0415
+
+        env: dict[str, str] = {k: str(v) for k, v in default_environment().items()}
+        env["python_full_version"] = python
+        env["python_version"] = ".".join(python.split(".")[:2])
+        out = {}
+        for package in self.packages:
+            if package.marker:
+                try:
+                    if not Marker(package.marker).evaluate(env):
+                        continue
+                except InvalidMarker:
+                    pass  # keep it: verify will say if it is missing
+            out[package.name] = package.version
+        return out
+
 
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

@@ -1,23 +1,28 @@
 """Build an environment beside its final place and move it there only when it works.
 
-- ``<parent>/.<name>.torchenv-build-<random>`` holds the environment while it is built; a failure
-  or Ctrl-C removes it, and a build directory left by a killed run is removed by the next run
-  (it is stale once nobody holds the prefix's file lock).
-- ``<parent>/.<name>.torchenv.lock`` (filelock) makes a second concurrent create of the same
-  prefix fail at once with a message, instead of two installers writing one tree.
-- An existing prefix is replaced only with ``replace=True``: it is renamed aside, the new tree
-  renamed in, and the old one deleted afterwards, so at no point does a half-made tree sit at the
-  prefix.
+- ``<parent>/.<name>.torchenv-build-<random>`` holds the environment while it is built; a failure,
+  Ctrl-C or SIGTERM removes it, and a build directory left by a killed run is removed by the next
+  run (it is stale once nobody holds the prefix's file lock).
+- A file lock per prefix (in a per-user runtime directory, not beside the project) makes a second
+  concurrent create of the same prefix fail at once with a message.
+- An existing prefix is replaced only with ``replace=True`` and only when it is an environment
+  (``pyvenv.cfg``, ``conda-meta/`` or torchenv's record) that is not the project or an ancestor of
+  it: it is renamed aside, the new tree renamed in, and the old one deleted afterwards. If a run
+  dies between the two renames, the next run puts the old environment back first.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
+import hashlib
 import os
 import shutil
+import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 
 from filelock import FileLock, Timeout
 
@@ -25,6 +30,7 @@ from torchenv.errors import UsageError
 
 BUILD_MARK = ".torchenv-build-"
 OLD_MARK = ".torchenv-old-"
+ENV_MARKERS = ("pyvenv.cfg", "conda-meta", "torchenv-env.json")
 
 
 class Busy(UsageError):
@@ -32,20 +38,84 @@ class Busy(UsageError):
 
 
 def lock_path(prefix: Path) -> Path:
-    return prefix.parent / f".{prefix.name}.torchenv.lock"
+    """The prefix's lock file, outside the project so no stray file is left beside it."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    digest = hashlib.sha256(str(prefix.resolve()).encode()).hexdigest()[:24]
+    return Path(base) / f"torchenv-{uid}" / "locks" / f"{digest}.lock"
+
+
+def check_target(prefix: Path, replace: bool, protected: Sequence[Path] = ()) -> bool:
+    """Refuse a prefix that cannot or must not become the environment, before anything is
+    built; returns whether an existing environment will be replaced."""
+    parent = prefix.parent
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(
+            "prefix-parent-not-a-directory",
+            f"{parent} is not a directory, so {prefix} cannot be made.",
+            "Choose a --prefix whose parent is a directory.",
+        )
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(
+            "prefix-not-writable",
+            f"{probe} is not writable, so {prefix} cannot be made there.",
+            "Choose a --prefix in a directory you can write to.",
+        )
+    if not (prefix.exists() or prefix.is_symlink()):
+        return False
+    if not replace:
+        raise UsageError(
+            "prefix-exists",
+            f"{prefix} already exists.",
+            "Pass --force to replace it (the old environment stays in place until the new one "
+            "is ready), or choose another --prefix.",
+        )
+    if prefix.is_symlink():
+        raise UsageError(
+            "prefix-is-symlink",
+            f"{prefix} is a symbolic link; --force replaces directories only.",
+            f"Pass the real path ({prefix.resolve()}) as --prefix.",
+        )
+    real = prefix.resolve()
+    for kept in (Path.home(), Path(real.anchor), *protected):
+        keep = kept.resolve()
+        if real == keep or real in keep.parents:
+            raise UsageError(
+                "prefix-protected",
+                f"{prefix} holds {keep}: --force will not replace it.",
+                "Give the environment its own directory, e.g. --prefix .venv.",
+            )
+    if not prefix.is_dir() or not any((prefix / m).exists() for m in ENV_MARKERS):
+        raise UsageError(
+            "prefix-not-an-environment",
+            f"{prefix} exists and is not a Python or conda environment (no pyvenv.cfg, conda-meta "
+            "or torchenv-env.json): --force replaces environments only.",
+            "Remove it yourself if it is meant to go, or choose another --prefix.",
+        )
+    return True
 
 
 @contextlib.contextmanager
 def exclusive(prefix: Path) -> Iterator[None]:
-    lock = FileLock(str(lock_path(prefix)), timeout=0)
+    path = lock_path(prefix)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = FileLock(str(path), timeout=0)
         lock.acquire()
     except Timeout:
         raise Busy(
             "create-busy",
-            f"Another torchenv create is building {prefix} right now (it holds "
-            f"{lock_path(prefix)}).",
+            f"Another torchenv create is building {prefix} right now (it holds {path}).",
             "Wait for it to finish, or build into another --prefix.",
+        ) from None
+    except OSError as exc:
+        raise UsageError(
+            "create-lock-failed",
+            f"Cannot take the lock {path} for {prefix}: {exc.strerror}.",
+            "Set XDG_RUNTIME_DIR or TMPDIR to a directory you can write to.",
         ) from None
     try:
         yield
@@ -53,14 +123,47 @@ def exclusive(prefix: Path) -> Iterator[None]:
         lock.release()
 
 
+def _siblings(prefix: Path, mark: str) -> list[Path]:
+    return sorted(prefix.parent.glob(glob.escape(f".{prefix.name}{mark}") + "*"))
+
+
 def remove_leftovers(prefix: Path) -> list[Path]:
-    """Build and swap directories of ``prefix`` left by killed runs (call with the lock held)."""
+    """Directories of ``prefix`` left by killed runs (call with the lock held). An environment
+    set aside by a run that died between its two renames is put back, not deleted."""
     removed = []
-    for mark in (BUILD_MARK, OLD_MARK):
-        for path in prefix.parent.glob(f".{prefix.name}{mark}*"):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+    olds = _siblings(prefix, OLD_MARK)
+    if olds and not (prefix.exists() or prefix.is_symlink()):
+        os.replace(olds.pop(), prefix)
+    for path in [*_siblings(prefix, BUILD_MARK), *olds]:
+        _remove(path)
+        removed.append(path)
     return removed
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (timeout, docker stop, a cancelled CI job) unwinds like Ctrl-C, so the build
+    directory is removed instead of left behind with gigabytes in it."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
@@ -68,7 +171,7 @@ def build_dir(prefix: Path) -> Iterator[Path]:
     """A fresh sibling directory; removed unless ``promote`` moved it into place."""
     prefix.parent.mkdir(parents=True, exist_ok=True)
     path = Path(tempfile.mkdtemp(prefix=f".{prefix.name}{BUILD_MARK}", dir=prefix.parent))
-    path.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; the environment gets normal modes
+    path.chmod(0o777 & ~umask())  # mkdtemp makes it 0700; the environment gets normal modes
     try:
         yield path
     finally:
@@ -76,22 +179,15 @@ def build_dir(prefix: Path) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _umask() -> int:
+def umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
-def promote(build: Path, prefix: Path, replace: bool) -> None:
+def promote(build: Path, prefix: Path, replace: bool, protected: Sequence[Path] = ()) -> None:
     """Rename the finished build to ``prefix`` (same file system: one rename each)."""
-    if prefix.exists() or prefix.is_symlink():
-        if not replace:
-            raise UsageError(
-                "prefix-exists",
-                f"{prefix} already exists.",
-                "Pass --force to replace it (the old environment stays in place until the new "
-                "one is ready), or choose another --prefix.",
-            )
+    if check_target(prefix, replace, protected):
         aside = Path(tempfile.mkdtemp(prefix=f".{prefix.name}{OLD_MARK}", dir=prefix.parent))
         os.rmdir(aside)
         os.replace(prefix, aside)

@@ -8,10 +8,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from torchenv.errors import ExternalError
+from torchenv.errors import ExternalError, UsageError
 from torchenv.knowledge.peaks import peak_for
 from torchenv.models import Environment, Target
-from torchenv.models.verify import VERIFY_SCHEMA, CheckStatus, VerifyReport, VerifySummary
+from torchenv.models.verify import (
+    VERIFY_SCHEMA,
+    CheckStatus,
+    VerifyPerfTable,
+    VerifyReport,
+    VerifySummary,
+)
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.environment import probe_environment
 from torchenv.probe.target import choose_target
@@ -78,7 +84,13 @@ def run_verify(
     # sys.executable it reports
     exe = choose_target(ctx, python, prefix).python or interp.executable
     target = Target(env.prefix, env.kind, env.selected_by, exe)
-    if exe is None or not interp.runs:
+    if exe is None:
+        raise UsageError(
+            "verify-no-python",
+            f"{env.prefix} has no Python interpreter (no bin/python): it is not an environment.",
+            "Pass the environment's directory with --prefix, or its interpreter with --python.",
+        )
+    if not interp.runs:
         why = "; ".join(n.message for n in interp.notes) or "no interpreter found"
         raise ExternalError(
             "verify-python-does-not-run",
@@ -115,7 +127,7 @@ def run_verify(
         VERIFY_SCHEMA,
         target,
         checks,
-        perf,
+        VerifyPerfTable(perf),
         summary,
         torch=facts.get("torch") if isinstance(facts.get("torch"), str) else None,
         cuda=facts.get("cuda") if isinstance(facts.get("cuda"), str) else None,

@@ -51,6 +51,13 @@ class VerifyPerf:
 
 
 @dataclass(frozen=True)
+class VerifyPerfTable:
+    """design.md's ``"perf": {...}``: the throughput measurements, one per GPU and kind."""
+
+    entries: tuple[VerifyPerf, ...] = ()
+
+
+@dataclass(frozen=True)
 class VerifySummary:
     passed: int
     failed: int
@@ -68,7 +75,7 @@ class VerifyReport:
     schema: str
     target: Target
     checks: tuple[VerifyCheck, ...]
-    perf: tuple[VerifyPerf, ...]
+    perf: VerifyPerfTable
     summary: VerifySummary
     torch: str | None = None  # torch.__version__ as imported
     cuda: str | None = None  # torch.version.cuda

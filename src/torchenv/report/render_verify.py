@@ -39,10 +39,10 @@ def render_verify(emit: Emit, report: VerifyReport) -> None:
                 (check.detail, detail_style),
             ]
         )
-    if report.perf:
+    if report.perf.entries:
         emit([])
         emit([("Throughput", "bold")])
-        for perf in report.perf:
+        for perf in report.perf.entries:
             what = "bf16 matmul" if perf.check == "perf-matmul-bf16" else "memory bandwidth"
             line: list[Segment] = [
                 (f"  cuda:{perf.gpu} {perf.gpu_name}: {what} {perf.value:g} {perf.unit}", None)

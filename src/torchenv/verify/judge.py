@@ -104,9 +104,16 @@ def judge_cuda(facts: dict[str, Any], host: HostFacts) -> VerifyCheck:
             )
         return check(SKIP, f"CPU build of torch and {NO_GPU}")
     why = facts.get("cuda_error") or "torch.cuda.is_available() is False"
-    if expected or host.gpu_visible:
-        because = expected or "an NVIDIA GPU is visible (/dev/nvidia0 or nvidia-smi)"
-        return check(FAIL, f"{build}, but CUDA is unavailable although {because}: {why}")
+    if host.gpu_visible:
+        return check(
+            FAIL,
+            f"{build}, but CUDA is unavailable although an NVIDIA GPU is visible "
+            f"(/dev/nvidia0 or nvidia-smi): {why}",
+        )
+    # a CUDA build made for other machines (a CI builder, an image build, a login node): the
+    # right build is installed, and CUDA can only be proven where the GPUs are
+    if expected:
+        return check(SKIP, f"{build} as {expected}, but {NO_GPU} on this machine to run it")
     return check(SKIP, f"{build}, but {NO_GPU} on this machine")
 
 

@@ -124,8 +124,11 @@ def check_versions(
             + "; ".join(problems[:SHOWN])
             + more,
         )
-    extra = len(set(have) - set(record.packages))
-    note = f"; {extra} installed package(s) are not in the lock" if extra else ""
+    extra = sorted(set(have) - set(record.packages) - {"pip", "setuptools", "wheel"})
+    named = ", ".join(extra[:SHOWN]) + (
+        f" and {len(extra) - SHOWN} more" if len(extra) > SHOWN else ""
+    )
+    note = f"; not in the lock but installed: {named}" if extra else ""
     return done(
         CheckStatus.PASS,
         f"all {len(record.packages)} locked packages installed at their locked versions{note}",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -67,6 +70,13 @@ def test_malformed_locks_name_the_file(data: bytes, message: str) -> None:
     assert "/x/pylock.toml" in err.value.message and "torchenv lock" in (err.value.hint or "")
 
 
+def test_the_packages_expected_here_follow_the_markers() -> None:
+    lock = parse_lock(PYLOCK.encode(), "pylock.toml")
+    expected = lock.versions_for("3.11.7")
+    linux = sys.platform.startswith("linux")
+    assert ("torch" in expected) is linux and expected["filelock"] == "4.2.12"
+
+
 def test_pip_requirements_carry_every_wheel_hash_and_the_marker() -> None:
     text = pip_requirements(parse_lock(PYLOCK.encode(), "pylock.toml"))
     assert "filelock==4.2.12 \\\n    --hash=sha256:21de" in text
@@ -108,6 +118,9 @@ def test_commands_use_the_variant_index_before_pypi() -> None:
     pip = pip_install("/e/bin/python", "req.txt", sources)
     assert {"--require-hashes", "--no-deps"} <= set(pip)
     assert Sources.for_variant(SpecIndex(), "cpu", macos=True).pytorch is None
+    index = SpecIndex(find_links=("wheels", "/abs", "https://h/links"))
+    links = Sources.for_variant(index, "cpu", False, base=Path("/proj")).find_links
+    assert links == ("/proj/wheels", "/abs", "https://h/links")
 
 
 def test_exclusive_refuses_a_second_create_of_the_same_prefix(tmp_path: Path) -> None:
@@ -147,15 +160,82 @@ def test_build_dir_is_removed_on_failure_and_leftovers_are_cleaned(tmp_path: Pat
 def test_promote_replaces_only_when_asked(tmp_path: Path) -> None:
     prefix = tmp_path / "env"
     prefix.mkdir()
-    (prefix / "old").write_text("old")
+    (prefix / "pyvenv.cfg").write_text("home = /usr/bin\n")
     with staging.build_dir(prefix) as build:
         (build / "new").write_text("new")
         with pytest.raises(UsageError, match="already exists"):
             staging.promote(build, prefix, replace=False)
-        assert (prefix / "old").exists()
+        assert (prefix / "pyvenv.cfg").exists()
         staging.promote(build, prefix, replace=True)
     assert sorted(p.name for p in prefix.iterdir()) == ["new"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["env"]  # no build or old dir left
+
+
+@pytest.mark.parametrize("kind", ["data", "file", "project", "symlink", "home"])
+def test_force_replaces_environments_only(tmp_path: Path, kind: str) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "torchenv.toml").write_text("name = 'x'\n")
+    target = {
+        "data": tmp_path / "data",
+        "file": tmp_path / "notes.txt",
+        "project": project,
+        "symlink": tmp_path / "link",
+        "home": Path.home(),
+    }[kind]
+    if kind == "data":
+        target.mkdir()
+        (target / "data.txt").write_text("precious")
+    elif kind == "file":
+        target.write_text("precious")
+    elif kind == "symlink":
+        (tmp_path / "real").mkdir()
+        (tmp_path / "real" / "pyvenv.cfg").write_text("")
+        target.symlink_to(tmp_path / "real")
+    elif kind == "project":
+        (project / "pyvenv.cfg").write_text("")  # even an environment holding the spec
+    with pytest.raises(UsageError) as err:
+        staging.check_target(target, replace=True, protected=[project / "torchenv.toml"])
+    assert err.value.exit_code == 2
+    assert (project / "torchenv.toml").exists()
+    if kind in ("data", "file"):
+        assert "precious" in (target / "data.txt" if kind == "data" else target).read_text()
+
+
+def test_bad_parents_are_usage_errors(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    with pytest.raises(UsageError, match="is not a directory"):
+        staging.check_target(afile / "env", replace=False)
+
+
+def test_an_environment_set_aside_by_a_killed_run_is_put_back(tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    aside = tmp_path / f".env{staging.OLD_MARK}x1"
+    aside.mkdir()
+    (aside / "pyvenv.cfg").write_text("")
+    build = tmp_path / f".env{staging.BUILD_MARK}y2"
+    build.mkdir()
+    other = tmp_path / f".env1{staging.BUILD_MARK}z3"  # another prefix's build: not ours
+    other.mkdir()
+    assert staging.remove_leftovers(prefix) == [build]
+    assert (prefix / "pyvenv.cfg").exists() and other.exists() and not aside.exists()
+    weird = tmp_path / "env[1]"
+    assert staging.remove_leftovers(weird) == []  # glob metacharacters are escaped
+    assert other.exists()
+
+
+def test_sigterm_unwinds_like_ctrl_c(tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    with (
+        pytest.raises(KeyboardInterrupt),
+        staging.terminate_as_interrupt(),
+        staging.build_dir(prefix) as build,
+    ):
+        (build / "half").write_text("x")
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_relocate_rewrites_text_scripts_only(tmp_path: Path) -> None:

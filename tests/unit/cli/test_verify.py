@@ -124,7 +124,7 @@ def test_json_contract_and_exit_0(
         "gpu": None,
     }
     assert doc["summary"]["failed"] == 0 and doc["summary"]["passed"] == 4
-    assert doc["perf"] == [] and doc["torch"] == "2.13.0+cpu"
+    assert doc["perf"] == {"entries": []} and doc["torch"] == "2.13.0+cpu"
     assert "running the checks in" in err and runner.timeouts == [FULL_TIMEOUT]
 
 
