@@ -42,7 +42,7 @@ THIRD_PARTY = {
     "knowledge": {"packaging", "platformdirs"},
     "plan": {"packaging"},
     "spec": {"packaging", "tomli", "tomli_w"},
-    "backends": {"packaging", "tomli", "tomli_w", "filelock", "uv"},
+    "backends": {"packaging", "tomli", "tomli_w", "filelock", "uv", "rattler"},
     "verify": set(),
     "report": {"packaging", "rich"},
     "commands": set(),

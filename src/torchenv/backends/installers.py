@@ -90,8 +90,9 @@ def uv_sync(uv: str, lock: str, prefix_python: str, sources: Sources) -> list[st
     return [uv, "pip", "sync", lock, "--python", prefix_python, *_index_args(sources)]
 
 
-def pip_venv(base_python: str, prefix: str) -> list[str]:
-    return [base_python, "-m", "venv", prefix]
+def pip_venv(base_python: str, prefix: str, prompt: str | None = None) -> list[str]:
+    # the prompt would otherwise be the build directory's name
+    return [base_python, "-m", "venv", *(["--prompt", prompt] if prompt else []), prefix]
 
 
 def pip_install(prefix_python: str, requirements: str, sources: Sources) -> list[str]:

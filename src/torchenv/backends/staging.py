@@ -16,11 +16,12 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import json
 import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -195,6 +196,23 @@ def promote(build: Path, prefix: Path, replace: bool, protected: Sequence[Path] 
         shutil.rmtree(aside, ignore_errors=True)
         return
     os.replace(build, prefix)
+
+
+def register(registry: Path, prefix: str, entry: Mapping[str, object]) -> None:
+    """Add ``prefix`` to the JSON registry under a file lock: two creates of different prefixes
+    must not drop each other's entry (read, change, write atomically)."""
+    registry.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(registry.with_name(f".{registry.name}.lock")), timeout=60):
+        try:
+            entries = json.loads(registry.read_text("utf-8"))
+            if not isinstance(entries, dict):
+                entries = {}
+        except (OSError, ValueError):
+            entries = {}
+        entries[prefix] = dict(entry)
+        tmp = registry.with_name(f".{registry.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n", "utf-8")
+        os.replace(tmp, registry)
 
 
 def relocate(tree: Path, old: str, new: str) -> int:

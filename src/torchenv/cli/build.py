@@ -22,12 +22,13 @@ def _no_stack(ctx: click.Context, exc: object) -> None:
 
 @click.command()
 @click.argument("spec", required=False, metavar="[SPEC]")
-@click.option("--verbose", "-v", is_flag=True, help="Show uv's commands and output.")
+@click.option("--verbose", "-v", is_flag=True, help="Show the resolver's commands and output.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.lock/1).")
 @click.pass_context
 def lock(ctx: click.Context, spec: str | None, verbose: bool, as_json: bool) -> None:
-    """Resolve the spec (torchenv.toml, or [tool.torchenv] in pyproject.toml) into pylock.toml:
-    exact versions, the index of every file and its sha256, and torchenv's plan."""
+    """Resolve the spec (torchenv.toml, or [tool.torchenv] in pyproject.toml) into a lock:
+    pylock.toml (uv, pip) or conda.lock (conda), with exact versions, where every file comes
+    from and its sha256, and torchenv's plan."""
     from torchenv.commands.lock import NoStackError, run_lock  # noqa: PLC0415
 
     probe = common.context()

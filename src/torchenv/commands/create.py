@@ -9,7 +9,6 @@ registry is updated last.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
     from torchenv.probe.context import ProbeContext
 
 Progress = Callable[[str], None]
-BACKENDS = ("uv", "pip", "conda")
 INSTALL_TIMEOUT = 3600.0
 
 
@@ -60,6 +58,13 @@ def load_fresh_lock(spec: Spec, cwd: Path) -> Lock:
     except OSError as exc:
         raise UsageError("lock-unreadable", f"Cannot read {path}: {exc.strerror}.") from None
     lock = parse_lock(data, str(path))
+    if lock.spec_hash is None:
+        raise UsageError(
+            "lock-not-torchenv",
+            f"{path} has no [tool.torchenv] table: it was not written by `torchenv lock`, so "
+            "nothing says which spec and plan it belongs to.",
+            "Run `torchenv lock` to write it.",
+        )
     if lock.spec_hash != spec_hash(spec):
         raise UsageError(
             "lock-stale",
@@ -85,26 +90,34 @@ def run_create(
     from torchenv.spec import load_spec  # noqa: PLC0415
 
     spec = load_spec(Path(spec_file) if spec_file else None, cwd)
-    lock = load_fresh_lock(spec, cwd)
     chosen = backend or spec.installer
-    if chosen == "conda":
-        raise UsageError(
-            "conda-backend-unavailable",
-            "The conda backend is not built yet.",
-            "Use --backend uv (default) or --backend pip.",
+    if "conda" in (chosen, spec.installer):
+        from torchenv.commands.create_conda import run_create_conda  # noqa: PLC0415
+
+        return run_create_conda(
+            ctx,
+            spec,
+            cwd,
+            backend=chosen,
+            prefix=prefix,
+            force=force,
+            verbose=verbose,
+            check=check,
+            progress=progress,
         )
+    lock = load_fresh_lock(spec, cwd)
     spec_dir = Path(spec.path).parent if spec.path else cwd
-    target = Path(prefix).expanduser() if prefix else spec_dir / ".venv"
-    target = target.absolute()
+    target = resolve_prefix(prefix, spec_dir)
+    protected = protected_paths(spec, cwd)
+    replaced = staging.check_target(target, force, protected)  # before minutes of installing
     tool = lock.tool
     python = str(tool.get("python") or spec.python or "")
     variant = str(tool.get("variant") or "cpu")
     platforms = tool.get("platforms") or []
     macos = bool(platforms) and all(str(p).startswith("macos") for p in platforms)
-    sources = Sources.for_variant(spec.index, variant, macos)
+    sources = Sources.for_variant(spec.index, variant, macos, base=spec_dir)
     steps: list[BuildStep] = []
-    replaced = target.exists()
-    with staging.exclusive(target):
+    with staging.terminate_as_interrupt(), staging.exclusive(target):
         for path in staging.remove_leftovers(target):
             progress(f"removed {path.name}, left by an interrupted create")
         with staging.build_dir(target) as build:
@@ -117,14 +130,15 @@ def run_create(
                 _step(ctx, steps, "install", argv, progress, verbose)
             else:
                 base = _base_python(ctx, python)
-                _step(ctx, steps, "venv", pip_venv(base, str(build)), progress, verbose)
+                argv = pip_venv(base, str(build), prompt=target.name)
+                _step(ctx, steps, "venv", argv, progress, verbose)
                 requirements = build / ".torchenv-requirements.txt"
                 requirements.write_text(pip_requirements(lock), "utf-8")
                 progress(f"installing {len(lock.packages)} packages with pip --require-hashes")
                 argv = pip_install(env_python, str(requirements), sources)
                 _step(ctx, steps, "install", argv, progress, verbose)
                 requirements.unlink()
-            _write_record(build, spec, lock, chosen)
+            _write_record(build, spec, lock, chosen, python_of(build) or python)
             checked = (
                 _quick_verify(ctx, steps, build, progress)
                 if check
@@ -133,7 +147,7 @@ def run_create(
             if chosen == "pip":
                 staging.relocate(build, str(build), str(target))
             started = time.perf_counter()
-            staging.promote(build, target, replace=force)
+            staging.promote(build, target, force, protected)
             steps.append(BuildStep("move", time.perf_counter() - started))
         _register(target, spec, lock, chosen)
     return CreateReport(
@@ -165,7 +179,7 @@ def _step(
 
 
 def _base_python(ctx: ProbeContext, python: str) -> str:
-    for name in (f"python{python.rstrip('t')}", "python3"):
+    for name in (f"python{python}", "python3"):
         found = ctx.which(name)
         if found and (name != "python3" or not python):
             return found
@@ -199,7 +213,7 @@ def _quick_verify(
     return report.torch or ""
 
 
-def _write_record(build: Path, spec: Spec, lock: Lock, backend: str) -> None:
+def _write_record(build: Path, spec: Spec, lock: Lock, backend: str, python: str) -> None:
     from torchenv.spec import spec_hash  # noqa: PLC0415
 
     record: dict[str, Any] = {
@@ -207,7 +221,8 @@ def _write_record(build: Path, spec: Spec, lock: Lock, backend: str) -> None:
         "backend": backend,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "spec": {"path": spec.path, "hash": spec_hash(spec)},
-        "lock": {"path": lock.path, "sha256": lock.sha256, "packages": lock.versions()},
+        # what the installer puts here: packages whose marker excludes this machine are not
+        "lock": {"path": lock.path, "sha256": lock.sha256, "packages": lock.versions_for(python)},
         "plan": dict(lock.tool),
     }
     (build / ENV_RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", "utf-8")
@@ -217,20 +232,40 @@ def _register(prefix: Path, spec: Spec, lock: Lock, backend: str) -> None:
     """Add the environment to the user's registry (user data dir, environments.json)."""
     from torchenv.knowledge.store import registry_file  # noqa: PLC0415
 
-    registry = registry_file()
-    try:
-        entries = json.loads(registry.read_text("utf-8"))
-        if not isinstance(entries, dict):
-            entries = {}
-    except (OSError, ValueError):
-        entries = {}
-    entries[str(prefix)] = {
+    entry = {
         "spec": spec.path,
         "lock_sha256": lock.sha256,
         "backend": backend,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    registry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = registry.with_name(f".{registry.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n", "utf-8")
-    os.replace(tmp, registry)
+    staging.register(registry_file(), str(prefix), entry)
+
+
+def resolve_prefix(prefix: str | None, spec_dir: Path) -> Path:
+    """The environment's path, normalised (``..`` and symlinked parents resolved, the last
+    component kept as given so a symlink prefix is seen as one)."""
+    path = Path(prefix).expanduser() if prefix else spec_dir / ".venv"
+    path = path.absolute()
+    return path.parent.resolve() / path.name
+
+
+def protected_paths(spec: Spec, cwd: Path) -> list[Path]:
+    """What --force must never replace: the spec and lock (and so the project holding them)
+    and the working directory."""
+    paths = [cwd]
+    if spec.path:
+        paths.append(Path(spec.path))
+    return paths
+
+
+def python_of(env: Path) -> str | None:
+    """The full Python version of a venv, from its pyvenv.cfg (for evaluating lock markers)."""
+    try:
+        text = (env / "pyvenv.cfg").read_text("utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in ("version_info", "version") and value.strip():
+            return value.strip()
+    return None

@@ -70,6 +70,19 @@ def requirements(spec: Spec, stack: Stack, macos: bool) -> list[str]:
 
 
 def tool_table(spec: Spec, spec_hash: str, plan: PlanReport, sources: Sources) -> dict[str, Any]:
+    indexes = {
+        "pypi": sources.pypi,
+        **({"pytorch": sources.pytorch} if sources.pytorch else {}),
+        "find-links": list(sources.find_links),
+    }
+    return plan_table(spec, spec_hash, plan, {"indexes": indexes})
+
+
+def plan_table(
+    spec: Spec, spec_hash: str, plan: PlanReport, sources: dict[str, Any]
+) -> dict[str, Any]:
+    """torchenv's record of a lock: the spec's hash and the plan; ``sources`` says where the
+    packages come from (uv's indexes, conda's channels)."""
     stack = plan.stack
     if stack is None:
         raise ValueError("a lock needs a plan with a stack")
@@ -82,11 +95,7 @@ def tool_table(spec: Spec, spec_hash: str, plan: PlanReport, sources: Sources) -
         "channel": stack.channel,
         "targets": [t.name for t in plan.targets],
         "platforms": sorted({t.platform for t in plan.targets}),
-        "indexes": {
-            "pypi": sources.pypi,
-            **({"pytorch": sources.pytorch} if sources.pytorch else {}),
-            "find-links": list(sources.find_links),
-        },
+        **sources,
         "knowledge": plan.knowledge,
     }
     if stack.cuda:
@@ -110,20 +119,20 @@ def run_lock(
 
     spec = load_spec(Path(spec_file) if spec_file else None, cwd)
     if spec.installer == "conda":
-        raise UsageError(
-            "conda-lock-unavailable",
-            "Locking for the conda installer is not built yet.",
-            'Set installer = "uv" or "pip" in the spec.',
-        )
+        from torchenv.backends.conda import require_rattler  # noqa: PLC0415
+
+        require_rattler()  # before the plan: say at once what is missing
     plan = spec_plan(ctx, spec)
     stack = plan.stack
     if stack is None:
         raise NoStackError(plan, "No PyTorch build fits the spec's targets.")
+    if spec.installer == "conda":
+        return _lock_conda(spec, plan, stack, cwd, progress, verbose)
     platforms = sorted({t.platform for t in plan.targets})
     macos = all(p.startswith("macos") for p in platforms)
-    sources = Sources.for_variant(spec.index, stack.variant, macos)
-    reqs = requirements(spec, stack, macos)
     spec_dir = Path(spec.path).parent if spec.path else cwd
+    sources = Sources.for_variant(spec.index, stack.variant, macos, base=spec_dir)
+    reqs = requirements(spec, stack, macos)
     out = spec_dir / LOCK_FILE
     uv = find_uv()
     progress(f"resolving torch {stack.torch}+{stack.variant} for Python {stack.python} with uv")
@@ -149,6 +158,73 @@ def run_lock(
         lock.versions(),
         tuple(platforms),
         plan.notes,
+    )
+
+
+def _lock_conda(
+    spec: Spec, plan: PlanReport, stack: Stack, cwd: Path, progress: Progress, verbose: bool
+) -> LockReport:
+    """Solve the planned conda-forge stack with py-rattler for each target platform and write
+    rattler's lock (``conda.lock``) and torchenv's sidecar beside the spec."""
+    from torchenv.backends import conda, conda_rattler  # noqa: PLC0415
+    from torchenv.spec import spec_channels, spec_hash  # noqa: PLC0415
+
+    platforms = sorted({t.platform for t in plan.targets})
+    specs = conda.match_specs(stack, spec.libraries, spec.packages)
+    virtuals = {
+        conda.conda_subdir(p): conda.virtual_packages(
+            p, stack.cuda, conda.oldest_glibc([t.glibc for t in plan.targets if t.platform == p])
+        )
+        for p in platforms
+    }
+    channels = spec_channels(spec)
+    urls = conda_rattler.channel_urls(channels)
+    progress(
+        f"solving pytorch {stack.torch} ({stack.variant}) for Python {stack.python} with "
+        f"py-rattler against {', '.join(spec.index.channels)}"
+    )
+    if verbose:
+        progress("match specs: " + "; ".join(specs))
+        for subdir, assumed in virtuals.items():
+            progress(f"virtual packages for {subdir}: {' '.join(assumed)}")
+    solved = conda_rattler.solve(channels, specs, virtuals)
+    spec_dir = Path(spec.path).parent if spec.path else cwd
+    out = spec_dir / conda.CONDA_LOCK_FILE
+    sources = {
+        "channels": urls,
+        "match-specs": specs,
+        "virtual-packages": {s.subdir: list(s.virtual_packages) for s in solved},
+    }
+    table = plan_table(spec, spec_hash(spec), plan, sources)
+    with tempfile.TemporaryDirectory(prefix="torchenv-lock-") as tmp:
+        staged = Path(tmp) / conda.CONDA_LOCK_FILE
+        conda_rattler.write_lock(staged, urls, solved)
+        conda_rattler.read_lock(staged)  # what is written must read back
+        data = staged.read_bytes()
+        meta = Path(tmp) / "meta.json"
+        meta.write_text(conda.render_meta(table, data), "utf-8")
+        # the lock first: a run killed between the two leaves a sidecar whose lock-sha256 no
+        # longer matches, which create reports as stale
+        _copy_replace(staged, out)
+        _copy_replace(meta, conda.meta_path(out))
+    packages: dict[str, str] = {}
+    for part in solved:
+        packages.update(part.versions())
+    notes = plan.notes
+    if stack.cuda:
+        notes += (
+            f"solved with __cuda={stack.cuda} from the plan, so the CUDA build is locked "
+            "whether or not this machine has a GPU",
+        )
+    return LockReport(
+        LOCK_SCHEMA,
+        spec.path or "",
+        str(out),
+        conda.content_hash(data),
+        stack,
+        packages,
+        tuple(platforms),
+        notes,
     )
 
 

@@ -19,6 +19,7 @@ machines = ["nodes/a.json"] # `torchenv inspect --json` files, relative to the s
 pypi = "https://pypi.org/simple"              # or a mirror
 pytorch = "https://download.pytorch.org/whl"  # or a mirror of the PyTorch wheel index
 find-links = ["/opt/wheels"]                  # local wheel folders
+channels = ["conda-forge"]                    # conda channels: names, URLs, "./local" paths
 ```
 """
 
@@ -45,6 +46,9 @@ class SpecIndex:
     pypi: str = PYPI_INDEX
     pytorch: str = PYTORCH_INDEX
     find_links: tuple[str, ...] = ()
+    # conda channels, highest priority first; local paths stay as written (relative to the spec
+    # file) so that moving the project does not change the spec's hash
+    channels: tuple[str, ...] = ("conda-forge",)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from torchenv.spec.parse import (
     load_spec,
     machine_paths,
     parse_spec_text,
+    spec_channels,
     spec_hash,
 )
 from torchenv.spec.write import render_spec, spec_data
@@ -20,6 +21,7 @@ __all__ = [
     "machine_paths",
     "parse_spec_text",
     "render_spec",
+    "spec_channels",
     "spec_data",
     "spec_hash",
 ]

@@ -16,7 +16,7 @@ from torchenv.errors import UsageError
 from torchenv.models.codec import to_data
 from torchenv.models.spec import SPEC_FILE, Spec, SpecProblem
 from torchenv.spec.locate import KeyLocator
-from torchenv.spec.validate import NAME_PATTERN, Checker, check_spec
+from torchenv.spec.validate import NAME_PATTERN, Checker, check_spec, is_channel_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,7 +24,8 @@ else:  # pragma: no cover - the same parser, packaged for Pythons before 3.11
     import tomli as tomllib
 
 PYPROJECT = "pyproject.toml"
-_SPEC_HASH_VERSION = 1  # bump when the canonical form below changes
+# bump when the canonical form below changes; 2: [index] channels (the conda backend) joined it
+_SPEC_HASH_VERSION = 2
 
 
 class SpecError(UsageError):
@@ -168,6 +169,16 @@ def machine_paths(spec: Spec) -> tuple[Path, ...]:
     """``targets.machines`` resolved against the directory of the spec file."""
     base = Path(spec.path).parent if spec.path else Path.cwd()
     return tuple(base / Path(m).expanduser() for m in spec.targets.machines)
+
+
+def spec_channels(spec: Spec) -> tuple[str, ...]:
+    """``index.channels`` with local directories made absolute against the spec file's
+    directory (names and URLs as written), in the spec's order: its priority."""
+    base = Path(spec.path).parent if spec.path else Path.cwd()
+    return tuple(
+        str((base / Path(c).expanduser()).resolve()) if is_channel_path(c) else c
+        for c in spec.index.channels
+    )
 
 
 def spec_hash(spec: Spec) -> str:

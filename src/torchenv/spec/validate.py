@@ -32,10 +32,12 @@ TOP_KEYS = (
     "index",
 )
 TARGET_KEYS = ("gpus", "driver", "platform", "machines")
-INDEX_KEYS = ("pypi", "pytorch", "find-links")
+INDEX_KEYS = ("pypi", "pytorch", "find-links", "channels")
 LIBRARIES = ("torchvision", "torchaudio")
 SPEC_INSTALLERS = ("uv", "pip", "conda")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
+# a channel name, with labels ("conda-forge", "conda-forge/label/rc"), as conda spells them
+CHANNEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_.-]+)*")
 # the stack itself is chosen by `torch` and `libraries`; a pin in `packages` would fight the plan
 _STACK_PACKAGES = {"torch": "torch", "torchvision": "libraries", "torchaudio": "libraries"}
 
@@ -340,4 +342,44 @@ def _index(check: Checker, value: object, key: str) -> SpecIndex | None:
                     f'"{item}" is not valid: expected an existing directory of wheels (relative '
                     "to the spec's directory) or an http(s):// or file:// URL",
                 )
-    return SpecIndex(pypi=urls["pypi"], pytorch=urls["pytorch"], find_links=links)
+    channels = SpecIndex().channels
+    if "channels" in value:
+        channels = _channels(check, value["channels"], f"{key}.channels")
+    return SpecIndex(
+        pypi=urls["pypi"], pytorch=urls["pytorch"], find_links=links, channels=channels
+    )
+
+
+def is_channel_path(text: str) -> bool:
+    """A local channel directory rather than a channel name. conda and rattler read a channel as
+    a path only when it looks like one (absolute, or starting with ./ ../ ~), since "a/b" is a
+    name with a label; the same rule keeps a word like "conda-forge" a name here."""
+    return (
+        text.startswith(("./", "../", "~", ".\\", "..\\"))
+        or text in (".", "..")
+        or Path(text).is_absolute()
+    )
+
+
+def _channels(check: Checker, value: object, key: str) -> tuple[str, ...]:
+    listed = check.strings(key, value, '["conda-forge"]')
+    if isinstance(value, list) and not value:
+        check.report(key, 'empty: expected at least one channel such as "conda-forge"')
+    for i, item in listed:
+        where = f"{key}[{i}]"
+        if "://" in item:
+            check.url(where, item)
+        elif is_channel_path(item):
+            if not (check.base_dir / Path(item).expanduser()).is_dir():
+                check.report(
+                    where,
+                    f'"{item}" is not valid: expected an existing channel directory (relative '
+                    "to the spec's directory)",
+                )
+        elif not CHANNEL_NAME.fullmatch(item):
+            check.report(
+                where,
+                f'"{item}" is not valid: expected a channel name ("conda-forge"), an http(s):// '
+                'or file:// URL, or a local channel directory ("./channel", "/srv/channel")',
+            )
+    return tuple(item for _, item in listed)

@@ -45,6 +45,8 @@ def spec_data(spec: Spec) -> dict[str, Any]:
         index["pytorch"] = spec.index.pytorch
     if spec.index.find_links:
         index["find-links"] = list(spec.index.find_links)
+    if spec.index.channels != default.channels:
+        index["channels"] = list(spec.index.channels)
     if index:
         data["index"] = index
     return data

@@ -9,11 +9,18 @@ import pytest
 
 from torchenv.errors import ExitCode, UsageError
 from torchenv.models.spec import Spec, SpecIndex, SpecTargets
-from torchenv.spec import SpecError, load_spec, machine_paths, parse_spec_text, spec_hash
+from torchenv.spec import (
+    SpecError,
+    load_spec,
+    machine_paths,
+    parse_spec_text,
+    spec_channels,
+    spec_hash,
+)
 from torchenv.spec.locate import KeyLocator
 
 MACHINES = Path(__file__).parents[2] / "fixtures" / "machines"
-HASH_OF_A = "4633bdac04693df6d511edd4acf21e5da949ba8b1f54b05fc4d2efd3a1e0b035"
+HASH_OF_A = "a33cdb1bbaeef06724480ea39ada4a2f4a9163033422ab0e7654adbd02aacf68"  # spec-hash format 2
 
 
 def write(directory: Path, name: str, text: str) -> Path:
@@ -356,3 +363,80 @@ def test_spec_hash_ignores_key_order_in_the_file(tmp_path: Path) -> None:
         'index = { pypi = "https://m/simple" }\ncuda = "cpu"\nname = "a"\n', tmp_path / "x"
     )
     assert spec_hash(one) == spec_hash(two)
+
+
+# ---------------------------------------------------------------- [index] channels (conda)
+def test_channels_default_to_conda_forge(tmp_path: Path) -> None:
+    spec = parse_spec_text('name = "a"\ninstaller = "conda"\n', tmp_path / "torchenv.toml")
+    assert spec.index.channels == ("conda-forge",)
+    assert spec_channels(spec) == ("conda-forge",)
+
+
+def test_channels_names_urls_and_local_paths(tmp_path: Path) -> None:
+    (tmp_path / "proj" / "local-channel").mkdir(parents=True)
+    (tmp_path / "shared").mkdir()
+    write(
+        tmp_path,
+        "proj/torchenv.toml",
+        'name = "a"\ninstaller = "conda"\n[index]\nchannels = [\n'
+        '  "./local-channel", "../shared", "conda-forge/label/rc",\n'
+        '  "https://prefix.dev/conda-forge", "file:///srv/channel", "bioconda",\n]\n',
+    )
+    spec = load_spec(Path("proj"), tmp_path)
+    # kept as written: the hash must not depend on where the project lies
+    assert spec.index.channels == (
+        "./local-channel",
+        "../shared",
+        "conda-forge/label/rc",
+        "https://prefix.dev/conda-forge",
+        "file:///srv/channel",
+        "bioconda",
+    )
+    assert spec_channels(spec) == (
+        str(tmp_path / "proj" / "local-channel"),
+        str(tmp_path / "shared"),
+        "conda-forge/label/rc",
+        "https://prefix.dev/conda-forge",
+        "file:///srv/channel",
+        "bioconda",
+    )
+
+
+def test_channel_problems_are_located(tmp_path: Path) -> None:
+    text = """\
+name = "a"
+[index]
+channels = [
+  "./missing",
+  "ftp://x",
+  "conda forge",
+  3,
+  "/nonexistent/channel",
+]
+"""
+    found = problems(tmp_path, text)
+    assert found == [
+        (4, "index.channels[0]"),
+        (5, "index.channels[1]"),
+        (6, "index.channels[2]"),
+        (7, "index.channels[3]"),
+        (8, "index.channels[4]"),
+    ]
+    with pytest.raises(SpecError) as caught:
+        load_spec(None, tmp_path)
+    by_key = {p.key: p.message for p in caught.value.problems}
+    assert "existing channel directory" in by_key["index.channels[0]"]
+    assert "http(s):// or file:// URL" in by_key["index.channels[1]"]
+    assert "channel name" in by_key["index.channels[2]"]
+    assert problems(tmp_path, 'name = "a"\n[index]\nchannels = []\n') == [(3, "index.channels")]
+    assert problems(tmp_path, 'name = "a"\n[index]\nchannels = "conda-forge"\n') == [
+        (3, "index.channels")
+    ]
+
+
+def test_channels_are_in_the_hash_in_their_order(tmp_path: Path) -> None:
+    spec = Spec(name="a", installer="conda")
+    other = dataclasses.replace(spec, index=SpecIndex(channels=("conda-forge", "bioconda")))
+    swapped = dataclasses.replace(spec, index=SpecIndex(channels=("bioconda", "conda-forge")))
+    # channel order is priority: a reordered list is another environment
+    assert len({spec_hash(spec), spec_hash(other), spec_hash(swapped)}) == 3

@@ -17,6 +17,7 @@ from torchenv.spec.validate import NAME_PATTERN
 
 MACHINE_FILES = ("a.json", "nodes/b.json", "c d.json")
 WHEEL_DIRS = ("wheels", "more wheels")
+CHANNEL_DIRS = ("./channel", "./more/channel")
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,8 @@ def spec_dir() -> Iterator[Path]:
             (root / file).write_text("{}")
         for folder in WHEEL_DIRS:
             (root / folder).mkdir()
+        for folder in CHANNEL_DIRS:
+            (root / folder).mkdir(parents=True, exist_ok=True)
         yield root
 
 
@@ -78,6 +81,7 @@ def test_non_default_index_and_empty_libraries_are_written(tmp_path: Path) -> No
     text = render_spec(spec)
     assert "libraries = []" in text and "pypi" not in text
     assert 'installer = "conda"' in text and "find-links = [" in text
+    assert "channels" not in text  # the default is not written
     path = tmp_path / "torchenv.toml"
     path.write_text(text)
     assert load_spec(None, tmp_path) == dataclasses.replace(spec, path=str(path))
@@ -149,6 +153,18 @@ indexes = st.builds(
     pypi=st.one_of(st.just(SpecIndex().pypi), urls),
     pytorch=st.one_of(st.just(SpecIndex().pytorch), urls),
     find_links=st.lists(st.one_of(st.sampled_from(WHEEL_DIRS), urls), max_size=3).map(tuple),
+    channels=st.one_of(
+        st.just(SpecIndex().channels),
+        st.lists(
+            st.one_of(
+                st.sampled_from(["conda-forge", "bioconda", "conda-forge/label/rc", "nvidia"]),
+                st.sampled_from(CHANNEL_DIRS),
+                urls,
+            ),
+            min_size=1,
+            max_size=3,
+        ).map(tuple),
+    ),
 )
 specs = st.builds(
     Spec,
@@ -173,3 +189,11 @@ def test_render_then_load_gives_the_same_spec(
     loaded = parse_spec_text(render_spec(spec, origin), path)
     assert loaded == dataclasses.replace(spec, path=str(path))
     assert spec_hash(loaded) == spec_hash(spec)
+
+
+def test_channels_are_written_when_not_the_default(tmp_path: Path) -> None:
+    (tmp_path / "channel").mkdir()
+    spec = Spec(name="x", installer="conda", index=SpecIndex(channels=("./channel", "conda-forge")))
+    text = render_spec(spec)
+    assert '[index]\nchannels = [\n    "./channel",\n    "conda-forge",\n]' in text
+    assert parse_spec_text(text, tmp_path / "torchenv.toml").index == spec.index
