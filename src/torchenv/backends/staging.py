@@ -86,7 +86,7 @@ def check_target(prefix: Path, replace: bool, protected: Sequence[Path] = ()) ->
         if real == keep or real in keep.parents:
             raise UsageError(
                 "prefix-protected",
-                f"{prefix} holds {keep}: --force will not replace it.",
+                f"{prefix} is or contains {keep}: --force will not replace it.",
                 "Give the environment its own directory, e.g. --prefix .venv.",
             )
     if not prefix.is_dir() or not any((prefix / m).exists() for m in ENV_MARKERS):
