@@ -26,6 +26,21 @@ def find_links() -> str | None:
     return None
 
 
+def run_torchenv(
+    *args: str, cwd: Path, env: dict[str, str], timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """The torchenv of this checkout as a user runs it: a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "torchenv", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def uv_bin() -> str | None:
     try:
         import uv

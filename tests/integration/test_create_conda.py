@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import os
-import subprocess
 import sys
 import tarfile
 import time
@@ -21,24 +20,13 @@ from pathlib import Path
 import pytest
 
 from builders import require
+from integration.conftest import run_torchenv
 
 pytestmark = pytest.mark.integration
 
 TORCH = "2.13.0"
 CUDA_BUILD = "cuda130_generic_py311_200"
 CPU_BUILD = "cpu_generic_py311_0"
-
-
-def torchenv(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "torchenv", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"  # conda's own build prefix placeholder
@@ -207,7 +195,7 @@ def test_lock_then_create_installs_the_planned_build(
 ) -> None:
     project = _project(tmp_path, channel, f"conda-{cuda}", cuda, libraries)
     started = time.perf_counter()
-    done = torchenv("lock", "--json", cwd=project, env=env)
+    done = run_torchenv("lock", "--json", cwd=project, env=env)
     lock_seconds = time.perf_counter() - started
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -225,7 +213,7 @@ def test_lock_then_create_installs_the_planned_build(
 
     prefix = tmp_path / f"env-{cuda}"
     started = time.perf_counter()
-    done = torchenv(
+    done = run_torchenv(
         "create", "--no-verify", "--prefix", str(prefix), "--json", cwd=project, env=env
     )
     create_seconds = time.perf_counter() - started
@@ -245,7 +233,7 @@ def test_lock_then_create_installs_the_planned_build(
     assert f"# fake python in {prefix}\n" in script
     print(f"{cuda}: lock {lock_seconds:.2f} s, create {create_seconds:.2f} s, {build}")
 
-    done = torchenv("doctor", "--prefix", str(prefix), "--json", cwd=project, env=env)
+    done = run_torchenv("doctor", "--prefix", str(prefix), "--json", cwd=project, env=env)
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode in (0, 1), done.stderr
     assert json.loads(done.stdout)["schema"] == "torchenv.doctor/1"
@@ -256,19 +244,19 @@ def test_stale_and_mismatched_locks_are_refused(
 ) -> None:
     project = _project(tmp_path, channel, "conda-stale", "cpu", "[]")
     prefix = str(tmp_path / "env")
-    done = torchenv("create", "--no-verify", "--prefix", prefix, cwd=project, env=env)
+    done = run_torchenv("create", "--no-verify", "--prefix", prefix, cwd=project, env=env)
     assert done.returncode == 2 and "Run `torchenv lock` first" in done.stderr
-    assert torchenv("lock", cwd=project, env=env).returncode == 0
-    done = torchenv("create", "--backend", "uv", "--prefix", prefix, cwd=project, env=env)
+    assert run_torchenv("lock", cwd=project, env=env).returncode == 0
+    done = run_torchenv("create", "--backend", "uv", "--prefix", prefix, cwd=project, env=env)
     assert done.returncode == 2 and "--backend conda" in done.stderr
     lock = project / "conda.lock"
     lock.write_text(lock.read_text() + "\n")
-    done = torchenv("create", "--no-verify", "--prefix", prefix, cwd=project, env=env)
+    done = run_torchenv("create", "--no-verify", "--prefix", prefix, cwd=project, env=env)
     assert done.returncode == 2 and "changed since `torchenv lock`" in done.stderr
-    assert torchenv("lock", cwd=project, env=env).returncode == 0
+    assert run_torchenv("lock", cwd=project, env=env).returncode == 0
     spec = project / "torchenv.toml"
     spec.write_text(spec.read_text().replace('python = "3.11"', 'python = "3.12"'))
-    done = torchenv("create", "--no-verify", "--prefix", prefix, cwd=project, env=env)
+    done = run_torchenv("create", "--no-verify", "--prefix", prefix, cwd=project, env=env)
     assert done.returncode == 2 and "another version" in done.stderr
     assert not Path(prefix).exists()
 
@@ -279,9 +267,9 @@ def test_a_failed_quick_verify_leaves_nothing(
     """The fake python cannot run, so verify --quick fails: the environment must not be moved
     into place."""
     project = _project(tmp_path, channel, "conda-verify", "cpu", "[]")
-    assert torchenv("lock", cwd=project, env=env).returncode == 0
+    assert run_torchenv("lock", cwd=project, env=env).returncode == 0
     prefix = tmp_path / "env"
-    done = torchenv("create", "--prefix", str(prefix), cwd=project, env=env)
+    done = run_torchenv("create", "--prefix", str(prefix), cwd=project, env=env)
     assert done.returncode == 4, done.stderr
     assert "Traceback" not in done.stderr
     assert not prefix.exists() and not list(tmp_path.glob(".env.torchenv-build-*"))

@@ -15,21 +15,9 @@ from pathlib import Path
 import pytest
 
 from builders import require
-from integration.conftest import TORCH_VERSION, find_links, uv_bin
+from integration.conftest import TORCH_VERSION, find_links, run_torchenv, uv_bin
 
 pytestmark = pytest.mark.integration
-
-
-def torchenv(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "torchenv", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +33,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     # the PyTorch index is not reachable here: an empty local index stands in for it, so the
     # CPU wheel comes from the local wheel folder and its dependencies from PyPI
     (root / "no-pytorch-index").mkdir()
-    done = torchenv(
+    done = run_torchenv(
         "init",
         "--torch",
         TORCH_VERSION,
@@ -70,7 +58,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
         text + f'\n[index]\npytorch = "file://{root / "no-pytorch-index"}"\n'
         f'find-links = ["{links}"]\n'
     )
-    done = torchenv("lock", "--json", cwd=root, env=env)
+    done = run_torchenv("lock", "--json", cwd=root, env=env)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["schema"] == "torchenv.lock/1"
@@ -84,7 +72,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
 def test_create_then_verify(project: tuple[Path, dict[str, str]], backend: str) -> None:
     root, env = project
     prefix = root / f"env-{backend}"
-    done = torchenv(
+    done = run_torchenv(
         "create", "--backend", backend, "--prefix", str(prefix), "--json", cwd=root, env=env
     )
     assert done.returncode == 0, done.stderr
@@ -99,11 +87,11 @@ def test_create_then_verify(project: tuple[Path, dict[str, str]], backend: str) 
         assert pip_script.read_text().startswith(f"#!{prefix}/bin/python")
     registry = json.loads((root / "data" / "environments.json").read_text())
     assert str(prefix) in registry
-    done = torchenv("verify", "--prefix", str(prefix), "--quick", "--json", cwd=root, env=env)
+    done = run_torchenv("verify", "--prefix", str(prefix), "--quick", "--json", cwd=root, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     checks = {c["id"]: c["status"] for c in json.loads(done.stdout)["checks"]}
     assert checks["import-torch"] == "pass" and checks["versions-match-lock"] == "pass"
-    again = torchenv("create", "--backend", backend, "--prefix", str(prefix), cwd=root, env=env)
+    again = run_torchenv("create", "--backend", backend, "--prefix", str(prefix), cwd=root, env=env)
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
@@ -139,7 +127,7 @@ def test_a_killed_create_leaves_nothing_and_the_next_one_works(
     assert not prefix.exists()
     registry = root / "data" / "environments.json"
     assert not registry.exists() or str(prefix) not in json.loads(registry.read_text())
-    done = torchenv("create", "--prefix", str(prefix), cwd=root, env=env)
+    done = run_torchenv("create", "--prefix", str(prefix), cwd=root, env=env)
     assert done.returncode == 0, done.stderr
     assert "left by an interrupted create" in done.stderr
     assert (prefix / "torchenv-env.json").exists()

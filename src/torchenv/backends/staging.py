@@ -198,6 +198,22 @@ def promote(build: Path, prefix: Path, replace: bool, protected: Sequence[Path] 
     os.replace(build, prefix)
 
 
+def write_atomically(target: Path, data: bytes) -> None:
+    """A reader never sees half a file, and an interrupted write leaves the old one in place.
+    Opened by name (not mkstemp), so the file gets the usual umask-based mode."""
+    temp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        with open(temp, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    finally:
+        # gone after a successful replace; left behind only by a failure or an interrupt
+        with contextlib.suppress(OSError):
+            temp.unlink()
+
+
 def register(registry: Path, prefix: str, entry: Mapping[str, object]) -> None:
     """Add ``prefix`` to the JSON registry under a file lock: two creates of different prefixes
     must not drop each other's entry (read, change, write atomically)."""

@@ -55,3 +55,44 @@ def write_json(document: Any) -> None:
     from torchenv.report.render_json import render_json  # noqa: PLC0415
 
     sys.stdout.write(render_json(document))
+
+
+def plan_target_options(func: F) -> F:
+    """The options `plan` and `init` share: the constraints and the target machines."""
+    options = [
+        click.option(
+            "--torch", "torch_spec", metavar="SPEC", help='Release or specifier: "2.13", ">=2.8".'
+        ),
+        click.option(
+            "--python", metavar="X.Y", help="Python version (default: the environment's)."
+        ),
+        click.option(
+            "--cuda",
+            metavar="auto|cpu|X.Y|cuXYZ",
+            help="CUDA choice (default auto: fit the GPUs and driver; cpu when there is no GPU).",
+        ),
+        click.option(
+            "--gpu",
+            "gpus",
+            multiple=True,
+            metavar="NAME|X.Y|sm_XY",
+            help="A target GPU (repeat for several): a machine described on the command line.",
+        ),
+        click.option("--driver", metavar="VERSION", help="NVIDIA driver version of the target."),
+        click.option(
+            "--platform",
+            metavar="PLATFORM",
+            help="Platform of a --gpu target: linux_x86_64 (default), linux_aarch64, win_amd64.",
+        ),
+        click.option(
+            "--for",
+            "machine_files",
+            multiple=True,
+            metavar="MACHINE.json",
+            type=click.Path(dir_okay=False),
+            help="`torchenv inspect --json` of a target machine (repeat for a fleet).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

@@ -17,36 +17,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option(
-    "--torch", "torch_spec", metavar="SPEC", help='Release or specifier: "2.13", ">=2.8".'
-)
-@click.option("--python", metavar="X.Y", help="Python version (default: the environment's).")
-@click.option(
-    "--cuda",
-    metavar="auto|cpu|X.Y|cuXYZ",
-    help="CUDA choice (default auto: fit the GPUs and driver; cpu when there is no GPU).",
-)
-@click.option(
-    "--gpu",
-    "gpus",
-    multiple=True,
-    metavar="NAME|X.Y|sm_XY",
-    help="A target GPU (repeat for several); recorded as the spec's targets.",
-)
-@click.option("--driver", metavar="VERSION", help="NVIDIA driver version of the target.")
-@click.option(
-    "--platform",
-    metavar="PLATFORM",
-    help="Platform of a --gpu target: linux_x86_64 (default), linux_aarch64, win_amd64, ...",
-)
-@click.option(
-    "--for",
-    "machine_files",
-    multiple=True,
-    metavar="MACHINE.json",
-    type=click.Path(dir_okay=False),
-    help="`torchenv inspect --json` of a target machine (repeat for a fleet).",
-)
+@common.plan_target_options
 @click.option(
     "--installer",
     type=click.Choice(["uv", "pip", "conda"]),

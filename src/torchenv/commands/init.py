@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,18 +141,9 @@ def _relative(path: Path, start: Path) -> str:
 
 
 def _write_atomically(target: Path, text: str) -> None:
-    """A reader never sees half a file, and an interrupted init leaves the old one in place."""
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    from torchenv.backends.staging import write_atomically  # noqa: PLC0415
+
     try:
-        # opened by name (not mkstemp) so that the file gets the usual umask-based mode
-        with open(temp, "x", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
+        write_atomically(target, text.encode("utf-8"))
     except OSError as exc:
         raise UsageError("spec-unwritable", f"Cannot write {target}: {exc.strerror}.") from None
-    finally:
-        # gone after a successful replace; left behind only by a failure or an interrupt
-        with contextlib.suppress(OSError):
-            temp.unlink()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from torchenv.backends import staging
 from torchenv.backends.installers import Sources, uv_compile
 from torchenv.backends.lockfile import parse_lock, with_tool_table
 from torchenv.backends.tools import find_uv, run_step
@@ -148,7 +149,7 @@ def run_lock(
         staged = Path(tmp) / "staged.toml"
         staged.write_text(text, "utf-8")
         lock = parse_lock(staged.read_bytes(), str(out))
-        _copy_replace(staged, out)
+        staging.write_atomically(out, staged.read_bytes())
     return LockReport(
         LOCK_SCHEMA,
         spec.path or "",
@@ -205,8 +206,8 @@ def _lock_conda(
         meta.write_text(conda.render_meta(table, data), "utf-8")
         # the lock first: a run killed between the two leaves a sidecar whose lock-sha256 no
         # longer matches, which create reports as stale
-        _copy_replace(staged, out)
-        _copy_replace(meta, conda.meta_path(out))
+        staging.write_atomically(out, staged.read_bytes())
+        staging.write_atomically(conda.meta_path(out), meta.read_bytes())
     packages: dict[str, str] = {}
     for part in solved:
         packages.update(part.versions())
@@ -234,18 +235,3 @@ def _runner(ctx: ProbeContext | None) -> Runner:
     from torchenv.probe.runner import run  # noqa: PLC0415
 
     return run
-
-
-def _copy_replace(src: Path, dest: Path) -> None:
-    """Write ``dest`` atomically from another file system: temp file beside it, then rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(src.read_bytes())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes it 0600; a lock file is shared
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -11,7 +11,8 @@ from torchenv.backends.lockfile import content_hash
 from torchenv.errors import TorchenvError
 from torchenv.models import Environment
 from torchenv.models.build import ENV_RECORD_FILE, Provenance
-from torchenv.verify.lockcheck import canonical, same_version
+from torchenv.models.environment import canonical_name
+from torchenv.verify.lockcheck import same_version
 
 # installed by the venv tools themselves, not by the lock
 _TOOLING = {"pip", "setuptools", "wheel"}
@@ -79,8 +80,8 @@ def _lock_changed(path: str | None, recorded: str | None) -> bool | None:
 
 
 def _drift(locked: dict[str, Any], env: Environment) -> tuple[str, ...]:
-    have = {canonical(d.name): d.version for d in env.distributions}
-    want = {canonical(k): str(v) for k, v in locked.items() if isinstance(k, str)}
+    have = {canonical_name(d.name): d.version for d in env.distributions}
+    want = {canonical_name(k): str(v) for k, v in locked.items() if isinstance(k, str)}
     out = []
     for name, version in sorted(want.items()):
         if name not in have:

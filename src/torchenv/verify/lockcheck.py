@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from torchenv.models.build import ENV_RECORD_FILE
+from torchenv.models.environment import canonical_name
 from torchenv.models.verify import CheckStatus, VerifyCheck
 
 __all__ = ["ENV_RECORD_FILE", "EnvRecord", "check_versions", "parse_record", "same_version"]
@@ -28,11 +29,6 @@ class EnvRecord:
     plan_cuda: str | None = None  # the CUDA version the plan chose; None for a CPU plan
     plan_variant: str | None = None  # "cu130", "cpu"
     error: str | None = None  # why the file could not be used
-
-
-def canonical(name: str) -> str:
-    """PEP 503 normalised name: "Typing_Extensions" -> "typing-extensions"."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def same_version(a: str, b: str) -> bool:
@@ -71,7 +67,7 @@ def parse_record(path: str, text: str | None) -> EnvRecord | None:
     variant = plan.get("variant")
     return EnvRecord(
         path,
-        {canonical(k): v for k, v in packages.items()},
+        {canonical_name(k): v for k, v in packages.items()},
         str(cuda) if cuda and str(cuda).lower() != "cpu" else None,
         str(variant) if isinstance(variant, str) else None,
     )
@@ -99,7 +95,7 @@ def check_versions(
         )
     if record.error is not None:
         return done(CheckStatus.FAIL, f"{record.path} {record.error}")
-    have = {canonical(k): v for k, v in installed.items()}
+    have = {canonical_name(k): v for k, v in installed.items()}
     problems = []
     for name, locked in sorted(record.packages.items()):
         found = have.get(name, "")
