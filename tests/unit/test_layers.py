@@ -20,7 +20,9 @@ ALLOWED = {
     "backends": {"models", "errors"},
     "verify": {"models", "errors"},
     "report": {"models", "errors"},
+    "ship": {"models", "errors"},
     "commands": {
+        "ship",
         "probe",
         "knowledge",
         "plan",
@@ -45,6 +47,7 @@ THIRD_PARTY = {
     "backends": {"packaging", "tomli", "tomli_w", "filelock", "uv", "rattler"},
     "verify": set(),
     "report": {"packaging", "rich"},
+    "ship": {"yaml"},
     "commands": set(),
     "cli": {"click", "rich"},
 }

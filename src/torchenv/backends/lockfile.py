@@ -22,6 +22,17 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 
+# PEP 508 marker values of CPython on Linux (platform_release and _version are left as they are:
+# locks do not use them)
+LINUX_MARKERS = {
+    "os_name": "posix",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+}
+
+
 @dataclass(frozen=True)
 class LockedWheel:
     url: str
@@ -51,13 +62,16 @@ class Lock:
     def versions(self) -> dict[str, str]:
         return {p.name: p.version for p in self.packages}
 
-    def versions_for(self, python: str) -> dict[str, str]:
+    def versions_for(self, python: str, machine: str | None = None) -> dict[str, str]:
         """The packages an installer puts into an environment of Python ``python`` ("3.11.7")
-        on this machine: a package whose marker excludes it (``triton ; platform_machine ==
-        'x86_64'`` on aarch64) is not expected there (PEP 751 markers, PEP 508 evaluation)."""
+        on this machine, or on Linux on ``machine`` ("x86_64", for an image): a package whose
+        marker excludes it (``triton ; platform_machine == 'x86_64'`` on aarch64) is not
+        expected there (PEP 751 markers, PEP 508 evaluation)."""
         from packaging.markers import InvalidMarker, Marker, default_environment  # noqa: PLC0415
 
         env: dict[str, str] = {k: str(v) for k, v in default_environment().items()}
+        if machine is not None:
+            env.update(LINUX_MARKERS, platform_machine=machine)
         env["python_full_version"] = python
         env["python_version"] = ".".join(python.split(".")[:2])
         out = {}

@@ -16,6 +16,7 @@ from torchenv.cli.db import db
 from torchenv.cli.init import init
 from torchenv.cli.matrix import matrix
 from torchenv.cli.plan import plan
+from torchenv.cli.ship import deploy, image
 from torchenv.cli.verify import verify
 from torchenv.errors import ExitCode, TorchenvError
 from torchenv.models import Severity
@@ -121,7 +122,7 @@ def doctor(
         ctx.exit(ExitCode.FINDINGS)
 
 
-for _command in (matrix, plan, db, init, lock, create, verify):
+for _command in (matrix, plan, db, init, lock, create, verify, image, deploy):
     app.add_command(_command)
 
 

@@ -20,12 +20,23 @@ pypi = "https://pypi.org/simple"              # or a mirror
 pytorch = "https://download.pytorch.org/whl"  # or a mirror of the PyTorch wheel index
 find-links = ["/opt/wheels"]                  # local wheel folders
 channels = ["conda-forge"]                    # conda channels: names, URLs, "./local" paths
+
+[image]                     # `torchenv image` (models/ship.py); not part of the spec's hash
+jupyter = true
+ssh = true
+
+[deploy]                    # `torchenv deploy`
+nodes = 2
+gpus-per-node = 8
+command = ["train.py", "--epochs", "10"]
 ```
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from torchenv.models.ship import SpecDeploy, SpecImage
 
 SPEC_FILE = "torchenv.toml"
 LOCK_FILE = "pylock.toml"  # PEP 751
@@ -62,6 +73,8 @@ class Spec:
     installer: str = "uv"
     targets: SpecTargets = field(default_factory=SpecTargets)
     index: SpecIndex = field(default_factory=SpecIndex)
+    image: SpecImage = field(default_factory=SpecImage)
+    deploy: SpecDeploy = field(default_factory=SpecDeploy)
     path: str | None = None  # the file it was read from (not part of its hash)
 
 

@@ -183,10 +183,11 @@ def spec_channels(spec: Spec) -> tuple[str, ...]:
 
 def spec_hash(spec: Spec) -> str:
     """sha256 of a canonical JSON form of what defines the environment: every field except the
-    file it was read from. Lists whose order does not matter to an installer are sorted, so
-    reordering them in the file does not make a lock stale."""
+    file it was read from and the [image] and [deploy] tables. Lists whose order does not matter
+    to an installer are sorted, so reordering them in the file does not make a lock stale."""
     data = to_data(spec)
-    data.pop("path", None)
+    for key in ("path", "image", "deploy"):  # how it is shipped does not change the environment
+        data.pop(key, None)
     for key in ("libraries", "packages"):
         data[key] = sorted(data[key])
     for key in ("gpus", "machines"):

@@ -19,6 +19,7 @@ from torchenv.plan.request import (
     parse_python,
     parse_torch,
 )
+from torchenv.spec.ship import check_deploy, check_image
 
 TOP_KEYS = (
     "name",
@@ -30,6 +31,8 @@ TOP_KEYS = (
     "installer",
     "targets",
     "index",
+    "image",
+    "deploy",
 )
 TARGET_KEYS = ("gpus", "driver", "platform", "machines")
 INDEX_KEYS = ("pypi", "pytorch", "find-links", "channels")
@@ -150,7 +153,16 @@ def check_spec(data: dict[str, Any], check: Checker, prefix: str, name: str | No
         installer = text or installer
     targets = _targets(check, data.get("targets", {}), key("targets"))
     index = _index(check, data.get("index", {}), key("index"))
-    if check.failures or name is None or targets is None or index is None:
+    image = check_image(check, data.get("image", {}), key("image"))
+    deploy = check_deploy(check, data.get("deploy", {}), key("deploy"))
+    if (
+        check.failures
+        or name is None
+        or targets is None
+        or index is None
+        or image is None
+        or deploy is None
+    ):
         return None
     return Spec(
         name=name,
@@ -162,6 +174,8 @@ def check_spec(data: dict[str, Any], check: Checker, prefix: str, name: str | No
         installer=installer,
         targets=targets,
         index=index,
+        image=image,
+        deploy=deploy,
     )
 
 

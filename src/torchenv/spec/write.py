@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
 import tomli_w
 
+from torchenv.models.ship import SpecDeploy, SpecImage
 from torchenv.models.spec import Spec, SpecIndex
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -49,6 +51,18 @@ def spec_data(spec: Spec) -> dict[str, Any]:
         index["channels"] = list(spec.index.channels)
     if index:
         data["index"] = index
+    shipping: tuple[tuple[str, Any, Any], ...] = (
+        ("image", spec.image, SpecImage()),
+        ("deploy", spec.deploy, SpecDeploy()),
+    )
+    for table, value, empty in shipping:
+        changed = {
+            f.name.replace("_", "-"): list(v) if isinstance(v, tuple) else v
+            for f in dataclasses.fields(value)
+            if (v := getattr(value, f.name)) != getattr(empty, f.name)
+        }
+        if changed:
+            data[table] = changed
     return data
 
 

@@ -1,0 +1,91 @@
+"""Image builders: docker, podman or buildah, whichever works here, each asked whether it can run
+before it is given minutes of work.
+
+"Works" is more than "is on PATH": docker needs its daemon, podman and buildah their storage and
+a runtime. buildah reads BUILDAH_ISOLATION (chroot where the OCI runtime cannot run in this
+cgroup setup), so torchenv does not choose an isolation for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from torchenv.backends.tools import BackendError, Progress, run_step
+from torchenv.errors import UsageError
+from torchenv.models.process import Runner
+
+BUILDERS = ("docker", "podman", "buildah")
+PROBE_TIMEOUT = 20.0
+BUILD_TIMEOUT = 3 * 3600.0
+# the cheapest command that fails when the builder cannot build: no daemon, no storage
+_PROBE = {
+    "docker": ["info", "--format", "{{.ServerVersion}}"],
+    "podman": ["info", "--format", "{{.Store.GraphRoot}}"],
+    "buildah": ["info"],
+}
+
+
+@dataclass(frozen=True)
+class Builder:
+    tool: str
+    path: str
+
+
+def find_builder(
+    runner: Runner, which: Callable[[str], str | None], wanted: str | None = None
+) -> Builder:
+    """The first of docker, podman, buildah (or ``wanted``) that answers; otherwise an error
+    that says, for each, why it cannot build here."""
+    if wanted is not None and wanted not in BUILDERS:
+        raise UsageError(
+            "builder-unknown", f"Unknown builder {wanted!r}.", "Use docker, podman or buildah."
+        )
+    reasons = []
+    for tool in (wanted,) if wanted else BUILDERS:
+        path = which(tool)
+        if path is None:
+            reasons.append(f"{tool}: not on PATH")
+            continue
+        result = runner([path, *_PROBE[tool]], timeout=PROBE_TIMEOUT)
+        if result.ok:
+            return Builder(tool, path)
+        reasons.append(
+            f"{tool}: `{tool} {' '.join(_PROBE[tool][:1])}` failed: {result.describe_failure()}"
+        )
+    raise BackendError(
+        "no-image-builder",
+        "No image builder works on this machine:\n" + "\n".join(f"  {r}" for r in reasons),
+        "The files are written: build them elsewhere with `docker build -t IMAGE DIR`, or "
+        "install docker, podman or buildah here (and start the docker daemon).",
+    )
+
+
+def build_argv(builder: Builder, out: str, image: str, build_args: Sequence[str] = ()) -> list[str]:
+    argv = [builder.path, "bud" if builder.tool == "buildah" else "build"]
+    if builder.tool in ("buildah", "podman"):
+        # their default OCI format has no HEALTHCHECK or SHELL: both would be dropped
+        argv += ["--format", "docker"]
+    if builder.tool == "buildah":
+        argv.append("--layers")  # reuse the lock's layer when only torchenv or configs changed
+    for arg in build_args:
+        argv += ["--build-arg", arg]
+    return [*argv, "--tag", image, out]
+
+
+def build_image(
+    runner: Runner,
+    builder: Builder,
+    out: str,
+    image: str,
+    progress: Progress,
+    verbose: bool,
+    build_args: Sequence[str] = (),
+) -> tuple[tuple[str, ...], float]:
+    argv = build_argv(builder, out, image, build_args)
+    progress(
+        f"building {image} with {builder.tool} (the first build downloads the base and "
+        "the locked packages)"
+    )
+    result = run_step(runner, "image build", argv, progress, verbose, timeout=BUILD_TIMEOUT)
+    return tuple(argv), result.seconds

@@ -1,0 +1,129 @@
+"""`torchenv image` and `torchenv deploy`: the locked environment in containers and clusters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from torchenv.cli import common
+
+
+@click.command()
+@click.argument("spec", required=False, metavar="[SPEC]")
+@click.option("--jupyter", is_flag=True, help="Add Jupyter Lab (jupyterlab must be in the lock).")
+@click.option("--ssh", is_flag=True, help="Add a key-only sshd, run as the image's user.")
+@click.option("--out", metavar="DIR", help="Where the build context goes (default: image/).")
+@click.option("--build", is_flag=True, help="Build it with docker, podman or buildah.")
+@click.option(
+    "--builder",
+    type=click.Choice(["docker", "podman", "buildah"]),
+    help="Which builder --build uses (default: the first that works here).",
+)
+@click.option(
+    "--build-arg",
+    "build_args",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Passed to the builder (BASE_IMAGE, UV_IMAGE, UID, GID, USER).",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Show the builder's output.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.image/1).")
+def image(
+    spec: str | None,
+    jupyter: bool,
+    ssh: bool,
+    out: str | None,
+    build: bool,
+    builder: str | None,
+    build_args: tuple[str, ...],
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Write a Dockerfile (with .dockerignore, entrypoint, configs, compose.yaml) whose image
+    installs exactly the lock: non-root, tini, a verify HEALTHCHECK, labels with the lock."""
+    from torchenv.commands.image import run_image  # noqa: PLC0415
+
+    report = run_image(
+        common.context(),
+        spec,
+        Path.cwd(),
+        out=out,
+        jupyter=jupyter,
+        ssh=ssh,
+        build=build,
+        builder=builder,
+        build_args=build_args,
+        verbose=verbose,
+        progress=common.progress,
+    )
+    if as_json:
+        common.write_json(report)
+        return
+    emit = common.printer()
+    emit([("wrote ", None), (report.out, "bold"), (f" ({len(report.files)} files)", None)])
+    emit([("  image ", None), (report.image, "bold green")])
+    for note in report.notes:
+        emit([("  note: ", "dim"), (note, None)])
+    if report.build is not None:
+        emit([(f"built with {report.build.tool} in {report.build.seconds:.0f} s", None)])
+        emit([("next: ", "dim"), (f"docker compose -f {report.out}/compose.yaml up -d", None)])
+    else:
+        emit([("next: ", "dim"), (f"docker build -t {report.image} {report.out}", None)])
+
+
+@click.command()
+@click.argument("spec", required=False, metavar="[SPEC]")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Choice(["compose", "k8s", "pytorchjob", "slurm"]),
+    help="What launches it.",
+)
+@click.option("--out", metavar="DIR", help="Where the files go (default: deploy/TARGET/).")
+@click.option("--image", metavar="REF", help="Image to run (default: [deploy] or [image] name).")
+@click.option("--nodes", type=click.IntRange(1), help="Number of machines.")
+@click.option("--gpus-per-node", type=click.IntRange(0), help="GPUs (processes) per machine.")
+@click.option("--command", metavar="'SCRIPT ARGS'", help="What torchrun starts (quoted).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.deploy/1)."
+)
+def deploy(
+    spec: str | None,
+    target: str,
+    out: str | None,
+    image: str | None,
+    nodes: int | None,
+    gpus_per_node: int | None,
+    command: str | None,
+    as_json: bool,
+) -> None:
+    """Launch files for the environment: compose (one machine), an indexed Kubernetes Job with
+    a headless Service, a Kubeflow PyTorchJob, or a Slurm batch script; torchrun throughout."""
+    from torchenv.commands.deploy import run_deploy  # noqa: PLC0415
+
+    report = run_deploy(
+        spec,
+        Path.cwd(),
+        to=target,
+        out=out,
+        image=image,
+        nodes=nodes,
+        gpus_per_node=gpus_per_node,
+        command=command,
+    )
+    if as_json:
+        common.write_json(report)
+        return
+    emit = common.printer()
+    for name in report.files:
+        emit([("wrote ", None), (str(Path(report.out) / name), "bold")])
+    emit(
+        [
+            (f"  {report.nodes} node(s) x {report.gpus_per_node} GPU(s), image ", None),
+            (report.image, "bold green"),
+        ]
+    )
+    for note in report.notes:
+        emit([("  note: ", "dim"), (note, None)])

@@ -1,0 +1,121 @@
+"""``torchenv deploy``: launch files for the environment's image (compose, Kubernetes Job,
+Kubeflow PyTorchJob) or for the environment itself on Slurm."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from pathlib import Path
+
+from torchenv.backends import outdir
+from torchenv.errors import UsageError
+from torchenv.models.ship import (
+    DEPLOY_SCHEMA,
+    DEPLOY_TARGETS,
+    DeployReport,
+    ShipFile,
+    SpecDeploy,
+)
+
+
+def run_deploy(
+    spec_file: str | None,
+    cwd: Path,
+    *,
+    to: str,
+    out: str | None = None,
+    image: str | None = None,
+    nodes: int | None = None,
+    gpus_per_node: int | None = None,
+    command: str | None = None,
+) -> DeployReport:
+    from torchenv.commands.image import load_ship_inputs  # noqa: PLC0415
+    from torchenv.ship import cluster, compose  # noqa: PLC0415
+    from torchenv.ship.base import default_image_name  # noqa: PLC0415
+
+    if to not in DEPLOY_TARGETS:
+        raise UsageError(
+            "deploy-target", f"Unknown target {to!r}.", "Use " + ", ".join(DEPLOY_TARGETS) + "."
+        )
+    spec, _, stack = load_ship_inputs(spec_file, cwd)
+    notes: list[str] = []
+    deploy = _sized(spec.deploy, stack.cuda is not None, nodes, gpus_per_node, command, notes)
+    chosen = image or deploy.image or spec.image.name or default_image_name(stack)
+    spec_dir = Path(spec.path).parent if spec.path else cwd
+    target = Path(out).expanduser() if out else spec_dir / "deploy" / to
+    if not target.is_absolute():
+        target = cwd / target
+    name = cluster.k8s_name(stack.name)
+    if to == "compose":
+        if deploy.nodes > 1:
+            raise UsageError(
+                "deploy-compose-nodes",
+                f"compose runs on one machine; [deploy] asks for {deploy.nodes} nodes.",
+                "Use --to k8s, pytorchjob or slurm for several nodes, or --nodes 1.",
+            )
+        files = [ShipFile("compose.yaml", compose.render_train_compose(stack, deploy, chosen))]
+    elif to == "k8s":
+        text = cluster.render_k8s_job(stack, spec.image, deploy, chosen)
+        files = [ShipFile(f"{name}.yaml", text)]
+    elif to == "pytorchjob":
+        text = cluster.render_pytorchjob(stack, spec.image, deploy, chosen)
+        files = [ShipFile(f"{name}-pytorchjob.yaml", text)]
+    else:
+        in_image = image or deploy.image
+        prefix = str((spec_dir / ".venv").absolute())
+        text = cluster.render_slurm(stack, deploy, in_image, prefix)
+        files = [ShipFile(f"{name}.sbatch", text, executable=True)]
+        notes.append(
+            f"runs in the image {in_image} through pyxis"
+            if in_image
+            else f"runs the environment at {prefix} (made by `torchenv create`; a shared file "
+            "system); give --image to run the container through pyxis"
+        )
+    if to in ("k8s", "pytorchjob") and "/" not in chosen.split(":")[0]:
+        notes.append(
+            f"{chosen} names no registry: push the image where the cluster can pull it and set "
+            "[image] name (or --image) to that reference"
+        )
+    outdir.replace_dir(target, lambda root: outdir.write_files(root, files))
+    return DeployReport(
+        DEPLOY_SCHEMA,
+        to,
+        str(target),
+        chosen,
+        tuple(f.path for f in files),
+        deploy.nodes,
+        deploy.gpus_per_node,
+        tuple(notes),
+    )
+
+
+def _sized(
+    deploy: SpecDeploy,
+    gpu_build: bool,
+    nodes: int | None,
+    gpus_per_node: int | None,
+    command: str | None,
+    notes: list[str],
+) -> SpecDeploy:
+    """[deploy] with the command line's options over it; a CPU build asks for no GPUs unless
+    told to."""
+    changes: dict[str, object] = {}
+    if nodes is not None:
+        changes["nodes"] = nodes
+    if gpus_per_node is not None:
+        changes["gpus_per_node"] = gpus_per_node
+    elif not gpu_build and deploy.gpus_per_node:
+        changes["gpus_per_node"] = 0
+        notes.append("the lock holds a CPU build: no GPUs requested")
+    if command is not None:
+        try:
+            argv = tuple(shlex.split(command))
+        except ValueError as exc:
+            raise UsageError("deploy-command", f"--command {command!r}: {exc}.") from None
+        if not argv:
+            raise UsageError("deploy-command", "--command is empty.", "Give the script to run.")
+        changes["command"] = argv
+    sized = dataclasses.replace(deploy, **changes)  # type: ignore[arg-type]
+    if sized.nodes < 1 or sized.gpus_per_node < 0:
+        raise UsageError("deploy-size", "--nodes must be 1 or more, --gpus-per-node 0 or more.")
+    return sized

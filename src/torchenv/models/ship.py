@@ -1,0 +1,92 @@
+"""Shipping an environment: the spec's ``[image]`` and ``[deploy]`` tables, the locked stack an
+image is made from, the files ``image`` and ``deploy`` write, and their reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+IMAGE_SCHEMA = "torchenv.image/1"
+DEPLOY_SCHEMA = "torchenv.deploy/1"
+DEPLOY_TARGETS = ("compose", "k8s", "pytorchjob", "slurm")
+
+
+@dataclass(frozen=True)
+class SpecImage:
+    """``[image]``: how the container image is made. None of it changes the environment, so
+    none of it is part of the spec's hash."""
+
+    name: str | None = None  # "registry.example.com/team/vision:1"; default "<spec name>:<lock>"
+    base: str | None = None  # a pinned reference; default chosen from the lock's plan
+    compiler: bool = False  # true: a CUDA devel base (nvcc, headers) for extensions and Triton
+    jupyter: bool = False
+    ssh: bool = False
+    user: str = "torch"
+    uid: int = 1000
+    gid: int = 1000
+    apt: tuple[str, ...] = ()  # further Debian/Ubuntu packages in the final image
+
+
+@dataclass(frozen=True)
+class SpecDeploy:
+    """``[deploy]``: what runs, and where, for ``torchenv deploy``."""
+
+    image: str | None = None  # default: the [image] name
+    command: tuple[str, ...] = ("train.py",)  # what torchrun starts on every node
+    nodes: int = 1
+    gpus_per_node: int = 1
+    shm_size: str = "16g"  # /dev/shm when the host's IPC namespace is not shared
+    port: int = 29500  # the c10d rendezvous port
+
+
+@dataclass(frozen=True)
+class ImageStack:
+    """The facts an image is labelled and built with, read from the lock."""
+
+    name: str  # the spec's name
+    python: str  # "3.11"
+    torch: str  # "2.13.0"
+    variant: str  # "cpu", "cu130"
+    cuda: str | None  # "13.0"
+    driver_floor: str | None
+    lock_sha256: str
+    spec_hash: str
+    archs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShipFile:
+    path: str  # relative to the output directory
+    text: str
+    executable: bool = False
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    tool: str  # "docker", "podman", "buildah"
+    image: str
+    seconds: float
+    command: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageReport:
+    schema: str
+    out: str
+    image: str  # the reference it is tagged with
+    base: str
+    files: tuple[str, ...]
+    labels: dict[str, str] = field(default_factory=dict)
+    build: BuildResult | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeployReport:
+    schema: str
+    target: str
+    out: str
+    image: str
+    files: tuple[str, ...]
+    nodes: int
+    gpus_per_node: int
+    notes: tuple[str, ...] = ()

@@ -1,0 +1,93 @@
+"""Which base image an environment's image starts from, and why.
+
+PyTorch's pip wheels carry their own CUDA user-space libraries (cuBLAS, cuDNN, NCCL, ...; the
+``nvidia-*`` wheels), so a CUDA ``runtime`` base would hold them twice: about 2.3 GB in one image
+(IBM/text-generation-inference PR #50); jupyter/docker-stacks builds its CUDA images on plain
+Ubuntu for that reason (PR #2091). The driver comes from the host through the NVIDIA Container
+Toolkit. So the default base is a plain OS image with the spec's Python.
+
+A compiler is another matter: runtime images have no nvcc, headers or g++, so building CUDA
+extensions, and ``torch.compile`` (Triton compiles a small C launcher), fail there (pytorch#116696,
+pytorch#31171). ``[image] compiler = true`` picks NVIDIA's ``devel`` image of the build's CUDA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torchenv.models.ship import ImageStack
+
+# The CUDA toolkit image per wheel variant: the newest patch release NVIDIA published for the
+# minor version, on the newest Ubuntu it is built for. Tags follow
+# <x.y.z>-{base,runtime,devel}-ubuntu<version> (nvidia.github.io/container-wiki toolkit images).
+# Seen tags: 11.8.0 .. 12.9.1 in replicate/cog pkg/config/cuda_compatibility.json
+# (commit 001f947, devel-ubuntu rows); 13.0.1-devel-ubuntu24.04 in public Dockerfiles;
+# 13.2.1 as "13.2.1-cudnn-devel-ubuntu24.04" in cog HEAD (reference/anchors-images.md, 1).
+CUDA_DEVEL_TAGS = {
+    "cu118": "11.8.0-devel-ubuntu22.04",
+    "cu121": "12.1.1-devel-ubuntu22.04",
+    "cu124": "12.4.1-devel-ubuntu22.04",
+    "cu126": "12.6.3-devel-ubuntu24.04",
+    "cu128": "12.8.1-devel-ubuntu24.04",
+    "cu129": "12.9.1-devel-ubuntu24.04",
+    "cu130": "13.0.1-devel-ubuntu24.04",
+    "cu132": "13.2.1-devel-ubuntu24.04",
+}
+# Debian 12: glibc 2.36, above the manylinux_2_28 floor of torch's x86_64 and aarch64 wheels
+# since 2.6 (knowledge/data/torch.json, glibc floors); the Docker Official Image "python" is
+# published for it with every CPython from 3.9 on.
+PYTHON_IMAGE = "python:{python}-slim-bookworm"
+PYTHON_DEVEL_IMAGE = "python:{python}-bookworm"  # buildpack-deps: gcc, make, headers
+
+
+@dataclass(frozen=True)
+class BaseChoice:
+    image: str
+    has_python: bool  # False: uv installs a CPython build into /opt/python
+    reason: str
+
+
+def choose_base(stack: ImageStack, *, compiler: bool, base: str | None) -> BaseChoice:
+    """The base of both stages. A free-threaded Python ("3.14t") has no Docker Official Image,
+    so uv brings it; so it does on NVIDIA's Ubuntu images, whose Python is not the spec's."""
+    free_threaded = stack.python.endswith("t")
+    if base is not None:
+        return BaseChoice(base, has_python=False, reason="[image] base in the spec")
+    if compiler and stack.cuda is not None:
+        tag = CUDA_DEVEL_TAGS.get(stack.variant)
+        if tag is None:
+            known = ", ".join(sorted(CUDA_DEVEL_TAGS))
+            raise ValueError(
+                f"no nvidia/cuda devel image is known for {stack.variant} (known: {known})"
+            )
+        return BaseChoice(
+            f"nvidia/cuda:{tag}",
+            has_python=False,
+            reason=f"compiler = true: CUDA {stack.cuda} toolkit (nvcc, headers) for extensions "
+            "and torch.compile",
+        )
+    if free_threaded:
+        python = stack.python.removesuffix("t")
+        return BaseChoice(
+            PYTHON_IMAGE.format(python=python),
+            has_python=False,
+            reason=f"free-threaded Python {stack.python}: installed by uv on Debian 12",
+        )
+    if compiler:
+        return BaseChoice(
+            PYTHON_DEVEL_IMAGE.format(python=stack.python),
+            has_python=True,
+            reason="compiler = true on a CPU build: Debian 12 with gcc and headers",
+        )
+    why = (
+        "the wheels bring their CUDA libraries and the host its driver, so no CUDA base is needed"
+        if stack.cuda
+        else "a CPU build needs nothing but Python"
+    )
+    return BaseChoice(PYTHON_IMAGE.format(python=stack.python), has_python=True, reason=why)
+
+
+def default_image_name(stack: ImageStack) -> str:
+    """``<spec name>:<torch>-<variant>-<lock hash>``: a tag that changes whenever the lock does."""
+    name = stack.name.lower().replace("_", "-").strip(".-") or "torchenv"
+    return f"{name}:{stack.torch}-{stack.variant}-{stack.lock_sha256[:12]}"

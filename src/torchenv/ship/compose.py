@@ -1,0 +1,111 @@
+"""compose.yaml: the development container of ``torchenv image`` (Jupyter, SSH) and the one-machine
+training run of ``torchenv deploy --to compose``.
+
+Published ports are bound to 127.0.0.1: Jupyter and sshd are reached from other machines
+through an SSH tunnel, never opened to the network (unauthenticated Jupyter on 0.0.0.0 is a
+recurring incident: reference/anchors-images.md, 6). Shared memory is sized (`shm_size`), since
+Docker's 64 MB /dev/shm breaks DataLoader workers and NCCL (pytorch README; NVIDIA/nccl#525);
+`memlock` and `stack` are the ulimits NVIDIA's NGC containers ask for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torchenv.models.ship import ImageStack, SpecDeploy, SpecImage
+from torchenv.ship.dockerfile import JUPYTER_PORT, SSH_PORT, WORKSPACE
+from torchenv.ship.yamltext import yaml_text
+
+NGC_ULIMITS = {"memlock": -1, "stack": 67108864}  # `docker run --ulimit` of NGC's start banner
+
+
+def _gpus(count: int | str) -> dict[str, Any]:
+    """GPUs as the Compose Specification requests devices (deploy.resources.reservations)."""
+    device = {"driver": "nvidia", "count": count, "capabilities": ["gpu"]}
+    return {"resources": {"reservations": {"devices": [device]}}}
+
+
+def render_dev_compose(
+    stack: ImageStack, options: SpecImage, deploy: SpecDeploy, image: str
+) -> str:
+    """The image's own compose.yaml, beside its Dockerfile: `docker compose up --build`."""
+    service: dict[str, Any] = {"image": image, "build": {"context": "."}}
+    ports = []
+    environment: dict[str, str] = {}
+    secrets = []
+    if options.jupyter:
+        ports.append(f"127.0.0.1:{JUPYTER_PORT}:{JUPYTER_PORT}")
+        environment["JUPYTER_TOKEN_FILE"] = "/run/secrets/jupyter_token"  # noqa: S105 - a path
+        secrets.append("jupyter_token")
+    if options.ssh:
+        ports.append(f"127.0.0.1:{SSH_PORT}:{SSH_PORT}")
+        secrets.append("authorized_keys")
+    service["command"] = ["jupyter-lab"] if options.jupyter else ["sleep", "infinity"]
+    if ports:
+        service["ports"] = ports
+    if environment:
+        service["environment"] = environment
+    if secrets:
+        service["secrets"] = secrets
+    service["volumes"] = [f"./workspace:{WORKSPACE}"]
+    service["shm_size"] = deploy.shm_size
+    service["ulimits"] = NGC_ULIMITS
+    if stack.cuda:
+        service["deploy"] = _gpus("all")
+    document: dict[str, Any] = {"name": _project(stack.name), "services": {"dev": service}}
+    files = {}
+    if options.jupyter:
+        files["jupyter_token"] = {"file": "./secrets/jupyter_token"}
+    if options.ssh:
+        files["authorized_keys"] = {"file": "${TORCHENV_SSH_PUBKEY:-~/.ssh/id_ed25519.pub}"}
+    if files:
+        document["secrets"] = files
+    header = (
+        f"The development container of {stack.name!r} (written by torchenv).\n"
+        "docker compose up --build -d; ports are published on 127.0.0.1 only.\n"
+        + (
+            "Jupyter: http://127.0.0.1:8888/lab?token=$(cat secrets/jupyter_token)\n"
+            if options.jupyter
+            else ""
+        )
+        + (
+            "SSH: ssh -p 2222 " + options.user + "@127.0.0.1 (your key: TORCHENV_SSH_PUBKEY)\n"
+            if options.ssh
+            else ""
+        )
+    )
+    return yaml_text(header, [document])
+
+
+def render_train_compose(stack: ImageStack, deploy: SpecDeploy, image: str) -> str:
+    """One machine, ``gpus_per_node`` GPUs: torchrun --standalone."""
+    argv = [
+        "torchrun",
+        "--standalone",
+        f"--nproc-per-node={max(deploy.gpus_per_node, 1)}",
+        *deploy.command,
+    ]
+    service: dict[str, Any] = {
+        "image": image,
+        "command": argv,
+        "working_dir": WORKSPACE,
+        "volumes": [f"./data:{WORKSPACE}/data:ro", f"./checkpoints:{WORKSPACE}/checkpoints"],
+        "shm_size": deploy.shm_size,
+        "ulimits": NGC_ULIMITS,
+    }
+    if deploy.gpus_per_node:
+        service["deploy"] = _gpus(deploy.gpus_per_node)
+    document = {"name": _project(stack.name), "services": {"train": service}}
+    header = (
+        f"Training run of {stack.name!r} on one machine (written by torchenv deploy).\n"
+        "docker compose up; data is read from ./data, checkpoints go to ./checkpoints.\n"
+        "NCCL_DEBUG is left unset (NCCL's docs: debug variables are not for production runs);\n"
+        "add `environment: {NCCL_DEBUG: INFO}` to the service to debug a hang."
+    )
+    return yaml_text(header, [document])
+
+
+def _project(name: str) -> str:
+    """Compose project names are lowercase letters, digits, '-' and '_' (compose-spec)."""
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.lower())
+    return cleaned.strip("-_") or "torchenv"

@@ -1,0 +1,129 @@
+"""The files that run inside the image: the entrypoint, Jupyter Server's configuration and sshd's.
+
+Secrets are never part of the image. The Jupyter token (or a password hash) is read when the
+server starts, from the environment or from a file that compose and Kubernetes mount under
+/run/secrets. SSH host keys are made by the entrypoint at the container's first start (keys
+baked into a layer are the same in every container and readable by anyone with the image:
+atmoz/sftp#32), and the user's public keys are mounted at run time.
+
+sshd runs as the image's user: no root in the container. A non-root sshd can only let in the
+user it runs as; that is the point. It listens on a port above 1024 for the same reason.
+"""
+
+from __future__ import annotations
+
+from torchenv.ship.dockerfile import JUPYTER_PORT, SSH_PORT, SSH_STATE, WORKSPACE
+
+JUPYTER_CONFIG = "/etc/torchenv/jupyter_server_config.py"
+SSHD_CONFIG = "/etc/torchenv/sshd_config"
+# where compose and Kubernetes mount secrets: paths, not the secrets
+TOKEN_SECRET = "/run/secrets/jupyter_token"  # noqa: S105
+KEYS_SECRET = "/run/secrets/authorized_keys"  # noqa: S105
+
+
+def render_entrypoint() -> str:
+    return f"""#!/bin/sh
+# Entrypoint of the torchenv image: tini (PID 1) starts it as the image's user.
+# It starts sshd when the image has it and a public key is mounted, then runs the command.
+set -eu
+
+start_sshd() {{
+    # host keys are made at the first start of each container, never stored in the image
+    if [ ! -f {SSH_STATE}/ssh_host_ed25519_key ]; then
+        ssh-keygen -q -t ed25519 -N '' -f {SSH_STATE}/ssh_host_ed25519_key
+    fi
+    if [ -s "$HOME/.ssh/authorized_keys" ] || [ -s {KEYS_SECRET} ]; then
+        /usr/sbin/sshd -f {SSHD_CONFIG}
+        echo "torchenv: sshd listens on port {SSH_PORT} (public keys only)" >&2
+    else
+        echo "torchenv: sshd not started: mount a public key at $HOME/.ssh/authorized_keys" \\
+            "or {KEYS_SECRET}" >&2
+    fi
+}}
+
+if [ -f {SSHD_CONFIG} ] && [ "${{TORCHENV_SSH:-1}}" != 0 ]; then
+    start_sshd
+fi
+
+case "${{1:-}}" in
+    jupyter-lab)
+        shift
+        exec jupyter lab --config={JUPYTER_CONFIG} "$@"
+        ;;
+esac
+exec "$@"
+"""
+
+
+def render_jupyter_config() -> str:
+    return f'''"""Jupyter Server settings of the torchenv image (written by torchenv).
+
+Authentication is always on. The token is read when the server starts, never stored in the
+image: from JUPYTER_TOKEN, or from the file named by JUPYTER_TOKEN_FILE (default
+{TOKEN_SECRET}, where compose and Kubernetes mount secrets). A password works the same way
+as a hash (`python -c "from jupyter_server.auth import passwd; print(passwd())"`) in
+JUPYTER_PASSWORD_HASH or JUPYTER_PASSWORD_HASH_FILE. With none of them Jupyter makes a random
+token and prints it in the log. An empty token would turn authentication off, so it is refused.
+"""
+
+import os
+
+c = get_config()  # noqa: F821 - defined by Jupyter when it loads this file
+
+# all interfaces inside the container; the compose file torchenv writes publishes the port on
+# 127.0.0.1 only (reach it from elsewhere through an SSH tunnel)
+c.ServerApp.ip = "0.0.0.0"
+c.ServerApp.port = {JUPYTER_PORT}
+c.ServerApp.open_browser = False
+c.ServerApp.allow_root = False
+c.ServerApp.root_dir = "{WORKSPACE}"
+
+
+def _secret(name, default_file=None):
+    """The value of $NAME, else the content of the file $NAME_FILE (or default_file)."""
+    if name in os.environ:
+        value = os.environ[name]
+    else:
+        path = os.environ.get(name + "_FILE", default_file)
+        if not path or not os.path.isfile(path):
+            return None
+        with open(path, encoding="utf-8") as handle:
+            value = handle.read().strip()
+    if not value:
+        raise SystemExit(
+            f"torchenv: {{name}} is empty, which would turn authentication off: "
+            "set a token (for example `openssl rand -hex 32`), or unset it for a random one."
+        )
+    return value
+
+
+_hash = _secret("JUPYTER_PASSWORD_HASH")
+if _hash is not None:
+    c.PasswordIdentityProvider.hashed_password = _hash
+_token = _secret("JUPYTER_TOKEN", "{TOKEN_SECRET}")
+if _token is not None:
+    c.IdentityProvider.token = _token
+'''
+
+
+def render_sshd_config(user: str, state_dir: str = SSH_STATE, port: int = SSH_PORT) -> str:
+    """Key-only sshd for ``user``. ``state_dir`` and ``port`` are parameters so that a test can
+    run this very configuration on a host."""
+    return f"""# sshd of the torchenv image (written by torchenv): public keys only, run as {user}.
+Port {port}
+HostKey {state_dir}/ssh_host_ed25519_key
+PidFile {state_dir}/sshd.pid
+AuthorizedKeysFile .ssh/authorized_keys {KEYS_SECRET}
+AllowUsers {user}
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitEmptyPasswords no
+PermitRootLogin no
+UsePAM no
+StrictModes yes
+X11Forwarding no
+PrintMotd no
+LogLevel INFO
+Subsystem sftp internal-sftp
+"""

@@ -1,0 +1,162 @@
+"""Checks of the spec's ``[image]`` and ``[deploy]`` tables (how the environment is shipped), in
+the same every-problem-at-once style as the rest of the spec (validate.py)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from torchenv.models.ship import SpecDeploy, SpecImage
+
+if TYPE_CHECKING:
+    from torchenv.spec.validate import Checker
+
+IMAGE_KEYS = ("name", "base", "compiler", "jupyter", "ssh", "user", "uid", "gid", "apt")
+DEPLOY_KEYS = ("image", "command", "nodes", "gpus-per-node", "shm-size", "port")
+
+# An image reference as docker and podman read one: [registry[:port]/]path[:tag][@digest]
+# (distribution/reference grammar, simplified to what the tools accept in practice).
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REFERENCE = re.compile(
+    rf"(?:(?P<host>[A-Za-z0-9.-]+(?::[0-9]+)?)/)?(?P<path>{_COMPONENT}(?:/{_COMPONENT})*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?"
+)
+_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+# Debian package names (Debian Policy 5.6.1), optionally pinned "name=version"
+_APT = re.compile(r"[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?")
+_SIZE = re.compile(r"[1-9][0-9]*[bkmg]?", re.IGNORECASE)
+
+
+def parse_reference(text: str) -> dict[str, str | None] | None:
+    """The parts of an image reference, or None when it is not one. A first component with a
+    dot or a port is a registry, as docker reads it ("localhost" too)."""
+    match = _REFERENCE.fullmatch(text)
+    if match is None:
+        return None
+    parts = match.groupdict()
+    host = parts["host"]
+    if host is not None and not ("." in host or ":" in host or host == "localhost"):
+        parts["path"] = f"{host}/{parts['path']}"
+        parts["host"] = None
+        if not re.fullmatch(_COMPONENT, host):
+            return None
+    return parts
+
+
+def check_image(check: Checker, value: object, key: str) -> SpecImage | None:
+    if not isinstance(value, dict):
+        check.report(key, "expected a table ([image])")
+        return None
+    check.unknown_keys(value, IMAGE_KEYS, key + ".")
+    out: dict[str, Any] = {}
+    if "name" in value:
+        text = check.string(f"{key}.name", value["name"], '"registry.example.com/team/vision:1"')
+        if text is not None and _reference(check, f"{key}.name", text, pinned=False):
+            out["name"] = text
+    if "base" in value:
+        text = check.string(f"{key}.base", value["base"], '"python:3.11-slim-bookworm"')
+        if text is not None and _reference(check, f"{key}.base", text, pinned=True):
+            out["base"] = text
+    for flag in ("compiler", "jupyter", "ssh"):
+        if flag in value:
+            if isinstance(value[flag], bool):
+                out[flag] = value[flag]
+            else:
+                check.report(f"{key}.{flag}", "expected true or false")
+    if "user" in value:
+        text = check.string(f"{key}.user", value["user"], '"torch"')
+        if text is not None:
+            if not _USER.fullmatch(text) or text == "root":
+                check.report(
+                    f"{key}.user",
+                    f'"{text}" is not valid: expected a login name other than root, of lowercase '
+                    'letters, digits, "_" and "-" such as "torch"',
+                )
+            else:
+                out["user"] = text
+    for ident in ("uid", "gid"):
+        if ident in value:
+            number = _integer(check, f"{key}.{ident}", value[ident], 1, 2**31 - 2, "1000")
+            if number is not None:
+                out[ident] = number
+    if "apt" in value:
+        items = check.strings(f"{key}.apt", value["apt"], '["git", "libgl1"]')
+        for i, item in items:
+            if not _APT.fullmatch(item):
+                check.report(
+                    f"{key}.apt[{i}]",
+                    f'"{item}" is not valid: expected a Debian package name such as "libgl1"',
+                )
+        out["apt"] = tuple(item for _, item in items)
+    return SpecImage(**out)
+
+
+def check_deploy(check: Checker, value: object, key: str) -> SpecDeploy | None:
+    if not isinstance(value, dict):
+        check.report(key, "expected a table ([deploy])")
+        return None
+    check.unknown_keys(value, DEPLOY_KEYS, key + ".")
+    out: dict[str, Any] = {}
+    if "image" in value:
+        text = check.string(f"{key}.image", value["image"], '"registry.example.com/vision:1"')
+        if text is not None and _reference(check, f"{key}.image", text, pinned=True):
+            out["image"] = text
+    if "command" in value:
+        items = check.strings(f"{key}.command", value["command"], '["train.py", "--epochs", "3"]')
+        if isinstance(value["command"], list) and not value["command"]:
+            check.report(f"{key}.command", "empty: expected the script and its arguments")
+        out["command"] = tuple(item for _, item in items)
+    ranges = {"nodes": (1, 10000, "2"), "gpus-per-node": (0, 64, "8"), "port": (1, 65535, "29500")}
+    for name, (low, high, example) in ranges.items():
+        if name in value:
+            number = _integer(check, f"{key}.{name}", value[name], low, high, example)
+            if number is not None:
+                out[name.replace("-", "_")] = number
+    if "shm-size" in value:
+        text = check.string(f"{key}.shm-size", value["shm-size"], '"16g"')
+        if text is not None and not _SIZE.fullmatch(text):
+            check.report(
+                f"{key}.shm-size",
+                f'"{text}" is not valid: expected a size such as "16g" or "512m"',
+            )
+        elif text is not None:
+            out["shm_size"] = text.lower()
+    return SpecDeploy(**out)
+
+
+def _integer(
+    check: Checker, key: str, value: object, low: int, high: int, example: str
+) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        check.report(key, f"expected an integer such as {example}")
+        return None
+    if not low <= value <= high:
+        check.report(key, f"{value} is out of range: expected {low} to {high}")
+        return None
+    return value
+
+
+def _reference(check: Checker, key: str, text: str, *, pinned: bool) -> bool:
+    parts = parse_reference(text)
+    if parts is None:
+        check.report(
+            key,
+            f'"{text}" is not valid: expected an image reference such as '
+            '"registry.example.com/team/vision:1" (lowercase path, optional :tag and @sha256:)',
+        )
+        return False
+    if pinned and parts["tag"] is None and parts["digest"] is None:
+        check.report(
+            key,
+            f'"{text}" has no tag: it would mean "latest", which changes under you; give a tag '
+            'such as ":3.11-slim-bookworm", or a digest "@sha256:..."',
+        )
+        return False
+    if parts["tag"] == "latest" and parts["digest"] is None:
+        check.report(
+            key,
+            f'"{text}" uses the tag "latest", which changes under you: give a version tag or a '
+            'digest "@sha256:..."',
+        )
+        return False
+    return True

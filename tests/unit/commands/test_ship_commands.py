@@ -1,0 +1,160 @@
+"""`image` and `deploy` on a project on disk: what they write, what they refuse, and why."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from builders import FakeRunner, fake_tool, probe_context
+from ship_project import ship_project
+from torchenv.backends.tools import BackendError
+from torchenv.commands.deploy import run_deploy
+from torchenv.commands.image import run_image
+from torchenv.errors import UsageError
+from torchenv.probe.context import ProbeContext
+
+
+def context(tmp_path: Path) -> tuple[ProbeContext, FakeRunner]:
+    runner = FakeRunner()
+    runner.on(lambda argv: argv[-1] == "--version", _uv)
+    ctx, _ = probe_context(tmp_path, runner)
+    return ctx, runner
+
+
+def _uv(argv: list[str]):  # type: ignore[no-untyped-def]
+    from torchenv.models.process import RunResult
+
+    return RunResult(tuple(argv), 0, "uv 0.13.9 (abc 2026-11-01)\n")
+
+
+def test_image_writes_a_context_that_installs_exactly_the_lock(tmp_path: Path) -> None:
+    spec = ship_project(tmp_path / "p", "[image]\nssh = true\n", variant="cu130")
+    ctx, _ = context(tmp_path)
+    report = run_image(ctx, str(spec), tmp_path)
+    out = tmp_path / "p" / "image"
+    assert report.out == str(out) and report.base == "python:3.11-slim-bookworm"
+    assert report.image.startswith("demo:2.13.0-cu130-")
+    assert {
+        "Dockerfile",
+        ".dockerignore",
+        "pylock.toml",
+        "entrypoint.sh",
+        "sshd_config",
+        "compose.yaml",
+        "torchenv-env.json",
+        "torchenv/constraints.txt",
+    } <= set(report.files)
+    # the local wheel travels in the context, named by a path relative to the lock
+    lock = (out / "pylock.toml").read_text()
+    assert 'path = "wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"' in lock
+    assert "file://" not in lock and (out / "wheels").is_dir()
+    assert "ghcr.io/astral-sh/uv:0.13.9" in (out / "Dockerfile").read_text()
+    record = json.loads((out / "torchenv-env.json").read_text())
+    assert record["lock"]["path"] == "/etc/torchenv/pylock.toml"
+    assert record["lock"]["packages"] == {"torch": "2.13.0+cu130", "triton": "3.6.0"}
+    assert report.labels["io.torchenv.driver-floor"] == "580.65.06"
+    assert report.build is None
+
+
+def test_jupyter_needs_jupyterlab_in_the_lock(tmp_path: Path) -> None:
+    ctx, _ = context(tmp_path)
+    spec = ship_project(tmp_path / "p")
+    with pytest.raises(UsageError, match="jupyterlab is not in") as err:
+        run_image(ctx, str(spec), tmp_path, jupyter=True)
+    assert "packages" in (err.value.hint or "")
+    assert not (tmp_path / "p" / "image").exists()
+    spec = ship_project(tmp_path / "q", packages=("jupyterlab",))
+    report = run_image(ctx, str(spec), tmp_path, jupyter=True)
+    token = tmp_path / "q" / "image" / "secrets" / "jupyter_token"
+    assert len(token.read_text().strip()) == 64 and token.stat().st_mode & 0o077 == 0
+    first = token.read_text()
+    run_image(ctx, str(spec), tmp_path, jupyter=True)
+    assert token.read_text() == first  # the user's token survives a rewrite
+    assert "secrets/jupyter_token" in report.files
+    assert "!secrets" not in (tmp_path / "q" / "image" / ".dockerignore").read_text()
+
+
+def test_image_refusals(tmp_path: Path) -> None:
+    ctx, _ = context(tmp_path)
+    conda = ship_project(tmp_path / "c", installer="conda")
+    with pytest.raises(UsageError, match="conda installer"):
+        run_image(ctx, str(conda), tmp_path)
+    stale = ship_project(tmp_path / "s")
+    stale.write_text(stale.read_text().replace('python = "3.11"', 'python = "3.12"'))
+    with pytest.raises(UsageError, match="another version"):
+        run_image(ctx, str(stale), tmp_path)
+    spec = ship_project(tmp_path / "w")
+    next((tmp_path / "w" / "wheels-here").iterdir()).unlink()
+    with pytest.raises(UsageError, match="not on this machine"):
+        run_image(ctx, str(spec), tmp_path)
+
+
+def test_build_without_a_builder_keeps_the_files_and_says_why(tmp_path: Path) -> None:
+    ctx, runner = context(tmp_path)
+    fake_tool(tmp_path, "docker")
+    runner.on_program("docker", returncode=1, stderr="Cannot connect to the Docker daemon")
+    spec = ship_project(tmp_path / "p")
+    with pytest.raises(BackendError, match="No image builder works"):
+        run_image(ctx, str(spec), tmp_path, build=True)
+    assert (tmp_path / "p" / "image" / "Dockerfile").is_file()
+
+
+def test_image_build_runs_the_builder(tmp_path: Path) -> None:
+    ctx, runner = context(tmp_path)
+    fake_tool(tmp_path, "buildah")
+    runner.on_program("buildah")
+    spec = ship_project(tmp_path / "p")
+    report = run_image(ctx, str(spec), tmp_path, build=True, build_args=("UID=4242",))
+    assert report.build is not None and report.build.tool == "buildah"
+    assert runner.calls[-1][1:] == [
+        "bud",
+        "--format",
+        "docker",
+        "--layers",
+        "--build-arg",
+        "UID=4242",
+        "--tag",
+        report.image,
+        str(tmp_path / "p" / "image"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("target", "file"),
+    [
+        ("compose", "compose.yaml"),
+        ("k8s", "demo.yaml"),
+        ("pytorchjob", "demo-pytorchjob.yaml"),
+        ("slurm", "demo.sbatch"),
+    ],
+)
+def test_deploy_targets(tmp_path: Path, target: str, file: str) -> None:
+    spec = ship_project(
+        tmp_path / "p",
+        '[deploy]\ngpus-per-node = 8\ncommand = ["train.py"]\n',
+        variant="cu130",
+    )
+    report = run_deploy(str(spec), tmp_path, to=target, image="r.io/demo:1")
+    assert report.files == (file,) and report.gpus_per_node == 8
+    text = (Path(report.out) / file).read_text()
+    assert "train.py" in text
+    if file.endswith(".yaml"):
+        assert all(isinstance(d, dict) for d in yaml.safe_load_all(text))
+
+
+def test_deploy_options_and_refusals(tmp_path: Path) -> None:
+    spec = ship_project(tmp_path / "p")  # a CPU build
+    report = run_deploy(str(spec), tmp_path, to="k8s", nodes=2, command="train.py --x 'a b'")
+    assert report.gpus_per_node == 0 and any("CPU build" in n for n in report.notes)
+    assert any("names no registry" in n for n in report.notes)
+    text = (Path(report.out) / "demo.yaml").read_text()
+    assert "- a b" in text and "nvidia.com/gpu" not in text
+    with pytest.raises(UsageError, match="one machine"):
+        run_deploy(str(spec), tmp_path, to="compose", nodes=2)
+    with pytest.raises(UsageError, match="--command"):
+        run_deploy(str(spec), tmp_path, to="slurm", command="train.py 'open")
+    with pytest.raises(UsageError, match="Unknown target"):
+        run_deploy(str(spec), tmp_path, to="nomad")
