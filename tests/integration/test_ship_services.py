@@ -154,9 +154,6 @@ def ssh_user() -> Iterator[tuple[str, Path]]:
         ["useradd", "--home-dir", str(home), "--create-home", "--shell", "/bin/sh", SSH_USER],
         check=True,
     )
-    # "*": no password can match, but the account is not locked ("!" would make sshd refuse
-    # keys too when UsePAM is off)
-    subprocess.run(["usermod", "--password", "*", SSH_USER], check=True)
     try:
         yield SSH_USER, root
     finally:
@@ -164,7 +161,9 @@ def ssh_user() -> Iterator[tuple[str, Path]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def ssh(port: int, user: str, *options: str) -> subprocess.CompletedProcess[str]:
+def ssh(
+    port: int, user: str, *options: str, command: str = "echo logged-in"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             "ssh",
@@ -180,8 +179,7 @@ def ssh(port: int, user: str, *options: str) -> subprocess.CompletedProcess[str]
             "ConnectTimeout=10",
             *options,
             f"{user}@127.0.0.1",
-            "echo",
-            "logged-in",
+            command,
         ],
         capture_output=True,
         text=True,
@@ -237,6 +235,19 @@ def test_sshd_lets_a_key_in_and_offers_no_password(
             time.sleep(0.1)
         good = ssh(port, user, "-i", str(key), "-o", "IdentitiesOnly=yes")
         assert good.returncode == 0 and good.stdout.strip() == "logged-in", good.stderr
+        # Docker's ENV does not reach SSH sessions; sshd_config's SetEnv puts the env on PATH
+        session = ssh(
+            port,
+            user,
+            "-i",
+            str(key),
+            "-o",
+            "IdentitiesOnly=yes",
+            command='printf "%s|%s" "$VIRTUAL_ENV" "$PATH"',
+        )
+        assert "|" in session.stdout, (session.stdout, session.stderr)
+        venv, path = session.stdout.split("|")
+        assert venv == "/opt/env" and path.startswith("/opt/env/bin:"), session.stderr
         wrong = ssh(port, user, "-i", str(other), "-o", "IdentitiesOnly=yes")
         assert wrong.returncode != 0 and "Permission denied (publickey)" in wrong.stderr
         password = ssh(

@@ -4,6 +4,7 @@ Kubeflow PyTorchJob) or for the environment itself on Slurm."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 from pathlib import Path
 
@@ -29,9 +30,9 @@ def run_deploy(
     gpus_per_node: int | None = None,
     command: str | None = None,
 ) -> DeployReport:
-    from torchenv.commands.image import load_ship_inputs  # noqa: PLC0415
+    from torchenv.commands.image import load_ship_inputs, with_user_ids  # noqa: PLC0415
     from torchenv.ship import cluster, compose  # noqa: PLC0415
-    from torchenv.ship.base import default_image_name  # noqa: PLC0415
+    from torchenv.ship.base import image_reference  # noqa: PLC0415
 
     if to not in DEPLOY_TARGETS:
         raise UsageError(
@@ -40,7 +41,8 @@ def run_deploy(
     spec, _, stack = load_ship_inputs(spec_file, cwd)
     notes: list[str] = []
     deploy = _sized(spec.deploy, stack.cuda is not None, nodes, gpus_per_node, command, notes)
-    chosen = image or deploy.image or spec.image.name or default_image_name(stack)
+    options = with_user_ids(spec.image)  # the same user as the image `torchenv image` makes
+    chosen = image or deploy.image or image_reference(options, stack)
     spec_dir = Path(spec.path).parent if spec.path else cwd
     target = Path(out).expanduser() if out else spec_dir / "deploy" / to
     if not target.is_absolute():
@@ -53,12 +55,19 @@ def run_deploy(
                 f"compose runs on one machine; [deploy] asks for {deploy.nodes} nodes.",
                 "Use --to k8s, pytorchjob or slurm for several nodes, or --nodes 1.",
             )
-        files = [ShipFile("compose.yaml", compose.render_train_compose(stack, deploy, chosen))]
+        files = [
+            ShipFile(
+                "compose.yaml",
+                compose.render_train_compose(
+                    stack, deploy, chosen, os.path.relpath(spec_dir, target)
+                ),
+            )
+        ]
     elif to == "k8s":
-        text = cluster.render_k8s_job(stack, spec.image, deploy, chosen)
+        text = cluster.render_k8s_job(stack, options, deploy, chosen)
         files = [ShipFile(f"{name}.yaml", text)]
     elif to == "pytorchjob":
-        text = cluster.render_pytorchjob(stack, spec.image, deploy, chosen)
+        text = cluster.render_pytorchjob(stack, options, deploy, chosen)
         files = [ShipFile(f"{name}-pytorchjob.yaml", text)]
     else:
         in_image = image or deploy.image

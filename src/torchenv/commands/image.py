@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import secrets
 import time
@@ -53,6 +54,14 @@ def load_ship_inputs(spec_file: str | None, cwd: Path) -> tuple[Spec, Lock, Imag
         )
     lock = load_fresh_lock(spec, cwd)
     tool = lock.tool
+    platforms = [str(p) for p in tool.get("platforms") or ()]
+    if platforms and not any(p.startswith("linux_") for p in platforms):
+        raise UsageError(
+            "image-not-linux",
+            f"{lock.path} was locked for {', '.join(platforms)}: container images run Linux.",
+            'Add a Linux target to the spec ([targets] platform = "linux_x86_64"), then '
+            "`torchenv lock`.",
+        )
     stack = ImageStack(
         name=spec.name,
         python=str(tool.get("python") or spec.python or "3"),
@@ -65,6 +74,18 @@ def load_ship_inputs(spec_file: str | None, cwd: Path) -> tuple[Spec, Lock, Imag
         archs=tuple(str(a) for a in tool.get("archs") or ()),
     )
     return spec, lock, stack
+
+
+def with_user_ids(options: SpecImage) -> SpecImage:
+    """[image] uid/gid, else those of the user running torchenv (see probe.host.user_ids)."""
+    from torchenv.probe.host import user_ids  # noqa: PLC0415
+
+    uid, gid = user_ids()
+    return dataclasses.replace(
+        options,
+        uid=uid if options.uid is None else options.uid,
+        gid=gid if options.gid is None else options.gid,
+    )
 
 
 def run_image(
@@ -82,7 +103,7 @@ def run_image(
     progress: Progress = lambda _: None,
 ) -> ImageReport:
     from torchenv.backends.selfwheel import pinned_dependencies, write_tool_wheel  # noqa: PLC0415
-    from torchenv.ship.base import choose_base, default_image_name  # noqa: PLC0415
+    from torchenv.ship.base import choose_base, image_reference  # noqa: PLC0415
     from torchenv.ship.compose import render_dev_compose  # noqa: PLC0415
     from torchenv.ship.dockerfile import (  # noqa: PLC0415
         ImageInputs,
@@ -93,12 +114,22 @@ def run_image(
     from torchenv.ship.runtime import (  # noqa: PLC0415
         render_entrypoint,
         render_jupyter_config,
+        render_profile,
         render_sshd_config,
     )
 
     spec, lock, stack = load_ship_inputs(spec_file, cwd)
-    options = dataclasses.replace(
-        spec.image, jupyter=spec.image.jupyter or jupyter, ssh=spec.image.ssh or ssh
+    if _minor(stack.python) < (3, 10):
+        raise UsageError(
+            "image-python-too-old",
+            f"The lock is for Python {stack.python}; torchenv, which the image carries for its "
+            "HEALTHCHECK, needs Python 3.10 or newer.",
+            'Set python = "3.10" or newer in the spec, then `torchenv lock`.',
+        )
+    options = with_user_ids(
+        dataclasses.replace(
+            spec.image, jupyter=spec.image.jupyter or jupyter, ssh=spec.image.ssh or ssh
+        )
     )
     _require_jupyter(options, lock, spec)
     try:
@@ -107,26 +138,29 @@ def run_image(
         raise UsageError(
             "image-no-base", f"{exc}.", 'Set [image] base = "<image:tag>" in the spec.'
         ) from None
-    image = _tagged(options.name, stack) if options.name else default_image_name(stack)
+    image = image_reference(options, stack)
     spec_dir = Path(spec.path).parent if spec.path else cwd
     target = Path(out).expanduser() if out else spec_dir / "image"
     if not target.is_absolute():
         target = cwd / target
     lock_text, wheels = _portable_lock(lock)
     version = _torchenv_version()
-    machine = "aarch64" if "linux_aarch64" in (lock.tool.get("platforms") or ()) else "x86_64"
+    machines = [p.removeprefix("linux_") for p in lock.tool.get("platforms") or ()]
+    machines = [m for m in machines if m in ("x86_64", "aarch64")] or ["x86_64"]
+    project = os.path.relpath(spec_dir, target)
     files = [
         ShipFile(".dockerignore", render_dockerignore()),
         ShipFile("pylock.toml", lock_text),
-        ShipFile(ENV_RECORD_FILE, _record(lock, lock_text, stack, machine)),
+        ShipFile(ENV_RECORD_FILE, _record(lock, lock_text, stack, machines)),
         ShipFile("entrypoint.sh", render_entrypoint(), executable=True),
         ShipFile("torchenv/constraints.txt", "\n".join(pinned_dependencies()) + "\n"),
-        ShipFile("compose.yaml", render_dev_compose(stack, options, spec.deploy, image)),
+        ShipFile("compose.yaml", render_dev_compose(stack, options, spec.deploy, image, project)),
     ]
     if options.jupyter:
         files.append(ShipFile("jupyter_server_config.py", render_jupyter_config()))
     if options.ssh:
         files.append(ShipFile("sshd_config", render_sshd_config(options.user)))
+        files.append(ShipFile("profile.sh", render_profile()))
     written: list[str] = []
 
     def fill(root: Path) -> None:
@@ -172,11 +206,20 @@ def run_image(
     )
 
 
-def _record(lock: Lock, lock_text: str, stack: ImageStack, machine: str) -> str:
+def _record(lock: Lock, lock_text: str, stack: ImageStack, machines: list[str]) -> str:
     """The environment's torchenv-env.json, as `create` writes it, so that `verify` in the
     container checks the versions against the lock and `doctor` reports drift. It names the
     lock as it is in the image; no creation time, so an unchanged lock keeps its cached layer.
-    The patch release of the image's Python is not known here: markers on it are rare."""
+    The patch release of the image's Python is not known here: markers on it are rare. Which
+    machine builds the image is not known either: for a lock of x86_64 and aarch64 only the
+    packages both get are expected."""
+    python = f"{stack.python.removesuffix('t')}.0"
+    per_machine = [lock.versions_for(python, m) for m in machines]
+    expected = {
+        name: version
+        for name, version in per_machine[0].items()
+        if all(other.get(name) == version for other in per_machine[1:])
+    }
     record = {
         "schema": ENV_RECORD_SCHEMA,
         "backend": "uv",
@@ -184,7 +227,7 @@ def _record(lock: Lock, lock_text: str, stack: ImageStack, machine: str) -> str:
         "lock": {
             "path": IMAGE_LOCK,
             "sha256": content_hash(lock_text.encode("utf-8")),
-            "packages": lock.versions_for(f"{stack.python.removesuffix('t')}.0", machine),
+            "packages": expected,
         },
         "plan": dict(lock.tool),
     }
@@ -199,17 +242,6 @@ def _require_jupyter(options: SpecImage, lock: Lock, spec: Spec) -> None:
             "exactly the lock.",
             f'Add "jupyterlab" to packages in {spec.path or "the spec"}, then `torchenv lock`.',
         )
-
-
-def _tagged(name: str, stack: ImageStack) -> str:
-    """[image] name, with the default tag when it has none."""
-    from torchenv.ship.base import default_image_name  # noqa: PLC0415
-    from torchenv.spec.ship import parse_reference  # noqa: PLC0415
-
-    parts = parse_reference(name)
-    if parts and parts["tag"] is None and parts["digest"] is None:
-        return f"{name}:{default_image_name(stack).split(':', 1)[1]}"
-    return name
 
 
 def _portable_lock(lock: Lock) -> tuple[str, list[Path]]:
@@ -231,6 +263,14 @@ def _portable_lock(lock: Lock) -> tuple[str, list[Path]]:
         return f'path = "wheels/{source.name}"'
 
     return _LOCAL_WHEEL.sub(relative, text), wheels
+
+
+def _minor(python: str) -> tuple[int, int]:
+    major, _, minor = python.removesuffix("t").partition(".")
+    try:
+        return int(major), int(minor.split(".")[0])
+    except ValueError:
+        return (3, 99)  # not a version: let the build say what it is
 
 
 def _torchenv_version() -> str:

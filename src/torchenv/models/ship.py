@@ -3,11 +3,45 @@ image is made from, the files ``image`` and ``deploy`` write, and their reports.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 IMAGE_SCHEMA = "torchenv.image/1"
 DEPLOY_SCHEMA = "torchenv.deploy/1"
 DEPLOY_TARGETS = ("compose", "k8s", "pytorchjob", "slurm")
+
+# An image reference as docker and podman read one: [registry[:port]/]path[:tag][@digest]
+# (distribution/reference grammar, simplified to what the tools accept in practice).
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REFERENCE = re.compile(
+    rf"(?:(?P<host>[A-Za-z0-9.-]+(?::[0-9]+)?)/)?(?P<path>{_COMPONENT}(?:/{_COMPONENT})*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?"
+)
+
+
+def parse_reference(text: str) -> dict[str, str | None] | None:
+    """The parts of an image reference, or None when it is not one. A first component with a
+    dot or a port is a registry, as docker reads it ("localhost" too)."""
+    match = _REFERENCE.fullmatch(text)
+    if match is None:
+        return None
+    parts = match.groupdict()
+    host = parts["host"]
+    if host is not None and not ("." in host or ":" in host or host == "localhost"):
+        parts["path"] = f"{host}/{parts['path']}"
+        parts["host"] = None
+        if not re.fullmatch(_COMPONENT, host):
+            return None
+    return parts
+
+
+def tagged_reference(name: str, default_tag: str) -> str:
+    """``name`` with ``default_tag`` when it has neither tag nor digest: never an implicit
+    "latest"."""
+    parts = parse_reference(name)
+    if parts is not None and parts["tag"] is None and parts["digest"] is None:
+        return f"{name}:{default_tag}"
+    return name
 
 
 @dataclass(frozen=True)
@@ -21,9 +55,14 @@ class SpecImage:
     jupyter: bool = False
     ssh: bool = False
     user: str = "torch"
-    uid: int = 1000
-    gid: int = 1000
+    # None: the UID/GID of whoever runs `torchenv image` (1000 for root), so that files bind
+    # mounted from the host (the project, secrets of mode 600) are the container user's own
+    uid: int | None = None
+    gid: int | None = None
     apt: tuple[str, ...] = ()  # further Debian/Ubuntu packages in the final image
+
+    def ids(self) -> tuple[int, int]:
+        return (1000 if self.uid is None else self.uid, 1000 if self.gid is None else self.gid)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,15 @@ _CGROUP_MARKERS = (
 )
 
 
+def user_ids() -> tuple[int, int]:
+    """UID and GID of the user running torchenv, for an image's user; 1000 (the first user of
+    Debian and Ubuntu) for root and where there are none (Windows)."""
+    getuid, getgid = getattr(os, "getuid", None), getattr(os, "getgid", None)
+    if getuid is None or getgid is None or getuid() == 0:
+        return 1000, 1000
+    return getuid(), getgid()
+
+
 def parse_os_release(text: str) -> str | None:
     """PRETTY_NAME (or NAME VERSION_ID) from /etc/os-release."""
     values: dict[str, str] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torchenv.models.ship import ImageStack
+from torchenv.models.ship import ImageStack, SpecImage, tagged_reference
 
 # The CUDA toolkit image per wheel variant: the newest patch release NVIDIA published for the
 # minor version, on the newest Ubuntu it is built for. Tags follow
@@ -87,7 +87,19 @@ def choose_base(stack: ImageStack, *, compiler: bool, base: str | None) -> BaseC
     return BaseChoice(PYTHON_IMAGE.format(python=stack.python), has_python=True, reason=why)
 
 
+def default_tag(stack: ImageStack) -> str:
+    """``<torch>-<variant>-<lock hash>``: a tag that changes whenever the lock does."""
+    return f"{stack.torch}-{stack.variant}-{stack.lock_sha256[:12]}"
+
+
 def default_image_name(stack: ImageStack) -> str:
-    """``<spec name>:<torch>-<variant>-<lock hash>``: a tag that changes whenever the lock does."""
     name = stack.name.lower().replace("_", "-").strip(".-") or "torchenv"
-    return f"{name}:{stack.torch}-{stack.variant}-{stack.lock_sha256[:12]}"
+    return f"{name}:{default_tag(stack)}"
+
+
+def image_reference(options: SpecImage, stack: ImageStack) -> str:
+    """What the image is tagged as: [image] name (with the default tag when it has none), else
+    ``<spec name>:<default tag>``."""
+    if options.name:
+        return tagged_reference(options.name, default_tag(stack))
+    return default_image_name(stack)

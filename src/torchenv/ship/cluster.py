@@ -47,14 +47,15 @@ def _shm(size: str) -> str:
 
 
 def _container(
-    name: str, image: str, args: list[str], deploy: SpecDeploy, port: bool
+    name: str, image: str, args: list[str], deploy: SpecDeploy, port: str | None
 ) -> dict[str, Any]:
     container: dict[str, Any] = {"name": name, "image": image, "args": args}
     if port:
-        container["ports"] = [{"name": "rendezvous", "containerPort": deploy.port}]
+        container["ports"] = [{"name": port, "containerPort": deploy.port}]
     if deploy.gpus_per_node:
         container["resources"] = {"limits": {"nvidia.com/gpu": deploy.gpus_per_node}}
     container["volumeMounts"] = [
+        {"name": "workspace", "mountPath": WORKSPACE},
         {"name": "dshm", "mountPath": "/dev/shm"},
         {"name": "data", "mountPath": f"{WORKSPACE}/data", "readOnly": True},
         {"name": "checkpoints", "mountPath": f"{WORKSPACE}/checkpoints"},
@@ -63,14 +64,16 @@ def _container(
 
 
 def _pod_spec(name: str, options: SpecImage, deploy: SpecDeploy) -> dict[str, Any]:
+    uid, gid = options.ids()
     return {
         "securityContext": {
             "runAsNonRoot": True,
-            "runAsUser": options.uid,
-            "runAsGroup": options.gid,
-            "fsGroup": options.gid,
+            "runAsUser": uid,
+            "runAsGroup": gid,
+            "fsGroup": gid,
         },
         "volumes": [
+            {"name": "workspace", "persistentVolumeClaim": {"claimName": f"{name}-workspace"}},
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": _shm(deploy.shm_size)}},
             {"name": "data", "persistentVolumeClaim": {"claimName": f"{name}-data"}},
             {"name": "checkpoints", "persistentVolumeClaim": {"claimName": f"{name}-checkpoints"}},
@@ -107,7 +110,7 @@ def render_k8s_job(stack: ImageStack, options: SpecImage, deploy: SpecDeploy, im
         "subdomain": name,
         "restartPolicy": "Never",
         **pod,
-        "containers": [_container("trainer", image, args, deploy, port=True)],
+        "containers": [_container("trainer", image, args, deploy, port="rendezvous")],
     }
     job = {
         "apiVersion": "batch/v1",
@@ -124,8 +127,8 @@ def render_k8s_job(stack: ImageStack, options: SpecImage, deploy: SpecDeploy, im
     header = (
         f"Training job of {stack.name!r}: {deploy.nodes} node(s) x {deploy.gpus_per_node} GPU(s)"
         " (written by torchenv deploy).\n"
-        f"kubectl apply -f {name}.yaml; the claims {name}-data and {name}-checkpoints must exist.\n"
-        + NCCL_NOTE
+        f"kubectl apply -f {name}.yaml. The claims must exist: {name}-workspace (your code, the\n"
+        f"working directory), {name}-data and {name}-checkpoints.\n" + NCCL_NOTE
     )
     return yaml_text(header, [service, job])
 
@@ -140,7 +143,11 @@ def render_pytorchjob(stack: ImageStack, options: SpecImage, deploy: SpecDeploy,
     def replica(count: int, master: bool) -> dict[str, Any]:
         pod = {
             **_pod_spec(name, options, deploy),
-            "containers": [_container("pytorch", image, args, deploy, port=master)],
+            # the operator reads the master's port from a port of this name, else uses 23456
+            # (training-operator release-1.9, PytorchJobDefaultPortName)
+            "containers": [
+                _container("pytorch", image, args, deploy, "pytorchjob-port" if master else None)
+            ],
         }
         return {
             "replicas": count,
@@ -164,7 +171,8 @@ def render_pytorchjob(stack: ImageStack, options: SpecImage, deploy: SpecDeploy,
     header = (
         f"Kubeflow PyTorchJob of {stack.name!r}: {deploy.nodes} node(s) x "
         f"{deploy.gpus_per_node} GPU(s) (written by torchenv deploy).\n"
-        "Needs the Kubeflow training operator v1 (kubeflow.org/v1).\n" + NCCL_NOTE
+        "Needs the Kubeflow training operator v1 (kubeflow.org/v1). The claims must exist:\n"
+        f"{name}-workspace (your code), {name}-data and {name}-checkpoints.\n" + NCCL_NOTE
     )
     return yaml_text(header, [job])
 
@@ -179,7 +187,7 @@ def render_slurm(stack: ImageStack, deploy: SpecDeploy, image: str | None, prefi
     lines = [
         "#!/bin/bash",
         f"# Training job of {stack.name!r} on Slurm (written by torchenv deploy).",
-        "# Submit it with sbatch from the directory that holds data/ and checkpoints/.",
+        "# Submit it with sbatch from the project directory: the script, data/ and checkpoints/.",
         *(f"# {line}" for line in NCCL_NOTE.splitlines()),
         f"#SBATCH --job-name={name}",
         f"#SBATCH --nodes={deploy.nodes}",
@@ -201,8 +209,7 @@ def render_slurm(stack: ImageStack, deploy: SpecDeploy, image: str | None, prefi
         lines += [
             f"image={shlex.quote(image)}",
             'srun --container-image="$image" --container-workdir=' + WORKSPACE + " \\",
-            f'    --container-mounts="$PWD/data:{WORKSPACE}/data:ro,'
-            f'$PWD/checkpoints:{WORKSPACE}/checkpoints" \\',
+            f'    --container-mounts="$SLURM_SUBMIT_DIR:{WORKSPACE}" \\',
             "    torchrun \\",
         ]
     else:

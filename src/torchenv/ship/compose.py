@@ -26,9 +26,12 @@ def _gpus(count: int | str) -> dict[str, Any]:
 
 
 def render_dev_compose(
-    stack: ImageStack, options: SpecImage, deploy: SpecDeploy, image: str
+    stack: ImageStack, options: SpecImage, deploy: SpecDeploy, image: str, project: str = ".."
 ) -> str:
-    """The image's own compose.yaml, beside its Dockerfile: `docker compose up --build`."""
+    """The image's own compose.yaml, beside its Dockerfile: `docker compose up --build`.
+    ``project``: the spec's directory relative to the compose file; it is the container's
+    /workspace, so notebooks and code live in the project, never in the generated directory
+    (which the next `torchenv image` replaces)."""
     service: dict[str, Any] = {"image": image, "build": {"context": "."}}
     ports = []
     environment: dict[str, str] = {}
@@ -47,22 +50,23 @@ def render_dev_compose(
         service["environment"] = environment
     if secrets:
         service["secrets"] = secrets
-    service["volumes"] = [f"./workspace:{WORKSPACE}"]
+    service["volumes"] = [f"{project}:{WORKSPACE}"]
     service["shm_size"] = deploy.shm_size
     service["ulimits"] = NGC_ULIMITS
     if stack.cuda:
         service["deploy"] = _gpus("all")
-    document: dict[str, Any] = {"name": _project(stack.name), "services": {"dev": service}}
+    document: dict[str, Any] = {"name": _project(stack.name, "dev"), "services": {"dev": service}}
     files = {}
     if options.jupyter:
         files["jupyter_token"] = {"file": "./secrets/jupyter_token"}
     if options.ssh:
-        files["authorized_keys"] = {"file": "${TORCHENV_SSH_PUBKEY:-~/.ssh/id_ed25519.pub}"}
+        files["authorized_keys"] = {"file": "${TORCHENV_SSH_PUBKEY:-${HOME}/.ssh/id_ed25519.pub}"}
     if files:
         document["secrets"] = files
     header = (
         f"The development container of {stack.name!r} (written by torchenv).\n"
         "docker compose up --build -d; ports are published on 127.0.0.1 only.\n"
+        f"/workspace is the project directory ({project} from here).\n"
         + (
             "Jupyter: http://127.0.0.1:8888/lab?token=$(cat secrets/jupyter_token)\n"
             if options.jupyter
@@ -77,8 +81,11 @@ def render_dev_compose(
     return yaml_text(header, [document])
 
 
-def render_train_compose(stack: ImageStack, deploy: SpecDeploy, image: str) -> str:
-    """One machine, ``gpus_per_node`` GPUs: torchrun --standalone."""
+def render_train_compose(
+    stack: ImageStack, deploy: SpecDeploy, image: str, project: str = "../.."
+) -> str:
+    """One machine, ``gpus_per_node`` GPUs: torchrun --standalone, in the project directory
+    (``project``, relative to the compose file) mounted at /workspace, where the script is."""
     argv = [
         "torchrun",
         "--standalone",
@@ -89,23 +96,30 @@ def render_train_compose(stack: ImageStack, deploy: SpecDeploy, image: str) -> s
         "image": image,
         "command": argv,
         "working_dir": WORKSPACE,
-        "volumes": [f"./data:{WORKSPACE}/data:ro", f"./checkpoints:{WORKSPACE}/checkpoints"],
+        "volumes": [
+            f"{project}:{WORKSPACE}",
+            f"${{TORCHENV_DATA:-{project}/data}}:{WORKSPACE}/data:ro",
+            f"${{TORCHENV_CHECKPOINTS:-{project}/checkpoints}}:{WORKSPACE}/checkpoints",
+        ],
         "shm_size": deploy.shm_size,
         "ulimits": NGC_ULIMITS,
     }
     if deploy.gpus_per_node:
         service["deploy"] = _gpus(deploy.gpus_per_node)
-    document = {"name": _project(stack.name), "services": {"train": service}}
+    document = {"name": _project(stack.name, "train"), "services": {"train": service}}
     header = (
         f"Training run of {stack.name!r} on one machine (written by torchenv deploy).\n"
-        "docker compose up; data is read from ./data, checkpoints go to ./checkpoints.\n"
+        f"docker compose up; /workspace is the project directory ({project} from here), with\n"
+        "data/ read-only and checkpoints/ in it (or $TORCHENV_DATA, $TORCHENV_CHECKPOINTS).\n"
         "NCCL_DEBUG is left unset (NCCL's docs: debug variables are not for production runs);\n"
         "add `environment: {NCCL_DEBUG: INFO}` to the service to debug a hang."
     )
     return yaml_text(header, [document])
 
 
-def _project(name: str) -> str:
-    """Compose project names are lowercase letters, digits, '-' and '_' (compose-spec)."""
-    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.lower())
+def _project(name: str, role: str) -> str:
+    """Compose project names are lowercase letters, digits, '-' and '_' (compose-spec); the
+    role keeps the dev and training projects apart (one's `down` would stop the other's
+    containers as orphans)."""
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{name}-{role}".lower())
     return cleaned.strip("-_") or "torchenv"

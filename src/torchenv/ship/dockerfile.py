@@ -118,8 +118,8 @@ def render_dockerfile(inputs: ImageInputs) -> str:
         "FROM ${BASE_IMAGE}",
         SHELL,
         f"ARG USER={options.user}",
-        f"ARG UID={options.uid}",
-        f"ARG GID={options.gid}",
+        f"ARG UID={options.ids()[0]}",
+        f"ARG GID={options.ids()[1]}",
     ]
     apt = ["tini", *(["openssh-server"] if options.ssh else []), *options.apt]
     if base.image.startswith("nvidia/cuda:") or not base.has_python:
@@ -133,7 +133,9 @@ def render_dockerfile(inputs: ImageInputs) -> str:
         'RUN if old="$(getent passwd "${UID}")"; then userdel --remove "${old%%:*}"; fi; \\',
         '    if old="$(getent group "${GID}")"; then groupdel "${old%%:*}"; fi; \\',
         '    groupadd --gid "${GID}" "${USER}" \\',
-        '    && useradd --uid "${UID}" --gid "${GID}" --create-home --shell /bin/bash "${USER}" \\',
+        # --no-log-init: a large UID would otherwise make a sparse lastlog of gigabytes
+        '    && useradd --no-log-init --uid "${UID}" --gid "${GID}" --create-home \\',
+        '        --shell /bin/bash "${USER}" \\',
         f'    && install -d -o "${{UID}}" -g "${{GID}}" {WORKSPACE}'
         + (
             f' \\\n    && install -d -m 700 -o "${{UID}}" -g "${{GID}}" {SSH_STATE} '
@@ -152,6 +154,8 @@ def render_dockerfile(inputs: ImageInputs) -> str:
         lines.append("COPY jupyter_server_config.py /etc/torchenv/jupyter_server_config.py")
     if options.ssh:
         lines.append("COPY sshd_config /etc/torchenv/sshd_config")
+        # login shells of SSH sessions: Debian's /etc/profile resets PATH, then reads these
+        lines.append("COPY profile.sh /etc/profile.d/torchenv.sh")
     env = {
         "VIRTUAL_ENV": ENV_PREFIX,
         "PATH": f"{ENV_PREFIX}/bin:$PATH",
@@ -193,5 +197,5 @@ def render_dockerignore() -> str:
     return (
         "# written by torchenv: the build context is this directory; send only what the\n"
         "# Dockerfile copies\n*\n!pylock.toml\n!torchenv-env.json\n!wheels/\n!torchenv/\n"
-        "!entrypoint.sh\n!jupyter_server_config.py\n!sshd_config\n"
+        "!entrypoint.sh\n!jupyter_server_config.py\n!sshd_config\n!profile.sh\n"
     )

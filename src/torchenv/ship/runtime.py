@@ -12,13 +12,14 @@ user it runs as; that is the point. It listens on a port above 1024 for the same
 
 from __future__ import annotations
 
-from torchenv.ship.dockerfile import JUPYTER_PORT, SSH_PORT, SSH_STATE, WORKSPACE
+from torchenv.ship.dockerfile import ENV_PREFIX, JUPYTER_PORT, SSH_PORT, SSH_STATE, WORKSPACE
 
 JUPYTER_CONFIG = "/etc/torchenv/jupyter_server_config.py"
 SSHD_CONFIG = "/etc/torchenv/sshd_config"
 # where compose and Kubernetes mount secrets: paths, not the secrets
 TOKEN_SECRET = "/run/secrets/jupyter_token"  # noqa: S105
 KEYS_SECRET = "/run/secrets/authorized_keys"  # noqa: S105
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def render_entrypoint() -> str:
@@ -28,16 +29,23 @@ def render_entrypoint() -> str:
 set -eu
 
 start_sshd() {{
-    # host keys are made at the first start of each container, never stored in the image
-    if [ ! -f {SSH_STATE}/ssh_host_ed25519_key ]; then
-        ssh-keygen -q -t ed25519 -N '' -f {SSH_STATE}/ssh_host_ed25519_key
-    fi
-    if [ -s "$HOME/.ssh/authorized_keys" ] || [ -s {KEYS_SECRET} ]; then
-        /usr/sbin/sshd -f {SSHD_CONFIG}
-        echo "torchenv: sshd listens on port {SSH_PORT} (public keys only)" >&2
-    else
+    if [ ! -s "$HOME/.ssh/authorized_keys" ] && [ ! -s {KEYS_SECRET} ]; then
         echo "torchenv: sshd not started: mount a public key at $HOME/.ssh/authorized_keys" \\
             "or {KEYS_SECRET}" >&2
+        return 0
+    fi
+    # host keys are made at the first start of each container, never stored in the image;
+    # SSH is an extra: when it cannot start, the container's command still runs
+    if [ ! -f {SSH_STATE}/ssh_host_ed25519_key ] &&
+        ! ssh-keygen -q -t ed25519 -N '' -f {SSH_STATE}/ssh_host_ed25519_key; then
+        echo "torchenv: sshd not started: cannot write host keys to {SSH_STATE}" \\
+            "(the container runs as uid $(id -u), the image's user is another)" >&2
+        return 0
+    fi
+    if /usr/sbin/sshd -f {SSHD_CONFIG}; then
+        echo "torchenv: sshd listens on port {SSH_PORT} (public keys only)" >&2
+    else
+        echo "torchenv: sshd did not start (see above)" >&2
     fi
 }}
 
@@ -87,8 +95,14 @@ def _secret(name, default_file=None):
         path = os.environ.get(name + "_FILE", default_file)
         if not path or not os.path.isfile(path):
             return None
-        with open(path, encoding="utf-8") as handle:
-            value = handle.read().strip()
+        try:
+            with open(path, encoding="utf-8") as handle:
+                value = handle.read().strip()
+        except OSError as exc:
+            raise SystemExit(
+                f"torchenv: cannot read {{path}} ({{exc.strerror}}): the secret must be readable "
+                f"by uid {{os.getuid()}}, the user Jupyter runs as."
+            ) from None
     if not value:
         raise SystemExit(
             f"torchenv: {{name}} is empty, which would turn authentication off: "
@@ -121,9 +135,22 @@ KbdInteractiveAuthentication no
 PermitEmptyPasswords no
 PermitRootLogin no
 UsePAM no
+# Docker's ENV does not reach SSH sessions: the environment is put on their PATH here
+SetEnv PATH={ENV_PREFIX}/bin:{SYSTEM_PATH} VIRTUAL_ENV={ENV_PREFIX}
 StrictModes yes
 X11Forwarding no
 PrintMotd no
 LogLevel INFO
 Subsystem sftp internal-sftp
 """
+
+
+def render_profile() -> str:
+    """/etc/profile.d/torchenv.sh: login shells (SSH sessions) get the environment on PATH,
+    since Debian's /etc/profile sets PATH anew before it reads /etc/profile.d."""
+    return (
+        "# written by torchenv: the environment of this image, for login shells\n"
+        f"export VIRTUAL_ENV={ENV_PREFIX}\n"
+        f'case ":$PATH:" in *":{ENV_PREFIX}/bin:"*) ;;\n'
+        f'    *) export PATH="{ENV_PREFIX}/bin:$PATH" ;;\nesac\n'
+    )

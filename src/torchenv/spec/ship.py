@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from torchenv.models.ship import SpecDeploy, SpecImage
+from torchenv.models.ship import SpecDeploy, SpecImage, parse_reference
 
 if TYPE_CHECKING:
     from torchenv.spec.validate import Checker
@@ -14,33 +14,10 @@ if TYPE_CHECKING:
 IMAGE_KEYS = ("name", "base", "compiler", "jupyter", "ssh", "user", "uid", "gid", "apt")
 DEPLOY_KEYS = ("image", "command", "nodes", "gpus-per-node", "shm-size", "port")
 
-# An image reference as docker and podman read one: [registry[:port]/]path[:tag][@digest]
-# (distribution/reference grammar, simplified to what the tools accept in practice).
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REFERENCE = re.compile(
-    rf"(?:(?P<host>[A-Za-z0-9.-]+(?::[0-9]+)?)/)?(?P<path>{_COMPONENT}(?:/{_COMPONENT})*)"
-    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?"
-)
 _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # Debian package names (Debian Policy 5.6.1), optionally pinned "name=version"
 _APT = re.compile(r"[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?")
 _SIZE = re.compile(r"[1-9][0-9]*[bkmg]?", re.IGNORECASE)
-
-
-def parse_reference(text: str) -> dict[str, str | None] | None:
-    """The parts of an image reference, or None when it is not one. A first component with a
-    dot or a port is a registry, as docker reads it ("localhost" too)."""
-    match = _REFERENCE.fullmatch(text)
-    if match is None:
-        return None
-    parts = match.groupdict()
-    host = parts["host"]
-    if host is not None and not ("." in host or ":" in host or host == "localhost"):
-        parts["path"] = f"{host}/{parts['path']}"
-        parts["host"] = None
-        if not re.fullmatch(_COMPONENT, host):
-            return None
-    return parts
 
 
 def check_image(check: Checker, value: object, key: str) -> SpecImage | None:

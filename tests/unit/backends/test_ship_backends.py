@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import zipfile
 from pathlib import Path
 
@@ -113,6 +114,41 @@ def test_a_failed_fill_leaves_the_old_directory(tmp_path: Path) -> None:
         replace_dir(out, broken)
     assert (out / "Dockerfile").read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["image"]
+
+
+def test_files_the_user_put_in_a_generated_directory_are_never_lost(tmp_path: Path) -> None:
+    out = tmp_path / "image"
+    replace_dir(out, lambda root: write_files(root, [ShipFile("compose.yaml", "a: 1\n")]))
+    (out / "workspace").mkdir()
+    (out / "workspace" / "notebook.ipynb").write_text("{}")
+    with pytest.raises(UsageError, match=r"did not write \(workspace/notebook.ipynb\)") as err:
+        replace_dir(out, lambda root: write_files(root, [ShipFile("compose.yaml", "b: 2\n")]))
+    assert "Move them out" in (err.value.hint or "")
+    assert (out / "workspace" / "notebook.ipynb").read_text() == "{}"
+    assert (out / "compose.yaml").read_text() == "a: 1\n"
+
+
+def test_write_errors_are_usage_errors(tmp_path: Path) -> None:
+    blocked = tmp_path / "ro"
+    blocked.mkdir()
+    blocked.chmod(0o500)
+    try:
+        if os.access(blocked, os.W_OK):
+            pytest.skip("running as root: permissions do not stop writes")
+        with pytest.raises(UsageError, match="Cannot write") as err:
+            replace_dir(blocked / "image", lambda root: None)
+        assert err.value.reference == "out-unwritable"
+    finally:
+        blocked.chmod(0o700)
+
+
+def test_a_failed_write_is_a_usage_error_and_leaves_nothing(tmp_path: Path) -> None:
+    def full(root: Path) -> None:
+        raise OSError(28, "No space left on device", str(root / "wheels/torch.whl"))
+
+    with pytest.raises(UsageError, match="No space left on device"):
+        replace_dir(tmp_path / "image", full)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_directory_torchenv_did_not_write_is_never_replaced(tmp_path: Path) -> None:

@@ -77,6 +77,39 @@ def test_jupyter_needs_jupyterlab_in_the_lock(tmp_path: Path) -> None:
     assert "!secrets" not in (tmp_path / "q" / "image" / ".dockerignore").read_text()
 
 
+def test_the_image_user_is_the_invoking_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from torchenv.probe import host
+
+    monkeypatch.setattr(host, "user_ids", lambda: (4242, 4343))
+    ctx, _ = context(tmp_path)
+    spec = ship_project(tmp_path / "p")
+    run_image(ctx, str(spec), tmp_path)
+    text = (tmp_path / "p" / "image" / "Dockerfile").read_text()
+    assert "ARG UID=4242\nARG GID=4343\n" in text
+    report = run_deploy(str(spec), tmp_path, to="k8s")
+    assert "runAsUser: 4242" in (Path(report.out) / "demo.yaml").read_text()
+    fixed = ship_project(tmp_path / "q", "[image]\nuid = 1500\ngid = 100\n")
+    run_image(ctx, str(fixed), tmp_path)
+    assert "ARG UID=1500\nARG GID=100\n" in (tmp_path / "q/image/Dockerfile").read_text()
+
+
+def test_no_secret_reaches_the_build_context(tmp_path: Path) -> None:
+    ctx, _ = context(tmp_path)
+    spec = ship_project(tmp_path / "p", "[image]\nssh = true\n", packages=("jupyterlab",))
+    run_image(ctx, str(spec), tmp_path, jupyter=True)
+    out = tmp_path / "p" / "image"
+    token = (out / "secrets" / "jupyter_token").read_text().strip()
+    allowed = [
+        line[1:] for line in (out / ".dockerignore").read_text().splitlines() if line[:1] == "!"
+    ]
+    assert not any(a.startswith("secrets") for a in allowed)
+    for path in out.rglob("*"):
+        if path.is_file() and "secrets" not in path.parts and path.suffix != ".whl":
+            assert token not in path.read_text(errors="replace"), path
+
+
 def test_image_refusals(tmp_path: Path) -> None:
     ctx, _ = context(tmp_path)
     conda = ship_project(tmp_path / "c", installer="conda")
@@ -90,6 +123,26 @@ def test_image_refusals(tmp_path: Path) -> None:
     next((tmp_path / "w" / "wheels-here").iterdir()).unlink()
     with pytest.raises(UsageError, match="not on this machine"):
         run_image(ctx, str(spec), tmp_path)
+    old = ship_project(tmp_path / "o")
+    lock = tmp_path / "o" / "pylock.toml"
+    lock.write_text(lock.read_text().replace('python = "3.11"', 'python = "3.9"'))
+    with pytest.raises(UsageError, match=r"needs Python 3\.10 or newer"):
+        run_image(ctx, str(old), tmp_path)
+    mac = ship_project(tmp_path / "m")
+    lock = tmp_path / "m" / "pylock.toml"
+    lock.write_text(lock.read_text().replace('"linux_x86_64"', '"macos_arm64"'))
+    with pytest.raises(UsageError, match="images run Linux"):
+        run_image(ctx, str(mac), tmp_path)
+
+
+def test_a_lock_for_two_architectures_expects_what_both_get(tmp_path: Path) -> None:
+    ctx, _ = context(tmp_path)
+    spec = ship_project(tmp_path / "p")
+    lock = tmp_path / "p" / "pylock.toml"
+    lock.write_text(lock.read_text().replace('"linux_x86_64"]', '"linux_x86_64", "linux_aarch64"]'))
+    run_image(ctx, str(spec), tmp_path)
+    record = json.loads((tmp_path / "p" / "image" / "torchenv-env.json").read_text())
+    assert record["lock"]["packages"] == {"torch": "2.13.0+cpu"}  # triton is x86_64 only
 
 
 def test_build_without_a_builder_keeps_the_files_and_says_why(tmp_path: Path) -> None:
@@ -139,10 +192,28 @@ def test_deploy_targets(tmp_path: Path, target: str, file: str) -> None:
     )
     report = run_deploy(str(spec), tmp_path, to=target, image="r.io/demo:1")
     assert report.files == (file,) and report.gpus_per_node == 8
+    assert report.out == str(tmp_path / "p" / "deploy" / target)
     text = (Path(report.out) / file).read_text()
-    assert "train.py" in text
     if file.endswith(".yaml"):
-        assert all(isinstance(d, dict) for d in yaml.safe_load_all(text))
+        image_of = {
+            "compose": lambda d: d["services"]["train"]["image"],
+            "k8s": lambda d: d["spec"]["template"]["spec"]["containers"][0]["image"],
+            "pytorchjob": lambda d: d["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"][
+                "containers"
+            ][0]["image"],
+        }[target]
+        assert image_of(list(yaml.safe_load_all(text))[-1]) == "r.io/demo:1"
+    else:
+        assert "srun --container-image" in text and "--nproc-per-node=8" in text
+    assert "train.py" in text
+
+
+def test_deploy_tags_the_image_name_as_image_does(tmp_path: Path) -> None:
+    ctx, _ = context(tmp_path)
+    spec = ship_project(tmp_path / "p", '[image]\nname = "r.io/team/demo"\n')
+    built = run_image(ctx, str(spec), tmp_path)
+    deployed = run_deploy(str(spec), tmp_path, to="k8s")
+    assert deployed.image == built.image and built.image.startswith("r.io/team/demo:2.13.0-cpu-")
 
 
 def test_deploy_options_and_refusals(tmp_path: Path) -> None:

@@ -22,6 +22,8 @@ def docs(text: str) -> list[dict[str, Any]]:
 def test_dev_compose_publishes_on_loopback_only_and_mounts_secrets() -> None:
     (doc,) = docs(render_dev_compose(stack(), SpecImage(jupyter=True, ssh=True), DEPLOY, "i:1"))
     dev = doc["services"]["dev"]
+    assert doc["name"] == "demo-dev"  # not the training project's name: no orphans
+    assert dev["volumes"] == ["..:/workspace"]  # the project, never the generated directory
     assert dev["ports"] == ["127.0.0.1:8888:8888", "127.0.0.1:2222:2222"]
     assert dev["environment"] == {"JUPYTER_TOKEN_FILE": "/run/secrets/jupyter_token"}
     assert set(doc["secrets"]) == {"jupyter_token", "authorized_keys"}
@@ -37,7 +39,13 @@ def test_train_compose_runs_torchrun_standalone() -> None:
     train = doc["services"]["train"]
     assert train["command"] == ["torchrun", "--standalone", "--nproc-per-node=4", "train.py"]
     assert train["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 4
-    assert "./data:/workspace/data:ro" in train["volumes"]
+    # the project is the working directory; data and checkpoints may live elsewhere
+    assert train["volumes"] == [
+        "../..:/workspace",
+        "${TORCHENV_DATA:-../../data}:/workspace/data:ro",
+        "${TORCHENV_CHECKPOINTS:-../../checkpoints}:/workspace/checkpoints",
+    ]
+    assert doc["name"] == "demo-train"
 
 
 def test_k8s_indexed_job_with_headless_service() -> None:
@@ -51,6 +59,13 @@ def test_k8s_indexed_job_with_headless_service() -> None:
     (container,) = pod["containers"]
     assert container["resources"] == {"limits": {"nvidia.com/gpu": 8}}  # limits only
     assert "--rdzv-endpoint=demo-0.demo:29500" in container["args"]
+    assert container["volumeMounts"][0] == {"name": "workspace", "mountPath": "/workspace"}
+    claims = {
+        v["persistentVolumeClaim"]["claimName"]
+        for v in pod["volumes"]
+        if "persistentVolumeClaim" in v
+    }
+    assert claims == {"demo-workspace", "demo-data", "demo-checkpoints"}
     assert container["args"][-3:] == ["train.py", "--lr", "0.1"]
     shm = next(v for v in pod["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"] == {"medium": "Memory", "sizeLimit": "16Gi"}
@@ -64,6 +79,10 @@ def test_pytorchjob_master_and_workers() -> None:
     assert replicas["Master"]["replicas"] == 1 and replicas["Worker"]["replicas"] == 2
     container = replicas["Worker"]["template"]["spec"]["containers"][0]
     assert container["name"] == "pytorch" and container["args"] == ["torchrun", *DEPLOY.command]
+    master = replicas["Master"]["template"]["spec"]["containers"][0]
+    # the operator takes MASTER_PORT from the port of this name only
+    assert master["ports"] == [{"name": "pytorchjob-port", "containerPort": 29500}]
+    assert "ports" not in container
     (single,) = docs(render_pytorchjob(stack(), SpecImage(), SpecDeploy(), "r.io/demo:1"))
     assert set(single["spec"]["pytorchReplicaSpecs"]) == {"Master"}
 
@@ -77,6 +96,7 @@ def test_slurm_script_uses_the_head_node_for_rendezvous() -> None:
     assert 'prefix="${TORCHENV_PREFIX:-/shared/demo/.venv}"' in text
     pyxis = render_slurm(stack(), DEPLOY, "r.io/demo:1", "/x")
     assert 'srun --container-image="$image"' in pyxis and "image=r.io/demo:1" in pyxis
+    assert '--container-mounts="$SLURM_SUBMIT_DIR:/workspace"' in pyxis
     # every #SBATCH line comes before the first command: sbatch stops reading them there
     lines = text.splitlines()
     first_command = next(i for i, line in enumerate(lines) if line and not line.startswith("#"))

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from torchenv.models.ship import SpecDeploy, SpecImage
+from torchenv.models.ship import SpecDeploy, SpecImage, parse_reference
 from torchenv.spec import SpecError, load_spec, parse_spec_text, render_spec, spec_hash
-from torchenv.spec.ship import parse_reference
 
 BASE = 'name = "demo"\npython = "3.11"\n'
 
