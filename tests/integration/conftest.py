@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,40 @@ def run_torchenv(
         timeout=timeout,
         check=False,
     )
+
+
+def write_cpu_spec(root: Path, env: dict[str, str], name: str, extra: str = "") -> Path:
+    """torchenv.toml for torch TORCH_VERSION+cpu, made by `torchenv init`, reading torch from
+    the local wheel folder; ``extra`` is appended (more tables)."""
+    # the PyTorch index is not reachable here: an empty local index stands in for it, so the
+    # CPU wheel comes from the local wheel folder and its dependencies from PyPI
+    (root / "no-pytorch-index").mkdir()
+    done = run_torchenv(
+        "init",
+        "--torch",
+        TORCH_VERSION,
+        "--python",
+        "3.11",
+        "--cuda",
+        "cpu",
+        "--name",
+        name,
+        "--out",
+        "torchenv.toml",
+        cwd=root,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    spec = root / "torchenv.toml"
+    text = spec.read_text()
+    assert "[index]" not in text
+    # the local wheel folder has torch only: no torchvision+cpu to pair with it
+    text = re.sub(r"libraries = \[[^\]]*\]\n", "libraries = []\n", text)
+    spec.write_text(
+        text + f'\n[index]\npytorch = "file://{root / "no-pytorch-index"}"\n'
+        f'find-links = ["{find_links()}"]\n{extra}'
+    )
+    return spec
 
 
 def uv_bin() -> str | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from builders import require
-from integration.conftest import TORCH_VERSION, find_links, run_torchenv, uv_bin
+from integration.conftest import TORCH_VERSION, find_links, run_torchenv, uv_bin, write_cpu_spec
 
 pytestmark = pytest.mark.integration
 
@@ -30,34 +29,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
     env["TORCHENV_DATA_DIR"] = str(root / "data")
     env["UV_HTTP_RETRIES"] = "1"
-    # the PyTorch index is not reachable here: an empty local index stands in for it, so the
-    # CPU wheel comes from the local wheel folder and its dependencies from PyPI
-    (root / "no-pytorch-index").mkdir()
-    done = run_torchenv(
-        "init",
-        "--torch",
-        TORCH_VERSION,
-        "--python",
-        "3.11",
-        "--cuda",
-        "cpu",
-        "--name",
-        "cpu-test",
-        "--out",
-        "torchenv.toml",
-        cwd=root,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
-    spec = root / "torchenv.toml"
-    text = spec.read_text()
-    assert "[index]" not in text
-    # the local wheel folder has torch only: no torchvision+cpu to pair with it
-    text = re.sub(r"libraries = \[[^\]]*\]\n", "libraries = []\n", text)
-    spec.write_text(
-        text + f'\n[index]\npytorch = "file://{root / "no-pytorch-index"}"\n'
-        f'find-links = ["{links}"]\n'
-    )
+    write_cpu_spec(root, env, "cpu-test")
     done = run_torchenv("lock", "--json", cwd=root, env=env)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)

@@ -21,7 +21,14 @@ from pathlib import Path
 import pytest
 
 from builders import require
-from integration.conftest import ROOT, TORCH_VERSION, find_links, run_torchenv, uv_bin
+from integration.conftest import (
+    ROOT,
+    TORCH_VERSION,
+    find_links,
+    run_torchenv,
+    uv_bin,
+    write_cpu_spec,
+)
 
 pytestmark = pytest.mark.integration
 BASE = "localhost/torchenv-test-base:bookworm"
@@ -118,29 +125,7 @@ def images() -> Iterator[dict[str, str]]:
 def test_built_image_passes_verify_inside(images: dict[str, str], tmp_path: Path) -> None:
     env = {k: v for k, v in images.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
     env["TORCHENV_DATA_DIR"] = str(tmp_path / "data")
-    (tmp_path / "no-pytorch-index").mkdir()
-    done = run_torchenv(
-        "init",
-        "--torch",
-        TORCH_VERSION,
-        "--python",
-        "3.11",
-        "--cuda",
-        "cpu",
-        "--name",
-        "image-test",
-        "--out",
-        "torchenv.toml",
-        cwd=tmp_path,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
-    spec = tmp_path / "torchenv.toml"
-    text = re.sub(r"libraries = \[[^\]]*\]\n", "libraries = []\n", spec.read_text())
-    spec.write_text(
-        text + f'\n[index]\npytorch = "file://{tmp_path / "no-pytorch-index"}"\n'
-        f'find-links = ["{find_links()}"]\n\n[image]\nbase = "{BASE}"\nssh = true\n'
-    )
+    write_cpu_spec(tmp_path, env, "image-test", f'\n[image]\nbase = "{BASE}"\nssh = true\n')
     done = run_torchenv("lock", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     done = run_torchenv(

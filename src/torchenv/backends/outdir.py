@@ -21,9 +21,12 @@ _HEADER = "# written by torchenv, which replaces this directory; the files it wr
 SHOWN = 5
 
 
-def replace_dir(out: Path, fill: Callable[[Path], None], keep: Iterable[str] = ()) -> None:
-    """Fill a fresh sibling of ``out`` with ``fill`` and put it in ``out``'s place. ``keep``:
-    paths (relative) carried over from the old directory, such as a secret the user set."""
+def replace_dir(
+    out: Path, fill: Callable[[Path], None], keep: Iterable[str] = ()
+) -> tuple[str, ...]:
+    """Fill a fresh sibling of ``out`` with ``fill`` and put it in ``out``'s place; returns the
+    files it holds (relative paths, the marker left out). ``keep``: paths (relative) carried
+    over from the old directory, such as a secret the user set."""
     out = out.absolute()
     keep = tuple(keep)
     try:
@@ -56,6 +59,7 @@ def replace_dir(out: Path, fill: Callable[[Path], None], keep: Iterable[str] = (
         raise
     # the swap is done; an old copy that cannot be removed is only a leftover
     shutil.rmtree(old, ignore_errors=True)
+    return tuple(written)
 
 
 def _check_replaceable(out: Path, keep: tuple[str, ...]) -> None:

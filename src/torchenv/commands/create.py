@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from torchenv.backends import staging
 from torchenv.backends.installers import (
@@ -28,9 +28,9 @@ from torchenv.errors import UsageError
 from torchenv.models.build import (
     CREATE_SCHEMA,
     ENV_RECORD_FILE,
-    ENV_RECORD_SCHEMA,
     BuildStep,
     CreateReport,
+    env_record,
 )
 from torchenv.models.spec import LOCK_FILE, Spec
 
@@ -216,15 +216,14 @@ def _quick_verify(
 def _write_record(build: Path, spec: Spec, lock: Lock, backend: str, python: str) -> None:
     from torchenv.spec import spec_hash  # noqa: PLC0415
 
-    record: dict[str, Any] = {
-        "schema": ENV_RECORD_SCHEMA,
-        "backend": backend,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "spec": {"path": spec.path, "hash": spec_hash(spec)},
+    record = env_record(
+        backend=backend,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        spec=(spec.path, spec_hash(spec)),
         # what the installer puts here: packages whose marker excludes this machine are not
-        "lock": {"path": lock.path, "sha256": lock.sha256, "packages": lock.versions_for(python)},
-        "plan": dict(lock.tool),
-    }
+        lock={"path": lock.path, "sha256": lock.sha256, "packages": lock.versions_for(python)},
+        plan=lock.tool,
+    )
     (build / ENV_RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", "utf-8")
 
 

@@ -8,7 +8,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from torchenv.backends import staging
 from torchenv.backends.conda import (
@@ -24,9 +24,9 @@ from torchenv.errors import UsageError
 from torchenv.models.build import (
     CREATE_SCHEMA,
     ENV_RECORD_FILE,
-    ENV_RECORD_SCHEMA,
     BuildStep,
     CreateReport,
+    env_record,
 )
 from torchenv.models.spec import Spec
 
@@ -181,12 +181,11 @@ def _write_record(
     records themselves are under ``lock.conda``."""
     from torchenv.spec import spec_hash  # noqa: PLC0415
 
-    record: dict[str, Any] = {
-        "schema": ENV_RECORD_SCHEMA,
-        "backend": "conda",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "spec": {"path": spec.path, "hash": spec_hash(spec)},
-        "lock": {
+    record = env_record(
+        backend="conda",
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        spec=(spec.path, spec_hash(spec)),
+        lock={
             "path": lock.path,
             "sha256": lock.sha256,
             "packages": distributions,
@@ -194,6 +193,6 @@ def _write_record(
             "virtual-packages": list(part.virtual_packages),
             "conda": {name: f"{version} {build}" for name, version, build in part.packages()},
         },
-        "plan": dict(lock.tool),
-    }
+        plan=lock.tool,
+    )
     (build / ENV_RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", "utf-8")

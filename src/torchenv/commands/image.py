@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from torchenv.backends import outdir
 from torchenv.backends.lockfile import Lock, content_hash
 from torchenv.errors import UsageError
-from torchenv.models.build import ENV_RECORD_FILE, ENV_RECORD_SCHEMA
+from torchenv.models.build import ENV_RECORD_FILE, env_record
 from torchenv.models.ship import (
     IMAGE_SCHEMA,
     BuildResult,
@@ -161,7 +161,6 @@ def run_image(
     if options.ssh:
         files.append(ShipFile("sshd_config", render_sshd_config(options.user)))
         files.append(ShipFile("profile.sh", render_profile()))
-    written: list[str] = []
 
     def fill(root: Path) -> None:
         wheel = write_tool_wheel(root / "torchenv")
@@ -184,10 +183,9 @@ def run_image(
             token.parent.mkdir(mode=0o700)
             token.write_text(secrets.token_hex(32) + "\n")
             token.chmod(0o600)
-        written.extend(sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()))
 
     progress(f"writing the build context of {image} to {target}")
-    outdir.replace_dir(target, fill, keep=["secrets/jupyter_token"])
+    written = outdir.replace_dir(target, fill, keep=["secrets/jupyter_token"])
     notes = [f"base {base.image}: {base.reason}"]
     if wheels:
         notes.append(f"{len(wheels)} local wheel(s) of the lock copied into wheels/")
@@ -199,7 +197,7 @@ def run_image(
         str(target),
         image,
         base.image,
-        tuple(w for w in written if w != outdir.MARKER),
+        written,
         image_labels(stack, version),
         result,
         tuple(notes),
@@ -220,17 +218,16 @@ def _record(lock: Lock, lock_text: str, stack: ImageStack, machines: list[str]) 
         for name, version in per_machine[0].items()
         if all(other.get(name) == version for other in per_machine[1:])
     }
-    record = {
-        "schema": ENV_RECORD_SCHEMA,
-        "backend": "uv",
-        "spec": {"path": None, "hash": stack.spec_hash},
-        "lock": {
+    record = env_record(
+        backend="uv",
+        spec=(None, stack.spec_hash),
+        lock={
             "path": IMAGE_LOCK,
             "sha256": content_hash(lock_text.encode("utf-8")),
             "packages": expected,
         },
-        "plan": dict(lock.tool),
-    }
+        plan=lock.tool,
+    )
     return json.dumps(record, indent=2, sort_keys=True) + "\n"
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from torchenv.models.plan import Stack
 
@@ -61,3 +63,24 @@ class Provenance:
     lock_changed: bool | None = None  # None: the lock file is gone
     drift: tuple[str, ...] = ()  # "filelock is 4.3.0, the lock has 4.2.12", "six 1.17.0 added"
     error: str | None = None  # the record itself cannot be used
+
+
+def env_record(
+    *,
+    backend: str,
+    spec: tuple[str | None, str],
+    lock: Mapping[str, Any],
+    plan: Mapping[str, Any],
+    created: str | None = None,
+) -> dict[str, Any]:
+    """The content of ``torchenv-env.json``: what ``verify`` and ``doctor`` compare an
+    environment with. ``spec``: its path and hash; ``lock``: path, sha256, the packages the
+    environment should hold, and any further facts of the backend. ``created`` is left out
+    where a stable file matters more (an image layer)."""
+    record: dict[str, Any] = {"schema": ENV_RECORD_SCHEMA, "backend": backend}
+    if created is not None:
+        record["created"] = created
+    record["spec"] = {"path": spec[0], "hash": spec[1]}
+    record["lock"] = dict(lock)
+    record["plan"] = dict(plan)
+    return record

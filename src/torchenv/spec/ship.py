@@ -26,14 +26,8 @@ def check_image(check: Checker, value: object, key: str) -> SpecImage | None:
         return None
     check.unknown_keys(value, IMAGE_KEYS, key + ".")
     out: dict[str, Any] = {}
-    if "name" in value:
-        text = check.string(f"{key}.name", value["name"], '"registry.example.com/team/vision:1"')
-        if text is not None and _reference(check, f"{key}.name", text, pinned=False):
-            out["name"] = text
-    if "base" in value:
-        text = check.string(f"{key}.base", value["base"], '"python:3.11-slim-bookworm"')
-        if text is not None and _reference(check, f"{key}.base", text, pinned=True):
-            out["base"] = text
+    _reference_key(check, value, key, "name", out, pinned=False)
+    _reference_key(check, value, key, "base", out, pinned=True)
     for flag in ("compiler", "jupyter", "ssh"):
         if flag in value:
             if isinstance(value[flag], bool):
@@ -74,10 +68,7 @@ def check_deploy(check: Checker, value: object, key: str) -> SpecDeploy | None:
         return None
     check.unknown_keys(value, DEPLOY_KEYS, key + ".")
     out: dict[str, Any] = {}
-    if "image" in value:
-        text = check.string(f"{key}.image", value["image"], '"registry.example.com/vision:1"')
-        if text is not None and _reference(check, f"{key}.image", text, pinned=True):
-            out["image"] = text
+    _reference_key(check, value, key, "image", out, pinned=True)
     if "command" in value:
         items = check.strings(f"{key}.command", value["command"], '["train.py", "--epochs", "3"]')
         if isinstance(value["command"], list) and not value["command"]:
@@ -111,6 +102,24 @@ def _integer(
         check.report(key, f"{value} is out of range: expected {low} to {high}")
         return None
     return value
+
+
+_REFERENCE_EXAMPLES = {
+    "name": '"registry.example.com/team/vision:1"',
+    "base": '"python:3.11-slim-bookworm"',
+    "image": '"registry.example.com/team/vision:1"',
+}
+
+
+def _reference_key(
+    check: Checker, table: dict[str, Any], key: str, name: str, out: dict[str, Any], *, pinned: bool
+) -> None:
+    """An image reference under ``name`` of ``table`` into ``out``, when it is one."""
+    if name not in table:
+        return
+    text = check.string(f"{key}.{name}", table[name], _REFERENCE_EXAMPLES[name])
+    if text is not None and _reference(check, f"{key}.{name}", text, pinned=pinned):
+        out[name] = text
 
 
 def _reference(check: Checker, key: str, text: str, *, pinned: bool) -> bool:
