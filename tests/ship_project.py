@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from torchenv.backends.lockfile import reseal, tomllib, with_tool_table
 from torchenv.models.ship import ImageStack
 from torchenv.spec import load_spec, spec_hash
 
@@ -44,7 +45,7 @@ def ship_project(
         f'hashes = {{ sha256 = "{"ab" * 32}" }} }}]\n'
         for p in packages
     )
-    (root / "pylock.toml").write_text(
+    uv_text = (
         'lock-version = "1.0"\ncreated-by = "uv"\nrequires-python = ">=3.11"\n'
         f'\n[[packages]]\nname = "torch"\nversion = "2.13.0+{variant}"\n'
         f'wheels = [{{ url = "file://{wheel}", hashes = {{ sha256 = "{digest}" }} }}]\n'
@@ -52,10 +53,13 @@ def ship_project(
         "marker = \"platform_machine == 'x86_64'\"\n"
         'wheels = [{ url = "https://files.pythonhosted.org/triton.whl" }]\n'
         f"{entries}"
-        f'\n[tool.torchenv]\nspec = "torchenv.toml"\nspec-hash = "{hashed}"\n'
+    )
+    tool = tomllib.loads(
+        f'spec = "torchenv.toml"\nspec-hash = "{hashed}"\n'
         f'torch = "2.13.0"\nvariant = "{variant}"\npython = "3.11"\n'
         'platforms = ["linux_x86_64"]\n' + (CUDA_TOOL if variant != "cpu" else "")
     )
+    (root / "pylock.toml").write_text(with_tool_table(uv_text, tool))
     return spec
 
 
@@ -72,3 +76,12 @@ def stack(variant: str = "cu130", python: str = "3.11") -> ImageStack:
         spec_hash="b" * 64,
         archs=() if cuda is None else ("sm_80", "sm_90"),
     )
+
+
+def edit_lock(lock: Path, old: str, new: str, *, seal: bool = True) -> None:
+    """Change the lock's text as a hand edit would; ``seal``: and compute its lock-hash again,
+    as someone who meant the change would (else torchenv reports the lock as edited)."""
+    text = lock.read_text()
+    assert old in text, f"{old!r} is not in the lock"
+    text = text.replace(old, new)
+    lock.write_text(reseal(text) if seal else text)

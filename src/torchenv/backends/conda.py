@@ -24,14 +24,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from torchenv.backends.lockrecord import LOCK_HASH, LockRecord, read_record, seal_hash
 from torchenv.backends.tools import BackendError
 from torchenv.errors import UsageError
 from torchenv.models.plan import Stack
+from torchenv.untrusted import files
+from torchenv.untrusted.text import load_json
 
 CONDA_LOCK_FILE = "conda.lock"
 META_SUFFIX = ".torchenv.json"
 META_SCHEMA = "torchenv.conda-lock/1"
 LOCK_ENVIRONMENT = "default"  # rattler's lock holds named environments; torchenv writes one
+RECORD_LIMIT = 32 << 20  # conda-meta records list every file of a package
 MISSING_RATTLER = "the conda backend needs py-rattler: pip install 'torchenv[conda]'"
 
 # torchenv platform key -> conda subdir
@@ -156,15 +160,20 @@ def content_hash(data: bytes) -> str:
 
 
 def render_meta(tool: dict[str, Any], lock_bytes: bytes) -> str:
+    """The sidecar: the sha256 of the lock it describes and torchenv's table, sealed with a
+    ``lock-hash`` over both (lockrecord.py) so that an edit of either is found."""
+    tool = {k: v for k, v in tool.items() if k != LOCK_HASH}
     document = {"schema": META_SCHEMA, "lock-sha256": content_hash(lock_bytes), "tool": tool}
+    tool[LOCK_HASH] = seal_hash(document, ("tool",))
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 
-def parse_meta(data: bytes, path: str) -> tuple[str, dict[str, Any]]:
-    """(sha256 of the lock it describes, torchenv's table) from a sidecar's bytes."""
+def parse_meta(data: bytes, path: str) -> tuple[str, LockRecord, bool | None]:
+    """(sha256 of the lock it describes, torchenv's checked record, whether its lock-hash
+    matches) from a sidecar's bytes."""
     hint = "Run `torchenv lock` to write the lock and its sidecar again."
     try:
-        document = json.loads(data.decode("utf-8"))
+        document = load_json(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise UsageError("lock-unreadable", f"{path} is not JSON: {exc}", hint) from None
     if not isinstance(document, dict) or document.get("schema") != META_SCHEMA:
@@ -172,7 +181,10 @@ def parse_meta(data: bytes, path: str) -> tuple[str, dict[str, Any]]:
     sha, tool = document.get("lock-sha256"), document.get("tool")
     if not isinstance(sha, str) or not isinstance(tool, dict):
         raise UsageError("lock-malformed", f"{path} has no lock-sha256 or tool table.", hint)
-    return sha, tool
+    record = read_record(tool, path, "tool.")
+    if record.lock_hash is None:
+        return sha, record, None
+    return sha, record, record.lock_hash == seal_hash(document, ("tool",))
 
 
 def python_distributions(prefix: Path) -> dict[str, str]:
@@ -182,11 +194,11 @@ def python_distributions(prefix: Path) -> dict[str, str]:
     found: dict[str, str] = {}
     for record in sorted((prefix / "conda-meta").glob("*.json")):
         try:
-            data = json.loads(record.read_text("utf-8"))
+            data = load_json(files.read_bytes(record, RECORD_LIMIT))
         except (OSError, ValueError):
             continue
-        files = data.get("files") if isinstance(data, dict) else None
-        for file in files if isinstance(files, list) else ():
+        listed = data.get("files") if isinstance(data, dict) else None
+        for file in listed if isinstance(listed, list) else ():
             match = _DIST_INFO.search(str(file).replace("\\", "/"))
             if match:
                 found[match.group(1)] = match.group(2)

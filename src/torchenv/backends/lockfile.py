@@ -8,13 +8,25 @@ whose spec changed since is stale), and the indexes it was resolved against.
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import tomli_w
 
+from torchenv.backends.lockrecord import (
+    HASH,
+    LOCK_HASH,
+    LockFieldError,
+    LockRecord,
+    checked,
+    checked_url,
+    read_record,
+    seal_hash,
+)
 from torchenv.errors import UsageError
+from torchenv.untrusted.text import load_toml, printable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -52,12 +64,17 @@ class Lock:
     path: str
     sha256: str  # of the file's bytes: what an environment records it was built from
     packages: tuple[LockedPackage, ...]
-    tool: dict[str, Any] = field(default_factory=dict)  # the [tool.torchenv] table
+    record: LockRecord | None = None  # the [tool.torchenv] table; None in a lock of others
+    sealed: bool | None = None  # its lock-hash matches the content; None: it has none
 
     @property
     def spec_hash(self) -> str | None:
-        value = self.tool.get("spec-hash")
-        return value if isinstance(value, str) else None
+        return self.record.spec_hash if self.record is not None else None
+
+    @property
+    def tool(self) -> dict[str, Any]:
+        """The checked [tool.torchenv] table as written (the environment record's plan)."""
+        return dict(self.record.table) if self.record is not None else {}
 
     def versions(self) -> dict[str, str]:
         return {p.name: p.version for p in self.packages}
@@ -91,52 +108,135 @@ def content_hash(data: bytes) -> str:
 
 
 def parse_lock(data: bytes, path: str) -> Lock:
-    """A pylock.toml; malformed input is a UsageError naming the file and the fix."""
+    """A pylock.toml; malformed input, and any value out of its form, is a UsageError naming
+    the file, the field and the fix."""
     hint = "Run `torchenv lock` to write it again."
     try:
-        doc = tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        doc = load_toml(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
         raise UsageError("lock-unreadable", f"{path} is not a TOML file: {exc}", hint) from None
     if not str(doc.get("lock-version", "")).startswith("1."):
         raise UsageError(
             "lock-version",
-            f"{path} is not a PEP 751 lock file (lock-version {doc.get('lock-version')!r}).",
+            f"{path} is not a PEP 751 lock file (lock-version "
+            f"{printable(repr(doc.get('lock-version')))[:40]}).",
             hint,
         )
-    packages = []
-    for index, entry in enumerate(doc.get("packages") or []):
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise UsageError("lock-malformed", f"{path}: packages[{index}] has no name.", hint)
-        wheels = tuple(
-            LockedWheel(
-                str(w.get("url") or w.get("path") or ""),
-                (w.get("hashes") or {}).get("sha256"),
-            )
-            for w in entry.get("wheels") or []
-            if isinstance(w, dict)
-        )
-        packages.append(
-            LockedPackage(entry["name"], str(entry.get("version", "")), wheels, entry.get("marker"))
-        )
-    tool = doc.get("tool", {}).get("torchenv", {}) if isinstance(doc.get("tool"), dict) else {}
-    return Lock(path, content_hash(data), tuple(packages), tool if isinstance(tool, dict) else {})
+    _no_control_characters(doc, path)
+    entries = doc.get("packages") or []
+    if not isinstance(entries, list):
+        raise LockFieldError(path, "packages", entries, "an array of tables")
+    packages = tuple(_package(entry, f"packages[{i}]", path) for i, entry in enumerate(entries))
+    tool = doc.get("tool")
+    table = tool.get("torchenv") if isinstance(tool, dict) else None
+    if table is None:
+        return Lock(path, content_hash(data), packages)
+    if not isinstance(table, dict):
+        raise LockFieldError(path, "tool.torchenv", table, "a table")
+    record = read_record(table, path, "tool.torchenv.")
+    sealed = None
+    if record.lock_hash is not None:
+        sealed = record.lock_hash == seal_hash(doc, ("tool", "torchenv"))
+    return Lock(path, content_hash(data), packages, record, sealed)
+
+
+# PEP 508 names (packaging.utils): what pip and uv accept, and nothing a requirements file
+# could read as an option or a second line
+_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+
+
+def _package(entry: object, key: str, path: str) -> LockedPackage:
+    from packaging.markers import InvalidMarker, Marker  # noqa: PLC0415
+    from packaging.version import InvalidVersion, Version  # noqa: PLC0415
+
+    if not isinstance(entry, dict):
+        raise LockFieldError(path, key, entry, "a table")
+    name = checked(path, f"{key}.name", entry.get("name"), _NAME, "a package name")
+    version = entry.get("version", "")
+    try:
+        Version(version if isinstance(version, str) else "")
+    except InvalidVersion:
+        raise LockFieldError(path, f"{key}.version", version, "a PEP 440 version") from None
+    marker = entry.get("marker")
+    if marker is not None:
+        try:
+            marker = str(Marker(marker if isinstance(marker, str) else ""))
+        except InvalidMarker:
+            raise LockFieldError(path, f"{key}.marker", marker, "a PEP 508 marker") from None
+    wheels = entry.get("wheels") or []
+    if not isinstance(wheels, list):
+        raise LockFieldError(path, f"{key}.wheels", wheels, "an array of tables")
+    return LockedPackage(
+        name,
+        version,
+        tuple(_wheel(w, f"{key}.wheels[{i}]", path) for i, w in enumerate(wheels)),
+        marker,
+    )
+
+
+def _wheel(entry: object, key: str, path: str) -> LockedWheel:
+    if not isinstance(entry, dict):
+        raise LockFieldError(path, key, entry, "a table")
+    if "url" in entry:
+        location = checked_url(path, f"{key}.url", entry["url"])
+    else:
+        location = checked(path, f"{key}.path", entry.get("path"), _RELATIVE, "a relative path")
+    hashes = entry.get("hashes") or {}
+    if not isinstance(hashes, dict):
+        raise LockFieldError(path, f"{key}.hashes", hashes, "a table")
+    sha = hashes.get("sha256")
+    if sha is not None:
+        checked(path, f"{key}.hashes.sha256", sha, HASH, "a sha256")
+    return LockedWheel(location, sha)
+
+
+# a wheel beside the lock (PEP 751 `path`, as `torchenv image` writes it): no "..", no root
+_RELATIVE = re.compile(r"(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9._+/-]{1,300}")
+
+
+def _no_control_characters(value: object, path: str, key: str = "") -> None:
+    """No string anywhere in a lock holds a control character: uv writes none, and a newline
+    in a name, version or marker would become a line of its own in a requirements file."""
+    if isinstance(value, str):
+        if re.search(r"[\x00-\x1f\x7f]", value):
+            raise LockFieldError(path, key or "a value", value, "text without control characters")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _no_control_characters(k, path, key)
+            _no_control_characters(v, path, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _no_control_characters(v, path, f"{key}[{i}]")
 
 
 def with_tool_table(pylock_text: str, table: dict[str, Any]) -> str:
-    """``pylock_text`` with ``[tool.torchenv]`` appended (uv's own text is kept as it is)."""
+    """``pylock_text`` with ``[tool.torchenv]`` appended (uv's own text is kept as it is) and
+    sealed: its ``lock-hash`` is the sha256 of the whole lock's content without itself."""
     if "[tool.torchenv]" in pylock_text:
         raise ValueError("the lock already has a [tool.torchenv] table")
-    tail = tomli_w.dumps({"tool": {"torchenv": table}})
-    text = pylock_text.rstrip("\n") + "\n\n" + tail
-    tomllib.loads(text)  # the result must stay valid TOML
-    return text
+    table = {k: v for k, v in table.items() if k != LOCK_HASH}
+
+    def render(tool: dict[str, Any]) -> str:
+        return pylock_text.rstrip("\n") + "\n\n" + tomli_w.dumps({"tool": {"torchenv": tool}})
+
+    unsealed = tomllib.loads(render(table))  # the result must stay valid TOML
+    return render({**table, LOCK_HASH: seal_hash(unsealed, ("tool", "torchenv"))})
+
+
+def reseal(text: str) -> str:
+    """A lock torchenv rewrote (the image's copy names local wheels by path) sealed again."""
+    doc = tomllib.loads(text)
+    digest = seal_hash(doc, ("tool", "torchenv"))
+    return re.sub(
+        rf'^{LOCK_HASH} = "[0-9a-f]{{64}}"$', f'{LOCK_HASH} = "{digest}"', text, flags=re.M
+    )
 
 
 def pip_requirements(lock: Lock) -> str:
     """requirements.txt for ``pip install --require-hashes --no-deps``: every locked package
     pinned, with the hash of each of its wheels, so pip may pick the one for its platform but
     cannot install anything the lock does not name."""
-    lines = [f"# generated by torchenv from {lock.path} (sha256 {lock.sha256[:12]})"]
+    lines = [f"# generated by torchenv from the lock with sha256 {lock.sha256}"]
     for package in lock.packages:
         hashes = [w.sha256 for w in package.wheels if w.sha256]
         if not hashes:

@@ -20,6 +20,7 @@ from torchenv.backends.conda import (
     require_rattler,
 )
 from torchenv.backends.lockfile import Lock, LockedPackage
+from torchenv.backends.registry import registered
 from torchenv.errors import UsageError
 from torchenv.models.build import (
     CREATE_SCHEMA,
@@ -37,32 +38,20 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 
-def _read(path: Path, what: str, spec: Spec) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(
-            "lock-missing",
-            f"There is no {what} for {spec.path or 'the spec'} ({path}).",
-            "Run `torchenv lock` first.",
-        ) from None
-    except OSError as exc:
-        raise UsageError("lock-unreadable", f"Cannot read {path}: {exc.strerror}.") from None
-
-
 def load_fresh_conda_lock(spec: Spec, cwd: Path) -> tuple[Lock, list[Solved]]:
     """The spec's conda lock, refused when missing, made from another version of the spec, or
     changed since ``torchenv lock`` wrote it (its sha256 differs from the sidecar's)."""
     from torchenv.backends.conda_rattler import read_lock  # noqa: PLC0415
+    from torchenv.commands.create import read_lock_bytes, spec_directory  # noqa: PLC0415
     from torchenv.spec import spec_hash  # noqa: PLC0415
 
-    spec_dir = Path(spec.path).parent if spec.path else cwd
-    path = spec_dir / CONDA_LOCK_FILE
-    data = _read(path, "conda lock", spec)
+    path = spec_directory(spec, cwd) / CONDA_LOCK_FILE
+    data = read_lock_bytes(path, spec, "conda lock")
     sidecar = meta_path(path)
-    locked_sha, tool = parse_meta(_read(sidecar, "record of the conda lock", spec), str(sidecar))
+    sidecar_data = read_lock_bytes(sidecar, spec, "record of the conda lock")
+    locked_sha, record, sealed = parse_meta(sidecar_data, str(sidecar))
     again = "Run `torchenv lock` again, then create."
-    if tool.get("spec-hash") != spec_hash(spec):
+    if record.spec_hash != spec_hash(spec):
         raise UsageError(
             "lock-stale",
             f"{path} was made from another version of {spec.path or 'the spec'} (the spec "
@@ -70,6 +59,13 @@ def load_fresh_conda_lock(spec: Spec, cwd: Path) -> tuple[Lock, list[Solved]]:
             again,
         )
     sha = content_hash(data)
+    if not sealed:
+        raise UsageError(
+            "lock-edited",
+            f"{sidecar} has no lock-hash, or its content no longer matches it: it was written "
+            "by an older torchenv or changed since `torchenv lock`.",
+            again,
+        )
     if sha != locked_sha:
         raise UsageError(
             "lock-stale",
@@ -81,7 +77,7 @@ def load_fresh_conda_lock(spec: Spec, cwd: Path) -> tuple[Lock, list[Solved]]:
     packages = tuple(
         LockedPackage(name, version) for part in solved for name, version, _ in part.packages()
     )
-    return Lock(str(path), sha, packages, tool), solved
+    return Lock(str(path), sha, packages, record, sealed), solved
 
 
 def run_create_conda(
@@ -101,6 +97,7 @@ def run_create_conda(
         _quick_verify,
         _register,
         protected_paths,
+        registry_path,
         resolve_prefix,
     )
 
@@ -134,7 +131,9 @@ def run_create_conda(
     spec_dir = Path(spec.path).parent if spec.path else cwd
     target = resolve_prefix(prefix, spec_dir)
     protected = protected_paths(spec, cwd)
-    replaced = staging.check_target(target, force, protected)  # before anything is installed
+    registry = registry_path()
+    known = registered(registry)
+    replaced = staging.check_target(target, force, protected, known)  # before installing
     steps: list[BuildStep] = []
     with staging.terminate_as_interrupt(), staging.exclusive(target):
         for path in staging.remove_leftovers(target):
@@ -155,9 +154,9 @@ def run_create_conda(
                 else distributions.get("torch") or part.versions().get("pytorch", "")
             )
             started = time.perf_counter()
-            staging.promote(build, target, force, protected)
+            staging.promote(build, target, force, protected, known)
             steps.append(BuildStep("move", time.perf_counter() - started))
-        _register(target, spec, lock, "conda")
+        notes = _register(registry, target, spec, lock, "conda")
     return CreateReport(
         CREATE_SCHEMA,
         str(target),
@@ -169,6 +168,7 @@ def run_create_conda(
         len(part.records),
         tuple(steps),
         replaced,
+        tuple(notes),
     )
 
 

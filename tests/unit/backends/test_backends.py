@@ -23,6 +23,7 @@ REMOTE = (
     "https://download.pytorch.org/whl/cpu/torch-2.13.0+cpu-cp312-cp312-manylinux_2_28_x86_64.whl"
 )
 
+H1, H2, H3 = "21de" * 16, "6746" * 16, "aaaa" * 16
 PYLOCK = f"""\
 lock-version = "1.0"
 created-by = "uv"
@@ -31,24 +32,25 @@ requires-python = ">=3.11"
 [[packages]]
 name = "filelock"
 version = "4.2.12"
-wheels = [{{ url = "{WHL}", hashes = {{ sha256 = "21de" }} }}]
+wheels = [{{ url = "{WHL}", hashes = {{ sha256 = "{H1}" }} }}]
 
 [[packages]]
 name = "torch"
 version = "2.13.0+cpu"
 marker = "sys_platform == 'linux'"
 wheels = [
-  {{ url = "{LOCAL}", hashes = {{ sha256 = "6746" }} }},
-  {{ url = "{REMOTE}", hashes = {{ sha256 = "aaaa" }} }},
+  {{ url = "{LOCAL}", hashes = {{ sha256 = "{H2}" }} }},
+  {{ url = "{REMOTE}", hashes = {{ sha256 = "{H3}" }} }},
 ]
 """
 
 
 def test_tool_table_is_appended_and_read_back() -> None:
-    text = with_tool_table(PYLOCK, {"spec-hash": "abc", "variant": "cpu", "archs": []})
+    text = with_tool_table(PYLOCK, TOOL)
     assert text.startswith(PYLOCK.rstrip("\n"))  # uv's text is kept byte for byte
     lock = parse_lock(text.encode(), "pylock.toml")
-    assert lock.spec_hash == "abc" and lock.tool["variant"] == "cpu"
+    assert lock.spec_hash == "ab" * 32 and lock.tool["variant"] == "cpu"
+    assert lock.sealed is True
     assert lock.versions() == {"filelock": "4.2.12", "torch": "2.13.0+cpu"}
     assert len(lock.sha256) == 64
     with pytest.raises(ValueError, match="already"):
@@ -61,13 +63,23 @@ def test_tool_table_is_appended_and_read_back() -> None:
         (b"\xff\xfe", "not a TOML file"),
         (b"lock-version = [", "not a TOML file"),
         (b'lock-version = "2.0"', "not a PEP 751 lock file"),
-        (b'lock-version = "1.0"\n[[packages]]\nversion = "1"', r"packages\[0\] has no name"),
+        (b'lock-version = "1.0"\n[[packages]]\nversion = "1"', r"packages\[0\]\.name = None"),
     ],
 )
 def test_malformed_locks_name_the_file(data: bytes, message: str) -> None:
     with pytest.raises(UsageError, match=message) as err:
         parse_lock(data, "/x/pylock.toml")
     assert "/x/pylock.toml" in err.value.message and "torchenv lock" in (err.value.hint or "")
+
+
+TOOL = {
+    "spec-hash": "ab" * 32,
+    "torch": "2.13.0",
+    "variant": "cpu",
+    "python": "3.11",
+    "platforms": ["linux_x86_64"],
+    "archs": [],
+}
 
 
 def test_the_packages_expected_here_follow_the_markers() -> None:
@@ -79,9 +91,9 @@ def test_the_packages_expected_here_follow_the_markers() -> None:
 
 def test_pip_requirements_carry_every_wheel_hash_and_the_marker() -> None:
     text = pip_requirements(parse_lock(PYLOCK.encode(), "pylock.toml"))
-    assert "filelock==4.2.12 \\\n    --hash=sha256:21de" in text
-    assert "torch==2.13.0+cpu ; sys_platform == 'linux' \\\n    --hash=sha256:6746" in text
-    assert "--hash=sha256:aaaa" in text
+    assert f"filelock==4.2.12 \\\n    --hash=sha256:{H1}" in text
+    assert f'torch==2.13.0+cpu ; sys_platform == "linux" \\\n    --hash=sha256:{H2}' in text
+    assert f"--hash=sha256:{H3}" in text
 
 
 def test_pip_requirements_refuse_a_package_without_hashes() -> None:
@@ -159,7 +171,8 @@ def test_build_dir_is_removed_on_failure_and_leftovers_are_cleaned(tmp_path: Pat
 
 def test_promote_replaces_only_when_asked(tmp_path: Path) -> None:
     prefix = tmp_path / "env"
-    prefix.mkdir()
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / "python").symlink_to("/usr/bin/python3")
     (prefix / "pyvenv.cfg").write_text("home = /usr/bin\n")
     with staging.build_dir(prefix) as build:
         (build / "new").write_text("new")

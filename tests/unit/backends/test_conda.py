@@ -90,11 +90,22 @@ def test_platforms_and_glibc() -> None:
 def test_the_sidecar_round_trips(tmp_path: Path) -> None:
     lock = tmp_path / conda.CONDA_LOCK_FILE
     assert conda.meta_path(lock) == tmp_path / "conda.lock.torchenv.json"
-    table = {"spec-hash": "abc", "variant": "cu130", "cuda": "13.0", "archs": ["sm_90"]}
+    table = {
+        "spec-hash": "ab" * 32,
+        "torch": "2.13.0",
+        "python": "3.11",
+        "platforms": ["linux_x86_64"],
+        "variant": "cu130",
+        "cuda": "13.0",
+        "archs": ["sm_90"],
+    }
     text = conda.render_meta(table, b"version: 7\n")
-    sha, tool = conda.parse_meta(text.encode(), "meta.json")
-    assert tool == table and sha == conda.content_hash(b"version: 7\n")
+    sha, record, sealed = conda.parse_meta(text.encode(), "meta.json")
+    assert record.cuda == "13.0" and sha == conda.content_hash(b"version: 7\n") and sealed
+    assert {k: v for k, v in record.table.items() if k != "lock-hash"} == table
     assert json.loads(text)["schema"] == conda.META_SCHEMA
+    edited = text.replace('"13.0"', '"12.8"')
+    assert conda.parse_meta(edited.encode(), "meta.json")[2] is False
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from builders import FakeRunner, fake_tool, probe_context
-from ship_project import ship_project
+from ship_project import edit_lock, ship_project
 from torchenv.backends.tools import BackendError
 from torchenv.commands.deploy import run_deploy
 from torchenv.commands.image import run_image
@@ -124,22 +124,24 @@ def test_image_refusals(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not on this machine"):
         run_image(ctx, str(spec), tmp_path)
     old = ship_project(tmp_path / "o")
-    lock = tmp_path / "o" / "pylock.toml"
-    lock.write_text(lock.read_text().replace('python = "3.11"', 'python = "3.9"'))
+    edit_lock(tmp_path / "o" / "pylock.toml", 'python = "3.11"', 'python = "3.9"')
     with pytest.raises(UsageError, match=r"needs Python 3\.10 or newer"):
         run_image(ctx, str(old), tmp_path)
     mac = ship_project(tmp_path / "m")
-    lock = tmp_path / "m" / "pylock.toml"
-    lock.write_text(lock.read_text().replace('"linux_x86_64"', '"macos_arm64"'))
+    edit_lock(tmp_path / "m" / "pylock.toml", '"linux_x86_64"', '"macos_arm64"')
     with pytest.raises(UsageError, match="images run Linux"):
         run_image(ctx, str(mac), tmp_path)
+    edited = ship_project(tmp_path / "e")
+    edit_lock(tmp_path / "e" / "pylock.toml", 'version = "3.6.0"', 'version = "3.5.0"', seal=False)
+    with pytest.raises(UsageError, match="changed after `torchenv lock`") as caught:
+        run_image(ctx, str(edited), tmp_path)
+    assert caught.value.reference == "lock-edited"
 
 
 def test_a_lock_for_two_architectures_expects_what_both_get(tmp_path: Path) -> None:
     ctx, _ = context(tmp_path)
     spec = ship_project(tmp_path / "p")
-    lock = tmp_path / "p" / "pylock.toml"
-    lock.write_text(lock.read_text().replace('"linux_x86_64"]', '"linux_x86_64", "linux_aarch64"]'))
+    edit_lock(tmp_path / "p" / "pylock.toml", '"linux_x86_64",', '"linux_x86_64", "linux_aarch64",')
     run_image(ctx, str(spec), tmp_path)
     record = json.loads((tmp_path / "p" / "image" / "torchenv-env.json").read_text())
     assert record["lock"]["packages"] == {"torch": "2.13.0+cpu"}  # triton is x86_64 only

@@ -1,0 +1,103 @@
+"""The wheels a lock takes from this machine (``file://`` URLs, as ``torchenv lock`` records a
+spec's ``find-links`` folder), carried into an image's build context.
+
+A lock is data from elsewhere: only a wheel file (``*.whl``) whose content has the sha256 the
+lock gives it is copied, so a lock naming ``file:///home/you/.ssh/id_ed25519`` cannot carry that
+file into an image. The image checks the copies against the same hashes when it installs them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import tomli_w
+
+from torchenv.backends.lockfile import Lock, content_hash, reseal
+from torchenv.errors import UsageError
+from torchenv.untrusted import files
+from torchenv.untrusted.text import load_toml, printable
+
+
+def portable_lock(lock: Lock) -> tuple[str, list[Path]]:
+    """The lock's text with each wheel that lies on this machine (file:// URL) named by a path
+    relative to the lock (PEP 751 `path`), and those wheels, to be copied beside it. Only a
+    wheel is copied, and only when its content has the sha256 the lock gives it: a lock is data
+    from elsewhere, and one naming ``file:///home/you/.ssh/id_ed25519`` must not carry that
+    file into an image. The image checks the copies against the same hashes when it installs."""
+    data = files.read_bytes(lock.path)
+    if content_hash(data) != lock.sha256:
+        raise UsageError(
+            "lock-changed",
+            f"{lock.path} changed while torchenv was reading it.",
+            "Run the command again once nothing else writes the lock.",
+        )
+    doc = load_toml(data.decode("utf-8"))  # the very bytes parse_lock checked
+    wheels: list[Path] = []
+    for package in doc.get("packages") or []:
+        for wheel in package.get("wheels") or []:
+            url = wheel.get("url", "")
+            if not url.startswith("file:"):
+                continue
+            source = _local_wheel(lock, url, (wheel.get("hashes") or {}).get("sha256"))
+            if source.name not in {w.name for w in wheels}:  # a universal lock names it twice
+                wheels.append(source)
+            del wheel["url"]
+            wheel["path"] = f"wheels/{source.name}"
+    return reseal(tomli_w.dumps(doc)), wheels
+
+
+def _local_wheel(lock: Lock, url: str, sha256: str | None) -> Path:
+    """The file of a file:// wheel URL, when it is a wheel with the lock's sha256."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename  # noqa: PLC0415
+
+    source = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    shown = printable(str(source))
+    try:
+        parse_wheel_filename(source.name)
+    except InvalidWheelFilename:
+        raise UsageError(
+            "image-local-file-not-a-wheel",
+            f"{lock.path} names the local file {shown}, which is not a wheel: only wheels "
+            "(*.whl) are copied into an image.",
+            "Lock again with `torchenv lock`; check the lock if you did not write it.",
+        ) from None
+    if sha256 is None:
+        raise UsageError(
+            "image-wheel-unhashed",
+            f"{lock.path} names {shown} without a sha256, so its content cannot be checked.",
+            "Lock again with `torchenv lock` (uv records the hash of every file).",
+        )
+    try:
+        digest = _file_sha256(source)
+    except FileNotFoundError:
+        raise UsageError(
+            "image-wheel-missing",
+            f"{lock.path} names {shown}, which is not on this machine.",
+            "Lock again where the wheel is, or put it back.",
+        ) from None
+    except OSError as exc:
+        raise UsageError(
+            "image-wheel-unreadable",
+            f"{lock.path} names {shown}, which cannot be read: {files.describe(exc)}.",
+            "Lock again with `torchenv lock`.",
+        ) from None
+    if digest != sha256:
+        raise UsageError(
+            "image-wheel-hash",
+            f"{shown} does not have the sha256 that {lock.path} gives it: it changed since the "
+            "lock was made, or the lock names another file.",
+            "Lock again with `torchenv lock`; check the lock if you did not write it.",
+        )
+    return source
+
+
+def _file_sha256(path: Path) -> str:
+    """sha256 of a regular file, read in blocks (CUDA wheels are gigabytes)."""
+    digest = hashlib.sha256()
+    with files.open_regular(path) as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
