@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from torchenv.backends.tools import BackendError, Progress, run_step
 from torchenv.errors import UsageError
 from torchenv.models.process import Runner
+from torchenv.models.ship import NETRC_SECRET
 
 BUILDERS = ("docker", "podman", "buildah")
 PROBE_TIMEOUT = 20.0
@@ -61,7 +62,15 @@ def find_builder(
     )
 
 
-def build_argv(builder: Builder, out: str, image: str, build_args: Sequence[str] = ()) -> list[str]:
+def build_argv(
+    builder: Builder,
+    out: str,
+    image: str,
+    build_args: Sequence[str] = (),
+    netrc: str | None = None,
+) -> list[str]:
+    """``netrc``: a file given to the build as the secret the Dockerfile mounts for the install
+    (docker, podman and buildah all take ``--secret id=...,src=...``)."""
     argv = [builder.path, "bud" if builder.tool == "buildah" else "build"]
     if builder.tool in ("buildah", "podman"):
         # their default OCI format has no HEALTHCHECK or SHELL: both would be dropped
@@ -70,6 +79,8 @@ def build_argv(builder: Builder, out: str, image: str, build_args: Sequence[str]
         argv.append("--layers")  # reuse the lock's layer when only torchenv or configs changed
     for arg in build_args:
         argv += ["--build-arg", arg]
+    if netrc is not None:
+        argv += ["--secret", f"id={NETRC_SECRET},src={netrc}"]
     return [*argv, "--tag", image, out]
 
 
@@ -81,8 +92,9 @@ def build_image(
     progress: Progress,
     verbose: bool,
     build_args: Sequence[str] = (),
+    netrc: str | None = None,
 ) -> tuple[tuple[str, ...], float]:
-    argv = build_argv(builder, out, image, build_args)
+    argv = build_argv(builder, out, image, build_args, netrc)
     progress(
         f"building {image} with {builder.tool} (the first build downloads the base and "
         "the locked packages)"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchenv.models.spec import SpecIndex
+from torchenv.untrusted.text import strip_credentials
 
 # the platform tags uv's --python-platform takes, per torchenv platform key
 UV_PLATFORMS = {
@@ -53,15 +54,31 @@ class Sources:
         )
         return cls(index.pypi, pytorch, links)
 
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every location, as the spec gives it (credentials included: for the netrc)."""
+        return (self.pypi, *([self.pytorch] if self.pytorch else []), *self.find_links)
+
+    def without_credentials(self) -> Sources:
+        """The same locations with no user or password: what a lock or a record may keep."""
+        return Sources(
+            strip_credentials(self.pypi),
+            strip_credentials(self.pytorch) if self.pytorch else None,
+            tuple(strip_credentials(link) for link in self.find_links),
+        )
+
 
 def _index_args(sources: Sources) -> list[str]:
-    args = ["--index-url", sources.pypi]
-    if sources.pytorch:
+    # no credentials on a command line (other users see it in ps, --verbose prints it): the
+    # installer reads them from the netrc of backends/credentials.py
+    clean = sources.without_credentials()
+    args = ["--index-url", clean.pypi]
+    if clean.pytorch:
         # uv tries --extra-index-url first; with its default "first-index" strategy a package the
         # PyTorch index has (torch, torchvision, nvidia-*) comes only from there, so PyPI cannot
         # substitute a build of another variant (uv docs, "Index strategy")
-        args += ["--extra-index-url", sources.pytorch]
-    for links in sources.find_links:
+        args += ["--extra-index-url", clean.pytorch]
+    for links in clean.find_links:
         args += ["--find-links", links]
     return args
 

@@ -9,13 +9,12 @@ import os
 import re
 import secrets
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from torchenv.backends import outdir
+from torchenv.backends.localwheels import portable_lock
 from torchenv.backends.lockfile import Lock, content_hash
 from torchenv.errors import UsageError
 from torchenv.models.build import ENV_RECORD_FILE, env_record
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
     from torchenv.probe.context import ProbeContext
 
 Progress = Callable[[str], None]
-# a wheel entry of uv's pylock.toml whose file is on this machine
-_LOCAL_WHEEL = re.compile(r'url = "(file://[^"]+)"')
 IMAGE_LOCK = "/etc/torchenv/pylock.toml"  # where the image keeps the lock it was built from
 
 
@@ -53,25 +50,29 @@ def load_ship_inputs(spec_file: str | None, cwd: Path) -> tuple[Spec, Lock, Imag
             "yet), then `torchenv lock`.",
         )
     lock = load_fresh_lock(spec, cwd)
-    tool = lock.tool
-    platforms = [str(p) for p in tool.get("platforms") or ()]
-    if platforms and not any(p.startswith("linux_") for p in platforms):
+    record = lock.record
+    if record is None:  # pragma: no cover - load_fresh_lock refuses a lock without one
+        raise ValueError("a fresh lock has a record")
+    if not any(p.startswith("linux_") for p in record.platforms):
         raise UsageError(
             "image-not-linux",
-            f"{lock.path} was locked for {', '.join(platforms)}: container images run Linux.",
+            f"{lock.path} was locked for {', '.join(record.platforms)}: container images run "
+            "Linux.",
             'Add a Linux target to the spec ([targets] platform = "linux_x86_64"), then '
             "`torchenv lock`.",
         )
+    # every value comes from the checked record (backends/lockrecord.py): a version, a variant,
+    # a CUDA release; nothing that could end a Dockerfile line or a label's quotes
     stack = ImageStack(
         name=spec.name,
-        python=str(tool.get("python") or spec.python or "3"),
-        torch=str(tool.get("torch") or lock.versions().get("torch", "")),
-        variant=str(tool.get("variant") or "cpu"),
-        cuda=str(tool["cuda"]) if tool.get("cuda") else None,
-        driver_floor=str(tool["driver-floor"]) if tool.get("driver-floor") else None,
+        python=record.python,
+        torch=record.torch,
+        variant=record.variant,
+        cuda=record.cuda,
+        driver_floor=record.driver_floor,
         lock_sha256=lock.sha256,
         spec_hash=spec_hash(spec),
-        archs=tuple(str(a) for a in tool.get("archs") or ()),
+        archs=record.archs,
     )
     return spec, lock, stack
 
@@ -143,10 +144,11 @@ def run_image(
     target = Path(out).expanduser() if out else spec_dir / "image"
     if not target.is_absolute():
         target = cwd / target
-    lock_text, wheels = _portable_lock(lock)
+    lock_text, wheels = portable_lock(lock)
     version = _torchenv_version()
-    machines = [p.removeprefix("linux_") for p in lock.tool.get("platforms") or ()]
-    machines = [m for m in machines if m in ("x86_64", "aarch64")] or ["x86_64"]
+    record = lock.record
+    platforms = record.platforms if record is not None else ()
+    machines = [p.removeprefix("linux_") for p in platforms if p.startswith("linux_")]
     project = os.path.relpath(spec_dir, target)
     files = [
         ShipFile(".dockerignore", render_dockerignore()),
@@ -191,7 +193,8 @@ def run_image(
         notes.append(f"{len(wheels)} local wheel(s) of the lock copied into wheels/")
     result = None
     if build:
-        result = _build(ctx, target, image, builder, build_args, verbose, progress)
+        urls = (spec.index.pypi, spec.index.pytorch, *spec.index.find_links)
+        result = _build(ctx, target, image, builder, build_args, verbose, progress, urls)
     return ImageReport(
         IMAGE_SCHEMA,
         str(target),
@@ -241,27 +244,6 @@ def _require_jupyter(options: SpecImage, lock: Lock, spec: Spec) -> None:
         )
 
 
-def _portable_lock(lock: Lock) -> tuple[str, list[Path]]:
-    """The lock's text with each wheel that lies on this machine (file:// URL) named by a path
-    relative to the lock (PEP 751 `path`), and those wheels, to be copied beside it. Their
-    sha256 stays in the lock, so the image checks them as it checks downloads."""
-    text = Path(lock.path).read_text("utf-8")
-    wheels: list[Path] = []
-
-    def relative(match: re.Match[str]) -> str:
-        source = Path(urllib.request.url2pathname(urllib.parse.urlsplit(match.group(1)).path))
-        if not source.is_file():
-            raise UsageError(
-                "image-wheel-missing",
-                f"{lock.path} names {source}, which is not on this machine.",
-                "Lock again where the wheel is, or put it back.",
-            )
-        wheels.append(source)
-        return f'path = "wheels/{source.name}"'
-
-    return _LOCAL_WHEEL.sub(relative, text), wheels
-
-
 def _minor(python: str) -> tuple[int, int]:
     major, _, minor = python.removesuffix("t").partition(".")
     try:
@@ -294,10 +276,23 @@ def _build(
     build_args: tuple[str, ...],
     verbose: bool,
     progress: Progress,
+    index_urls: tuple[str, ...] = (),
 ) -> BuildResult:
+    """``index_urls``: the spec's, whose credentials the build gets as its netrc secret."""
     from torchenv.backends.containers import build_image, find_builder  # noqa: PLC0415
+    from torchenv.backends.credentials import netrc_file  # noqa: PLC0415
 
     found = find_builder(ctx.runner, ctx.which, builder)
     started = time.perf_counter()
-    argv, _ = build_image(ctx.runner, found, str(target), image, progress, verbose, build_args)
+    with netrc_file(index_urls, ctx.env) as netrc:
+        argv, _ = build_image(
+            ctx.runner,
+            found,
+            str(target),
+            image,
+            progress,
+            verbose,
+            build_args,
+            str(netrc) if netrc else None,
+        )
     return BuildResult(found.tool, image, time.perf_counter() - started, argv)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from torchenv.backends import staging
+from torchenv.backends.credentials import installer_env
 from torchenv.backends.installers import Sources, uv_compile
 from torchenv.backends.lockfile import parse_lock, with_tool_table
 from torchenv.backends.tools import find_uv, run_step
@@ -17,6 +17,8 @@ from torchenv.models.build import LOCK_SCHEMA, LockReport
 from torchenv.models.plan import PlanReport, Stack
 from torchenv.models.process import Runner
 from torchenv.models.spec import LOCK_FILE, Spec
+from torchenv.untrusted import files
+from torchenv.untrusted.text import strip_url_credentials
 
 if TYPE_CHECKING:
     from torchenv.probe.context import ProbeContext
@@ -71,10 +73,11 @@ def requirements(spec: Spec, stack: Stack, macos: bool) -> list[str]:
 
 
 def tool_table(spec: Spec, spec_hash: str, plan: PlanReport, sources: Sources) -> dict[str, Any]:
+    clean = sources.without_credentials()  # a lock is shared: it never carries credentials
     indexes = {
-        "pypi": sources.pypi,
-        **({"pytorch": sources.pytorch} if sources.pytorch else {}),
-        "find-links": list(sources.find_links),
+        "pypi": clean.pypi,
+        **({"pytorch": clean.pytorch} if clean.pytorch else {}),
+        "find-links": list(clean.find_links),
     }
     return plan_table(spec, spec_hash, plan, {"indexes": indexes})
 
@@ -142,14 +145,13 @@ def run_lock(
         req_file.write_text("\n".join(reqs) + "\n", "utf-8")
         raw = Path(tmp) / LOCK_FILE
         argv = uv_compile(uv, str(req_file), str(raw), stack.python, platforms, sources)
-        run_step(_runner(ctx), "resolve", argv, progress, verbose, timeout=1800)
-        text = with_tool_table(
-            raw.read_text("utf-8"), tool_table(spec, spec_hash(spec), plan, sources)
-        )
-        staged = Path(tmp) / "staged.toml"
-        staged.write_text(text, "utf-8")
-        lock = parse_lock(staged.read_bytes(), str(out))
-        staging.write_atomically(out, staged.read_bytes())
+        base_env = ctx.env if ctx is not None else os.environ
+        with installer_env(sources.urls, base_env) as env:
+            run_step(_runner(ctx), "resolve", argv, progress, verbose, timeout=1800, env=env)
+        resolved = strip_url_credentials(files.read_text(raw))
+        text = with_tool_table(resolved, tool_table(spec, spec_hash(spec), plan, sources))
+        lock = parse_lock(text.encode("utf-8"), str(out))
+        files.write_output(out, text.encode("utf-8"), what="the lock")
     return LockReport(
         LOCK_SCHEMA,
         spec.path or "",
@@ -206,8 +208,8 @@ def _lock_conda(
         meta.write_text(conda.render_meta(table, data), "utf-8")
         # the lock first: a run killed between the two leaves a sidecar whose lock-sha256 no
         # longer matches, which create reports as stale
-        staging.write_atomically(out, staged.read_bytes())
-        staging.write_atomically(conda.meta_path(out), meta.read_bytes())
+        files.write_output(out, staged.read_bytes(), what="the lock")
+        files.write_output(conda.meta_path(out), meta.read_bytes(), what="the lock's record")
     packages: dict[str, str] = {}
     for part in solved:
         packages.update(part.versions())

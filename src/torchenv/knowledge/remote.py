@@ -10,6 +10,7 @@ an update can be reported and bounded in tests.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import os
 import re
@@ -23,12 +24,15 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from torchenv.errors import ExitCode, TorchenvError
+from torchenv.untrusted import files
+from torchenv.untrusted.text import credentials, strip_credentials
 
 DEFAULT_TIMEOUT = 30.0
 # A read of a response body is done in pieces of this size, so a stalled server hits the timeout
 # per piece instead of blocking one huge read.
 _PIECE = 1 << 16
 _WHOLE_OK = 1 << 16  # a 200 answer to a range request is read when the file is this small
+LOCAL_LIMIT = 64 << 20  # a whole local document: an index page or a .metadata file
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
@@ -127,6 +131,9 @@ class Remote:
         self.opener = opener or urllib.request.build_opener()
         self.user_agent = user_agent or f"torchenv/{_version()}"
         self.stats = Stats()
+        # host -> Authorization header, from index URLs that carry user:password (a private
+        # mirror); the URL itself is then used without them, and printed redacted
+        self.auth: dict[str, str] = {}
 
     # --- public interface -------------------------------------------------------------------
     def get(self, url: str, accept: str | None = None) -> Page:
@@ -179,9 +186,9 @@ class Remote:
     def _read_local(self, url: str, path: Path, start: int, length: int | None) -> bytes:
         self.stats.requests += 1
         try:
-            with path.open("rb") as fh:
+            with files.open_regular(path) as fh:  # a FIFO in a file:// mirror must not hang
                 fh.seek(start)
-                data = fh.read() if length is None else fh.read(length)
+                data = fh.read(LOCAL_LIMIT) if length is None else fh.read(length)
         except OSError as exc:
             raise _local_error(url, exc) from exc
         self.stats.bytes += len(data)
@@ -191,9 +198,13 @@ class Remote:
     def _http(
         self, url: str, headers: dict[str, str], limit: int | None
     ) -> tuple[bytes, dict[str, str], str]:
+        url = self._take_credentials(url)
         problem = url_problem(url)
         if problem is not None:  # a URL from an index page (db update checks the options)
             raise RemoteError(url, f"not a valid URL: {problem}")
+        host = urllib.parse.urlsplit(url).netloc
+        if host in self.auth:
+            headers = {**headers, "Authorization": self.auth[host]}
         attempt = 0
         while True:
             try:
@@ -212,6 +223,17 @@ class Remote:
                     time.sleep(self.backoff * attempt)
                     continue
                 raise RemoteError(url, _describe(exc), _hint(exc)) from exc
+
+    def _take_credentials(self, url: str) -> str:
+        """``url`` without user:password, which are kept for its host (sent as HTTP basic
+        authentication, as pip and uv do for index URLs)."""
+        found = credentials(url)
+        if found is None:
+            return url
+        clean = strip_credentials(url)
+        token = base64.b64encode(f"{found[0]}:{found[1]}".encode()).decode("ascii")
+        self.auth[urllib.parse.urlsplit(clean).netloc] = f"Basic {token}"
+        return clean
 
     def _once(
         self, request: urllib.request.Request, url: str, limit: int | None

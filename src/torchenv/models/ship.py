@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 IMAGE_SCHEMA = "torchenv.image/1"
 DEPLOY_SCHEMA = "torchenv.deploy/1"
 DEPLOY_TARGETS = ("compose", "k8s", "pytorchjob", "slurm")
+# the BuildKit secret that carries a private index's credentials into the install step
+NETRC_SECRET = "netrc"  # noqa: S105 - its id, not a secret
 
 # An image reference as docker and podman read one: [registry[:port]/]path[:tag][@digest]
 # (distribution/reference grammar, simplified to what the tools accept in practice).
