@@ -16,22 +16,22 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
-import json
 import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
 from filelock import FileLock, Timeout
 
+from torchenv.backends import replaceable
 from torchenv.errors import UsageError
+from torchenv.untrusted import files
 
 BUILD_MARK = ".torchenv-build-"
 OLD_MARK = ".torchenv-old-"
-ENV_MARKERS = ("pyvenv.cfg", "conda-meta", "torchenv-env.json")
 
 
 class Busy(UsageError):
@@ -39,16 +39,35 @@ class Busy(UsageError):
 
 
 def lock_path(prefix: Path) -> Path:
-    """The prefix's lock file, outside the project so no stray file is left beside it."""
+    """The prefix's lock file, outside the project so no stray file is left beside it, in a
+    directory of this user's that nobody else can write to (checked, since /tmp is shared: a
+    directory another user made there first is refused, not used)."""
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     uid = os.getuid() if hasattr(os, "getuid") else 0
     digest = hashlib.sha256(str(prefix.resolve()).encode()).hexdigest()[:24]
     return Path(base) / f"torchenv-{uid}" / "locks" / f"{digest}.lock"
 
 
-def check_target(prefix: Path, replace: bool, protected: Sequence[Path] = ()) -> bool:
+def _lock_directory(path: Path) -> None:
+    try:
+        files.private_dir(path.parent.parent)
+        files.private_dir(path.parent)
+    except OSError as exc:
+        raise UsageError(
+            "create-lock-directory",
+            f"Cannot use {exc.filename or path.parent} for torchenv's locks: "
+            f"{files.describe(exc)}.",
+            "Set XDG_RUNTIME_DIR (or TMPDIR) to a directory of your own, or remove that one "
+            "if it is not yours.",
+        ) from None
+
+
+def check_target(
+    prefix: Path, replace: bool, protected: Sequence[Path] = (), registered: Iterable[str] = ()
+) -> bool:
     """Refuse a prefix that cannot or must not become the environment, before anything is
-    built; returns whether an existing environment will be replaced."""
+    built; returns whether an existing environment will be replaced. ``registered``: the
+    prefixes of the user's registry (replaceable.py)."""
     parent = prefix.parent
     if parent.exists() and not parent.is_dir():
         raise UsageError(
@@ -89,12 +108,28 @@ def check_target(prefix: Path, replace: bool, protected: Sequence[Path] = ()) ->
                 f"{prefix} is or contains {keep}: --force will not replace it.",
                 "Give the environment its own directory, e.g. --prefix .venv.",
             )
-    if not prefix.is_dir() or not any((prefix / m).exists() for m in ENV_MARKERS):
+    if not prefix.is_dir():
         raise UsageError(
             "prefix-not-an-environment",
-            f"{prefix} exists and is not a Python or conda environment (no pyvenv.cfg, conda-meta "
-            "or torchenv-env.json): --force replaces environments only.",
+            f"{prefix} exists and is not a directory: --force replaces environments only.",
             "Remove it yourself if it is meant to go, or choose another --prefix.",
+        )
+    kind, foreign = replaceable.foreign_entries(prefix, registered)
+    if kind is None:
+        raise UsageError(
+            "prefix-not-an-environment",
+            f"{prefix} exists and is not a complete Python or conda environment (a pyvenv.cfg "
+            "naming its home and an interpreter in bin/, package records in conda-meta/, or "
+            "torchenv's record of it): --force replaces environments only. It holds: "
+            f"{replaceable.describe_loss(foreign)}.",
+            "Remove it yourself if it is meant to go, or choose another --prefix.",
+        )
+    if foreign:
+        raise UsageError(
+            "prefix-holds-other-files",
+            f"{prefix} is a {kind}, but it also holds what --force would delete with it: "
+            f"{replaceable.describe_loss(foreign)}.",
+            "Move those out of it first, or choose another --prefix.",
         )
     return True
 
@@ -102,8 +137,8 @@ def check_target(prefix: Path, replace: bool, protected: Sequence[Path] = ()) ->
 @contextlib.contextmanager
 def exclusive(prefix: Path) -> Iterator[None]:
     path = lock_path(prefix)
+    _lock_directory(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         lock = FileLock(str(path), timeout=0)
         lock.acquire()
     except Timeout:
@@ -186,9 +221,15 @@ def umask() -> int:
     return mask
 
 
-def promote(build: Path, prefix: Path, replace: bool, protected: Sequence[Path] = ()) -> None:
+def promote(
+    build: Path,
+    prefix: Path,
+    replace: bool,
+    protected: Sequence[Path] = (),
+    registered: Iterable[str] = (),
+) -> None:
     """Rename the finished build to ``prefix`` (same file system: one rename each)."""
-    if check_target(prefix, replace, protected):
+    if check_target(prefix, replace, protected, registered):
         aside = Path(tempfile.mkdtemp(prefix=f".{prefix.name}{OLD_MARK}", dir=prefix.parent))
         os.rmdir(aside)
         os.replace(prefix, aside)
@@ -196,39 +237,6 @@ def promote(build: Path, prefix: Path, replace: bool, protected: Sequence[Path] 
         shutil.rmtree(aside, ignore_errors=True)
         return
     os.replace(build, prefix)
-
-
-def write_atomically(target: Path, data: bytes) -> None:
-    """A reader never sees half a file, and an interrupted write leaves the old one in place.
-    Opened by name (not mkstemp), so the file gets the usual umask-based mode."""
-    temp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    try:
-        with open(temp, "xb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    finally:
-        # gone after a successful replace; left behind only by a failure or an interrupt
-        with contextlib.suppress(OSError):
-            temp.unlink()
-
-
-def register(registry: Path, prefix: str, entry: Mapping[str, object]) -> None:
-    """Add ``prefix`` to the JSON registry under a file lock: two creates of different prefixes
-    must not drop each other's entry (read, change, write atomically)."""
-    registry.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(registry.with_name(f".{registry.name}.lock")), timeout=60):
-        try:
-            entries = json.loads(registry.read_text("utf-8"))
-            if not isinstance(entries, dict):
-                entries = {}
-        except (OSError, ValueError):
-            entries = {}
-        entries[prefix] = dict(entry)
-        tmp = registry.with_name(f".{registry.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n", "utf-8")
-        os.replace(tmp, registry)
 
 
 def relocate(tree: Path, old: str, new: str) -> int:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from torchenv.backends import staging
+from torchenv.backends.credentials import installer_env
 from torchenv.backends.installers import (
     Sources,
     pip_install,
@@ -23,6 +24,7 @@ from torchenv.backends.installers import (
     uv_venv,
 )
 from torchenv.backends.lockfile import Lock, parse_lock, pip_requirements
+from torchenv.backends.registry import registered
 from torchenv.backends.tools import BackendError, find_uv, run_step
 from torchenv.errors import UsageError
 from torchenv.models.build import (
@@ -33,32 +35,25 @@ from torchenv.models.build import (
     env_record,
 )
 from torchenv.models.spec import LOCK_FILE, Spec
+from torchenv.untrusted import files
 
 if TYPE_CHECKING:
     from torchenv.probe.context import ProbeContext
 
 Progress = Callable[[str], None]
 INSTALL_TIMEOUT = 3600.0
+LOCK_LIMIT = 64 << 20  # a universal CUDA lock is ~200 kB
 
 
 def load_fresh_lock(spec: Spec, cwd: Path) -> Lock:
-    """The spec's lock, refused when missing or made from another version of the spec."""
+    """The spec's lock, refused when missing, made from another version of the spec, or
+    changed since ``torchenv lock`` sealed it."""
     from torchenv.spec import spec_hash  # noqa: PLC0415
 
-    spec_dir = Path(spec.path).parent if spec.path else cwd
-    path = spec_dir / LOCK_FILE
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(
-            "lock-missing",
-            f"There is no lock for {spec.path or 'the spec'} ({path}).",
-            "Run `torchenv lock` first.",
-        ) from None
-    except OSError as exc:
-        raise UsageError("lock-unreadable", f"Cannot read {path}: {exc.strerror}.") from None
+    path = spec_directory(spec, cwd) / LOCK_FILE
+    data = read_lock_bytes(path, spec)
     lock = parse_lock(data, str(path))
-    if lock.spec_hash is None:
+    if lock.record is None:
         raise UsageError(
             "lock-not-torchenv",
             f"{path} has no [tool.torchenv] table: it was not written by `torchenv lock`, so "
@@ -72,7 +67,42 @@ def load_fresh_lock(spec: Spec, cwd: Path) -> Lock:
             "changed since `torchenv lock`).",
             "Run `torchenv lock` again, then create.",
         )
+    if not lock.sealed:
+        why = (
+            "has no lock-hash (an older torchenv wrote it)"
+            if lock.sealed is None
+            else "was changed after `torchenv lock` wrote it: its content no longer matches "
+            "its lock-hash"
+        )
+        raise UsageError(
+            "lock-edited",
+            f"{path} {why}.",
+            "Run `torchenv lock` to write it again; review the change if you did not make it.",
+        )
     return lock
+
+
+def read_lock_bytes(path: Path, spec: Spec, what: str = "lock") -> bytes:
+    """A lock file's bytes: a regular file of sensible size, else a UsageError."""
+    try:
+        return files.read_bytes(path, LOCK_LIMIT)
+    except FileNotFoundError:
+        raise UsageError(
+            "lock-missing",
+            f"There is no {what} for {spec.path or 'the spec'} ({path}).",
+            "Run `torchenv lock` first.",
+        ) from None
+    except OSError as exc:
+        raise UsageError(
+            "lock-unreadable",
+            f"Cannot read {path}: {files.describe(exc)}.",
+            "Run `torchenv lock` to write it again.",
+        ) from None
+
+
+def spec_directory(spec: Spec, cwd: Path) -> Path:
+    """Where the spec's lock, environment and generated files go: the spec file's directory."""
+    return Path(spec.path).parent if spec.path else cwd
 
 
 def run_create(
@@ -106,28 +136,32 @@ def run_create(
             progress=progress,
         )
     lock = load_fresh_lock(spec, cwd)
-    spec_dir = Path(spec.path).parent if spec.path else cwd
+    record = lock.record
+    if record is None:  # pragma: no cover - load_fresh_lock refuses a lock without one
+        raise ValueError("a fresh lock has a record")
+    spec_dir = spec_directory(spec, cwd)
     target = resolve_prefix(prefix, spec_dir)
     protected = protected_paths(spec, cwd)
-    replaced = staging.check_target(target, force, protected)  # before minutes of installing
-    tool = lock.tool
-    python = str(tool.get("python") or spec.python or "")
-    variant = str(tool.get("variant") or "cpu")
-    platforms = tool.get("platforms") or []
-    macos = bool(platforms) and all(str(p).startswith("macos") for p in platforms)
-    sources = Sources.for_variant(spec.index, variant, macos, base=spec_dir)
+    registry = registry_path()
+    known = registered(registry)
+    replaced = staging.check_target(target, force, protected, known)  # before installing
+    python = record.python
+    sources = Sources.for_variant(spec.index, record.variant, record.macos, base=spec_dir)
     steps: list[BuildStep] = []
     with staging.terminate_as_interrupt(), staging.exclusive(target):
         for path in staging.remove_leftovers(target):
             progress(f"removed {path.name}, left by an interrupted create")
-        with staging.build_dir(target) as build:
+        with (
+            staging.build_dir(target) as build,
+            installer_env(sources.urls, ctx.env) as env,
+        ):
             env_python = str(build / "bin" / "python")
             if chosen == "uv":
                 uv = find_uv()
                 _step(ctx, steps, "venv", uv_venv(uv, python, str(build)), progress, verbose)
                 progress(f"installing {len(lock.packages)} packages with uv")
                 argv = uv_sync(uv, lock.path, env_python, sources)
-                _step(ctx, steps, "install", argv, progress, verbose)
+                _step(ctx, steps, "install", argv, progress, verbose, env)
             else:
                 base = _base_python(ctx, python)
                 argv = pip_venv(base, str(build), prompt=target.name)
@@ -136,7 +170,7 @@ def run_create(
                 requirements.write_text(pip_requirements(lock), "utf-8")
                 progress(f"installing {len(lock.packages)} packages with pip --require-hashes")
                 argv = pip_install(env_python, str(requirements), sources)
-                _step(ctx, steps, "install", argv, progress, verbose)
+                _step(ctx, steps, "install", argv, progress, verbose, env)
                 requirements.unlink()
             _write_record(build, spec, lock, chosen, python_of(build) or python)
             checked = (
@@ -147,9 +181,9 @@ def run_create(
             if chosen == "pip":
                 staging.relocate(build, str(build), str(target))
             started = time.perf_counter()
-            staging.promote(build, target, force, protected)
+            staging.promote(build, target, force, protected, known)
             steps.append(BuildStep("move", time.perf_counter() - started))
-        _register(target, spec, lock, chosen)
+        notes = _register(registry, target, spec, lock, chosen)
     return CreateReport(
         CREATE_SCHEMA,
         str(target),
@@ -161,6 +195,7 @@ def run_create(
         len(lock.packages),
         tuple(steps),
         replaced,
+        tuple(notes),
     )
 
 
@@ -171,9 +206,10 @@ def _step(
     argv: list[str],
     progress: Progress,
     verbose: bool,
+    env: Mapping[str, str] | None = None,
 ) -> str:
     started = time.perf_counter()
-    result = run_step(ctx.runner, name, argv, progress, verbose, timeout=INSTALL_TIMEOUT)
+    result = run_step(ctx.runner, name, argv, progress, verbose, timeout=INSTALL_TIMEOUT, env=env)
     steps.append(BuildStep(name, time.perf_counter() - started, tuple(argv)))
     return result.stdout
 
@@ -227,9 +263,20 @@ def _write_record(build: Path, spec: Spec, lock: Lock, backend: str, python: str
     (build / ENV_RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n", "utf-8")
 
 
-def _register(prefix: Path, spec: Spec, lock: Lock, backend: str) -> None:
-    """Add the environment to the user's registry (user data dir, environments.json)."""
+def registry_path() -> Path:
+    """The user's registry (user data dir, environments.json), checked before anything is
+    built: a create must not fail after the environment is in place."""
+    from torchenv.backends.registry import check_location  # noqa: PLC0415
     from torchenv.knowledge.store import registry_file  # noqa: PLC0415
+
+    path = registry_file()
+    check_location(path)
+    return path
+
+
+def _register(registry: Path, prefix: Path, spec: Spec, lock: Lock, backend: str) -> list[str]:
+    """Add the environment to the user's registry; returns notes for the user."""
+    from torchenv.backends.registry import register  # noqa: PLC0415
 
     entry = {
         "spec": spec.path,
@@ -237,7 +284,7 @@ def _register(prefix: Path, spec: Spec, lock: Lock, backend: str) -> None:
         "backend": backend,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    staging.register(registry_file(), str(prefix), entry)
+    return register(registry, str(prefix), entry)
 
 
 def resolve_prefix(prefix: str | None, spec_dir: Path) -> Path:

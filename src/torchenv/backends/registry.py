@@ -1,0 +1,135 @@
+"""The user's list of the environments ``torchenv create`` made (``environments.json`` in the user
+data directory): prefix -> spec, lock sha256, backend, creation time.
+
+It is written under a file lock (two creates of different prefixes must not drop each other's
+entry) and replaced atomically. A registry that cannot be read as one JSON object is not reset
+silently: it is kept beside as ``environments.json.corrupt-<time>``, and the list is rebuilt from
+what is on disk: every prefix the damaged text still names whose ``torchenv-env.json`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from torchenv.errors import UsageError
+from torchenv.models.build import ENV_RECORD_FILE
+from torchenv.untrusted import files
+from torchenv.untrusted.text import load_json, printable
+
+REGISTRY_LIMIT = 16 << 20
+RECORD_LIMIT = 16 << 20
+# a JSON key that is an absolute path: what survives of a prefix in a damaged registry
+_PREFIX_KEY = re.compile(r'"(/[^"\x00-\x1f]{1,4096})"\s*:')
+
+
+def check_location(registry: Path) -> None:
+    """Refuse, before an environment is built, a registry that could not be written after."""
+    parent = registry.parent
+    probe = parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(
+            "registry-location",
+            f"The list of environments torchenv made would be {registry}, but {probe} is not a "
+            "directory.",
+            "Point TORCHENV_DATA_DIR at a directory (or unset it).",
+        )
+    if registry.is_symlink() or (registry.exists() and not registry.is_file()):
+        raise UsageError(
+            "registry-location",
+            f"{registry} is not a regular file; torchenv keeps its list of environments there.",
+            "Move it away, or point TORCHENV_DATA_DIR elsewhere.",
+        )
+
+
+def registered(registry: Path) -> frozenset[str]:
+    """The prefixes the registry lists (none when it cannot be read)."""
+    try:
+        entries = load_json(files.read_bytes(registry, REGISTRY_LIMIT))
+    except (OSError, ValueError):
+        return frozenset()
+    return frozenset(entries) if isinstance(entries, dict) else frozenset()
+
+
+def register(registry: Path, prefix: str, entry: Mapping[str, object]) -> list[str]:
+    """Add ``prefix`` to the registry; returns what the user should know (a damaged registry
+    set aside and rebuilt)."""
+    notes: list[str] = []
+    try:
+        registry.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(registry.with_name(f".{registry.name}.lock")), timeout=60):
+            entries = _read(registry, notes)
+            entries[prefix] = dict(entry)
+            text = json.dumps(entries, indent=2, sort_keys=True) + "\n"
+            files.write_atomic(registry, text.encode("utf-8"))
+    except Timeout:
+        raise UsageError(
+            "registry-busy",
+            f"The environment is in place at {prefix}, but {registry} stayed locked for a "
+            "minute, so it is not listed there.",
+            "Run the create again with --force once no other torchenv runs.",
+        ) from None
+    except OSError as exc:
+        raise UsageError(
+            "registry-unwritable",
+            f"The environment is in place at {prefix}, but the list of environments "
+            f"{registry} cannot be written: {files.describe(exc)}.",
+            "Point TORCHENV_DATA_DIR at a directory you can write to.",
+        ) from None
+    return notes
+
+
+def _read(registry: Path, notes: list[str]) -> dict[str, Any]:
+    try:
+        data = files.read_bytes(registry, REGISTRY_LIMIT)
+    except FileNotFoundError:
+        return {}
+    try:
+        entries = load_json(data.decode("utf-8"))
+        if isinstance(entries, dict):
+            return entries
+    except (UnicodeDecodeError, ValueError):
+        pass
+    aside = registry.with_name(f"{registry.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    os.replace(registry, aside)
+    rebuilt = rebuild(data.decode("utf-8", "replace"))
+    notes.append(
+        f"{registry} could not be read; it was kept as {aside.name} and rebuilt from the "
+        f"environments it still names ({len(rebuilt)} found on disk)"
+    )
+    return rebuilt
+
+
+def rebuild(damaged: str) -> dict[str, Any]:
+    """Entries for the prefixes named in ``damaged`` that hold a readable record."""
+    out: dict[str, Any] = {}
+    for match in _PREFIX_KEY.finditer(damaged):
+        prefix = match.group(1)
+        try:
+            record = load_json(files.read_bytes(Path(prefix) / ENV_RECORD_FILE, RECORD_LIMIT))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict):
+            continue
+        spec: dict[str, Any] = record["spec"] if isinstance(record.get("spec"), dict) else {}
+        lock: dict[str, Any] = record["lock"] if isinstance(record.get("lock"), dict) else {}
+        out[prefix] = {
+            "spec": _text(spec.get("path")),
+            "lock_sha256": _text(lock.get("sha256")),
+            "backend": _text(record.get("backend")),
+            "created": _text(record.get("created")),
+        }
+    return out
+
+
+def _text(value: object) -> str | None:
+    return printable(value) if isinstance(value, str) else None
