@@ -25,6 +25,7 @@ from torchenv.knowledge.update import (
     update_torch_data,
     write_atomic,
 )
+from torchenv.untrusted import files
 
 SCHEMA = "torchenv.db-update/1"
 
@@ -114,7 +115,15 @@ def run_db_update(
     outcome = update_torch_data(remote, current, options, progress)
     written = origin == "packaged" or outcome.data != current
     if written:
-        write_atomic(path, outcome.data)
+        try:
+            write_atomic(path, outcome.data)
+        except OSError as exc:
+            raise UsageError(
+                "db-unwritable",
+                f"Cannot write the knowledge file {path}: {files.describe(exc)}.",
+                "Point TORCHENV_DATA_DIR at a directory you can write to, or move away what "
+                "is in the file's place.",
+            ) from None
         load_knowledge.cache_clear()  # this process sees the new data from now on
         progress(f"wrote {path}")
         if outcome.data["retrieved"] < packaged_retrieved(NAME):  # a clock behind the data's

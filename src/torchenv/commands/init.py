@@ -16,6 +16,7 @@ from torchenv.models.spec import SPEC_FILE, Spec, SpecTargets
 from torchenv.plan.request import parse_driver, parse_platform
 from torchenv.spec import parse_spec_text, render_spec
 from torchenv.spec.validate import NAME_PATTERN, SPEC_INSTALLERS
+from torchenv.untrusted import files
 
 if TYPE_CHECKING:
     from torchenv.probe.context import ProbeContext
@@ -51,7 +52,8 @@ def run_init(
     """``ctx`` is needed only when the target is this machine. ``origin`` (the command line) goes
     into the file's header. Without a fitting stack nothing is written and ``spec`` is None."""
     target = _output_path(cwd, out)
-    if target.exists() and not force:
+    # lexists: a dangling symbolic link or a link loop is something in the way too
+    if os.path.lexists(target) and not force:
         raise UsageError(
             "spec-exists",
             f"{target} already exists.",
@@ -101,7 +103,7 @@ def run_init(
     text = render_spec(spec, origin)
     # read back before writing: what init writes must be a spec that lock accepts
     written = parse_spec_text(text, target)
-    _write_atomically(target, text)
+    files.write_output(target, text.encode("utf-8"), what="the spec")
     return InitReport(INIT_SCHEMA, str(target), written, report)
 
 
@@ -138,12 +140,3 @@ def _relative(path: Path, start: Path) -> str:
         return os.path.relpath(path, start)
     except ValueError:  # another drive on Windows
         return str(path)
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    from torchenv.backends.staging import write_atomically  # noqa: PLC0415
-
-    try:
-        write_atomically(target, text.encode("utf-8"))
-    except OSError as exc:
-        raise UsageError("spec-unwritable", f"Cannot write {target}: {exc.strerror}.") from None

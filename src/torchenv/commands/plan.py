@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,8 @@ from torchenv.models.plan import PlanReport, PlanTarget
 from torchenv.models.schemas import INSPECT_SCHEMA
 from torchenv.plan import make_plan
 from torchenv.plan.request import build_request, parse_driver, parse_platform
+from torchenv.untrusted import files
+from torchenv.untrusted.text import load_json, printable
 
 if TYPE_CHECKING:
     from torchenv.probe.context import ProbeContext
@@ -25,6 +26,8 @@ from torchenv.plan.targets import (
     target_from_machine,
     target_from_options,
 )
+
+MACHINE_LIMIT = 16 << 20  # an inspect document is ~100 kB; a hostile one is not read whole
 
 
 def run_plan(
@@ -93,10 +96,12 @@ def _target_from_file(path: Path, cc_of_name: Any) -> PlanTarget:
         "saved from the target machine"
     )
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = load_json(files.read_bytes(path, MACHINE_LIMIT))
     except OSError as exc:
         raise UsageError(
-            "machine-file-unreadable", f"Cannot read {path}: {exc.strerror}."
+            "machine-file-unreadable",
+            f"Cannot read {path}: {files.describe(exc)}.",
+            expected,
         ) from None
     except ValueError as exc:
         raise UsageError(
@@ -119,7 +124,8 @@ def _target_from_file(path: Path, cc_of_name: Any) -> PlanTarget:
     python = None
     if isinstance(interp, dict) and isinstance(interp.get("version"), str):
         python = python_of_version(interp["version"], interp.get("gil_disabled") is True)
-    return target_from_machine(path.name, machine, cc_of_name, python)
+    # the file's name names the target in the plan and the lock: shown, never interpreted
+    return target_from_machine(printable(path.name), machine, cc_of_name, python)
 
 
 def _check_machine(path: Path, machine: Machine, expected: str) -> None:

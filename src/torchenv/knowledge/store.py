@@ -34,6 +34,8 @@ from torchenv.models.compat import (
     split_local,
     variant_cuda,
 )
+from torchenv.untrusted import files
+from torchenv.untrusted.text import load_json
 
 DATA = Path(__file__).with_name("data")  # a plain directory: torchenv is not run from a zip
 SCHEMAS = {
@@ -82,6 +84,9 @@ _SHAPES: dict[str, Callable[[dict[str, Any]], bool]] = {
 }
 
 
+USER_DATA_LIMIT = 64 << 20  # torch.json is ~70 kB packaged; `db update --full` adds little
+
+
 def registry_file() -> Path:
     """The user's list of environments torchenv created: in $TORCHENV_DATA_DIR when set, else
     in the platform's user data directory."""
@@ -118,7 +123,7 @@ def _load_user(name: str) -> dict[str, Any] | None:
     """The updated copy of ``name``, or None when there is none, it cannot be used, or it was
     retrieved before the packaged file (ISO dates compare as strings)."""
     try:
-        data = json.loads((user_data_dir() / name).read_text("utf-8"))
+        data = load_json(files.read_bytes(user_data_dir() / name, USER_DATA_LIMIT))
     except (OSError, ValueError):
         return None
     if not (isinstance(data, dict) and data.get("schema") == SCHEMAS[name] and _SHAPES[name](data)):

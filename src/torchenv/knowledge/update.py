@@ -14,8 +14,6 @@ from __future__ import annotations
 import copy
 import datetime
 import json
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from torchenv.knowledge.remote import (
 )
 from torchenv.knowledge.store import load_data
 from torchenv.knowledge.wheelfacts import WheelReader, safe_version
+from torchenv.untrusted import files as untrusted_files
 
 PYPI_INDEX = "https://pypi.org/simple"
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
@@ -86,19 +85,10 @@ def current_data() -> tuple[dict[str, Any], str]:
 
 
 def write_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    """The user's copy, replaced in one rename; only a regular file is ever replaced."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(temp, 0o644)  # mkstemp creates 0600; the data is not secret
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    untrusted_files.write_atomic(path, text.encode("utf-8"), mode=0o644)
 
 
 def update_torch_data(

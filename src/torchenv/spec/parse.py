@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 import json
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,15 +14,14 @@ from typing import Any
 from torchenv.errors import UsageError
 from torchenv.models.codec import to_data
 from torchenv.models.spec import SPEC_FILE, Spec, SpecProblem
+from torchenv.spec.checker import Checker
 from torchenv.spec.locate import KeyLocator
-from torchenv.spec.validate import NAME_PATTERN, Checker, check_spec, is_channel_path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - the same parser, packaged for Pythons before 3.11
-    import tomli as tomllib
+from torchenv.spec.validate import NAME_PATTERN, check_spec, is_channel_path
+from torchenv.untrusted import files
+from torchenv.untrusted.text import load_toml
 
 PYPROJECT = "pyproject.toml"
+SPEC_LIMIT = 4 << 20  # a spec is a few hundred bytes; a pyproject.toml a few kB
 # bump when the canonical form below changes; 2: [index] channels (the conda backend) joined it
 _SPEC_HASH_VERSION = 2
 
@@ -81,10 +79,10 @@ def _find(path: Path | None, cwd: Path) -> Path:
 
 def _read(file: Path) -> str:
     try:
-        data = file.read_bytes()
+        data = files.read_bytes(file, SPEC_LIMIT)
     except OSError as exc:
         raise UsageError(
-            "spec-unreadable", f"Cannot read the spec {file}: {exc.strerror or exc}."
+            "spec-unreadable", f"Cannot read the spec {file}: {files.describe(exc)}."
         ) from None
     try:
         # a byte-order mark is what some Windows editors put first; it is not a problem
@@ -103,8 +101,8 @@ def parse_spec_text(text: str, file: Path, *, pyproject: bool = False) -> Spec:
     from); with ``pyproject`` the spec is the [tool.torchenv] table, and an error when absent."""
     shown = str(file)
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = load_toml(text)
+    except ValueError as exc:
         problem = SpecProblem(shown, _error_line(exc, text), "", f"not valid TOML: {_reason(exc)}")
         raise SpecError(shown, [problem]) from None
     prefix = ""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from torchenv.models.ship import SpecDeploy, SpecImage, parse_reference
 
 if TYPE_CHECKING:
-    from torchenv.spec.validate import Checker
+    from torchenv.spec.checker import Checker
 
 IMAGE_KEYS = ("name", "base", "compiler", "jupyter", "ssh", "user", "uid", "gid", "apt")
 DEPLOY_KEYS = ("image", "command", "nodes", "gpus-per-node", "shm-size", "port")

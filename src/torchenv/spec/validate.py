@@ -3,14 +3,11 @@ them all at once, and a ``Spec`` is built only when there are none."""
 
 from __future__ import annotations
 
-import difflib
 import re
-import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from torchenv.errors import UsageError
 from torchenv.models.spec import PYPI_INDEX, PYTORCH_INDEX, Spec, SpecIndex, SpecTargets
 from torchenv.plan.request import (
     parse_cuda,
@@ -19,6 +16,7 @@ from torchenv.plan.request import (
     parse_python,
     parse_torch,
 )
+from torchenv.spec.checker import Checker, kind_of
 from torchenv.spec.ship import check_deploy, check_image
 
 TOP_KEYS = (
@@ -43,84 +41,6 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 CHANNEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_.-]+)*")
 # the stack itself is chosen by `torch` and `libraries`; a pin in `packages` would fight the plan
 _STACK_PACKAGES = {"torch": "torch", "torchvision": "libraries", "torchaudio": "libraries"}
-
-Report = Callable[[str, str], None]  # (key, message)
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    for kind, text in ((str, "a string"), (int, "an integer"), (float, "a float")):
-        if isinstance(value, kind):
-            return text
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return "a date or time"
-
-
-class Checker:
-    """Reads one key at a time from the TOML data and reports what does not fit."""
-
-    def __init__(self, report: Report, base_dir: Path) -> None:
-        self._report = report
-        self.base_dir = base_dir  # machines and find-links are relative to the spec file
-        self.failures = 0
-
-    def report(self, key: str, message: str) -> None:
-        self.failures += 1
-        self._report(key, message)
-
-    def unknown_keys(self, table: dict[str, Any], known: Sequence[str], prefix: str) -> None:
-        for key in table:
-            if key in known:
-                continue
-            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            hint = f'; did you mean "{close[0]}"?' if close else ""
-            self.report(prefix + key, f"unknown key{hint} (expected one of: {', '.join(known)})")
-
-    def string(self, key: str, value: object, example: str) -> str | None:
-        if isinstance(value, str):
-            return value
-        quoted = ""
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            # `python = 3.10` is the float 3.1 in TOML: ask for quotes instead of guessing
-            quoted = " (put the version in quotes)"
-        self.report(key, f"expected a string such as {example}, got {_kind(value)}{quoted}")
-        return None
-
-    def strings(self, key: str, value: object, example: str) -> list[tuple[int, str]]:
-        """The (index, text) of each string in the array; the other items are reported, and
-        the strings are still returned so that their own problems are found in the same run."""
-        if not isinstance(value, list):
-            self.report(key, f"expected an array of strings such as {example}, got {_kind(value)}")
-            return []
-        found = []
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                found.append((i, item))
-            else:
-                self.report(f"{key}[{i}]", f"expected a string, got {_kind(item)}")
-        return found
-
-    def parsed(self, key: str, value: str, parse: Callable[[str], Any], expected: str) -> Any:
-        """Runs a parser of plan.request (they raise UsageError) and reports its complaint in the
-        words of the spec instead of the command line's."""
-        try:
-            return parse(value)
-        except UsageError:
-            self.report(key, f'"{value}" is not valid: expected {expected}')
-            return None
-
-    def url(self, key: str, value: str) -> bool:
-        parts = urllib.parse.urlsplit(value)
-        if (parts.scheme in ("http", "https") and parts.netloc) or (
-            parts.scheme == "file" and parts.path
-        ):
-            return True
-        self.report(key, f'"{value}" is not valid: expected an http(s):// or file:// URL')
-        return False
 
 
 def check_spec(data: dict[str, Any], check: Checker, prefix: str, name: str | None) -> Spec | None:
@@ -278,7 +198,7 @@ def _packages(check: Checker, value: object, key: str) -> tuple[str, ...]:
 
 def _targets(check: Checker, value: object, key: str) -> SpecTargets | None:
     if not isinstance(value, dict):
-        check.report(key, f"expected a table ([targets]), got {_kind(value)}")
+        check.report(key, f"expected a table ([targets]), got {kind_of(value)}")
         return None
     check.unknown_keys(value, TARGET_KEYS, key + ".")
     gpus: tuple[str, ...] = ()
@@ -333,7 +253,7 @@ def _targets(check: Checker, value: object, key: str) -> SpecTargets | None:
 
 def _index(check: Checker, value: object, key: str) -> SpecIndex | None:
     if not isinstance(value, dict):
-        check.report(key, f"expected a table ([index]), got {_kind(value)}")
+        check.report(key, f"expected a table ([index]), got {kind_of(value)}")
         return None
     check.unknown_keys(value, INDEX_KEYS, key + ".")
     urls = {"pypi": PYPI_INDEX, "pytorch": PYTORCH_INDEX}

@@ -316,10 +316,10 @@ def test_not_utf8_and_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert caught.value.reference == "spec-not-utf8"
     assert "not UTF-8" in caught.value.message and "line 2" in caught.value.message
 
-    def denied(self: Path) -> bytes:
+    def denied(path: object, limit: int = 0) -> bytes:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr("torchenv.untrusted.files.read_bytes", denied)
     with pytest.raises(UsageError, match=r"Cannot read the spec .*Permission denied"):
         load_spec(None, tmp_path)
 

@@ -1,0 +1,118 @@
+"""Reading one key of the spec's TOML data at a time: each value is checked for its type, for
+control characters (every value ends up in a command line, a lock or a generated file), and by
+the parsers of plan.request; every problem is reported with its key, so the user sees them all.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import urllib.parse
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from torchenv.errors import UsageError
+
+Report = Callable[[str, str], None]  # (key, message)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# what cannot appear unencoded in a URL and would end a quoted string or a line elsewhere
+_URL_UNSAFE = re.compile(r"[\s\"'\\`<>{}|^]")
+
+
+def kind_of(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    for kind, text in ((str, "a string"), (int, "an integer"), (float, "a float")):
+        if isinstance(value, kind):
+            return text
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time"
+
+
+class Checker:
+    """Reads one key at a time from the TOML data and reports what does not fit."""
+
+    def __init__(self, report: Report, base_dir: Path) -> None:
+        self._report = report
+        self.base_dir = base_dir  # machines and find-links are relative to the spec file
+        self.failures = 0
+
+    def report(self, key: str, message: str) -> None:
+        self.failures += 1
+        self._report(key, message)
+
+    def unknown_keys(self, table: dict[str, Any], known: Sequence[str], prefix: str) -> None:
+        for key in table:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f'; did you mean "{close[0]}"?' if close else ""
+            self.report(prefix + key, f"unknown key{hint} (expected one of: {', '.join(known)})")
+
+    def string(self, key: str, value: object, example: str) -> str | None:
+        if isinstance(value, str):
+            return value if self.plain(key, value) else None
+        quoted = ""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            # `python = 3.10` is the float 3.1 in TOML: ask for quotes instead of guessing
+            quoted = " (put the version in quotes)"
+        self.report(key, f"expected a string such as {example}, got {kind_of(value)}{quoted}")
+        return None
+
+    def strings(self, key: str, value: object, example: str) -> list[tuple[int, str]]:
+        """The (index, text) of each string in the array; the other items are reported, and
+        the strings are still returned so that their own problems are found in the same run."""
+        if not isinstance(value, list):
+            self.report(
+                key, f"expected an array of strings such as {example}, got {kind_of(value)}"
+            )
+            return []
+        found = []
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                if self.plain(f"{key}[{i}]", item):
+                    found.append((i, item))
+            else:
+                self.report(f"{key}[{i}]", f"expected a string, got {kind_of(item)}")
+        return found
+
+    def plain(self, key: str, value: str) -> bool:
+        """No control characters: every value of a spec ends up in a command line, a
+        requirements file, a lock or a generated file, where a newline would start a line of
+        its own (an ``--index-url`` of someone else's choosing)."""
+        bad = _CONTROL.search(value)
+        if bad is None:
+            return True
+        self.report(
+            key,
+            f"contains the control character {bad.group(0)!r} at position {bad.start()}: "
+            "expected text on one line",
+        )
+        return False
+
+    def parsed(self, key: str, value: str, parse: Callable[[str], Any], expected: str) -> Any:
+        """Runs a parser of plan.request (they raise UsageError) and reports its complaint in the
+        words of the spec instead of the command line's."""
+        try:
+            return parse(value)
+        except UsageError:
+            self.report(key, f'"{value}" is not valid: expected {expected}')
+            return None
+
+    def url(self, key: str, value: str) -> bool:
+        parts = urllib.parse.urlsplit(value)
+        if _URL_UNSAFE.search(value) is None and (
+            (parts.scheme in ("http", "https") and parts.netloc)
+            or (parts.scheme == "file" and parts.path)
+        ):
+            return True
+        self.report(
+            key,
+            f'"{value}" is not valid: expected an http(s):// or file:// URL (spaces, quotes and '
+            "backslashes percent-encoded)",
+        )
+        return False
