@@ -148,9 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TorchenvError as exc:
         if debug:
             raise
-        click.echo(f"torchenv: error: {exc.message}", err=True)
+        common.error_line(f"torchenv: error: {exc.message}")
         if exc.hint:
-            click.echo(f"  hint: {exc.hint}", err=True)
+            common.error_line(f"  hint: {exc.hint}")
         return int(exc.exit_code)
     except KeyboardInterrupt:
         return 130
@@ -159,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        click.echo(f"torchenv: internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo("  hint: run again with --debug and report the traceback", err=True)
+        common.error_line(f"torchenv: internal error: {type(exc).__name__}: {exc}")
+        common.error_line("  hint: run again with --debug and report the traceback")
         return ExitCode.INTERNAL
     return ExitCode.OK

@@ -16,7 +16,7 @@ def _no_stack(ctx: click.Context, exc: object) -> None:
     plan = getattr(exc, "plan", None)
     if plan is not None:
         render_plan(common.printer(), plan)
-    click.echo(f"torchenv: error: {getattr(exc, 'message', exc)}", err=True)
+    common.error_line(f"torchenv: error: {getattr(exc, 'message', exc)}")
     ctx.exit(ExitCode.NO_STACK)
 
 

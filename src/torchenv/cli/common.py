@@ -9,16 +9,20 @@ from typing import Any, TypeVar
 
 import click
 
+from torchenv.untrusted.text import for_terminal
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def printer() -> Callable[[list[tuple[str, str | None]]], None]:
     """Prints one line of (text, style) segments: with rich colours on a terminal, plain when
-    stdout is piped or NO_COLOR is set (and then rich is not imported at all)."""
+    stdout is piped or NO_COLOR is set (and then rich is not imported at all). Names, paths and
+    versions read from files may hold terminal escapes or URLs with credentials: every segment
+    is shown through ``for_terminal``."""
     if os.environ.get("NO_COLOR") or not sys.stdout.isatty():
 
         def plain(segments: list[tuple[str, str | None]]) -> None:
-            sys.stdout.write("".join(text for text, _ in segments) + "\n")
+            sys.stdout.write(for_terminal("".join(text for text, _ in segments)) + "\n")
 
         return plain
     from rich.console import Console  # noqa: PLC0415
@@ -27,13 +31,18 @@ def printer() -> Callable[[list[tuple[str, str | None]]], None]:
     console = Console(highlight=False, soft_wrap=True)
 
     def rich_line(segments: list[tuple[str, str | None]]) -> None:
-        console.print(Text.assemble(*((t, s or "") for t, s in segments)))
+        console.print(Text.assemble(*((for_terminal(t), s or "") for t, s in segments)))
 
     return rich_line
 
 
 def progress(message: str) -> None:
-    click.echo(f"torchenv: {message}", err=True)
+    error_line(f"torchenv: {message}")
+
+
+def error_line(text: str) -> None:
+    """A line on stderr, without credentials or control sequences."""
+    click.echo(for_terminal(text), err=True)
 
 
 def target_options(func: F) -> F:

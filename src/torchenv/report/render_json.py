@@ -7,6 +7,7 @@ from typing import Any
 
 from torchenv.models.codec import to_data
 from torchenv.models.schemas import INSPECT_SCHEMA
+from torchenv.untrusted.text import redact
 
 
 def document(report: object) -> dict[str, Any]:
@@ -27,5 +28,6 @@ def document(report: object) -> dict[str, Any]:
 
 
 def render_json(report: object) -> str:
-    # ASCII escapes keep the document valid even for file names that are not UTF-8
-    return json.dumps(document(report), indent=2, ensure_ascii=True) + "\n"
+    # ASCII escapes keep the document valid even for file names that are not UTF-8, and show
+    # control characters as \u escapes; a URL's password never reaches the output
+    return redact(json.dumps(document(report), indent=2, ensure_ascii=True)) + "\n"
