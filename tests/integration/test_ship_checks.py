@@ -1,17 +1,19 @@
 """What `image` and `deploy` write, checked by the real tools: hadolint on every Dockerfile
 variant, the Compose Specification's JSON schema (vendored by check-jsonschema), Kubernetes'
 own OpenAPI schemas (kubernetes-validate, strict), the Kubeflow training SDK's PyTorchJob model,
-shellcheck, and `sshd -t`. Each check is also shown to reject a broken file, so a green run
-means the tool looked."""
+shellcheck, bash itself, `sshd -t`, and the "restricted" Pod Security Standard. Each check is
+also shown to reject a broken file, so a green run means the tool looked."""
 
 from __future__ import annotations
 
 import copy
 import importlib.resources
 import json
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -106,12 +108,19 @@ def test_compose_files_match_the_compose_specification() -> None:
     ]
     texts.append(render_train_compose(stack(), SpecDeploy(gpus_per_node=4), "demo:1"))
     texts.append(render_train_compose(stack("cpu"), SpecDeploy(gpus_per_node=0), "demo:1"))
+    # hostile paths: the long volume syntax holds them (one with a brace, which is not a default)
+    for project in ("/srv/$HOME/a:b c", "../x}y: z\n'"):
+        texts.append(render_dev_compose(stack(), SpecImage(), DEPLOY, "demo:1", project))
+        texts.append(render_train_compose(stack(), SpecDeploy(), "demo:1", project))
     for text in texts:
         errors = [e.message for e in validator.iter_errors(yaml.safe_load(text))]
         assert not errors, text
     broken = yaml.safe_load(texts[-1])
     broken["services"]["train"]["shm-size"] = "1g"  # not a compose key (shm_size is)
     assert list(validator.iter_errors(broken))
+    volume = yaml.safe_load(texts[-1])
+    del volume["services"]["train"]["volumes"][0]["type"]  # the long syntax requires it
+    assert list(validator.iter_errors(volume))
 
 
 def k8s_validate(document: dict[str, Any]) -> None:
@@ -135,6 +144,192 @@ def test_kubernetes_job_and_service_match_the_kubernetes_schemas() -> None:
     broken["spec"]["template"]["spec"]["containers"][0]["gpus"] = 8
     with pytest.raises(kubernetes_validate.ValidationError):
         k8s_validate(broken)
+
+
+# The "restricted" Pod Security Standard, which includes "baseline"
+# (kubernetes.io/docs/concepts/security/pod-security-standards, the Baseline and Restricted
+# tables): every field either profile restricts, with the values it allows.
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+SAFE_SYSCTLS = {
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+}
+SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+PROFILE_TYPES = {"RuntimeDefault", "Localhost"}  # seccomp and AppArmor alike
+
+
+def _containers(pod: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for field in ("containers", "initContainers", "ephemeralContainers"):
+        for i, container in enumerate(pod.get(field) or []):
+            yield f"{field}[{i}]", container
+
+
+def restricted_violations(template: dict[str, Any]) -> list[str]:
+    """What keeps a pod template (metadata and spec) from the "restricted" profile; [] when
+    nothing does. A Linux pod is assumed (the OS-specific controls apply)."""
+    pod = template["spec"]
+    found: list[str] = []
+    pod_context = pod.get("securityContext") or {}
+    for field in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(field):
+            found.append(f"spec.{field}")
+    for i, volume in enumerate(pod.get("volumes") or []):
+        if volume.get("hostPath") is not None:
+            found.append(f"spec.volumes[{i}].hostPath")
+        elif not RESTRICTED_VOLUMES & {k for k, v in volume.items() if v is not None}:
+            found.append(f"spec.volumes[{i}]: not an allowed volume type")
+    annotations = (template.get("metadata") or {}).get("annotations") or {}
+    for key, value in annotations.items():
+        if key.startswith("container.apparmor.security.beta.kubernetes.io/") and not (
+            value == "runtime/default" or value.startswith("localhost/")
+        ):
+            found.append(f"metadata.annotations[{key}]")
+    for name in (s["name"] for s in pod_context.get("sysctls") or []):
+        if name not in SAFE_SYSCTLS:
+            found.append(f"spec.securityContext.sysctls: {name}")
+    found += _context_violations("spec.securityContext", pod_context)
+    for where, container in _containers(pod):
+        found += _container_violations(f"spec.{where}", container, pod_context)
+    return found
+
+
+def _container_violations(
+    where: str, container: dict[str, Any], pod_context: dict[str, Any]
+) -> list[str]:
+    found = []
+    context = container.get("securityContext") or {}
+    at = f"{where}.securityContext"
+    if context.get("privileged"):
+        found.append(f"{at}.privileged")
+    if context.get("allowPrivilegeEscalation") is not False:
+        found.append(f"{at}.allowPrivilegeEscalation must be false")
+    capabilities = context.get("capabilities") or {}
+    if "ALL" not in (capabilities.get("drop") or []):
+        found.append(f"{at}.capabilities.drop must include ALL")
+    # baseline allows a few capabilities back; restricted narrows them to this one
+    added = set(capabilities.get("add") or [])
+    if not added <= {"NET_BIND_SERVICE"}:
+        found.append(f"{at}.capabilities.add: {sorted(added)}")
+    if context.get("procMount", "Default") != "Default":
+        found.append(f"{at}.procMount")
+    # the container's field may be left out when the pod's says true
+    if context.get("runAsNonRoot", pod_context.get("runAsNonRoot")) is not True:
+        found.append(f"{at}.runAsNonRoot must be true (here or in the pod)")
+    seccomp = (pod_context.get("seccompProfile") or {}).get("type")
+    if (context.get("seccompProfile") or {}).get("type", seccomp) not in PROFILE_TYPES:
+        found.append(f"{at}.seccompProfile must be RuntimeDefault or Localhost")
+    for port in container.get("ports") or []:
+        if port.get("hostPort"):
+            found.append(f"{where}.ports: hostPort")
+    hooks = container.get("lifecycle") or {}
+    handlers = [container.get(p) or {} for p in ("livenessProbe", "readinessProbe")]
+    handlers += [container.get("startupProbe") or {}, *hooks.values()]
+    if any((h.get(kind) or {}).get("host") for h in handlers for kind in ("httpGet", "tcpSocket")):
+        found.append(f"{where}: a probe or lifecycle hook with a host")
+    return found + _context_violations(at, context)
+
+
+def _context_violations(at: str, context: dict[str, Any]) -> list[str]:
+    """The fields a pod's and a container's securityContext share."""
+    found = []
+    if context.get("runAsUser") == 0:
+        found.append(f"{at}.runAsUser is 0")
+    if (context.get("windowsOptions") or {}).get("hostProcess"):
+        found.append(f"{at}.windowsOptions.hostProcess")
+    profile = (context.get("appArmorProfile") or {}).get("type")
+    if profile is not None and profile not in PROFILE_TYPES:
+        found.append(f"{at}.appArmorProfile")
+    if (context.get("seccompProfile") or {}).get("type") == "Unconfined":
+        found.append(f"{at}.seccompProfile is Unconfined")
+    selinux = context.get("seLinuxOptions") or {}
+    if selinux.get("type", "") not in SELINUX_TYPES or selinux.get("user") or selinux.get("role"):
+        found.append(f"{at}.seLinuxOptions")
+    return found
+
+
+def pod_templates() -> list[dict[str, Any]]:
+    """Every pod template of the Job and the PyTorchJob torchenv writes."""
+    templates = []
+    for variant, nodes in product(["cpu", "cu130"], [1, 3]):
+        deploy = SpecDeploy(nodes=nodes, gpus_per_node=0 if variant == "cpu" else 8)
+        _, job = yaml.safe_load_all(render_k8s_job(stack(variant), SpecImage(), deploy, "r.io/d:1"))
+        templates.append(job["spec"]["template"])
+        (pytorchjob,) = yaml.safe_load_all(
+            render_pytorchjob(stack(variant), SpecImage(), deploy, "r.io/d:1")
+        )
+        for replica in pytorchjob["spec"]["pytorchReplicaSpecs"].values():
+            templates.append(replica["template"])
+    return templates
+
+
+def _container(template: dict[str, Any]) -> dict[str, Any]:
+    container: dict[str, Any] = template["spec"]["containers"][0]
+    return container
+
+
+BREAKS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "allowPrivilegeEscalation": lambda t: _container(t)["securityContext"].pop(
+        "allowPrivilegeEscalation"
+    ),
+    "capabilities.drop": lambda t: _container(t)["securityContext"].pop("capabilities"),
+    "seccompProfile": lambda t: t["spec"]["securityContext"].pop("seccompProfile"),
+    "runAsNonRoot": lambda t: (
+        t["spec"]["securityContext"].pop("runAsNonRoot"),
+        _container(t)["securityContext"].pop("runAsNonRoot"),
+    ),
+    "runAsUser": lambda t: t["spec"]["securityContext"].update(runAsUser=0),
+    "hostNetwork": lambda t: t["spec"].update(hostNetwork=True),
+    "hostPath": lambda t: t["spec"]["volumes"].append({"name": "h", "hostPath": {"path": "/"}}),
+    "privileged": lambda t: _container(t)["securityContext"].update(privileged=True),
+    "capabilities.add": lambda t: _container(t)["securityContext"]["capabilities"].update(
+        add=["SYS_ADMIN"]
+    ),
+    "procMount": lambda t: _container(t)["securityContext"].update(procMount="Unmasked"),
+    "hostPort": lambda t: (
+        _container(t).setdefault("ports", []).append({"containerPort": 80, "hostPort": 80})
+    ),
+    "sysctls": lambda t: t["spec"]["securityContext"].update(
+        sysctls=[{"name": "kernel.msgmax", "value": "1"}]
+    ),
+    "seLinuxOptions": lambda t: _container(t)["securityContext"].update(
+        seLinuxOptions={"type": "spc_t"}
+    ),
+    "appArmorProfile": lambda t: t["spec"]["securityContext"].update(
+        appArmorProfile={"type": "Unconfined"}
+    ),
+}
+
+
+def test_every_pod_meets_the_restricted_pod_security_standard() -> None:
+    templates = pod_templates()
+    assert len(templates) == 10  # Job and Master at 1 node; Job, Master, Worker at 3
+    for template in templates:
+        assert restricted_violations(template) == []
+
+
+@pytest.mark.parametrize("field", sorted(BREAKS))
+def test_the_restricted_check_rejects_a_pod_that_breaks_one_field(field: str) -> None:
+    template = copy.deepcopy(pod_templates()[1])
+    BREAKS[field](template)
+    found = restricted_violations(template)
+    assert found and all(field.partition(".")[0] in line for line in found), found
 
 
 def _sdk_check(data: Any, kind: str, where: str) -> None:
@@ -189,9 +384,9 @@ def test_pytorchjob_matches_the_kubeflow_model() -> None:
         _sdk_check(broken, "KubeflowOrgV1PyTorchJob", "$")
 
 
-def shellcheck(text: str) -> subprocess.CompletedProcess[str]:
+def shellcheck(text: str, *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [tool("shellcheck"), "-"],
+        [tool("shellcheck"), *options, "-"],
         input=text,
         capture_output=True,
         text=True,
@@ -211,6 +406,73 @@ def test_shell_scripts_pass_shellcheck() -> None:
         done = shellcheck(script)
         assert done.returncode == 0, done.stdout + script
     assert shellcheck("#!/bin/bash\nrm -rf $1/*\n").returncode == 1
+
+
+HOSTILE_DIRECTORIES = [
+    "p$(touch x)",
+    "p`touch x`",
+    'p"q',
+    "p'q",
+    "p\nq",
+    "p\ntouch x",
+    "p;touch x",
+    "p\\",
+    "p$HOME",
+    "p\x1b[31mred",
+    "p:q}r",
+    "p\udcff",  # an undecodable byte, as os.fsdecode gives it
+]
+
+
+@pytest.mark.parametrize("directory", HOSTILE_DIRECTORIES)
+def test_bash_reads_any_directory_name_in_the_batch_script_as_a_path(
+    tmp_path: Path, directory: str
+) -> None:
+    bash = tool("bash")
+    prefix = f"{tmp_path}/{directory}/.venv"
+    script = render_slurm(stack(), DEPLOY, None, prefix)
+    encoded = script.encode("utf-8", "surrogateescape")  # as write_files writes it
+    (tmp_path / "job.sbatch").write_bytes(encoded)
+    done = subprocess.run([bash, "-n", "job.sbatch"], cwd=tmp_path, check=False, timeout=30)
+    assert done.returncode == 0
+    # the assignment lines alone, run in an empty directory: `touch x` would leave a file
+    start = encoded.index(b"\ndefault_prefix=") + 1
+    end = encoded.index(b"\n", encoded.index(b'\nprefix="${TORCHENV_PREFIX', start) + 1) + 1
+    work = tmp_path / "work"
+    work.mkdir()
+    (tmp_path / "assign.sh").write_bytes(
+        b"set -euo pipefail\n" + encoded[start:end] + b'printf %s "$prefix"\n'
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "TORCHENV_PREFIX"}
+    done = subprocess.run(
+        [bash, str(tmp_path / "assign.sh")],
+        cwd=work,
+        env=environment,
+        capture_output=True,
+        check=False,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == os.fsencode(prefix)
+    assert list(work.iterdir()) == []  # nothing ran
+    environment["TORCHENV_PREFIX"] = "/elsewhere"
+    moved = subprocess.run(
+        [bash, str(tmp_path / "assign.sh")],
+        env=environment,
+        capture_output=True,
+        check=False,
+        timeout=30,
+    )
+    assert moved.stdout == b"/elsewhere"
+
+
+def test_a_batch_script_with_hostile_paths_passes_shellcheck() -> None:
+    hostile = SpecDeploy(command=("train.py", "--x=$(id)", "`id`", "a'b"))
+    for directory in ("p$(touch x)", "p'q\nr"):
+        script = render_slurm(stack(), hostile, None, f"/shared/{directory}/.venv")
+        # SC2016 ("expressions don't expand in single quotes") is the point here
+        done = shellcheck(script, "--exclude=SC2016")
+        assert done.returncode == 0, done.stdout
 
 
 def test_sshd_accepts_the_configuration(tmp_path: Path) -> None:

@@ -13,9 +13,12 @@ pytorch#31171). ``[image] compiler = true`` picks NVIDIA's ``devel`` image of th
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 
-from torchenv.models.ship import ImageStack, SpecImage, tagged_reference
+from torchenv.errors import UsageError
+from torchenv.models.ship import ImageStack, SpecImage, parse_reference, tagged_reference
 
 # The CUDA toolkit image per wheel variant: the newest patch release NVIDIA published for the
 # minor version, on the newest Ubuntu it is built for. Tags follow
@@ -87,19 +90,57 @@ def choose_base(stack: ImageStack, *, compiler: bool, base: str | None) -> BaseC
     return BaseChoice(PYTHON_IMAGE.format(python=stack.python), has_python=True, reason=why)
 
 
+# The reference grammar (distribution/reference, reference.go): a path component is
+# [a-z0-9]+ joined by ".", "_", "__" or dashes; the name at most 255 characters; a tag
+# [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. The default name is kept well under the limit, since a
+# registry's host and a namespace ("registry.example.com/team/") come before it on a push.
+NAME_MAX = 255
+DEFAULT_NAME_MAX = 128
+TAG_MAX = 128
+_HASHED_PART = 12  # hex digits of sha256 that keep two long names apart once cut
+# a run of separators holding a "." is valid as that "." alone ("_" has become "-" before;
+# dashes alone are valid)
+_SEPARATOR_RUN = re.compile(r"[.-]*\.[.-]*")
+
+
 def default_tag(stack: ImageStack) -> str:
-    """``<torch>-<variant>-<lock hash>``: a tag that changes whenever the lock does."""
-    return f"{stack.torch}-{stack.variant}-{stack.lock_sha256[:12]}"
+    """``<torch>-<variant>-<lock hash>``: a tag that changes whenever the lock does. The parts
+    come from the lock, so anything a tag cannot hold becomes "-"."""
+    tag = re.sub(r"[^A-Za-z0-9_.-]", "-", f"{stack.torch}-{stack.variant}-{stack.lock_sha256[:12]}")
+    tag = tag.lstrip(".-") or "torchenv"
+    return tag[:TAG_MAX]
+
+
+def _name_component(name: str) -> str:
+    """``name`` (the spec's, [A-Za-z0-9._-]+) as one path component of an image name."""
+    cleaned = re.sub(r"[^a-z0-9._-]", "-", name.lower()).replace("_", "-")
+    cleaned = _SEPARATOR_RUN.sub(lambda m: "." if m.group(0) == "." else "-", cleaned)
+    cleaned = cleaned.strip(".-") or "torchenv"
+    if len(cleaned) <= DEFAULT_NAME_MAX:
+        return cleaned
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:_HASHED_PART]
+    return f"{cleaned[: DEFAULT_NAME_MAX - _HASHED_PART - 1].rstrip('.-')}-{digest}"
 
 
 def default_image_name(stack: ImageStack) -> str:
-    name = stack.name.lower().replace("_", "-").strip(".-") or "torchenv"
-    return f"{name}:{default_tag(stack)}"
+    """``<spec name>:<default tag>``, valid whatever the spec's name: lowercase, separators
+    that the grammar allows, and a long name cut with a hash of it appended."""
+    return f"{_name_component(stack.name)}:{default_tag(stack)}"
 
 
 def image_reference(options: SpecImage, stack: ImageStack) -> str:
     """What the image is tagged as: [image] name (with the default tag when it has none), else
     ``<spec name>:<default tag>``."""
-    if options.name:
-        return tagged_reference(options.name, default_tag(stack))
-    return default_image_name(stack)
+    if not options.name:
+        return default_image_name(stack)
+    parts = parse_reference(options.name)
+    if parts is not None:
+        named = f"{parts['host']}/{parts['path']}" if parts["host"] else str(parts["path"])
+        if len(named) > NAME_MAX:
+            raise UsageError(
+                "image-name-too-long",
+                f"[image] name is {len(named)} characters without its tag; registries accept "
+                f"at most {NAME_MAX} (distribution/reference).",
+                "Give [image] name a shorter repository path.",
+            )
+    return tagged_reference(options.name, default_tag(stack))

@@ -12,17 +12,26 @@ Facts used (reference/anchors-images.md, 7):
   its container must be named "pytorch".
 - Slurm: the head node from `scontrol show hostnames`, then `srun torchrun` with c10d
   rendezvous on it (pytorch/examples, distributed/ddp-tutorial-series/slurm/sbatch_run.sh).
+
+The pods meet the "restricted" Pod Security Standard (kubernetes.io/docs/concepts/security/
+pod-security-standards), which a namespace may enforce: non-root, no privilege escalation, all
+capabilities dropped, the runtime's default seccomp profile.
+
+What comes from the spec or from paths is inert wherever it lands: shell-quoted in the batch
+script (a directory named `p$(touch x)` runs nothing), `$` doubled in container arguments
+(the kubelet expands `$(VAR)` there), and made a comment line by line in the headers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from typing import Any
 
 from torchenv.models.ship import ImageStack, SpecDeploy, SpecImage
 from torchenv.ship.dockerfile import WORKSPACE
-from torchenv.ship.yamltext import yaml_text
+from torchenv.ship.yamltext import comment_lines, yaml_text
 
 MANAGED = {"app.kubernetes.io/managed-by": "torchenv"}
 NCCL_NOTE = (
@@ -32,11 +41,29 @@ NCCL_NOTE = (
 )
 
 
+# A Job's name is kept shorter than a label's 63 characters because its pods are named
+# "<job>-<index>-<suffix>" and its hostnames "<job>-<index>", which are labels themselves.
+K8S_NAME_MAX = 40
+_HASHED_PART = 8  # hex digits of sha256 that keep two long names apart once cut
+
+
 def k8s_name(name: str) -> str:
-    """An RFC 1123 label: lowercase alphanumerics and '-', at most 63 characters; a Job's name
-    is kept shorter because pod names add "-<index>-<suffix>"."""
-    cleaned = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
-    return (cleaned or "torchenv")[:40].rstrip("-")
+    """An RFC 1123 label (lowercase alphanumerics and '-', alphanumeric at both ends) of at most
+    ``K8S_NAME_MAX`` characters. A name cut to fit ends in a hash of the whole name, so that
+    two long names sharing a beginning do not share their Job and volume claims."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "torchenv"
+    if len(cleaned) <= K8S_NAME_MAX:
+        return cleaned
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:_HASHED_PART]
+    return f"{cleaned[: K8S_NAME_MAX - _HASHED_PART - 1].rstrip('-')}-{digest}"
+
+
+def _k8s_literal(argument: str) -> str:
+    """``argument`` as the kubelet passes it on: it expands `$(VAR)` in a container's args
+    from the container's environment (PyTorchJob's PET_* included) and reads `$$` as one `$`
+    (Kubernetes API reference, Container.args), so each `$` of the spec's command is doubled
+    to reach torchrun as written, as it does in the compose file and the batch script."""
+    return argument.replace("$", "$$")
 
 
 def _shm(size: str) -> str:
@@ -50,6 +77,12 @@ def _container(
     name: str, image: str, args: list[str], deploy: SpecDeploy, port: str | None
 ) -> dict[str, Any]:
     container: dict[str, Any] = {"name": name, "image": image, "args": args}
+    # the container half of the "restricted" standard (the pod half is in _pod_spec)
+    container["securityContext"] = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+    }
     if port:
         container["ports"] = [{"name": port, "containerPort": deploy.port}]
     if deploy.gpus_per_node:
@@ -71,6 +104,8 @@ def _pod_spec(name: str, options: SpecImage, deploy: SpecDeploy) -> dict[str, An
             "runAsUser": uid,
             "runAsGroup": gid,
             "fsGroup": gid,
+            # "restricted" requires a seccomp profile; RuntimeDefault is the runtime's own
+            "seccompProfile": {"type": "RuntimeDefault"},
         },
         "volumes": [
             {"name": "workspace", "persistentVolumeClaim": {"claimName": f"{name}-workspace"}},
@@ -92,7 +127,7 @@ def render_k8s_job(stack: ImageStack, options: SpecImage, deploy: SpecDeploy, im
         "--rdzv-backend=c10d",
         f"--rdzv-endpoint={endpoint}",
         f"--rdzv-id={name}",
-        *deploy.command,
+        *map(_k8s_literal, deploy.command),
     ]
     service = {
         "apiVersion": "v1",
@@ -138,7 +173,7 @@ def render_pytorchjob(stack: ImageStack, options: SpecImage, deploy: SpecDeploy,
     labels = {"app.kubernetes.io/name": name, **MANAGED}
     # torchrun reads the nodes, ranks and master address from the PET_* variables the operator
     # sets, so the command carries the script only
-    args = ["torchrun", *deploy.command]
+    args = ["torchrun", *map(_k8s_literal, deploy.command)]
 
     def replica(count: int, master: bool) -> dict[str, Any]:
         pod = {
@@ -181,14 +216,19 @@ def render_slurm(stack: ImageStack, deploy: SpecDeploy, image: str | None, prefi
     """sbatch script: one task per node, torchrun starts the GPU processes. With ``image`` the
     task runs in the container through NVIDIA's pyxis plugin (srun --container-image), else in
     the environment at ``prefix`` on a shared file system."""
+    # sbatch reads "#SBATCH" lines as options: the job name keeps to characters that neither
+    # end the line nor mean anything to sbatch ("%" is a pattern of --output)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", stack.name) or "torchenv"
     command = " ".join(shlex.quote(part) for part in deploy.command)
     nproc = max(deploy.gpus_per_node, 1)
+    header = (
+        f"Training job of {stack.name!r} on Slurm (written by torchenv deploy).\n"
+        "Submit it with sbatch from the project directory: the script, data/ and checkpoints/.\n"
+        + NCCL_NOTE
+    )
     lines = [
         "#!/bin/bash",
-        f"# Training job of {stack.name!r} on Slurm (written by torchenv deploy).",
-        "# Submit it with sbatch from the project directory: the script, data/ and checkpoints/.",
-        *(f"# {line}" for line in NCCL_NOTE.splitlines()),
+        *comment_lines(header),
         f"#SBATCH --job-name={name}",
         f"#SBATCH --nodes={deploy.nodes}",
         "#SBATCH --ntasks-per-node=1",
@@ -213,8 +253,12 @@ def render_slurm(stack: ImageStack, deploy: SpecDeploy, image: str | None, prefi
             "    torchrun \\",
         ]
     else:
+        # the path is assigned on a line of its own, single-quoted: inside "${VAR:-default}"
+        # a directory named `p$(touch x)` or with a backtick or a quote would be run or break out
         lines += [
-            f'prefix="${{TORCHENV_PREFIX:-{prefix}}}"  # the environment, on a shared file system',
+            "# the environment, on a shared file system",
+            f"default_prefix={shlex.quote(prefix)}",
+            'prefix="${TORCHENV_PREFIX:-$default_prefix}"',
             'srun "$prefix/bin/torchrun" \\',
         ]
     lines += [

@@ -6,10 +6,16 @@ through an SSH tunnel, never opened to the network (unauthenticated Jupyter on 0
 recurring incident: reference/anchors-images.md, 6). Shared memory is sized (`shm_size`), since
 Docker's 64 MB /dev/shm breaks DataLoader workers and NCCL (pytorch README; NVIDIA/nccl#525);
 `memlock` and `stack` are the ulimits NVIDIA's NGC containers ask for.
+
+Compose interpolates `$` in every value of the file (compose-spec, "Interpolation"): a value
+from the spec or a path is written with each `$` doubled, which Compose reads as one `$`. The
+project and its data are mounted with the long volume syntax, since a `:` in a path would split
+the short one ("SOURCE:TARGET:MODE").
 """
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 from torchenv.models.ship import ImageStack, SpecDeploy, SpecImage
@@ -17,6 +23,34 @@ from torchenv.ship.dockerfile import JUPYTER_PORT, SSH_PORT, WORKSPACE
 from torchenv.ship.yamltext import yaml_text
 
 NGC_ULIMITS = {"memlock": -1, "stack": 67108864}  # `docker run --ulimit` of NGC's start banner
+
+
+def _literal(value: str) -> str:
+    """``value`` as Compose reads it back after interpolation: `$$` is a literal `$`."""
+    return value.replace("$", "$$")
+
+
+def _relative(path: str) -> str:
+    """A relative bind source as "./..." unless it starts with "." already: compose-go expands
+    a leading "~" to the home directory (loader/paths.go, expandUser)."""
+    return path if path.startswith(("/", ".")) else f"./{path}"
+
+
+def _bind(source: str, target: str, *, read_only: bool = False) -> dict[str, Any]:
+    """A bind mount in the long syntax. ``source`` is written as it is (interpolated): callers
+    pass a `_literal` path or a variable of torchenv's own. The short syntax makes a missing
+    host directory, the long one does only with create_host_path (compose-spec, "volumes")."""
+    volume: dict[str, Any] = {"type": "bind", "source": source, "target": target}
+    if read_only:
+        volume["read_only"] = True
+    volume["bind"] = {"create_host_path": True}
+    return volume
+
+
+def _overridable(variable: str, path: str) -> str:
+    """`${VARIABLE:-path}`, so that an environment variable may point elsewhere, with the `$`
+    of the default doubled (Compose interpolates the default too)."""
+    return f"${{{variable}:-{_literal(path)}}}"
 
 
 def _gpus(count: int | str) -> dict[str, Any]:
@@ -32,7 +66,7 @@ def render_dev_compose(
     ``project``: the spec's directory relative to the compose file; it is the container's
     /workspace, so notebooks and code live in the project, never in the generated directory
     (which the next `torchenv image` replaces)."""
-    service: dict[str, Any] = {"image": image, "build": {"context": "."}}
+    service: dict[str, Any] = {"image": _literal(image), "build": {"context": "."}}
     ports = []
     environment: dict[str, str] = {}
     secrets = []
@@ -50,7 +84,7 @@ def render_dev_compose(
         service["environment"] = environment
     if secrets:
         service["secrets"] = secrets
-    service["volumes"] = [f"{project}:{WORKSPACE}"]
+    service["volumes"] = [_bind(_literal(_relative(project)), WORKSPACE)]
     service["shm_size"] = deploy.shm_size
     service["ulimits"] = NGC_ULIMITS
     if stack.cuda:
@@ -92,16 +126,32 @@ def render_train_compose(
         f"--nproc-per-node={max(deploy.gpus_per_node, 1)}",
         *deploy.command,
     ]
+    project = _relative(project)
+    # compose-go ends a variable at the first "}" and counts "${" as a nested one, with no
+    # escape for either (template/template.go, getFirstBraceClosingIndex): a path holding a
+    # brace cannot be a default, so it is mounted as it is and the variables are not read
+    overridable = "{" not in project and "}" not in project
+    data, checkpoints = f"{project}/data", f"{project}/checkpoints"
+    volumes = [
+        _bind(_literal(project), WORKSPACE),
+        _bind(
+            _overridable("TORCHENV_DATA", data) if overridable else _literal(data),
+            f"{WORKSPACE}/data",
+            read_only=True,
+        ),
+        _bind(
+            _overridable("TORCHENV_CHECKPOINTS", checkpoints)
+            if overridable
+            else _literal(checkpoints),
+            f"{WORKSPACE}/checkpoints",
+        ),
+    ]
     service: dict[str, Any] = {
-        "image": image,
-        "command": argv,
+        "image": _literal(image),
+        "command": [_literal(part) for part in argv],
         "working_dir": WORKSPACE,
-        "volumes": [
-            f"{project}:{WORKSPACE}",
-            f"${{TORCHENV_DATA:-{project}/data}}:{WORKSPACE}/data:ro",
-            f"${{TORCHENV_CHECKPOINTS:-{project}/checkpoints}}:{WORKSPACE}/checkpoints",
-        ],
-        "shm_size": deploy.shm_size,
+        "volumes": volumes,
+        "shm_size": _literal(deploy.shm_size),
         "ulimits": NGC_ULIMITS,
     }
     if deploy.gpus_per_node:
@@ -110,8 +160,14 @@ def render_train_compose(
     header = (
         f"Training run of {stack.name!r} on one machine (written by torchenv deploy).\n"
         f"docker compose up; /workspace is the project directory ({project} from here), with\n"
-        "data/ read-only and checkpoints/ in it (or $TORCHENV_DATA, $TORCHENV_CHECKPOINTS).\n"
-        "NCCL_DEBUG is left unset (NCCL's docs: debug variables are not for production runs);\n"
+        + (
+            "data/ read-only and checkpoints/ in it (or $TORCHENV_DATA, $TORCHENV_CHECKPOINTS).\n"
+            if overridable
+            else "data/ read-only and checkpoints/ in it ($TORCHENV_DATA and "
+            "$TORCHENV_CHECKPOINTS are not read:\nthe path holds a brace, which Compose cannot "
+            "take in a variable's default).\n"
+        )
+        + "NCCL_DEBUG is left unset (NCCL's docs: debug variables are not for production runs);\n"
         "add `environment: {NCCL_DEBUG: INFO}` to the service to debug a hang."
     )
     return yaml_text(header, [document])
@@ -121,5 +177,6 @@ def _project(name: str, role: str) -> str:
     """Compose project names are lowercase letters, digits, '-' and '_' (compose-spec); the
     role keeps the dev and training projects apart (one's `down` would stop the other's
     containers as orphans)."""
-    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in f"{name}-{role}".lower())
+    allowed = string.ascii_lowercase + string.digits + "-_"
+    cleaned = "".join(c if c in allowed else "-" for c in f"{name}-{role}".lower())
     return cleaned.strip("-_") or "torchenv"

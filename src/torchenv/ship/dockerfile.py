@@ -17,8 +17,9 @@ import shlex
 from dataclasses import dataclass
 
 from torchenv.models.build import ENV_RECORD_FILE as ENV_RECORD
-from torchenv.models.ship import ImageStack, SpecImage
+from torchenv.models.ship import NETRC_SECRET, ImageStack, SpecImage
 from torchenv.ship.base import BaseChoice
+from torchenv.ship.yamltext import comment_lines
 
 ENV_PREFIX = "/opt/env"
 TOOL_PREFIX = "/opt/torchenv"
@@ -29,6 +30,7 @@ SSH_PORT = 2222  # sshd runs as the image's user, so a port above 1024
 SSH_STATE = "/var/lib/torchenv/ssh"  # host keys and pid file, owned by the image's user
 # bash is in every Debian and Ubuntu image; pipefail so that a failing step of a pipe fails the RUN
 SHELL = 'SHELL ["/bin/bash", "-o", "pipefail", "-eu", "-c"]'
+NETRC_MOUNT = "/run/secrets/netrc"  # BuildKit's default target for a secret of that id
 UV_IMAGE = "ghcr.io/astral-sh/uv:{version}"  # uv's own image: the binary at /uv (uv docs, Docker)
 
 
@@ -73,13 +75,16 @@ def render_dockerfile(inputs: ImageInputs) -> str:
     python = stack.python
     lines = [
         "# syntax=docker/dockerfile:1",
-        f"# The image of the torchenv environment {stack.name!r}: PyTorch {stack.torch}+"
-        f"{stack.variant}, Python {python}.",
-        f"# Written by torchenv {inputs.torchenv_version} from {inputs.spec_file} and its lock "
-        f"(sha256 {stack.lock_sha256[:12]});",
-        "# run `torchenv image` again after `torchenv lock`.",
-        f"# Base: {base.image}:",
-        f"# {base.reason}.",
+        # the spec's file name and the lock's values end up here: comment_lines keeps a line
+        # break in them from starting an instruction
+        *comment_lines(
+            f"The image of the torchenv environment {stack.name!r}: PyTorch {stack.torch}+"
+            f"{stack.variant}, Python {python}.\n"
+            f"Written by torchenv {inputs.torchenv_version} from {inputs.spec_file} and its lock "
+            f"(sha256 {stack.lock_sha256[:12]});\n"
+            "run `torchenv image` again after `torchenv lock`.\n"
+            f"Base: {base.image}:\n{base.reason}."
+        ),
         "#",
         "# hadolint global ignore=DL3008",
         "# DL3008 (pin apt-get versions) is ignored: Debian and Ubuntu drop a superseded version",
@@ -103,10 +108,15 @@ def render_dockerfile(inputs: ImageInputs) -> str:
     if inputs.local_wheels:
         lines.append("COPY wheels/ /build/wheels/")
     lines += [
-        "# exactly the lock: every file it names, checked against its sha256, nothing else",
-        f"RUN mkdir -p {PYTHON_DIR} \\",
+        "# exactly the lock: every file it names, checked against its sha256, nothing else.",
+        "# A private index's credentials come as the build secret netrc (`--secret",
+        "# id=netrc,src=$HOME/.netrc`; `torchenv image --build` passes the spec's), mounted for",
+        "# this step only: never in a layer, an ARG or a label.",
+        f"RUN --mount=type=secret,id={NETRC_SECRET},required=false,target={NETRC_MOUNT} \\",
+        f"    mkdir -p {PYTHON_DIR} \\",
         f"    && uv venv --python {python} {ENV_PREFIX} \\",
-        f"    && uv pip sync --python {ENV_PREFIX}/bin/python /build/pylock.toml",
+        f"    && NETRC={NETRC_MOUNT} uv pip sync --python {ENV_PREFIX}/bin/python \\",
+        "        /build/pylock.toml",
         # the record `create` writes: verify and doctor in the container compare with the lock
         f"COPY {ENV_RECORD} {ENV_PREFIX}/{ENV_RECORD}",
         "COPY torchenv/ /build/torchenv/",

@@ -39,7 +39,11 @@ def test_two_stages_and_the_lock_installed_with_its_hashes() -> None:
     assert "ARG BASE_IMAGE=python:3.11-slim-bookworm" in parser.content
     assert "ghcr.io/astral-sh/uv:0.13.9" in parser.content
     runs = " ".join(instructions(parser, "RUN"))
-    assert "uv pip sync --python /opt/env/bin/python /build/pylock.toml" in runs
+    assert "uv pip sync --python /opt/env/bin/python /build/pylock.toml" in " ".join(runs.split())
+    # a private index's credentials: a secret mounted for the install only, read through NETRC
+    assert runs.startswith("--mount=type=secret,id=netrc,required=false,target=/run/secrets/netrc")
+    assert "NETRC=/run/secrets/netrc uv pip sync" in runs
+    assert "ARG NETRC" not in parser.content and "netrc" not in "".join(instructions(parser, "ENV"))
     assert "COPY wheels/ /build/wheels/" in parser.content
     # the final stage has no uv, no wheels and no build directory of its own
     final = parser.content.split("FROM ${BASE_IMAGE}\n", 1)[1]

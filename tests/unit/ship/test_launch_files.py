@@ -23,7 +23,10 @@ def test_dev_compose_publishes_on_loopback_only_and_mounts_secrets() -> None:
     (doc,) = docs(render_dev_compose(stack(), SpecImage(jupyter=True, ssh=True), DEPLOY, "i:1"))
     dev = doc["services"]["dev"]
     assert doc["name"] == "demo-dev"  # not the training project's name: no orphans
-    assert dev["volumes"] == ["..:/workspace"]  # the project, never the generated directory
+    # the project, never the generated directory; the long syntax, which no ":" can split
+    assert dev["volumes"] == [
+        {"type": "bind", "source": "..", "target": "/workspace", "bind": {"create_host_path": True}}
+    ]
     assert dev["ports"] == ["127.0.0.1:8888:8888", "127.0.0.1:2222:2222"]
     assert dev["environment"] == {"JUPYTER_TOKEN_FILE": "/run/secrets/jupyter_token"}
     assert set(doc["secrets"]) == {"jupyter_token", "authorized_keys"}
@@ -40,10 +43,22 @@ def test_train_compose_runs_torchrun_standalone() -> None:
     assert train["command"] == ["torchrun", "--standalone", "--nproc-per-node=4", "train.py"]
     assert train["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 4
     # the project is the working directory; data and checkpoints may live elsewhere
+    made = {"create_host_path": True}  # as the short syntax did
     assert train["volumes"] == [
-        "../..:/workspace",
-        "${TORCHENV_DATA:-../../data}:/workspace/data:ro",
-        "${TORCHENV_CHECKPOINTS:-../../checkpoints}:/workspace/checkpoints",
+        {"type": "bind", "source": "../..", "target": "/workspace", "bind": made},
+        {
+            "type": "bind",
+            "source": "${TORCHENV_DATA:-../../data}",
+            "target": "/workspace/data",
+            "read_only": True,
+            "bind": made,
+        },
+        {
+            "type": "bind",
+            "source": "${TORCHENV_CHECKPOINTS:-../../checkpoints}",
+            "target": "/workspace/checkpoints",
+            "bind": made,
+        },
     ]
     assert doc["name"] == "demo-train"
 
@@ -56,7 +71,13 @@ def test_k8s_indexed_job_with_headless_service() -> None:
     pod = spec["template"]["spec"]
     assert pod["subdomain"] == service["metadata"]["name"] == "demo"
     assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] == 1234
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     (container,) = pod["containers"]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+    }
     assert container["resources"] == {"limits": {"nvidia.com/gpu": 8}}  # limits only
     assert "--rdzv-endpoint=demo-0.demo:29500" in container["args"]
     assert container["volumeMounts"][0] == {"name": "workspace", "mountPath": "/workspace"}
@@ -93,7 +114,8 @@ def test_slurm_script_uses_the_head_node_for_rendezvous() -> None:
     assert "#SBATCH --nodes=3" in text and "#SBATCH --gpus-per-node=8" in text
     assert 'scontrol show hostnames "$SLURM_JOB_NODELIST"' in text
     assert '--rdzv-endpoint="$head_ip:29500"' in text and "--nproc-per-node=8" in text
-    assert 'prefix="${TORCHENV_PREFIX:-/shared/demo/.venv}"' in text
+    assert "\ndefault_prefix=/shared/demo/.venv\n" in text
+    assert '\nprefix="${TORCHENV_PREFIX:-$default_prefix}"\n' in text
     pyxis = render_slurm(stack(), DEPLOY, "r.io/demo:1", "/x")
     assert 'srun --container-image="$image"' in pyxis and "image=r.io/demo:1" in pyxis
     assert '--container-mounts="$SLURM_SUBMIT_DIR:/workspace"' in pyxis
@@ -112,5 +134,7 @@ def test_cpu_deploy_requests_no_gpus() -> None:
 
 def test_k8s_names() -> None:
     assert k8s_name("My_Model.v2") == "my-model-v2"
-    assert k8s_name("x" * 80) == "x" * 40
+    assert k8s_name("x" * 40) == "x" * 40
+    cut = k8s_name("x" * 80)  # cut, with a hash of the whole name: "x" * 81 is another name
+    assert len(cut) == 40 and cut.startswith("x" * 31 + "-") and cut != k8s_name("x" * 81)
     assert k8s_name("__") == "torchenv"
