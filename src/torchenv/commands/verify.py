@@ -3,7 +3,7 @@ the host, the environment's lock record and the GPUs' published peaks."""
 
 from __future__ import annotations
 
-import tempfile
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,8 +20,10 @@ from torchenv.models.verify import (
 )
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.environment import probe_environment
+from torchenv.probe.scratch import scratch_dir
 from torchenv.probe.target import choose_target
 from torchenv.report.rules.versions import in_spec
+from torchenv.untrusted.files import describe, read_text
 from torchenv.verify.judge import HostFacts, assemble
 from torchenv.verify.lockcheck import ENV_RECORD_FILE, EnvRecord, check_versions, parse_record
 from torchenv.verify.script import run_script
@@ -33,11 +35,30 @@ QUICK_TIMEOUT = 120.0
 # a cold torch.compile (~12 s on CPU, more with triton), the 8192^3 matmuls and NCCL workers
 # that each import torch
 FULL_TIMEOUT = 900.0
+RECORD_LIMIT = 16 << 20  # torchenv-env.json: a lock of a CUDA stack is ~100 kB
+# a GPU line of `nvidia-smi -L`: "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-...)"
+_SMI_GPU_LINE = re.compile(r"^GPU \d+: ", re.MULTILINE)
 
 
-def gpu_visible(ctx: ProbeContext) -> bool:
-    """The host shows an NVIDIA GPU: a device node, or nvidia-smi on PATH."""
-    return ctx.path("/dev/nvidia0").exists() or ctx.which("nvidia-smi") is not None
+def gpu_evidence(ctx: ProbeContext) -> tuple[bool, str | None]:
+    """Whether the host shows an NVIDIA GPU, and why not when nvidia-smi is on PATH.
+
+    /dev/nvidia0 is evidence. nvidia-smi is only when ``nvidia-smi -L`` lists a GPU: one left
+    behind by a removed driver, or that cannot reach the driver, exits non-zero, and a CPU
+    machine must not fail ``cuda-available`` for it. It runs only without /dev/nvidia0 (WSL2,
+    where the GPU is /dev/dxg, or a machine without a GPU).
+    """
+    if ctx.path("/dev/nvidia0").exists():
+        return True, None
+    smi = ctx.which("nvidia-smi")
+    if smi is None:
+        return False, None
+    result = ctx.runner([smi, "-L"], timeout=ctx.tool_timeout)
+    if not result.ok:
+        return False, f"nvidia-smi on PATH did not run: {result.describe_failure()}"
+    if _SMI_GPU_LINE.search(result.stdout) is None:
+        return False, "nvidia-smi -L lists no GPU"
+    return True, None
 
 
 def pin_problems(env: Environment) -> tuple[str, ...]:
@@ -60,12 +81,17 @@ def pin_problems(env: Environment) -> tuple[str, ...]:
 def read_record(path: Path) -> EnvRecord | None:
     """The environment's ``torchenv-env.json``, None when there is none."""
     try:
-        text = path.read_text("utf-8")
+        text = read_text(path, RECORD_LIMIT)
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # a FIFO, a device or a huge file in its place included
+        return EnvRecord(str(path), error=f"cannot be read: {describe(exc)}")
+    except UnicodeDecodeError as exc:
         return EnvRecord(str(path), error=f"cannot be read: {exc}")
-    return parse_record(str(path), text)
+    try:
+        return parse_record(str(path), text)
+    except RecursionError:  # json.loads of JSON nested thousands deep
+        return EnvRecord(str(path), error="is not JSON: nested too deeply to be read")
 
 
 def run_verify(
@@ -104,14 +130,17 @@ def run_verify(
     if progress is not None:
         kind = "quick checks" if quick else "checks"
         progress(f"running the {kind} in {exe} (timeout {limit:g}s)")
-    with tempfile.TemporaryDirectory(prefix="torchenv-verify-", ignore_cleanup_errors=True) as tmp:
-        output = run_script(ctx.runner, exe, quick=quick, timeout=limit, tmp=tmp, env=ctx.env)
+    # a scratch directory that the next verify removes if this one is killed (probe.scratch)
+    with scratch_dir("verify") as tmp:
+        output = run_script(ctx.runner, exe, quick=quick, timeout=limit, tmp=str(tmp), env=ctx.env)
     installed = {d.name: d.version for d in env.distributions}
     lock = check_versions(record, installed, output.facts, env.prefix)
+    visible, no_gpu_why = gpu_evidence(ctx)
     host = HostFacts(
-        gpu_visible=gpu_visible(ctx),
+        gpu_visible=visible,
         plan_cuda=record.plan_cuda if record is not None else None,
         plan_variant=record.plan_variant if record is not None else None,
+        no_gpu_why=no_gpu_why,
     )
     checks, perf = assemble(output, host, lock, quick, peak_for, pin_problems(env))
     count = {s: sum(1 for c in checks if c.status is s) for s in CheckStatus}

@@ -19,6 +19,9 @@ class RunResult:
     stderr: str = ""
     seconds: float = 0.0
     error: str | None = None  # "not found", "timed out after 5s", "permission denied", ...
+    # stdout or stderr was longer than the runner keeps (probe.runner.OUTPUT_LIMIT): what is
+    # here is its beginning
+    truncated: bool = False
 
     @property
     def ok(self) -> bool:

@@ -16,7 +16,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from torchenv.untrusted.files import read_bytes
+from torchenv.untrusted.text import load_json
+
 CACHE_FORMAT = 1
+# entries hold a few facts (an interpreter's answer, a list of file conflicts): far below this
+ENTRY_LIMIT = 16 << 20
 
 
 def file_stamp(path: Path) -> str | None:
@@ -56,9 +61,8 @@ class Cache:
         if path is None:
             return None
         try:
-            with path.open(encoding="utf-8") as fh:
-                entry = json.load(fh)
-        except (OSError, ValueError):
+            entry = load_json(read_bytes(path, ENTRY_LIMIT))
+        except (OSError, ValueError):  # a FIFO or a huge file in its place is a miss too
             return None
         if not isinstance(entry, dict) or entry.get("key") != key or entry.get("stamp") != stamp:
             return None

@@ -7,7 +7,6 @@ falls back to its file name and is reported in ``notes``.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -15,9 +14,14 @@ from pathlib import Path
 from torchenv.models import ChannelFile, Conda, CondaRecord, ProbeNote
 from torchenv.probe.cache import file_stamp
 from torchenv.probe.context import ProbeContext
+from torchenv.untrusted.files import describe, read_bytes, read_text
+from torchenv.untrusted.text import load_json
 
 _RECORD_NAME = re.compile(r"^(?P<name>.+)-(?P<version>[^-]+)-(?P<build>[^-]+)\.json$")
 _CONDARC = ("~/.condarc", "~/.conda/.condarc", "~/.config/conda/.condarc")
+# a record lists every file of its package (thousands for pytorch): a few MB at most
+RECORD_LIMIT = 32 << 20
+CHANNEL_FILE_LIMIT = 1 << 20  # .condarc, environment.yml
 
 
 def channel_from_record(data: dict[str, object]) -> str | None:
@@ -63,9 +67,9 @@ def read_conda_meta(ctx: ProbeContext, prefix: Path) -> Conda | None:
             records.append(CondaRecord(**cached))
             continue
         try:
-            record = parse_record(json.loads(path.read_bytes()), file_name)
+            record = parse_record(load_json(read_bytes(path, RECORD_LIMIT)), file_name)
         except (OSError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            reason = describe(exc) if isinstance(exc, OSError) else str(exc)
             notes.append(ProbeNote(str(path), f"unreadable conda record: {reason}"))
             fallback = _RECORD_NAME.match(file_name)
             if fallback:
@@ -118,8 +122,8 @@ def _channel_files(ctx: ProbeContext, prefix: Path) -> list[ChannelFile]:
     files = []
     for path in dict.fromkeys(candidates):
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+            text = read_text(path, CHANNEL_FILE_LIMIT, errors="replace")
+        except OSError:  # absent, or a FIFO, a device, a huge file: not a channel file
             continue
         try:
             channels, pins = parse_channel_file(text)

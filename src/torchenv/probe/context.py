@@ -1,6 +1,7 @@
 """What every probe needs from the host, in one injectable object.
 
-Probes read files under ``root`` (``/`` on a real machine, a fake tree in tests), environment
+Probes read files under ``root`` (``/`` on a real machine, a fake tree in tests) through
+``torchenv.untrusted.files`` (regular files only, each with a size cap), environment
 variables from ``env``, run programs only through ``runner`` and look up executables on ``env``'s
 PATH. Nothing else in torchenv touches the host.
 """
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from torchenv.errors import UsageError
 from torchenv.probe.cache import Cache, file_stamp
 from torchenv.probe.runner import Runner, run
+from torchenv.untrusted.files import read_text
 
 if TYPE_CHECKING:
     from torchenv.probe.nvml import NvmlReading
@@ -73,10 +75,11 @@ class ProbeContext:
         return self.root / absolute.lstrip("/")
 
     def read_text(self, absolute: str, limit: int = 1 << 20) -> str | None:
-        """A small host file's text, or None when it is absent or unreadable."""
+        """A small host file's text, or None when it is absent, unreadable, not a regular
+        file (a FIFO would block the read forever) or larger than ``limit`` bytes. /proc and
+        /sys files are regular files of size 0 and are read to their end."""
         try:
-            with self.path(absolute).open("rb") as fh:
-                return fh.read(limit).decode("utf-8", "replace")
+            return read_text(self.path(absolute), limit, errors="replace")
         except OSError:
             return None
 

@@ -8,7 +8,7 @@ never an exception: a corrupt METADATA file is a finding, not a crash.
 from __future__ import annotations
 
 import csv
-import json
+import io
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -18,9 +18,16 @@ from torchenv.models import Distribution, FileConflict, to_data
 from torchenv.models.environment import canonical_name
 from torchenv.probe.cache import file_stamp
 from torchenv.probe.context import ProbeContext
+from torchenv.untrusted.files import describe, read_bytes, read_prefix, read_text
+from torchenv.untrusted.text import load_json
 
 _DIR_NAME = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+?)(?:-py\d.*)?\.(?:dist|egg)-info$")
-_HEADER_LIMIT = 256 * 1024  # METADATA headers never come close; descriptions can be huge
+# Only the beginning of METADATA is read: its headers never come close to this, the description
+# after them can be megabytes (a cap on the whole file would reject such a package).
+_HEADER_LIMIT = 256 * 1024
+_SMALL_LIMIT = 64 * 1024  # INSTALLER, direct_url.json
+# torch's RECORD lists ~15k files; kubernetes-validate 1.37's (the largest here) is 2.6 MB
+RECORD_LIMIT = 32 << 20
 
 
 def parse_metadata_headers(text: str) -> dict[str, list[str]]:
@@ -44,11 +51,20 @@ def parse_metadata_headers(text: str) -> dict[str, list[str]]:
     return headers
 
 
-def _read(path: str, limit: int = _HEADER_LIMIT) -> str | None:
+def _read_small(path: str) -> str | None:
+    """A small metadata file; None when absent, unreadable, not a regular file or too big."""
     try:
-        with open(path, "rb") as fh:
-            return fh.read(limit).decode("utf-8", "replace")
+        return read_bytes(path, _SMALL_LIMIT).decode("utf-8", "replace")
     except OSError:
+        return None
+
+
+def read_record_rows(metadata_dir: str) -> list[list[str]] | None:
+    """The rows of a distribution's RECORD (PEP 376 CSV); None when it cannot be read."""
+    try:
+        text = read_text(os.path.join(metadata_dir, "RECORD"), RECORD_LIMIT, errors="replace")
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except (OSError, csv.Error):
         return None
 
 
@@ -63,9 +79,13 @@ def read_distribution(site_dir: str, entry: str) -> Distribution:
     meta_file = os.path.join(meta_dir, "PKG-INFO" if is_egg else "METADATA")
     if is_egg and os.path.isfile(meta_dir):
         meta_file = meta_dir  # a single-file egg-info
-    text = _read(meta_file)
-    if text is None:
-        error = f"{os.path.basename(meta_file)} is missing or unreadable"
+    try:
+        # the beginning only, of a regular file only: a FIFO or /dev/zero there must not hang
+        text = read_prefix(meta_file, _HEADER_LIMIT).decode("utf-8", "replace")
+    except FileNotFoundError:
+        error = f"{os.path.basename(meta_file)} is missing"
+    except OSError as exc:
+        error = f"{os.path.basename(meta_file)} is unreadable: {describe(exc)}"
     else:
         try:
             headers = parse_metadata_headers(text)
@@ -75,7 +95,7 @@ def read_distribution(site_dir: str, entry: str) -> Distribution:
     version = headers["version"][0] if headers.get("version") else dir_version
     if not error and not headers.get("version"):
         error = "METADATA has no Version header"
-    installer = _read(os.path.join(meta_dir, "INSTALLER"), 256)
+    installer = _read_small(os.path.join(meta_dir, "INSTALLER"))
     direct_url, editable = _direct_url(os.path.join(meta_dir, "direct_url.json"))
     return Distribution(
         name=canonical_name(name),
@@ -93,11 +113,11 @@ def read_distribution(site_dir: str, entry: str) -> Distribution:
 
 
 def _direct_url(path: str) -> tuple[str | None, bool]:
-    text = _read(path, 64 * 1024)
+    text = _read_small(path)
     if text is None:
         return None, False
     try:
-        data = json.loads(text)
+        data = load_json(text)
     except ValueError:
         return None, False
     if not isinstance(data, dict):
@@ -131,13 +151,8 @@ def find_file_conflicts(dists: Iterable[Distribution]) -> list[FileConflict]:
     """
     owners: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for dist in dists:
-        record = os.path.join(dist.metadata_dir, "RECORD")
-        try:
-            with open(record, encoding="utf-8", errors="replace", newline="") as fh:
-                rows = list(csv.reader(fh))
-        except (OSError, csv.Error):
-            continue
-        for row in rows:
+        rows = read_record_rows(dist.metadata_dir)
+        for row in rows or ():
             if not row or not row[0] or row[0].startswith(("..", "/")):
                 continue
             path = row[0]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 import os
 import re
 import secrets
@@ -22,22 +21,26 @@ from typing import Any
 from torchenv.models import DecodeError, Interpreter, ProbeNote, from_data
 from torchenv.probe.cache import file_stamp
 from torchenv.probe.context import ProbeContext
+from torchenv.untrusted.files import read_bytes, read_text
+from torchenv.untrusted.text import load_json
 
 SCRIPT = Path(__file__).parent / "scripts" / "interp_info.py"
 _PATH_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE", "PYTHONUSERBASE", "HOME")
+_CFG_LIMIT = 1 << 20  # pyvenv.cfg: a few lines
 
 
 @cache
 def script_digest(path: Path = SCRIPT) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return hashlib.sha256(read_bytes(path, 1 << 20)).hexdigest()[:16]
 
 
 def extract_payload(stdout: str, cookie: str) -> Any:
-    """The JSON between the two cookie lines; ValueError when absent or malformed."""
+    """The JSON between the two cookie lines; ValueError when absent or malformed (nested too
+    deeply included: the interpreter may print anything)."""
     parts = stdout.split(f"\n{cookie}\n")
     if len(parts) < 3:
         raise ValueError("the probe script printed no result")
-    return json.loads(parts[1])
+    return load_json(parts[1])
 
 
 def query_interpreter(ctx: ProbeContext, python: str) -> Interpreter:
@@ -118,8 +121,8 @@ def interpreter_from_files(prefix: Path, python: str | None, why: str) -> Interp
 
 def _version_from_files(prefix: Path) -> str | None:
     try:
-        cfg = (prefix / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        cfg = read_text(prefix / "pyvenv.cfg", _CFG_LIMIT, errors="replace")
+    except OSError:  # absent, or a FIFO, a device or a huge file in its place
         cfg = ""
     match = re.search(r"^\s*version(?:_info)?\s*=\s*(\d+\.\d+(?:\.\d+)?)", cfg, re.MULTILINE)
     if match:

@@ -7,13 +7,16 @@ Kernelspec directories, in Jupyter's search order: ``$JUPYTER_PATH``, the user d
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import replace
 from pathlib import Path
 
 from torchenv.models import KernelSpec
 from torchenv.probe.context import ProbeContext
+from torchenv.untrusted.files import describe, read_text
+from torchenv.untrusted.text import load_json
+
+_SPEC_LIMIT = 1 << 20  # a kernel.json is a few hundred bytes
 
 
 def kernel_dirs(ctx: ProbeContext, prefix: Path) -> list[tuple[Path, str]]:
@@ -37,8 +40,12 @@ def read_kernelspec(path: Path, scope: str) -> KernelSpec | None:
     """A Python kernelspec from ``kernel.json``; None for kernels of other languages."""
     name = path.parent.name
     try:
-        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, ValueError) as exc:
+        data = load_json(read_text(path, _SPEC_LIMIT, errors="replace"))
+    except OSError as exc:
+        return KernelSpec(
+            name=name, path=str(path), scope=scope, error=f"unreadable: {describe(exc)}"
+        )
+    except ValueError as exc:
         return KernelSpec(name=name, path=str(path), scope=scope, error=f"unreadable: {exc}")
     if not isinstance(data, dict):
         return KernelSpec(name=name, path=str(path), scope=scope, error="not a JSON object")
@@ -69,7 +76,8 @@ def probe_kernels(ctx: ProbeContext, prefix: Path) -> tuple[KernelSpec, ...]:
         for name in names:
             spec_file = directory / name / "kernel.json"
             key = os.path.realpath(spec_file)
-            if key in seen or not spec_file.is_file():
+            # exists, not is_file: a FIFO or a device in its place is reported as unreadable
+            if key in seen or not spec_file.exists():
                 continue
             seen.add(key)
             spec = read_kernelspec(spec_file, scope)

@@ -15,10 +15,13 @@ from collections.abc import Iterable
 
 from torchenv.models import LoaderLibraries, ProbeNote
 from torchenv.probe.context import ProbeContext
+from torchenv.untrusted.files import describe, read_bytes
 
 _MAGIC = b"glibc-ld.so.cache1.1"
 _HEADER = struct.Struct("<20sII4xI12x")  # magic+version, nlibs, len_strings, flags+pad, ext
 _ENTRY = struct.Struct("<iIIIQ")  # flags, key, value, osversion, hwcap
+# 546 libraries make 35 kB (this development machine): 64 MiB is far above any real cache
+LD_CACHE_LIMIT = 64 << 20
 
 # Libraries that torch's pip wheels bring themselves; a copy of the same soname major found
 # first through LD_LIBRARY_PATH can shadow them (failure catalog B2/B3).
@@ -69,10 +72,12 @@ def probe_loader_libraries(ctx: ProbeContext) -> LoaderLibraries:
     notes: list[ProbeNote] = []
     cache: dict[str, list[str]] = {}
     try:
-        cache = parse_ld_cache(ctx.path("/etc/ld.so.cache").read_bytes())
+        cache = parse_ld_cache(read_bytes(ctx.path("/etc/ld.so.cache"), LD_CACHE_LIMIT))
     except FileNotFoundError:
         notes.append(ProbeNote("/etc/ld.so.cache", "not present"))
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        notes.append(ProbeNote("/etc/ld.so.cache", f"unreadable: {describe(exc)}"))
+    except ValueError as exc:
         notes.append(ProbeNote("/etc/ld.so.cache", f"unreadable: {exc}"))
     ld_path = tuple(p for p in ctx.env.get("LD_LIBRARY_PATH", "").split(":") if p)
     in_dirs = _scan_dirs(ld_path)
@@ -120,7 +125,15 @@ _DEFAULT_DIRS = ("/lib64", "/usr/lib64", "/lib", "/usr/lib", "/usr/lib/wsl/lib")
 
 def nvml_findable(ctx: ProbeContext, libs: LoaderLibraries) -> bool:
     """Whether dlopen("libnvidia-ml.so.1") can succeed: the library is in the loader cache, on
-    LD_LIBRARY_PATH or in a default directory. Saves importing nvidia-ml-py (~60 ms) when not."""
-    if libs.libnvidia_ml:
-        return True
-    return any(ctx.path(f"{d}/libnvidia-ml.so.1").exists() for d in _DEFAULT_DIRS)
+    LD_LIBRARY_PATH or in a default directory. Saves importing nvidia-ml-py (~60 ms) and the
+    fork that isolates the load (probe.runner.call_with_timeout) when not."""
+    return bool(libs.libnvidia_ml) or _in_default_dirs(ctx, "libnvidia-ml.so.1")
+
+
+def libcuda_findable(ctx: ProbeContext, libs: LoaderLibraries) -> bool:
+    """The same for dlopen("libcuda.so.1")."""
+    return bool(libs.libcuda) or _in_default_dirs(ctx, "libcuda.so.1")
+
+
+def _in_default_dirs(ctx: ProbeContext, soname: str) -> bool:
+    return any(ctx.path(f"{d}/{soname}").exists() for d in _DEFAULT_DIRS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torchenv.models import Machine
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.host import probe_host
-from torchenv.probe.ldcache import nvml_findable, probe_loader_libraries
+from torchenv.probe.ldcache import libcuda_findable, nvml_findable, probe_loader_libraries
 from torchenv.probe.nvidia import probe_device_nodes, probe_driver_and_gpus, probe_pci_nvidia
 from torchenv.probe.toolkit import probe_compilers, probe_toolkits
 from torchenv.probe.visible import map_visible_devices
@@ -13,7 +13,11 @@ from torchenv.probe.visible import map_visible_devices
 
 def probe_machine(ctx: ProbeContext) -> Machine:
     libraries = probe_loader_libraries(ctx)
-    driver, gpus = probe_driver_and_gpus(ctx, nvml_library=nvml_findable(ctx, libraries))
+    driver, gpus = probe_driver_and_gpus(
+        ctx,
+        nvml_library=nvml_findable(ctx, libraries),
+        libcuda_library=libcuda_findable(ctx, libraries),
+    )
     return Machine(
         host=probe_host(ctx),
         driver=driver,

@@ -7,16 +7,15 @@ torch 2.0.1/2.1.2 vs 2.3.1 and pandas 2.1.4 vs 2.2.3). Results are cached per fi
 
 from __future__ import annotations
 
-import csv
-import mmap
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from torchenv.models import Distribution
+from torchenv.probe.binary import mapped
 from torchenv.probe.cache import file_stamp
 from torchenv.probe.context import ProbeContext
+from torchenv.probe.distributions import read_record_rows
 
 _NUMPY2 = b"numpy._core._multiarray_umath"
 _NUMPY1 = b"numpy.core._multiarray_umath"
@@ -25,25 +24,20 @@ _SKIP = frozenset({"numpy", "torch"})  # numpy itself; torch has its own, finer 
 
 
 def module_abi(path: Path) -> str | None:
-    """ "numpy1", "numpy2", or None for a module that does not use NumPy's C API."""
-    with path.open("rb") as fh:
-        if os.fstat(fh.fileno()).st_size == 0:
+    """ "numpy1", "numpy2", or None for a module that does not use NumPy's C API. OSError
+    for anything but a regular file of a sane size (probe.binary)."""
+    with mapped(path) as data:
+        if data is None:
             return None
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            if data.find(_NUMPY2) >= 0:
-                return "numpy2"
-            return "numpy1" if data.find(_NUMPY1) >= 0 else None
+        if data.find(_NUMPY2) >= 0:
+            return "numpy2"
+        return "numpy1" if data.find(_NUMPY1) >= 0 else None
 
 
 def _extension_files(dist: Distribution) -> list[Path]:
-    try:
-        with open(os.path.join(dist.metadata_dir, "RECORD"), encoding="utf-8", newline="") as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, csv.Error, UnicodeDecodeError):
-        return []
     return [
         Path(dist.location, row[0])
-        for row in rows
+        for row in read_record_rows(dist.metadata_dir) or ()
         if row and row[0].endswith(".so") and not row[0].startswith(("..", "/"))
     ]
 

@@ -14,11 +14,12 @@ from dataclasses import replace
 from torchenv.models import Driver, Gpu, ProbeNote
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.nvml import NvmlUnavailable
-from torchenv.probe.runner import call_with_timeout
+from torchenv.probe.runner import CallDied, call_with_timeout
 
 # name is last: a comma inside a product name must not shift the other columns.
 QUERY_FIELDS = ("index", "uuid", "pci.bus_id", "compute_cap", "driver_version", "memory.total")
 _LAST_FIELD = "name"
+_SYSFS_PAGE = 4096
 _NOT_VALID = re.compile(r'Field "([\w.]+)" is not a valid field to query')
 _PROC_VERSION = re.compile(
     r"NVRM version:\s+NVIDIA UNIX (?P<flavor>Open Kernel Module for \S+|\S+ Kernel Module)\s+"
@@ -102,9 +103,10 @@ def cuda_version_from_int(value: int) -> str:
 
 
 def probe_driver_and_gpus(
-    ctx: ProbeContext, nvml_library: bool = True
+    ctx: ProbeContext, nvml_library: bool = True, libcuda_library: bool = True
 ) -> tuple[Driver, tuple[Gpu, ...]]:
-    """``nvml_library`` False: libnvidia-ml.so.1 cannot be loaded, so NVML is not tried."""
+    """``nvml_library`` False: libnvidia-ml.so.1 cannot be loaded, so NVML is not tried (nor
+    the child process that loads it); ``libcuda_library`` likewise for libcuda.so.1."""
     notes: list[ProbeNote] = []
     module_version = (ctx.read_text("/sys/module/nvidia/version") or "").strip() or None
     proc = ctx.read_text("/proc/driver/nvidia/version")
@@ -118,7 +120,7 @@ def probe_driver_and_gpus(
     elif ctx.nvml is not None:
         try:
             reading = call_with_timeout(ctx.nvml, ctx.tool_timeout)
-        except (NvmlUnavailable, TimeoutError) as exc:
+        except (NvmlUnavailable, TimeoutError, CallDied) as exc:
             notes.append(ProbeNote("nvml", str(exc)))
         else:
             cuda = reading.cuda_driver_version
@@ -137,7 +139,7 @@ def probe_driver_and_gpus(
         return replace(
             base,
             version=version or kernel_module,
-            cuda_driver_api=_libcuda_version(ctx, notes),
+            cuda_driver_api=_libcuda_version(ctx, notes, libcuda_library),
             source="nvidia-smi",
             notes=tuple(notes),
         ), tuple(gpus)
@@ -180,12 +182,15 @@ def _probe_smi(ctx: ProbeContext, notes: list[ProbeNote]) -> tuple[list[Gpu], st
     return None
 
 
-def _libcuda_version(ctx: ProbeContext, notes: list[ProbeNote]) -> str | None:
+def _libcuda_version(ctx: ProbeContext, notes: list[ProbeNote], findable: bool) -> str | None:
     if ctx.libcuda is None:
+        return None
+    if not findable:
+        notes.append(ProbeNote("libcuda.so.1", "not in the loader's search path"))
         return None
     try:
         value = call_with_timeout(ctx.libcuda, ctx.tool_timeout)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, CallDied) as exc:
         notes.append(ProbeNote("libcuda.so.1", str(exc)))
         return None
     return cuda_version_from_int(value) if value else None
@@ -200,8 +205,9 @@ def probe_pci_nvidia(ctx: ProbeContext) -> tuple[str, ...]:
     except OSError:
         return ()
     for entry in entries:
-        vendor = ctx.read_text(f"/sys/bus/pci/devices/{entry.name}/vendor", 64) or ""
-        klass = ctx.read_text(f"/sys/bus/pci/devices/{entry.name}/class", 64) or ""
+        # a sysfs attribute reports one page (4096) as its size whatever it holds
+        vendor = ctx.read_text(f"/sys/bus/pci/devices/{entry.name}/vendor", _SYSFS_PAGE) or ""
+        klass = ctx.read_text(f"/sys/bus/pci/devices/{entry.name}/class", _SYSFS_PAGE) or ""
         if vendor.strip().lower() == "0x10de" and klass.strip().lower().startswith("0x03"):
             found.append(entry.name)
     return tuple(found)

@@ -7,11 +7,13 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from torchenv.errors import UsageError
 from torchenv.probe.context import ProbeContext
+from torchenv.untrusted import files
 
 _PREFIX_PYTHONS = ("bin/python", "bin/python3", "python.exe", "Scripts/python.exe")
 
@@ -71,6 +73,7 @@ def choose_target(ctx: ProbeContext, python: str | None, prefix: str | None) -> 
                 f"{exe} is a directory, not an interpreter.",
                 f"Use --prefix {exe} to inspect an environment directory.",
             )
+        _check_executable(exe)
         return TargetChoice(None, str(exe.absolute()), "--python")
     for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
         value = ctx.env.get(var)
@@ -86,3 +89,24 @@ def choose_target(ctx: ProbeContext, python: str | None, prefix: str | None) -> 
         "No active environment and no python3 on PATH.",
         "Activate an environment, or pass --prefix DIR or --python PATH.",
     )
+
+
+def _check_executable(exe: Path) -> None:
+    """--python names an executable regular file (a device such as /dev/null, a FIFO or a
+    file without execute permission is a mistake in the command line, not a broken
+    environment)."""
+    try:
+        info = exe.stat()
+    except OSError as exc:
+        raise UsageError(
+            "python-unreadable", f"Cannot use the interpreter {exe}: {files.describe(exc)}."
+        ) from None
+    if not stat.S_ISREG(info.st_mode) or not os.access(exe, os.X_OK):
+        what = files.kind_of(info.st_mode)
+        raise UsageError(
+            "python-not-executable",
+            f"{exe} is not an executable file (it is {what}"
+            + (", without execute permission" if stat.S_ISREG(info.st_mode) else "")
+            + ").",
+            "Pass the path of a Python executable, e.g. --python .venv/bin/python.",
+        )

@@ -3,15 +3,17 @@ torch.compile, never to run the pip wheels (they bring their own CUDA runtime)."
 
 from __future__ import annotations
 
-import json
 import os
 import re
 
 from torchenv.models import Compilers, ProbeNote, Toolkit
 from torchenv.probe.context import ProbeContext
+from torchenv.untrusted.files import describe, read_text
+from torchenv.untrusted.text import load_json
 
 _NVCC_RELEASE = re.compile(r"release (\d+\.\d+), V(\d+\.\d+\.\d+)")
 _NVCC_RELEASE_SHORT = re.compile(r"release (\d+\.\d+)")
+_VERSION_FILE_LIMIT = 1 << 20  # version.json lists the components, a few kB
 
 
 def parse_nvcc_version(text: str) -> str | None:
@@ -26,7 +28,7 @@ def parse_nvcc_version(text: str) -> str | None:
 def parse_version_json(text: str) -> str | None:
     """The SDK version from a toolkit's version.json. Toolkits before 12.2.1 write a date as the
     patch field ("11.6.20220110"); that is reduced to "11.6"."""
-    data = json.loads(text)
+    data = load_json(text)
     version = data.get("cuda", {}).get("version") if isinstance(data, dict) else None
     if not isinstance(version, str):
         return None
@@ -91,18 +93,23 @@ def probe_toolkits(ctx: ProbeContext) -> tuple[Toolkit, ...]:
 def _version_from_files(root: str, notes: list[ProbeNote]) -> str | None:
     path = os.path.join(root, "version.json")
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return parse_version_json(fh.read())
+        return parse_version_json(read_text(path, _VERSION_FILE_LIMIT, errors="replace"))
     except FileNotFoundError:
         pass
-    except (OSError, ValueError, AttributeError) as exc:
+    except OSError as exc:
+        notes.append(ProbeNote(path, f"unreadable: {describe(exc)}"))
+    except (ValueError, AttributeError) as exc:
         notes.append(ProbeNote(path, f"unreadable: {exc}"))
+    path = os.path.join(root, "version.txt")  # older toolkits have this one only
     try:
-        with open(os.path.join(root, "version.txt"), encoding="utf-8", errors="replace") as fh:
-            match = re.search(r"CUDA Version (\d+\.\d+(?:\.\d+)?)", fh.read())
-            return match.group(1) if match else None
-    except OSError:
+        text = read_text(path, _VERSION_FILE_LIMIT, errors="replace")
+    except FileNotFoundError:
         return None
+    except OSError as exc:
+        notes.append(ProbeNote(path, f"unreadable: {describe(exc)}"))
+        return None
+    match = re.search(r"CUDA Version (\d+\.\d+(?:\.\d+)?)", text)
+    return match.group(1) if match else None
 
 
 def probe_compilers(ctx: ProbeContext) -> Compilers:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import glob
-import mmap
 import os
 import re
 from collections.abc import Sequence
@@ -23,12 +22,15 @@ from pathlib import Path
 from torchenv.models import Distribution, DomainLibrary, ProbeNote, TorchBuild
 from torchenv.models.archs import find_arch_flags
 from torchenv.models.compat import split_local
+from torchenv.probe.binary import mapped
 from torchenv.probe.cache import file_stamp
 from torchenv.probe.context import ProbeContext
+from torchenv.untrusted.files import describe, read_text
 
 _NUMPY2 = b"numpy._core._multiarray_umath"
 _NUMPY1 = b"numpy.core._multiarray_umath"
 _SCAN_FORMAT = "1"
+_VERSION_PY_LIMIT = 1 << 20  # torch's version.py is a dozen lines
 
 
 def parse_version_py(source: str) -> dict[str, str | bool | None]:
@@ -49,15 +51,14 @@ def parse_version_py(source: str) -> dict[str, str | bool | None]:
 
 
 def scan_library(path: Path) -> tuple[tuple[str, ...], str | None]:
-    """(arch list, numpy ABI) from a compiled torch library."""
-    with path.open("rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        if size == 0:
+    """(arch list, numpy ABI) from a compiled torch library; OSError for anything but a
+    regular file of a sane size (probe.binary)."""
+    with mapped(path) as data:
+        if data is None:
             return (), None
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            arch = find_arch_flags(data)
-            numpy2 = data.find(_NUMPY2) >= 0
-            numpy1 = data.find(_NUMPY1) >= 0
+        arch = find_arch_flags(data)
+        numpy2 = data.find(_NUMPY2) >= 0
+        numpy1 = data.find(_NUMPY1) >= 0
     abi = "numpy2" if numpy2 else ("numpy1" if numpy1 else None)
     return arch, abi
 
@@ -77,13 +78,17 @@ def cached_scan(ctx: ProbeContext, path: Path) -> tuple[tuple[str, ...], str | N
 
 
 def read_version_py(path: str, notes: list[ProbeNote]) -> dict[str, str | bool | None]:
-    """The literal assignments of a package's version.py; a note when it cannot be read."""
+    """The literal assignments of a package's version.py; a note when it cannot be read (a FIFO
+    or /dev/zero in its place, a file over 1 MiB, source that does not parse)."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return parse_version_py(fh.read())
-    except (OSError, SyntaxError, ValueError) as exc:
-        notes.append(ProbeNote(path, f"unreadable: {exc}"))
-        return {}
+        return parse_version_py(read_text(path, _VERSION_PY_LIMIT, errors="replace"))
+    except OSError as exc:
+        notes.append(ProbeNote(path, f"unreadable: {describe(exc)}"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        # ast.parse raises RecursionError for a long chain ("x=1+1+1..." 200k long) and
+        # MemoryError for deep nesting ("x=-----...1"), not SyntaxError (CPython 3.11)
+        notes.append(ProbeNote(path, f"unreadable: {type(exc).__name__}: {exc}"))
+    return {}
 
 
 def _package_dirs(site_dirs: Sequence[str], package: str) -> list[str]:
@@ -118,7 +123,9 @@ def probe_torch(
         try:
             arch, abi = cached_scan(ctx, library)
             arch_source = str(library)
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            notes.append(ProbeNote(str(library), f"could not scan: {describe(exc)}"))
+        except ValueError as exc:
             notes.append(ProbeNote(str(library), f"could not scan: {exc}"))
 
     def text(key: str) -> str | None:

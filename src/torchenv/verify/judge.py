@@ -46,9 +46,15 @@ PeakLookup = Callable[[str], PublishedPeak | None]
 class HostFacts:
     """What torchenv knows outside the environment."""
 
-    gpu_visible: bool  # /dev/nvidia0 exists or nvidia-smi is on PATH
+    gpu_visible: bool  # /dev/nvidia0 exists or `nvidia-smi -L` lists a GPU
     plan_cuda: str | None = None  # the CUDA version the environment's plan chose
     plan_variant: str | None = None  # "cpu" when the plan chose a CPU build on purpose
+    # why a sign of a GPU was not taken as one: "nvidia-smi on PATH did not run: exit code 9..."
+    no_gpu_why: str | None = None
+
+
+def _why_no_gpu(host: HostFacts) -> str:
+    return f" ({host.no_gpu_why})" if host.no_gpu_why else ""
 
 
 def _devices(facts: dict[str, Any]) -> list[dict[str, Any]]:
@@ -102,19 +108,20 @@ def judge_cuda(facts: dict[str, Any], host: HostFacts) -> VerifyCheck:
                 f"torch {facts.get('torch')} is a CPU build on a machine with an NVIDIA GPU: "
                 "it cannot use the GPU",
             )
-        return check(SKIP, f"CPU build of torch and {NO_GPU}")
+        return check(SKIP, f"CPU build of torch and {NO_GPU}{_why_no_gpu(host)}")
     why = facts.get("cuda_error") or "torch.cuda.is_available() is False"
     if host.gpu_visible:
         return check(
             FAIL,
             f"{build}, but CUDA is unavailable although an NVIDIA GPU is visible "
-            f"(/dev/nvidia0 or nvidia-smi): {why}",
+            f"(/dev/nvidia0 or nvidia-smi -L): {why}",
         )
     # a CUDA build made for other machines (a CI builder, an image build, a login node): the
     # right build is installed, and CUDA can only be proven where the GPUs are
+    smi = _why_no_gpu(host)
     if expected:
-        return check(SKIP, f"{build} as {expected}, but {NO_GPU} on this machine to run it")
-    return check(SKIP, f"{build}, but {NO_GPU} on this machine")
+        return check(SKIP, f"{build} as {expected}, but {NO_GPU} on this machine to run it{smi}")
+    return check(SKIP, f"{build}, but {NO_GPU} on this machine{smi}")
 
 
 def judge_arch(facts: dict[str, Any], device: dict[str, Any]) -> VerifyCheck:

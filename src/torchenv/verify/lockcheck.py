@@ -8,7 +8,6 @@ build). An environment torchenv did not build has no record: the check is skippe
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from torchenv.models.build import ENV_RECORD_FILE
 from torchenv.models.environment import canonical_name
 from torchenv.models.verify import CheckStatus, VerifyCheck
+from torchenv.untrusted.text import load_json
 
 __all__ = ["ENV_RECORD_FILE", "EnvRecord", "check_versions", "parse_record", "same_version"]
 SHOWN = 5  # differences listed in the detail
@@ -53,7 +53,7 @@ def parse_record(path: str, text: str | None) -> EnvRecord | None:
     if text is None:
         return None
     try:
-        data = json.loads(text)
+        data = load_json(text)
     except ValueError as exc:
         return EnvRecord(path, error=f"is not JSON: {exc}")
     lock = data.get("lock") if isinstance(data, dict) else None

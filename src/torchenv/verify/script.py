@@ -21,6 +21,7 @@ from torchenv.errors import ExternalError
 from torchenv.models.codec import DecodeError, from_data
 from torchenv.models.process import Runner, RunResult
 from torchenv.models.verify import VerifyCheck
+from torchenv.untrusted.text import load_json
 
 SCRIPT = Path(__file__).parent / "scripts" / "verify_check.py"
 PROGRESS = "torchenv-verify: running "  # the script's stderr line before each check
@@ -63,7 +64,7 @@ def _extract(stdout: str, cookie: str) -> Any:
     parts = stdout.replace("\r\n", "\n").split(f"\n{cookie}\n")
     if len(parts) < 3:
         raise ValueError("no result between the cookie lines")
-    return json.loads(parts[1])
+    return load_json(parts[1])  # ValueError for JSON nested too deeply, too
 
 
 def _failure(python: str, what: str, result: RunResult, hint: str) -> ExternalError:

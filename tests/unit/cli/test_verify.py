@@ -4,16 +4,26 @@ text report, with the check script's answers recorded in a fake runner."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from builders import FakeEnv, FakeRunner, add_torch, add_torchvision, make_venv, probe_context
+from builders import (
+    FakeEnv,
+    FakeRunner,
+    add_torch,
+    add_torchvision,
+    fake_tool,
+    make_venv,
+    probe_context,
+)
 from torchenv import cli
 from torchenv.cli import common
-from torchenv.commands.verify import FULL_TIMEOUT, QUICK_TIMEOUT
+from torchenv.commands.verify import FULL_TIMEOUT, QUICK_TIMEOUT, read_record
 from torchenv.models.process import RunResult
 
 GPU = ("matmul", "conv-cudnn", "bf16-autocast", "memory-alloc")
@@ -260,3 +270,96 @@ def test_usage_errors_exit_2(capsys: Any) -> None:
     assert run(capsys, "--timeout", "0")[0] == 2
     code, out, _ = run(capsys, "--help")
     assert code == 0 and "--quick" in out and "--timeout" in out
+
+
+# --------------------------------------------------------------------------- is there a GPU?
+H100_LINE = "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-8c35f4c9-4dff-c9a2-866f-afb5d82e1dd7)\n"
+
+
+def cuda_check(capsys: Any, env: FakeEnv) -> tuple[int, dict[str, Any]]:
+    code, out, _ = run(capsys, "--prefix", str(env.prefix), "--json")
+    return code, next(c for c in json.loads(out)["checks"] if c["id"] == "cuda-available")
+
+
+@pytest.mark.parametrize(
+    ("stdout", "returncode", "words"),
+    [
+        ("", 9, "nvidia-smi on PATH did not run: exit code 9"),
+        ("", 0, "nvidia-smi -L lists no GPU"),
+    ],
+    ids=["exits-9", "lists-nothing"],
+)
+def test_cpu_build_with_a_broken_nvidia_smi_is_skipped(
+    tmp_path: Path,
+    env: FakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    stdout: str,
+    returncode: int,
+    words: str,
+) -> None:
+    runner = use(tmp_path, monkeypatch, env, payload())
+    fake_tool(tmp_path, "nvidia-smi")
+    runner.fake.on_program("nvidia-smi", stdout, returncode)
+    code, cuda = cuda_check(capsys, env)
+    assert code == 0 and cuda["status"] == "skip"
+    assert (
+        cuda["detail"].startswith("CPU build of torch and no NVIDIA GPU (")
+        and words in (cuda["detail"])
+    )
+    assert [c[1:] for c in runner.fake.calls if c[0].endswith("nvidia-smi")] == [["-L"]]
+
+
+def test_cpu_build_with_nvidia_smi_listing_a_gpu_fails(
+    tmp_path: Path, env: FakeEnv, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    runner = use(tmp_path, monkeypatch, env, payload())
+    fake_tool(tmp_path, "nvidia-smi")
+    runner.fake.on_program("nvidia-smi", H100_LINE)
+    code, cuda = cuda_check(capsys, env)
+    assert code == 1 and cuda["status"] == "fail" and "cannot use the GPU" in cuda["detail"]
+
+
+def test_a_device_node_needs_no_nvidia_smi(
+    tmp_path: Path, env: FakeEnv, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    runner = use(tmp_path, monkeypatch, env, payload(), gpu=True)
+    fake_tool(tmp_path, "nvidia-smi")
+    code, cuda = cuda_check(capsys, env)
+    assert code == 1 and cuda["status"] == "fail"
+    assert not [c for c in runner.fake.calls if c[0].endswith("nvidia-smi")]
+
+
+def test_a_cpu_plan_skips_cuda_on_a_gpu_host(
+    tmp_path: Path, env: FakeEnv, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    runner = use(tmp_path, monkeypatch, env, payload())
+    fake_tool(tmp_path, "nvidia-smi")
+    runner.fake.on_program("nvidia-smi", H100_LINE)
+    record = {"lock": {"packages": {}}, "plan": {"variant": "cpu"}}
+    (env.prefix / "torchenv-env.json").write_text(json.dumps(record))
+    _, cuda = cuda_check(capsys, env)
+    assert cuda["status"] == "skip" and "as the plan chose" in cuda["detail"]
+
+
+# --------------------------------------------------------------------------- hostile record
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "huge-sparse", "nested"])
+def test_an_env_record_that_cannot_be_read(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "torchenv-env.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "huge-sparse":
+        path.write_bytes(b"")
+        os.truncate(path, 16 << 30)
+    else:
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    box: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: box.update(record=read_record(path)), daemon=True)
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive(), "reading the record hung"
+    record = box["record"]
+    assert record is not None and record.error
+    assert record.error.startswith("is not JSON" if kind == "nested" else "cannot be read: it is")

@@ -65,7 +65,10 @@ def test_unreadable_metadata(tmp_path: Path) -> None:
     (dist_dir / "METADATA").unlink()
     (dist_dir / "METADATA").mkdir()  # reading a directory fails even as root
     dist = read_distribution(str(tmp_path), dist_dir.name)
-    assert dist.error == "METADATA is missing or unreadable" and dist.version == "2.0"
+    assert dist.error == "METADATA is unreadable: it is a directory, not a regular file"
+    assert dist.version == "2.0"
+    (dist_dir / "METADATA").rmdir()
+    assert read_distribution(str(tmp_path), dist_dir.name).error == "METADATA is missing"
 
 
 def test_origin_evidence(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -193,3 +195,45 @@ def test_hanging_nvml_call_times_out(tmp_path: Path) -> None:
     driver, _ = probe_driver_and_gpus(ctx)
     release.set()
     assert driver.notes[0] == ProbeNote("nvml", "timed out after 0.2s")
+
+
+def _no_fork() -> int:
+    raise AssertionError("a child process was forked although the library is absent")
+
+
+def test_no_child_process_when_the_driver_libraries_are_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The common case of a machine without a GPU stays fast: no fork to load NVML or
+    libcuda when the loader would not find them (probe.ldcache)."""
+    from torchenv.probe.machine import probe_machine
+
+    def must_not_run() -> Any:
+        raise AssertionError("must not be called")
+
+    runner = FakeRunner()
+    runner.on_program("nvidia-smi", fixture_text("nvidia", "query-h100x2.csv"))
+    ctx, _ = probe_context(tmp_path, runner)
+    fake_tool(tmp_path, "nvidia-smi")  # works, yet neither library can be loaded
+    ctx.nvml, ctx.libcuda = must_not_run, must_not_run
+    monkeypatch.setattr(os, "fork", _no_fork)
+    machine = probe_machine(ctx)
+    assert len(machine.gpus) == 2 and machine.driver.cuda_driver_api is None
+    assert ProbeNote("nvml", "libnvidia-ml.so.1 is not in the loader's search path") in (
+        machine.driver.notes
+    )
+    assert ProbeNote("libcuda.so.1", "not in the loader's search path") in machine.driver.notes
+
+
+def test_libcuda_is_asked_when_the_loader_finds_it(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    runner.on_program("nvidia-smi", fixture_text("nvidia", "query-h100x2.csv"))
+    ctx, _ = probe_context(tmp_path, runner)
+    fake_tool(tmp_path, "nvidia-smi")
+    ctx.libcuda = _cuda_13_0
+    driver, _ = probe_driver_and_gpus(ctx, nvml_library=False, libcuda_library=True)
+    assert driver.cuda_driver_api == "13.0"
+
+
+def _cuda_13_0() -> int:
+    return 13000

@@ -279,6 +279,9 @@ def test_torch_that_does_not_import() -> None:
     assert rest and all(c.status is SKIP and c.detail == "torch does not import" for c in rest)
 
 
+BROKEN_SMI = "nvidia-smi on PATH did not run: exit code 9: no output"
+
+
 @pytest.mark.parametrize(
     ("facts", "host", "status", "words"),
     [
@@ -290,6 +293,10 @@ def test_torch_that_does_not_import() -> None:
         ({}, HostFacts(True), FAIL, "cannot use the GPU"),
         ({}, HostFacts(True, None, "cpu"), SKIP, "as the plan chose"),
         ({}, HostFacts(False), SKIP, f"CPU build of torch and {NO_GPU}"),
+        # a broken nvidia-smi on PATH is not a GPU; the skip says what it did
+        ({}, HostFacts(False, no_gpu_why=BROKEN_SMI), SKIP, f"{NO_GPU} ({BROKEN_SMI})"),
+        ({}, HostFacts(False, None, "cpu", BROKEN_SMI), SKIP, f"{NO_GPU} ({BROKEN_SMI})"),
+        ({"cuda": "13.0"}, HostFacts(False, "13.0", "cu130", BROKEN_SMI), SKIP, BROKEN_SMI),
     ],
 )
 def test_cuda_available(
