@@ -26,11 +26,7 @@ def ship_project(
     installer: str = "uv",
 ) -> Path:
     """torchenv.toml and pylock.toml under ``root``; returns the spec's path."""
-    wheels = root / "wheels-here"
-    wheels.mkdir(parents=True, exist_ok=True)
-    wheel = wheels / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
-    wheel.write_bytes(b"not really a wheel")
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    root.mkdir(parents=True, exist_ok=True)
     spec = root / "torchenv.toml"
     listed = ", ".join(f'"{p}"' for p in packages)
     spec.write_text(
@@ -38,7 +34,19 @@ def ship_project(
         f'cuda = "{"cpu" if variant == "cpu" else "13.0"}"\nlibraries = []\n'
         f'packages = [{listed}]\ninstaller = "{installer}"\n{spec_extra}'
     )
-    hashed = spec_hash(load_spec(spec, root))
+    write_sealed_lock(root, variant=variant, packages=packages)
+    return spec
+
+
+def write_sealed_lock(root: Path, *, variant: str = "cpu", packages: tuple[str, ...] = ()) -> Path:
+    """A pylock.toml for the spec in ``root`` (its real hash), sealed as `torchenv lock` seals
+    one, whose torch wheel lies in ``root/wheels-here`` (a local file, as find-links gives)."""
+    wheels = root / "wheels-here"
+    wheels.mkdir(parents=True, exist_ok=True)
+    wheel = wheels / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+    wheel.write_bytes(b"not really a wheel")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    hashed = spec_hash(load_spec(None, root))
     entries = "".join(
         f'\n[[packages]]\nname = "{p}"\nversion = "4.6.0"\n'
         f'wheels = [{{ url = "https://files.pythonhosted.org/{p}-4.6.0-py3-none-any.whl", '
@@ -59,8 +67,9 @@ def ship_project(
         f'torch = "2.13.0"\nvariant = "{variant}"\npython = "3.11"\n'
         'platforms = ["linux_x86_64"]\n' + (CUDA_TOOL if variant != "cpu" else "")
     )
-    (root / "pylock.toml").write_text(with_tool_table(uv_text, tool))
-    return spec
+    lock = root / "pylock.toml"
+    lock.write_text(with_tool_table(uv_text, tool))
+    return lock
 
 
 def stack(variant: str = "cu130", python: str = "3.11") -> ImageStack:

@@ -3,6 +3,7 @@ errors to exit codes (errors.ExitCode). No logic lives here."""
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Sequence
 
@@ -59,7 +60,7 @@ def inspect(python: str | None, prefix: str | None, as_json: bool) -> None:
 )
 @click.option(
     "--deep-timeout",
-    type=click.FloatRange(min=1, max=86400),
+    type=common.Seconds(),
     default=180.0,
     show_default=True,
     metavar="SECONDS",
@@ -141,7 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)  # click repeats the value given: shown like every other line
+        for line in shown.getvalue().splitlines():
+            common.error_line(line)
         return ExitCode.USAGE
     except click.exceptions.Abort:
         return 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -12,6 +13,22 @@ import click
 from torchenv.untrusted.text import for_terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds from 1 to a day. click's FloatRange lets "nan" through (every
+    comparison with NaN is false), and a NaN timeout reaches the subprocess module."""
+
+    name = "number"
+
+    def __init__(self) -> None:
+        super().__init__(min=1, max=86400)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a number of seconds.", param, ctx)
+        return number
 
 
 def printer() -> Callable[[list[tuple[str, str | None]]], None]:

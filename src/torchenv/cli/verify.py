@@ -18,7 +18,7 @@ from torchenv.errors import ExitCode
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1, max=86400),
+    type=common.Seconds(),
     default=None,
     metavar="SECONDS",
     help="How long the checks may take in all (default 120 with --quick, 900 otherwise).",

@@ -3,7 +3,6 @@ installed packages now: was it built by torchenv, and has anything drifted since
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +11,30 @@ from torchenv.errors import TorchenvError
 from torchenv.models import Environment
 from torchenv.models.build import ENV_RECORD_FILE, Provenance
 from torchenv.models.environment import canonical_name
+from torchenv.untrusted import files
+from torchenv.untrusted.text import load_json
 from torchenv.verify.lockcheck import same_version
 
 # installed by the venv tools themselves, not by the lock
 _TOOLING = {"pip", "setuptools", "wheel"}
 SHOWN = 8
+RECORD_LIMIT = 16 << 20  # a record lists the lock's packages: kilobytes
+LOCK_LIMIT = 64 << 20
 
 
 def read_provenance(env: Environment) -> Provenance | None:
     """None when the environment has no record (it was not made by torchenv create)."""
     path = Path(env.prefix) / ENV_RECORD_FILE
     try:
-        text = path.read_text("utf-8")
+        text = files.read_text(path, RECORD_LIMIT)
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        return Provenance(str(path), env.prefix, error=f"cannot be read: {files.describe(exc)}")
+    except UnicodeDecodeError as exc:
         return Provenance(str(path), env.prefix, error=f"cannot be read: {exc}")
     try:
-        data: Any = json.loads(text)
+        data: Any = load_json(text)
     except ValueError as exc:
         return Provenance(str(path), env.prefix, error=f"is not JSON: {exc}")
     if not isinstance(data, dict):
@@ -74,7 +79,7 @@ def _lock_changed(path: str | None, recorded: str | None) -> bool | None:
     if path is None or recorded is None:
         return None
     try:
-        return content_hash(Path(path).read_bytes()) != recorded
+        return content_hash(files.read_bytes(path, LOCK_LIMIT)) != recorded
     except OSError:
         return None
 

@@ -17,7 +17,7 @@ from typing import Any
 
 HIDDEN = "****"
 # scheme://userinfo@ in free text; userinfo stops at the first "/", "@" or whitespace
-_USERINFO = r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/@\s]+)@"
+_USERINFO = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/@\s]+)@"
 # C0 controls but tab and newline, DEL, C1 controls (0x9b is a one-byte CSI on some terminals),
 # and the bidirectional overrides that make text read otherwise than it is
 _CONTROL = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
