@@ -97,3 +97,11 @@ def files_holding(root: Path, needle: str, skip: frozenset[Path] = frozenset()) 
             except OSError:
                 continue
     return found
+
+
+def with_private_index(spec: Path, index: AuthIndex) -> Path:
+    """``spec`` (written by write_cpu_spec) with PyPI replaced by the private index."""
+    text = spec.read_text()
+    assert "[index]\n" in text
+    spec.write_text(text.replace("[index]\n", f'[index]\npypi = "{index.url}"\n', 1))
+    return spec

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from builders import require
+from integration.authindex import auth_index, files_holding, with_private_index
 from integration.conftest import (
     ROOT,
     TORCH_VERSION,
@@ -122,16 +123,37 @@ def images() -> Iterator[dict[str, str]]:
     yield env
 
 
+def assert_nowhere_in(
+    image: str, config: dict[str, object], secret: str, env: dict[str, str]
+) -> None:
+    """``secret`` is in no label, environment variable or history entry of ``image``, and in no
+    file of its filesystem."""
+    assert secret not in json.dumps(config)
+    container = buildah("from", image, env=env)
+    try:
+        root = Path(buildah("mount", container, env=env))
+        assert files_holding(root, secret) == []
+    finally:
+        subprocess.run(["buildah", "rm", container], capture_output=True, env=env, check=False)
+
+
 def test_built_image_passes_verify_inside(images: dict[str, str], tmp_path: Path) -> None:
+    """The packages come from a private index that demands credentials (the spec names them
+    in its URL): the build gets them as the BuildKit secret, and no layer keeps them."""
     env = {k: v for k, v in images.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
     env["TORCHENV_DATA_DIR"] = str(tmp_path / "data")
-    write_cpu_spec(tmp_path, env, "image-test", f'\n[image]\nbase = "{BASE}"\nssh = true\n')
-    done = run_torchenv("lock", cwd=tmp_path, env=env)
-    assert done.returncode == 0, done.stderr
-    done = run_torchenv(
-        "image", "--build", "--builder", "buildah", "--json", cwd=tmp_path, env=env, timeout=900
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+    with auth_index() as index:
+        extra = f'\n[image]\nbase = "{BASE}"\nssh = true\n'
+        with_private_index(write_cpu_spec(tmp_path, env, "image-test", extra), index)
+        done = run_torchenv("lock", cwd=tmp_path, env=env)
+        assert done.returncode == 0, done.stderr
+        before = len(index.authorized_files())
+        done = run_torchenv(
+            "image", "--build", "--builder", "buildah", "--json", cwd=tmp_path, env=env, timeout=900
+        )
+        assert done.returncode == 0, done.stderr[-4000:]
+        assert len(index.authorized_files()) > before, "the build downloaded nothing with them"
+        assert index.token not in done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["schema"] == "torchenv.image/1" and report["build"]["tool"] == "buildah"
     image = report["image"]
@@ -150,6 +172,7 @@ def test_built_image_passes_verify_inside(images: dict[str, str], tmp_path: Path
         assert docker["Entrypoint"][:2] == ["tini", "--"]
         lock_sha = report["labels"]["io.torchenv.lock-sha256"]
         assert docker["Labels"]["io.torchenv.lock-sha256"] == lock_sha
+        assert_nowhere_in(image, config, index.token, env)
         container = buildah("from", image, env=env)
         try:
             # the entrypoint (tini runs it in a container): no key mounted, so no sshd, and the

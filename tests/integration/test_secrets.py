@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from builders import require
-from integration.authindex import AuthIndex, auth_index, files_holding
+from integration.authindex import AuthIndex, auth_index, files_holding, with_private_index
 from integration.conftest import TORCH_VERSION, find_links, run_torchenv, uv_bin, write_cpu_spec
 
 pytestmark = pytest.mark.integration
@@ -27,10 +27,7 @@ def index() -> Iterator[AuthIndex]:
 
 def private_spec(root: Path, env: dict[str, str], index: AuthIndex, extra: str = "") -> Path:
     """The CPU spec of the other integration tests, with PyPI replaced by the private index."""
-    spec = write_cpu_spec(root, env, "secret-test", extra)
-    text = spec.read_text().replace("[index]\n", f'[index]\npypi = "{index.url}"\n', 1)
-    spec.write_text(text)
-    return spec
+    return with_private_index(write_cpu_spec(root, env, "secret-test", extra), index)
 
 
 def test_credentials_reach_the_installers_and_no_file(index: AuthIndex, tmp_path: Path) -> None:
