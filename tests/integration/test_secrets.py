@@ -5,6 +5,7 @@ the caches) nor in anything it prints."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Iterator
@@ -71,8 +72,10 @@ def test_credentials_reach_the_installers_and_no_file(index: AuthIndex, tmp_path
     for target in ("compose", "k8s", "pytorchjob", "slurm"):
         torchenv("deploy", "--to", target)
     # the spec is the user's own file and holds the token; nothing else may
-    leaks = files_holding(tmp_path, index.token, skip=frozenset({spec}))
-    assert leaks == [], f"the credential was written to {leaks}"
+    encoded = base64.b64encode(f"alice:{index.token}".encode()).decode()
+    for needle in (index.token, encoded):  # as written, and as an Authorization header holds it
+        leaks = files_holding(tmp_path, needle, skip=frozenset({spec}))
+        assert leaks == [], f"the credential was written to {leaks}"
     assert not [text for text in printed if index.token in text]
     assert any("alice" in text or "127.0.0.1" in text for text in printed)
     assert f"torch-{TORCH_VERSION}" in " ".join(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import tomli_w
 
-from torchenv.backends.lockfile import Lock, content_hash, reseal
+from torchenv.backends.lockfile import Lock, reseal
 from torchenv.errors import UsageError
 from torchenv.untrusted import files
 from torchenv.untrusted.text import load_toml, printable
@@ -27,14 +27,7 @@ def portable_lock(lock: Lock) -> tuple[str, list[Path]]:
     wheel is copied, and only when its content has the sha256 the lock gives it: a lock is data
     from elsewhere, and one naming ``file:///home/you/.ssh/id_ed25519`` must not carry that
     file into an image. The image checks the copies against the same hashes when it installs."""
-    data = files.read_bytes(lock.path)
-    if content_hash(data) != lock.sha256:
-        raise UsageError(
-            "lock-changed",
-            f"{lock.path} changed while torchenv was reading it.",
-            "Run the command again once nothing else writes the lock.",
-        )
-    doc = load_toml(data.decode("utf-8"))  # the very bytes parse_lock checked
+    doc = load_toml(lock.data.decode("utf-8"))  # the very bytes parse_lock checked
     wheels: list[Path] = []
     for package in doc.get("packages") or []:
         for wheel in package.get("wheels") or []:

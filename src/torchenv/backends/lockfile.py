@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import tomli_w
@@ -26,7 +26,7 @@ from torchenv.backends.lockrecord import (
     seal_hash,
 )
 from torchenv.errors import UsageError
-from torchenv.untrusted.text import load_toml, printable
+from torchenv.untrusted.text import UNSAFE_IN_A_LINE, load_toml, printable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -66,6 +66,7 @@ class Lock:
     packages: tuple[LockedPackage, ...]
     record: LockRecord | None = None  # the [tool.torchenv] table; None in a lock of others
     sealed: bool | None = None  # its lock-hash matches the content; None: it has none
+    data: bytes = field(default=b"", repr=False, compare=False)  # the very bytes checked
 
     @property
     def spec_hash(self) -> str | None:
@@ -103,6 +104,9 @@ class Lock:
         return out
 
 
+LOCK_LIMIT = 64 << 20  # what a lock may weigh: a universal CUDA lock is ~200 kB
+
+
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -130,14 +134,14 @@ def parse_lock(data: bytes, path: str) -> Lock:
     tool = doc.get("tool")
     table = tool.get("torchenv") if isinstance(tool, dict) else None
     if table is None:
-        return Lock(path, content_hash(data), packages)
+        return Lock(path, content_hash(data), packages, data=data)
     if not isinstance(table, dict):
         raise LockFieldError(path, "tool.torchenv", table, "a table")
     record = read_record(table, path, "tool.torchenv.")
     sealed = None
     if record.lock_hash is not None:
         sealed = record.lock_hash == seal_hash(doc, ("tool", "torchenv"))
-    return Lock(path, content_hash(data), packages, record, sealed)
+    return Lock(path, content_hash(data), packages, record, sealed, data)
 
 
 # PEP 508 names (packaging.utils): what pip and uv accept, and nothing a requirements file
@@ -198,7 +202,7 @@ def _no_control_characters(value: object, path: str, key: str = "") -> None:
     """No string anywhere in a lock holds a control character: uv writes none, and a newline
     in a name, version or marker would become a line of its own in a requirements file."""
     if isinstance(value, str):
-        if re.search(r"[\x00-\x1f\x7f]", value):
+        if UNSAFE_IN_A_LINE.search(value):
             raise LockFieldError(path, key or "a value", value, "text without control characters")
     elif isinstance(value, dict):
         for k, v in value.items():
@@ -249,5 +253,7 @@ def pip_requirements(lock: Lock) -> str:
         line = f"{package.name}=={package.version}"
         if package.marker:
             line += f" ; {package.marker}"
+        if len(line.splitlines()) != 1:  # parse_lock refused these; a second guard, at the writer
+            raise ValueError(f"a requirement would span lines: {line!r}")
         lines.append(line + "".join(f" \\\n    --hash=sha256:{h}" for h in hashes))
     return "\n".join(lines) + "\n"

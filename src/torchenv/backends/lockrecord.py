@@ -4,10 +4,11 @@ conda lock's sidecar), checked field by field.
 A lock is data from elsewhere: it arrives with a clone, a pull request, an e-mail. Its values go
 into Dockerfiles, labels, requirements files and the environment's record, so each is checked
 against its expected form here, once, and a lock with one value out of form is refused with the
-field named. ``lock-hash`` seals the lock: the sha256 of everything in it but itself, so an edit
-after ``torchenv lock`` (a changed pin, an added package, a changed variant) is found. It is a
-check against mistakes and tampering by hand, not a signature: whoever can write the lock can
-compute it again.
+field named. A field this torchenv does not know is kept as data (a newer torchenv may have
+written it; nothing reads it). ``lock-hash`` seals the lock: the sha256 of everything in it but
+itself, so an edit after ``torchenv lock`` (a changed pin, an added package, a changed variant)
+is found. It is a check against mistakes and tampering by hand, not a signature: whoever can
+write the lock can compute it again.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torchenv.errors import UsageError
-from torchenv.untrusted.text import printable
+from torchenv.untrusted.text import UNSAFE_IN_A_LINE, URL_UNSAFE, printable
 
 HASH = re.compile(r"[0-9a-f]{64}")
 # the forms of the values `torchenv lock` writes (plan/planner.py, knowledge/data/torch.json)
@@ -34,8 +35,8 @@ DRIVER = re.compile(r"\d{2,4}(\.\d{1,3}){1,2}")
 CHANNELS = ("pytorch-index", "conda-forge")
 PLATFORMS = ("linux_x86_64", "linux_aarch64", "win_amd64", "macos_arm64", "macos_x86_64")
 # a file name of the spec, a target's name, where the knowledge came from: printable text
-TEXT = re.compile(r"[^\x00-\x1f\x7f-\x9f]{0,300}")
-SPEC_FILE = re.compile(r"[^/\\\x00-\x1f\x7f-\x9f]{0,255}")
+TEXT = re.compile(rf"(?!.*{UNSAFE_IN_A_LINE.pattern}).{{0,300}}", re.DOTALL)
+SPEC_FILE = re.compile(rf"(?!.*{UNSAFE_IN_A_LINE.pattern})[^/\\]{{0,255}}", re.DOTALL)
 # conda match specs ("pytorch ==2.13.0 cuda130*") and virtual packages ("__cuda=13.0=0")
 MATCH_SPEC = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.*=<>!,~|+ -]{0,200}")
 VIRTUAL = re.compile(r"__[a-z0-9_]+=[A-Za-z0-9_.*+-]+(=[A-Za-z0-9_.*+-]+)?")
@@ -97,10 +98,12 @@ def checked_url(path: str, key: str, value: object, local_paths: bool = False) -
     expected = "an http(s):// or file:// URL without credentials" + (
         " or an absolute path" if local_paths else ""
     )
-    if not isinstance(value, str) or re.search(r"[\s\"'\\`$<>{}|^\x00-\x1f\x7f]", value):
+    if not isinstance(value, str) or UNSAFE_IN_A_LINE.search(value):
         raise LockFieldError(path, key, value, expected)
     if local_paths and value.startswith("/"):
-        return value
+        return value  # a find-links folder: data in the lock and the record, never a command
+    if URL_UNSAFE.search(value):
+        raise LockFieldError(path, key, value, expected)
     parts = urllib.parse.urlsplit(value)
     ok = (parts.scheme in ("http", "https") and parts.netloc) or (
         parts.scheme == "file" and parts.path
@@ -156,10 +159,6 @@ def read_record(table: Mapping[str, Any], path: str, where: str) -> LockRecord:
     if lock_hash is not None:
         lock_hash = checked(path, key(LOCK_HASH), lock_hash, HASH, "a sha256")
     _check_sources(table, path, key)
-    known = set(_KNOWN)
-    for name in table:
-        if name not in known:
-            raise LockFieldError(path, key(name), table[name], "no such field")
     return LockRecord(
         spec=spec,
         spec_hash=spec_hash,
@@ -177,28 +176,6 @@ def read_record(table: Mapping[str, Any], path: str, where: str) -> LockRecord:
         lock_hash=lock_hash,
         table=dict(table),
     )
-
-
-_KNOWN = (
-    "spec",
-    "spec-hash",
-    "torch",
-    "variant",
-    "python",
-    "channel",
-    "targets",
-    "platforms",
-    "knowledge",
-    "cuda",
-    "archs",
-    "driver-floor",
-    "driver-recommended",
-    LOCK_HASH,
-    "indexes",
-    "channels",
-    "match-specs",
-    "virtual-packages",
-)
 
 
 def _one_of(values: Sequence[str]) -> re.Pattern[str]:

@@ -19,13 +19,12 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from torchenv.backends.envrecord import RecordUnusable, read_env_record
 from torchenv.errors import UsageError
-from torchenv.models.build import ENV_RECORD_FILE
 from torchenv.untrusted import files
 from torchenv.untrusted.text import load_json, printable
 
 REGISTRY_LIMIT = 16 << 20
-RECORD_LIMIT = 16 << 20
 # a JSON key that is an absolute path: what survives of a prefix in a damaged registry
 _PREFIX_KEY = re.compile(r'"(/[^"\x00-\x1f]{1,4096})"\s*:')
 
@@ -99,7 +98,12 @@ def _read(registry: Path, notes: list[str]) -> dict[str, Any]:
             return entries
     except (UnicodeDecodeError, ValueError):
         pass
-    aside = registry.with_name(f"{registry.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    aside = registry.with_name(f"{registry.name}.corrupt-{stamp}")
+    count = 1
+    while os.path.lexists(aside):  # a second damage within the same second keeps the first
+        count += 1
+        aside = registry.with_name(f"{registry.name}.corrupt-{stamp}-{count}")
     os.replace(registry, aside)
     rebuilt = rebuild(data.decode("utf-8", "replace"))
     notes.append(
@@ -115,10 +119,10 @@ def rebuild(damaged: str) -> dict[str, Any]:
     for match in _PREFIX_KEY.finditer(damaged):
         prefix = match.group(1)
         try:
-            record = load_json(files.read_bytes(Path(prefix) / ENV_RECORD_FILE, RECORD_LIMIT))
-        except (OSError, ValueError):
+            record = read_env_record(prefix)
+        except RecordUnusable:
             continue
-        if not isinstance(record, dict):
+        if record is None:
             continue
         spec: dict[str, Any] = record["spec"] if isinstance(record.get("spec"), dict) else {}
         lock: dict[str, Any] = record["lock"] if isinstance(record.get("lock"), dict) else {}

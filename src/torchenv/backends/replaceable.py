@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from torchenv.backends.envrecord import RecordUnusable, read_env_record
 from torchenv.models.build import ENV_RECORD_FILE, ENV_RECORD_SCHEMA
 from torchenv.untrusted import files
 from torchenv.untrusted.text import load_json
@@ -90,10 +91,10 @@ def conda_entries(prefix: Path) -> frozenset[str] | None:
 def recorded(prefix: Path, registered: Iterable[str]) -> bool:
     """torchenv's own record is in the prefix and the registry lists it."""
     try:
-        record = load_json(files.read_bytes(prefix / ENV_RECORD_FILE, RECORD_LIMIT))
-    except (OSError, ValueError):
+        record = read_env_record(prefix)
+    except RecordUnusable:
         return False
-    schema = record.get("schema") if isinstance(record, dict) else None
+    schema = record.get("schema") if record is not None else None
     return schema == ENV_RECORD_SCHEMA and str(prefix) in set(registered)
 
 

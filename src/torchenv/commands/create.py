@@ -23,7 +23,7 @@ from torchenv.backends.installers import (
     uv_sync,
     uv_venv,
 )
-from torchenv.backends.lockfile import Lock, parse_lock, pip_requirements
+from torchenv.backends.lockfile import LOCK_LIMIT, Lock, parse_lock, pip_requirements
 from torchenv.backends.registry import registered
 from torchenv.backends.tools import BackendError, find_uv, run_step
 from torchenv.errors import UsageError
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 INSTALL_TIMEOUT = 3600.0
-LOCK_LIMIT = 64 << 20  # a universal CUDA lock is ~200 kB
 
 
 def load_fresh_lock(spec: Spec, cwd: Path) -> Lock:

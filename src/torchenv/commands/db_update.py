@@ -26,6 +26,7 @@ from torchenv.knowledge.update import (
     write_atomic,
 )
 from torchenv.untrusted import files
+from torchenv.untrusted.text import strip_credentials
 
 SCHEMA = "torchenv.db-update/1"
 
@@ -135,8 +136,8 @@ def run_db_update(
         schema=SCHEMA,
         path=str(path),
         started_from=origin,
-        pypi_index=pypi,
-        pytorch_index=pytorch,
+        pypi_index=strip_credentials(pypi),
+        pytorch_index=strip_credentials(pytorch),
         added=outcome.added,
         changed=tuple(ReleaseUpdate(c.version, c.fields) for c in outcome.changed),
         minors_changed=outcome.minors_changed,

@@ -280,11 +280,11 @@ def _build(
 ) -> BuildResult:
     """``index_urls``: the spec's, whose credentials the build gets as its netrc secret."""
     from torchenv.backends.containers import build_image, find_builder  # noqa: PLC0415
-    from torchenv.backends.credentials import netrc_file  # noqa: PLC0415
+    from torchenv.backends.credentials import build_netrc, netrc_file  # noqa: PLC0415
 
     found = find_builder(ctx.runner, ctx.which, builder)
     started = time.perf_counter()
-    with netrc_file(index_urls, ctx.env) as netrc:
+    with netrc_file(build_netrc(index_urls, ctx.env)) as netrc:
         argv, _ = build_image(
             ctx.runner,
             found,

@@ -6,39 +6,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from torchenv.backends.lockfile import content_hash
+from torchenv.backends.envrecord import RecordUnusable, read_env_record
+from torchenv.backends.lockfile import LOCK_LIMIT, content_hash
 from torchenv.errors import TorchenvError
 from torchenv.models import Environment
 from torchenv.models.build import ENV_RECORD_FILE, Provenance
 from torchenv.models.environment import canonical_name
 from torchenv.untrusted import files
-from torchenv.untrusted.text import load_json
 from torchenv.verify.lockcheck import same_version
 
 # installed by the venv tools themselves, not by the lock
 _TOOLING = {"pip", "setuptools", "wheel"}
 SHOWN = 8
-RECORD_LIMIT = 16 << 20  # a record lists the lock's packages: kilobytes
-LOCK_LIMIT = 64 << 20
 
 
 def read_provenance(env: Environment) -> Provenance | None:
     """None when the environment has no record (it was not made by torchenv create)."""
     path = Path(env.prefix) / ENV_RECORD_FILE
     try:
-        text = files.read_text(path, RECORD_LIMIT)
-    except FileNotFoundError:
+        data = read_env_record(env.prefix)
+    except RecordUnusable as exc:
+        return Provenance(str(path), env.prefix, error=str(exc))
+    if data is None:
         return None
-    except OSError as exc:
-        return Provenance(str(path), env.prefix, error=f"cannot be read: {files.describe(exc)}")
-    except UnicodeDecodeError as exc:
-        return Provenance(str(path), env.prefix, error=f"cannot be read: {exc}")
-    try:
-        data: Any = load_json(text)
-    except ValueError as exc:
-        return Provenance(str(path), env.prefix, error=f"is not JSON: {exc}")
-    if not isinstance(data, dict):
-        return Provenance(str(path), env.prefix, error="is not a JSON object")
     spec: dict[str, Any] = data["spec"] if isinstance(data.get("spec"), dict) else {}
     lock: dict[str, Any] = data["lock"] if isinstance(data.get("lock"), dict) else {}
     spec_path, spec_hash = _str(spec.get("path")), _str(spec.get("hash"))

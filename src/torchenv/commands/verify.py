@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from torchenv.backends.envrecord import RecordUnusable, read_env_record
 from torchenv.errors import ExternalError, UsageError
 from torchenv.knowledge.peaks import peak_for
 from torchenv.models import Environment, Target
@@ -20,12 +21,11 @@ from torchenv.models.verify import (
 )
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.environment import probe_environment
-from torchenv.probe.scratch import scratch_dir
 from torchenv.probe.target import choose_target
 from torchenv.report.rules.versions import in_spec
-from torchenv.untrusted.files import describe, read_text
+from torchenv.untrusted.scratch import scratch_dir
 from torchenv.verify.judge import HostFacts, assemble
-from torchenv.verify.lockcheck import ENV_RECORD_FILE, EnvRecord, check_versions, parse_record
+from torchenv.verify.lockcheck import ENV_RECORD_FILE, EnvRecord, check_versions, record_from_data
 from torchenv.verify.script import run_script
 
 Progress = Callable[[str], None]
@@ -35,7 +35,6 @@ QUICK_TIMEOUT = 120.0
 # a cold torch.compile (~12 s on CPU, more with triton), the 8192^3 matmuls and NCCL workers
 # that each import torch
 FULL_TIMEOUT = 900.0
-RECORD_LIMIT = 16 << 20  # torchenv-env.json: a lock of a CUDA stack is ~100 kB
 # a GPU line of `nvidia-smi -L`: "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-...)"
 _SMI_GPU_LINE = re.compile(r"^GPU \d+: ", re.MULTILINE)
 
@@ -78,20 +77,14 @@ def pin_problems(env: Environment) -> tuple[str, ...]:
     return tuple(problems)
 
 
-def read_record(path: Path) -> EnvRecord | None:
+def read_record(prefix: Path) -> EnvRecord | None:
     """The environment's ``torchenv-env.json``, None when there is none."""
+    path = str(prefix / ENV_RECORD_FILE)
     try:
-        text = read_text(path, RECORD_LIMIT)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:  # a FIFO, a device or a huge file in its place included
-        return EnvRecord(str(path), error=f"cannot be read: {describe(exc)}")
-    except UnicodeDecodeError as exc:
-        return EnvRecord(str(path), error=f"cannot be read: {exc}")
-    try:
-        return parse_record(str(path), text)
-    except RecursionError:  # json.loads of JSON nested thousands deep
-        return EnvRecord(str(path), error="is not JSON: nested too deeply to be read")
+        data = read_env_record(prefix)
+    except RecordUnusable as exc:
+        return EnvRecord(path, error=str(exc))
+    return None if data is None else record_from_data(path, data)
 
 
 def run_verify(
@@ -125,12 +118,12 @@ def run_verify(
             "verify runs its checks inside the environment; repair or recreate it "
             "(torchenv doctor --prefix DIR says what is wrong)",
         )
-    record = read_record(Path(env.prefix) / ENV_RECORD_FILE)
+    record = read_record(Path(env.prefix))
     limit = timeout or (QUICK_TIMEOUT if quick else FULL_TIMEOUT)
     if progress is not None:
         kind = "quick checks" if quick else "checks"
         progress(f"running the {kind} in {exe} (timeout {limit:g}s)")
-    # a scratch directory that the next verify removes if this one is killed (probe.scratch)
+    # a scratch directory that the next verify removes if this one is killed (untrusted.scratch)
     with scratch_dir("verify") as tmp:
         output = run_script(ctx.runner, exe, quick=quick, timeout=limit, tmp=str(tmp), env=ctx.env)
     installed = {d.name: d.version for d in env.distributions}

@@ -9,7 +9,6 @@ serve HTML; pypi.org serves both.
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from torchenv.knowledge.remote import Page, Remote, RemoteFormatError
+from torchenv.untrusted.text import load_json
 
 # PEP 691's recommended Accept header: JSON first, HTML as the fallback a PEP 503 index serves.
 ACCEPT = (
@@ -77,7 +77,7 @@ def parse_page(page: Page, url: str | None = None) -> list[IndexFile]:
 
 def parse_json_page(body: bytes, base: str, where: str | None = None) -> list[IndexFile]:
     try:
-        data = json.loads(body)
+        data = load_json(body)
     except ValueError as exc:
         raise RemoteFormatError(where or base, f"invalid JSON: {exc}") from exc
     files = data.get("files") if isinstance(data, dict) else None

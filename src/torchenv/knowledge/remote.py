@@ -32,7 +32,8 @@ DEFAULT_TIMEOUT = 30.0
 # per piece instead of blocking one huge read.
 _PIECE = 1 << 16
 _WHOLE_OK = 1 << 16  # a 200 answer to a range request is read when the file is this small
-LOCAL_LIMIT = 64 << 20  # a whole local document: an index page or a .metadata file
+# a whole document (an index page, a .metadata file): PyPI's JSON page of torch is ~1 MB
+BODY_LIMIT = 64 << 20
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
@@ -188,9 +189,11 @@ class Remote:
         try:
             with files.open_regular(path) as fh:  # a FIFO in a file:// mirror must not hang
                 fh.seek(start)
-                data = fh.read(LOCAL_LIMIT) if length is None else fh.read(length)
+                data = fh.read(BODY_LIMIT + 1) if length is None else fh.read(length)
         except OSError as exc:
             raise _local_error(url, exc) from exc
+        if length is None and len(data) > BODY_LIMIT:
+            raise RemoteFormatError(url, f"the file is larger than {BODY_LIMIT} bytes")
         self.stats.bytes += len(data)
         return data
 
@@ -202,9 +205,7 @@ class Remote:
         problem = url_problem(url)
         if problem is not None:  # a URL from an index page (db update checks the options)
             raise RemoteError(url, f"not a valid URL: {problem}")
-        host = urllib.parse.urlsplit(url).netloc
-        if host in self.auth:
-            headers = {**headers, "Authorization": self.auth[host]}
+        authorization = self.auth.get(urllib.parse.urlsplit(url).netloc)
         attempt = 0
         while True:
             try:
@@ -212,6 +213,10 @@ class Remote:
                 request = urllib.request.Request(  # noqa: S310
                     url, headers={"User-Agent": self.user_agent, **headers}
                 )
+                if authorization is not None:
+                    # not carried over a redirect: urllib copies ordinary headers to wherever
+                    # a mirror redirects (a CDN, S3), and the credentials are the mirror's
+                    request.add_unredirected_header("Authorization", authorization)
                 return self._once(request, url, limit)
             except ValueError as exc:  # what url_problem missed (UnicodeEncodeError is one)
                 raise RemoteError(url, f"not a valid URL: {_describe(exc)}") from exc
@@ -245,7 +250,7 @@ class Remote:
             found["_status"] = str(status)
             if limit is not None:
                 _check_range_answer(url, status, found, limit)
-            body = _read_body(cast(BinaryIO, response), self.stats)
+            body = _read_body(cast(BinaryIO, response), self.stats, url, limit)
         return body, found, str(response.geturl())
 
 
@@ -268,13 +273,20 @@ def _check_range_answer(url: str, status: int, headers: dict[str, str], limit: i
     headers["_first"], headers["_total"] = match.group(1), match.group(3)
 
 
-def _read_body(response: BinaryIO, stats: Stats) -> bytes:
+def _read_body(response: BinaryIO, stats: Stats, url: str, limit: int | None) -> bytes:
+    """The body, at most ``limit`` bytes past what a range asked for (a server that sends more
+    is cut off), and never more than ``BODY_LIMIT`` for a whole document."""
+    cap = BODY_LIMIT if limit is None else limit + _WHOLE_OK
     parts = []
+    size = 0
     while True:
         piece = response.read(_PIECE)
         if not piece:
             break
         stats.bytes += len(piece)
+        size += len(piece)
+        if size > cap:
+            raise RemoteFormatError(url, f"the answer is larger than {cap} bytes")
         parts.append(piece)
     return b"".join(parts)
 

@@ -43,6 +43,7 @@ from torchenv.knowledge.remote import (
 from torchenv.knowledge.store import load_data
 from torchenv.knowledge.wheelfacts import WheelReader, safe_version
 from torchenv.untrusted import files as untrusted_files
+from torchenv.untrusted.text import strip_credentials
 
 PYPI_INDEX = "https://pypi.org/simple"
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
@@ -118,8 +119,9 @@ def update_torch_data(
         arch_changes = _verify_arch_lists(reader, data, index, selected)
     data["retrieved"] = options.today
     data["updated_from"] = {
-        "pypi": options.pypi_index,
-        "pytorch": options.pytorch_index,
+        # the knowledge file is kept and shared: the indexes without their credentials
+        "pypi": strip_credentials(options.pypi_index),
+        "pytorch": strip_credentials(options.pytorch_index),
         "failed": [f.source for f in failures],
     }
     return UpdateOutcome(

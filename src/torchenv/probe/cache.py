@@ -7,16 +7,13 @@ corrupt or unreadable entry is a miss, never an error: the cache only ever saves
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from torchenv.untrusted.files import read_bytes
+from torchenv.untrusted.files import read_bytes, write_atomic
 from torchenv.untrusted.text import load_json
 
 CACHE_FORMAT = 1
@@ -72,12 +69,11 @@ class Cache:
         path = self._entry(namespace, key)
         if path is None:
             return
+        data = json.dumps({"key": key, "stamp": stamp, "value": value}).encode("utf-8")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"key": key, "stamp": stamp, "value": value}, fh)
-            os.replace(tmp, path)  # atomic: concurrent readers see the old or the new entry
+            # atomic: concurrent readers see the old or the new entry; and only a regular file
+            # is replaced, as everywhere torchenv writes
+            write_atomic(path, data)
         except OSError:
-            with contextlib.suppress(OSError, UnboundLocalError):
-                os.unlink(tmp)
+            pass  # the cache only ever saves time

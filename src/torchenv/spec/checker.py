@@ -6,21 +6,18 @@ the parsers of plan.request; every problem is reported with its key, so the user
 from __future__ import annotations
 
 import difflib
-import re
 import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from torchenv.errors import UsageError
+from torchenv.untrusted.text import UNSAFE_IN_A_LINE, URL_UNSAFE
 
 Report = Callable[[str, str], None]  # (key, message)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# what cannot appear unencoded in a URL and would end a quoted string or a line elsewhere
-_URL_UNSAFE = re.compile(r"[\s\"'\\`<>{}|^]")
 
 
-def kind_of(value: object) -> str:
+def value_kind(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
     for kind, text in ((str, "a string"), (int, "an integer"), (float, "a float")):
@@ -60,7 +57,7 @@ class Checker:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             # `python = 3.10` is the float 3.1 in TOML: ask for quotes instead of guessing
             quoted = " (put the version in quotes)"
-        self.report(key, f"expected a string such as {example}, got {kind_of(value)}{quoted}")
+        self.report(key, f"expected a string such as {example}, got {value_kind(value)}{quoted}")
         return None
 
     def strings(self, key: str, value: object, example: str) -> list[tuple[int, str]]:
@@ -68,7 +65,7 @@ class Checker:
         the strings are still returned so that their own problems are found in the same run."""
         if not isinstance(value, list):
             self.report(
-                key, f"expected an array of strings such as {example}, got {kind_of(value)}"
+                key, f"expected an array of strings such as {example}, got {value_kind(value)}"
             )
             return []
         found = []
@@ -77,14 +74,14 @@ class Checker:
                 if self.plain(f"{key}[{i}]", item):
                     found.append((i, item))
             else:
-                self.report(f"{key}[{i}]", f"expected a string, got {kind_of(item)}")
+                self.report(f"{key}[{i}]", f"expected a string, got {value_kind(item)}")
         return found
 
     def plain(self, key: str, value: str) -> bool:
         """No control characters: every value of a spec ends up in a command line, a
         requirements file, a lock or a generated file, where a newline would start a line of
         its own (an ``--index-url`` of someone else's choosing)."""
-        bad = _CONTROL.search(value)
+        bad = UNSAFE_IN_A_LINE.search(value)
         if bad is None:
             return True
         self.report(
@@ -105,7 +102,7 @@ class Checker:
 
     def url(self, key: str, value: str) -> bool:
         parts = urllib.parse.urlsplit(value)
-        if _URL_UNSAFE.search(value) is None and (
+        if URL_UNSAFE.search(value) is None and (
             (parts.scheme in ("http", "https") and parts.netloc)
             or (parts.scheme == "file" and parts.path)
         ):

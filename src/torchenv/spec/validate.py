@@ -16,8 +16,9 @@ from torchenv.plan.request import (
     parse_python,
     parse_torch,
 )
-from torchenv.spec.checker import Checker, kind_of
+from torchenv.spec.checker import Checker, value_kind
 from torchenv.spec.ship import check_deploy, check_image
+from torchenv.untrusted.text import has_credentials
 
 TOP_KEYS = (
     "name",
@@ -198,7 +199,7 @@ def _packages(check: Checker, value: object, key: str) -> tuple[str, ...]:
 
 def _targets(check: Checker, value: object, key: str) -> SpecTargets | None:
     if not isinstance(value, dict):
-        check.report(key, f"expected a table ([targets]), got {kind_of(value)}")
+        check.report(key, f"expected a table ([targets]), got {value_kind(value)}")
         return None
     check.unknown_keys(value, TARGET_KEYS, key + ".")
     gpus: tuple[str, ...] = ()
@@ -253,7 +254,7 @@ def _targets(check: Checker, value: object, key: str) -> SpecTargets | None:
 
 def _index(check: Checker, value: object, key: str) -> SpecIndex | None:
     if not isinstance(value, dict):
-        check.report(key, f"expected a table ([index]), got {kind_of(value)}")
+        check.report(key, f"expected a table ([index]), got {value_kind(value)}")
         return None
     check.unknown_keys(value, INDEX_KEYS, key + ".")
     urls = {"pypi": PYPI_INDEX, "pytorch": PYTORCH_INDEX}
@@ -301,7 +302,15 @@ def _channels(check: Checker, value: object, key: str) -> tuple[str, ...]:
         check.report(key, 'empty: expected at least one channel such as "conda-forge"')
     for i, item in listed:
         where = f"{key}[{i}]"
-        if "://" in item:
+        if "://" in item and has_credentials(item):
+            # rattler would write them into conda.lock, which is shared
+            check.report(
+                where,
+                "a channel URL with credentials: give them to rattler instead (the "
+                "RATTLER_AUTH_FILE JSON file, ~/.netrc or the keyring; rattler's docs, "
+                '"Authentication") and write the URL without them',
+            )
+        elif "://" in item:
             check.url(where, item)
         elif is_channel_path(item):
             if not (check.base_dir / Path(item).expanduser()).is_dir():

@@ -199,8 +199,9 @@ def write_output(
 
 def private_dir(path: str | os.PathLike[str]) -> Path:
     """``path`` as a directory of this user's that nobody else may write to, made with mode 0700
-    when missing. A directory that exists with another owner or group/other write permission
-    (planted in /tmp by another user) is ``UnsafeDirectory``."""
+    when missing, and set to 0700 when it is this user's but others may write to it. A
+    directory of another owner (planted in /tmp by another user), or a link, is
+    ``UnsafeDirectory``."""
     directory = Path(path)
     with contextlib.suppress(FileExistsError):
         directory.mkdir(mode=0o700, parents=True)
@@ -217,11 +218,9 @@ def private_dir(path: str | os.PathLike[str]) -> Path:
             str(directory),
         )
     if info.st_mode & 0o022:
-        raise UnsafeDirectory(
-            errno.EPERM,
-            f"other users can write to it (mode {stat.S_IMODE(info.st_mode):o})",
-            str(directory),
-        )
+        # this user's own, made by an older torchenv under a umask of 002: made private again
+        # (another user cannot have made it: the owner is checked above)
+        os.chmod(directory, 0o700)
     return directory
 
 

@@ -16,11 +16,19 @@ import re
 from typing import Any
 
 HIDDEN = "****"
-# scheme://userinfo@ in free text; userinfo stops at the first "/", "@" or whitespace
-_USERINFO = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/@\s]+)@"
+# scheme://userinfo@ in free text: userinfo runs to the last "@" before the first "/" or space
+# (a password may hold a raw "@"; urlsplit, and this module's other functions, split there too)
+_USERINFO = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/\s]+)@"
 # C0 controls but tab and newline, DEL, C1 controls (0x9b is a one-byte CSI on some terminals),
 # and the bidirectional overrides that make text read otherwise than it is
 _CONTROL = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+# What a value read from a file may not hold when it goes into a line of a generated file or a
+# command: every control character (tab and newline too), and every character at which Python's
+# str.splitlines breaks a line (U+2028, U+2029; U+0085 is among the C1 controls): pip splits a
+# requirements file so, and a marker holding U+2028 once made an option line of its own there.
+UNSAFE_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# What cannot appear unencoded in a URL and would end a quoted string or a line elsewhere
+URL_UNSAFE = re.compile("[\\s\"'\\\\`<>{}|^\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # (compiled on first use, through re's own cache: importing this module costs no compile)
 
 
@@ -38,11 +46,17 @@ def redact(text: str) -> str:
 
 
 def strip_url_credentials(text: str) -> str:
-    """``text`` with the user and password of every URL in it removed (a file that will be
-    shared, as the installer's output torchenv keeps)."""
+    """``text`` with the user and password of every http(s) URL in it removed (a file that will
+    be shared, as the installer's output torchenv keeps). Other schemes keep theirs: the user
+    of ``ssh://git@host/...`` is a login name, not a secret."""
     if "@" not in text:
         return text
-    return re.sub(_USERINFO, lambda m: m.group("scheme"), text)
+
+    def strip(match: re.Match[str]) -> str:
+        scheme = match.group("scheme")
+        return scheme if scheme.lower().endswith(("http://", "https://")) else match.group(0)
+
+    return re.sub(_USERINFO, strip, text)
 
 
 def _netloc(url: str) -> tuple[str, str, str]:

@@ -12,13 +12,21 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from torchenv.models.build import ENV_RECORD_FILE
 from torchenv.models.environment import canonical_name
 from torchenv.models.verify import CheckStatus, VerifyCheck
 from torchenv.untrusted.text import load_json
 
-__all__ = ["ENV_RECORD_FILE", "EnvRecord", "check_versions", "parse_record", "same_version"]
+__all__ = [
+    "ENV_RECORD_FILE",
+    "EnvRecord",
+    "check_versions",
+    "parse_record",
+    "record_from_data",
+    "same_version",
+]
 SHOWN = 5  # differences listed in the detail
 
 
@@ -56,6 +64,11 @@ def parse_record(path: str, text: str | None) -> EnvRecord | None:
         data = load_json(text)
     except ValueError as exc:
         return EnvRecord(path, error=f"is not JSON: {exc}")
+    return record_from_data(path, data)
+
+
+def record_from_data(path: str, data: Any) -> EnvRecord:
+    """The record of the JSON ``data`` read from ``path``."""
     lock = data.get("lock") if isinstance(data, dict) else None
     packages = lock.get("packages") if isinstance(lock, dict) else None
     if not isinstance(packages, dict) or not all(

@@ -262,3 +262,22 @@ def test_relocate_rewrites_text_scripts_only(tmp_path: Path) -> None:
     assert changed == 2
     assert (build / "bin" / "pip").read_text().startswith(f"#!{tmp_path / 'env'}/bin/python")
     assert str(build).encode() in (build / "bin" / "blob").read_bytes()
+
+
+def test_ordinary_paths_and_urls_of_a_spec_stay_valid_in_its_lock() -> None:
+    """find-links folders are kept as paths: a space, a quote or a $ in one is data (the lock
+    and the record are TOML and JSON, never a command line), as a $ in a mirror's URL."""
+    table = {
+        **TOOL,
+        "indexes": {
+            "pypi": "https://mirror.example/$repo/simple",
+            "find-links": ["/home/me/My Project/wheels", "/home/me/o'brien/$team/wheels"],
+        },
+    }
+    lock = parse_lock(with_tool_table(PYLOCK, table).encode(), "pylock.toml")
+    assert lock.tool["indexes"]["find-links"][0] == "/home/me/My Project/wheels"
+    for bad in ("/home/me/a\nb", "https://user:pw@mirror.example/simple", "https://m/a b"):
+        key = "find-links" if bad.startswith("/") else "pypi"
+        value = [bad] if key == "find-links" else bad
+        with pytest.raises(UsageError, match="indexes"):
+            parse_lock(with_tool_table(PYLOCK, {**table, "indexes": {key: value}}).encode(), "p")

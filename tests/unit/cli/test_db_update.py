@@ -151,3 +151,18 @@ def test_an_html_page_without_torch_exits_2(
     index.add("/page/torch/", b"<html><body><p>Not an index</p></body></html>", "text/html")
     code, _, err = run(capsys, "--pypi-index", index.url + "/page")
     assert code == 2 and "holds no torch release" in err and not data_dir.exists()
+
+
+def test_credentials_of_a_mirror_are_sent_and_kept_nowhere(
+    data_dir: Path, index: IndexServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pypi, pytorch = add_pypi(index), add_pytorch_index(index)
+    secret = "S3CRET-db-update"  # noqa: S105 - a test credential
+    with_auth = pypi.replace("http://", f"http://alice:{secret}@", 1)
+    code, out, err = run(capsys, "--pypi-index", with_auth, "--pytorch-index", pytorch, "--json")
+    assert code == 0, err
+    assert secret not in out + err  # neither in the report nor in the progress lines
+    assert secret not in (data_dir / "torch.json").read_text()
+    assert json.loads(out)["pypi_index"] == pypi  # the index, without its credentials
+    # the server saw the credentials as HTTP basic authentication
+    assert index.authorized, "no request carried the credentials"

@@ -356,7 +356,7 @@ def test_an_env_record_that_cannot_be_read(tmp_path: Path, kind: str) -> None:
     else:
         path.write_text("[" * 100_000 + "]" * 100_000)
     box: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: box.update(record=read_record(path)), daemon=True)
+    thread = threading.Thread(target=lambda: box.update(record=read_record(tmp_path)), daemon=True)
     thread.start()
     thread.join(20)
     assert not thread.is_alive(), "reading the record hung"

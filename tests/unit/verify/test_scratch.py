@@ -1,5 +1,5 @@
 """verify's scratch directories: under <tempdir>/torchenv-<uid>/scratch, named after their
-process, and removed by the next run once that process is gone (probe.scratch)."""
+process, and removed by the next run once that process is gone (untrusted.scratch)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from torchenv.probe.scratch import remove_leftovers, scratch_dir, scratch_root
 from torchenv.untrusted.files import UnsafeDirectory
+from torchenv.untrusted.scratch import remove_leftovers, scratch_dir, scratch_root
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="pids are checked on POSIX only")
 
@@ -30,12 +30,26 @@ def test_the_root_is_private_on_each_level(tmp_path: Path) -> None:
         assert level.stat().st_mode & 0o777 == 0o700
 
 
-def test_a_root_other_users_can_write_is_refused(tmp_path: Path) -> None:
+def test_a_root_of_this_user_that_others_can_write_is_made_private(tmp_path: Path) -> None:
     shared = tmp_path / f"torchenv-{os.getuid()}"
     shared.mkdir(mode=0o700)
-    shared.chmod(0o777)  # as another user could have planted it in /tmp
+    shared.chmod(0o777)  # as an older torchenv left it under a umask of 002
+    scratch_root(tmp_path)
+    assert shared.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_root_that_is_a_link_or_another_users_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / f"torchenv-{os.getuid()}"
+    (tmp_path / "elsewhere").mkdir()
+    shared.symlink_to(tmp_path / "elsewhere")  # as another user could have planted it in /tmp
     with pytest.raises(UnsafeDirectory):
         scratch_root(tmp_path)
+    if os.getuid() == 0:  # only root can give a directory away
+        shared.unlink()
+        shared.mkdir(mode=0o700)
+        os.chown(shared, 12345, 12345)
+        with pytest.raises(UnsafeDirectory, match="uid 12345"):
+            scratch_root(tmp_path)
 
 
 def test_leftover_of_a_dead_process_is_removed_and_a_live_one_kept(tmp_path: Path) -> None:
@@ -67,8 +81,8 @@ def test_unsafe_root_falls_back_to_a_plain_temporary_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shared = tmp_path / f"torchenv-{os.getuid()}"
-    shared.mkdir()
-    shared.chmod(0o777)
+    (tmp_path / "elsewhere").mkdir()
+    shared.symlink_to(tmp_path / "elsewhere")
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     with scratch_dir("verify", tmp_path) as path:
         assert path.parent == tmp_path and path.name.startswith("torchenv-verify-")
