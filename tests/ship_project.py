@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
+
+import tomli_w
 
 from torchenv.backends.lockfile import reseal, tomllib, with_tool_table
 from torchenv.models.ship import ImageStack
@@ -94,3 +97,19 @@ def edit_lock(lock: Path, old: str, new: str, *, seal: bool = True) -> None:
     assert old in text, f"{old!r} is not in the lock"
     text = text.replace(old, new)
     lock.write_text(reseal(text) if seal else text)
+
+
+def set_in_lock(lock: Path, path: tuple[Any, ...], value: object, *, seal: bool = True) -> bool:
+    """Put ``value`` at the key ``path`` of the lock (as ("packages", 0, "name")), sealed again
+    unless ``seal`` is false; False when TOML cannot hold the value."""
+    doc = tomllib.loads(lock.read_text())
+    node: Any = doc
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    try:
+        text = tomli_w.dumps(doc)
+    except (TypeError, ValueError):
+        return False
+    lock.write_text(reseal(text) if seal else text, "utf-8", "surrogateescape")
+    return True

@@ -13,10 +13,11 @@ import pytest
 
 from builders import add_torch, conda_record, make_venv
 from hostile import SECRET, sandbox, special_file
-from ship_project import edit_lock, ship_project
+from ship_project import edit_lock, set_in_lock, ship_project
 from torchenv.backends import staging
 from torchenv.backends.credentials import build_netrc, installer_env, spec_entries
 from torchenv.backends.installers import Sources, uv_compile, uv_sync
+from torchenv.backends.lockfile import tomllib
 from torchenv.backends.registry import register
 from torchenv.errors import UsageError
 from torchenv.models.spec import SpecIndex
@@ -106,18 +107,27 @@ def test_group3_a_lock_value_that_would_become_an_instruction_is_refused() -> No
 
 
 def test_group4_the_image_carries_only_wheels_with_the_lock_hash() -> None:
+    """A lock naming a private key (or any file) by file:// URL, a wheel that is not there, or
+    one whose content is not the locked one: refused, nothing copied."""
     with sandbox() as box:
         ship_project(box.project)
-        key = box.root / "home" / ".ssh" / "id_ed25519"
-        key.parent.mkdir(parents=True)
-        key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+        secret = box.root / "home" / ".ssh" / "id_ed25519"
+        secret.parent.mkdir(parents=True)
+        secret.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
         lock = box.project / "pylock.toml"
-        url = next(line for line in lock.read_text().splitlines() if "file://" in line)
-        local = url.split('url = "')[1].split('"')[0]
-        edit_lock(lock, local, f"file://{key}")
-        done = box.run("image", allowed=[box.project / "image"])
-        assert done.code == 2 and "not a wheel" in done.err
-        assert not (box.project / "image").exists()
+        doc = tomllib.loads(lock.read_text())
+        wheel = doc["packages"][0]["wheels"][0]
+        for url, sha, expected in [
+            (f"file://{secret}", "ab" * 32, "not a wheel"),
+            (f"file://{secret.parent}/x-1.0-py3-none-any.whl", "ab" * 32, "not on this"),
+            (wheel["url"], "cd" * 32, "does not have the sha256"),
+        ]:
+            if "x-1.0" in url:
+                (secret.parent / "x-1.0-py3-none-any.whl").symlink_to(secret.parent / "gone")
+            set_in_lock(lock, ("packages", 0, "wheels", 0), {"url": url, "hashes": {"sha256": sha}})
+            done = box.run("image", allowed=[box.project / "image"])
+            assert done.code == 2 and expected in done.err, done.err
+            assert not (box.project / "image").exists()
 
 
 def test_group5_force_never_deletes_what_is_not_the_environment(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -187,19 +187,27 @@ def parse_meta(data: bytes, path: str) -> tuple[str, LockRecord, bool | None]:
     return sha, record, record.lock_hash == seal_hash(document, ("tool",))
 
 
-def python_distributions(prefix: Path) -> dict[str, str]:
-    """name -> version of the Python distributions the installed conda packages provide (their
-    ``.dist-info`` directories, read from the conda-meta records): what ``verify`` and
-    ``doctor`` compare with site-packages, where conda names (``pytorch``) do not appear."""
-    found: dict[str, str] = {}
+def installed_files(prefix: Path) -> Iterator[list[str]]:
+    """The files each readable conda-meta record of ``prefix`` lists, as POSIX paths relative
+    to the prefix (records that cannot be read or list nothing are left out)."""
     for record in sorted((prefix / "conda-meta").glob("*.json")):
         try:
             data = load_json(files.read_bytes(record, RECORD_LIMIT))
         except (OSError, ValueError):
             continue
         listed = data.get("files") if isinstance(data, dict) else None
-        for file in listed if isinstance(listed, list) else ():
-            match = _DIST_INFO.search(str(file).replace("\\", "/"))
+        if isinstance(listed, list):
+            yield [str(f).replace("\\", "/") for f in listed]
+
+
+def python_distributions(prefix: Path) -> dict[str, str]:
+    """name -> version of the Python distributions the installed conda packages provide (their
+    ``.dist-info`` directories, read from the conda-meta records): what ``verify`` and
+    ``doctor`` compare with site-packages, where conda names (``pytorch``) do not appear."""
+    found: dict[str, str] = {}
+    for listed in installed_files(prefix):
+        for file in listed:
+            match = _DIST_INFO.search(file)
             if match:
                 found[match.group(1)] = match.group(2)
     return found

@@ -19,10 +19,10 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from torchenv.backends.conda import installed_files
 from torchenv.backends.envrecord import RecordUnusable, read_env_record
 from torchenv.models.build import ENV_RECORD_FILE, ENV_RECORD_SCHEMA
 from torchenv.untrusted import files
-from torchenv.untrusted.text import load_json
 
 # what venv, virtualenv and uv write at a prefix's top level, and what packages install there
 # (data files of wheels go to share/, etc/, include/; man pages to share/man or man/)
@@ -46,7 +46,6 @@ VENV_ENTRIES = frozenset(
     }
 )
 CONDA_BOOKKEEPING = frozenset({"conda-meta", ".nonadmin", ENV_RECORD_FILE, ".condarc"})
-RECORD_LIMIT = 16 << 20
 SHOWN = 8
 
 
@@ -75,16 +74,9 @@ def conda_entries(prefix: Path) -> frozenset[str] | None:
     readable package record (not a conda prefix)."""
     names: set[str] = set()
     found = False
-    for record in sorted((prefix / "conda-meta").glob("*.json")):
-        try:
-            data = load_json(files.read_bytes(record, RECORD_LIMIT))
-        except (OSError, ValueError):
-            continue
-        listed = data.get("files") if isinstance(data, dict) else None
-        if not isinstance(listed, list):
-            continue
+    for listed in installed_files(prefix):
         found = True
-        names.update(str(f).replace("\\", "/").split("/", 1)[0] for f in listed)
+        names.update(f.split("/", 1)[0] for f in listed)
     return frozenset(names) if found else None
 
 
