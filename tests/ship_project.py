@@ -62,7 +62,8 @@ def write_sealed_lock(root: Path, *, variant: str = "cpu", packages: tuple[str, 
         f'wheels = [{{ url = "file://{wheel}", hashes = {{ sha256 = "{digest}" }} }}]\n'
         '\n[[packages]]\nname = "triton"\nversion = "3.6.0"\n'
         "marker = \"platform_machine == 'x86_64'\"\n"
-        'wheels = [{ url = "https://files.pythonhosted.org/triton.whl" }]\n'
+        'wheels = [{ url = "https://files.pythonhosted.org/'
+        'triton-3.6.0-cp311-cp311-manylinux_2_28_x86_64.whl" }]\n'
         f"{entries}"
     )
     tool = tomllib.loads(

@@ -118,7 +118,7 @@ def test_group4_the_image_carries_only_wheels_with_the_lock_hash() -> None:
         doc = tomllib.loads(lock.read_text())
         wheel = doc["packages"][0]["wheels"][0]
         for url, sha, expected in [
-            (f"file://{secret}", "ab" * 32, "not a wheel"),
+            (f"file://{secret}", "ab" * 32, "the location of a wheel"),
             (f"file://{secret.parent}/x-1.0-py3-none-any.whl", "ab" * 32, "not on this"),
             (wheel["url"], "cd" * 32, "does not have the sha256"),
         ]:

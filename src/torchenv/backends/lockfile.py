@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,10 +182,19 @@ def _package(entry: object, key: str, path: str) -> LockedPackage:
 def _wheel(entry: object, key: str, path: str) -> LockedWheel:
     if not isinstance(entry, dict):
         raise LockFieldError(path, key, entry, "a table")
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename  # noqa: PLC0415
+
     if "url" in entry:
-        location = checked_url(path, f"{key}.url", entry["url"])
+        where, location = f"{key}.url", checked_url(path, f"{key}.url", entry["url"])
     else:
-        location = checked(path, f"{key}.path", entry.get("path"), _RELATIVE, "a relative path")
+        where = f"{key}.path"
+        location = checked(path, where, entry.get("path"), _RELATIVE, "a relative path")
+    # an entry of `wheels` names a wheel: a lock naming file:///home/you/.ssh/id_ed25519 there is
+    # refused before an installer or an image build opens it
+    try:
+        parse_wheel_filename(urllib.parse.unquote(location.rsplit("/", 1)[-1]))
+    except InvalidWheelFilename:
+        raise LockFieldError(path, where, location, "the location of a wheel (*.whl)") from None
     hashes = entry.get("hashes") or {}
     if not isinstance(hashes, dict):
         raise LockFieldError(path, f"{key}.hashes", hashes, "a table")
