@@ -3,7 +3,6 @@ the host, the environment's lock record and the GPUs' published peaks."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from torchenv.models.verify import (
 )
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.environment import probe_environment
+from torchenv.probe.nvidia import gpu_evidence
 from torchenv.probe.target import choose_target
 from torchenv.report.rules.versions import in_spec
 from torchenv.untrusted.scratch import scratch_dir
@@ -35,29 +35,6 @@ QUICK_TIMEOUT = 120.0
 # a cold torch.compile (~12 s on CPU, more with triton), the 8192^3 matmuls and NCCL workers
 # that each import torch
 FULL_TIMEOUT = 900.0
-# a GPU line of `nvidia-smi -L`: "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-...)"
-_SMI_GPU_LINE = re.compile(r"^GPU \d+: ", re.MULTILINE)
-
-
-def gpu_evidence(ctx: ProbeContext) -> tuple[bool, str | None]:
-    """Whether the host shows an NVIDIA GPU, and why not when nvidia-smi is on PATH.
-
-    /dev/nvidia0 is evidence. nvidia-smi is only when ``nvidia-smi -L`` lists a GPU: one left
-    behind by a removed driver, or that cannot reach the driver, exits non-zero, and a CPU
-    machine must not fail ``cuda-available`` for it. It runs only without /dev/nvidia0 (WSL2,
-    where the GPU is /dev/dxg, or a machine without a GPU).
-    """
-    if ctx.path("/dev/nvidia0").exists():
-        return True, None
-    smi = ctx.which("nvidia-smi")
-    if smi is None:
-        return False, None
-    result = ctx.runner([smi, "-L"], timeout=ctx.tool_timeout)
-    if not result.ok:
-        return False, f"nvidia-smi on PATH did not run: {result.describe_failure()}"
-    if _SMI_GPU_LINE.search(result.stdout) is None:
-        return False, "nvidia-smi -L lists no GPU"
-    return True, None
 
 
 def pin_problems(env: Environment) -> tuple[str, ...]:

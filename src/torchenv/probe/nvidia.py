@@ -222,3 +222,28 @@ def probe_device_nodes(ctx: ProbeContext) -> tuple[str, ...]:
     if ctx.path("/dev/dxg").exists():
         nodes.append("/dev/dxg")
     return tuple(sorted(nodes))
+
+
+# a GPU line of `nvidia-smi -L`: "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-...)"
+_SMI_GPU_LINE = re.compile(r"^GPU \d+: ", re.MULTILINE)
+
+
+def gpu_evidence(ctx: ProbeContext) -> tuple[bool, str | None]:
+    """Whether the host shows an NVIDIA GPU, and why not when nvidia-smi is on PATH.
+
+    /dev/nvidia0 is evidence. nvidia-smi is only when ``nvidia-smi -L`` lists a GPU: one left
+    behind by a removed driver, or that cannot reach the driver, exits non-zero, and a CPU
+    machine must not fail ``cuda-available`` for it. It runs only without /dev/nvidia0 (WSL2,
+    where the GPU is /dev/dxg, or a machine without a GPU).
+    """
+    if ctx.path("/dev/nvidia0").exists():
+        return True, None
+    smi = ctx.which("nvidia-smi")
+    if smi is None:
+        return False, None
+    result = ctx.runner([smi, "-L"], timeout=ctx.tool_timeout)
+    if not result.ok:
+        return False, f"nvidia-smi on PATH did not run: {result.describe_failure()}"
+    if _SMI_GPU_LINE.search(result.stdout) is None:
+        return False, "nvidia-smi -L lists no GPU"
+    return True, None
