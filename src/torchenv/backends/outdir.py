@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from torchenv.errors import UsageError
 from torchenv.models.ship import ShipFile
-from torchenv.untrusted.files import DEFAULT_LIMIT, kind_of, read_text
+from torchenv.untrusted.files import DEFAULT_LIMIT, NotRegularFile, kind_of, open_regular, read_text
 
 MARKER = ".torchenv-generated"
 _HEADER = "# written by torchenv, which replaces this directory; the files it wrote:\n"
@@ -227,15 +227,14 @@ def copy_wheel(source: Path, dest_dir: Path) -> None:
     or copied is the very file that was checked."""
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / source.name
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        descriptor = os.open(source, flags)
+        reader = open_regular(source)
+    except NotRegularFile as exc:
+        raise _bad_wheel(source, f"is {(exc.strerror or '').removeprefix('it is ')}") from None
     except OSError as exc:
         raise _bad_wheel(source, f"cannot be read ({exc.strerror or exc})") from None
-    try:
-        checked = os.fstat(descriptor)
-        if not stat.S_ISREG(checked.st_mode):
-            raise _bad_wheel(source, f"is {kind_of(checked.st_mode)}, not a regular file")
+    with reader:
+        checked = os.fstat(reader.fileno())
         try:
             os.link(source, target, follow_symlinks=True)
             linked = os.lstat(target)
@@ -244,10 +243,8 @@ def copy_wheel(source: Path, dest_dir: Path) -> None:
             os.unlink(target)  # the path changed between the check and the link
         except OSError:
             pass
-        with os.fdopen(descriptor, "rb", closefd=False) as reader, open(target, "xb") as writer:
+        with open(target, "xb") as writer:
             shutil.copyfileobj(reader, writer, 1 << 20)
-    finally:
-        os.close(descriptor)
 
 
 def _bad_wheel(source: Path, why: str) -> UsageError:
