@@ -1,4 +1,5 @@
-"""The commands the uv and pip backends run, rendered without running anything.
+"""Where a lock's packages come from (``Sources``) and the installer commands of the uv and pip
+backends, built from the shared argv of models/installer_argv.py with credentials left out.
 
 uv resolves the lock (``uv pip compile -o pylock.toml``: PEP 751 output, sha256 of every file)
 and installs it (``uv pip sync``: exactly the lock, nothing else). Its venv is made
@@ -16,17 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from torchenv.models import installer_argv as argv_of
+from torchenv.models.indexes import variant_index
+from torchenv.models.installer_argv import UV_PLATFORMS
 from torchenv.models.spec import SpecIndex
 from torchenv.untrusted.text import strip_credentials
 
-# the platform tags uv's --python-platform takes, per torchenv platform key
-UV_PLATFORMS = {
-    "linux_x86_64": "x86_64-manylinux_2_28",
-    "linux_aarch64": "aarch64-manylinux_2_28",
-    "win_amd64": "x86_64-pc-windows-msvc",
-    "macos_arm64": "aarch64-apple-darwin",
-    "macos_x86_64": "x86_64-apple-darwin",
-}
+__all__ = ["UV_PLATFORMS", "Sources", "pip_install", "pip_venv", "uv_compile", "uv_sync", "uv_venv"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +42,7 @@ class Sources:
         """``base``: the spec's directory, against which relative find-links folders are
         resolved (the spec says so; uv and pip would resolve them against the working
         directory)."""
-        pytorch = None if macos else f"{index.pytorch.rstrip('/')}/{variant}"
+        pytorch = None if macos else variant_index(variant, index.pytorch)
         links = tuple(
             str(base / link)
             if base and "://" not in link and not Path(link).is_absolute()
@@ -72,15 +69,7 @@ def _index_args(sources: Sources) -> list[str]:
     # no credentials on a command line (other users see it in ps, --verbose prints it): the
     # installer reads them from the netrc of backends/credentials.py
     clean = sources.without_credentials()
-    args = ["--index-url", clean.pypi]
-    if clean.pytorch:
-        # uv tries --extra-index-url first; with its default "first-index" strategy a package the
-        # PyTorch index has (torch, torchvision, nvidia-*) comes only from there, so PyPI cannot
-        # substitute a build of another variant (uv docs, "Index strategy")
-        args += ["--extra-index-url", clean.pytorch]
-    for links in clean.find_links:
-        args += ["--find-links", links]
-    return args
+    return argv_of.index_options(clean.pypi, clean.pytorch, clean.find_links)
 
 
 def uv_compile(
@@ -91,38 +80,26 @@ def uv_compile(
     platforms: Sequence[str],
     sources: Sources,
 ) -> list[str]:
-    argv = [uv, "pip", "compile", requirements, "-o", out, "--python-version", python]
-    if len(set(platforms)) == 1:
-        argv += ["--python-platform", UV_PLATFORMS[platforms[0]]]
-    else:
-        argv.append("--universal")  # one lock whose markers select per platform
-    return [*argv, *_index_args(sources), "--no-header", "--quiet"]
+    return argv_of.uv_pip_compile(uv, requirements, out, python, platforms, _index_args(sources))
 
 
 def uv_venv(uv: str, python: str, prefix: str) -> list[str]:
-    return [uv, "venv", "--quiet", "--relocatable", "--python", python, prefix]
+    return argv_of.uv_venv(uv, python, prefix, relocatable=True)
 
 
 def uv_sync(uv: str, lock: str, prefix_python: str, sources: Sources) -> list[str]:
-    return [uv, "pip", "sync", lock, "--python", prefix_python, *_index_args(sources)]
+    return argv_of.uv_pip_sync(uv, lock, prefix_python, _index_args(sources))
 
 
 def pip_venv(base_python: str, prefix: str, prompt: str | None = None) -> list[str]:
-    # the prompt would otherwise be the build directory's name
-    return [base_python, "-m", "venv", *(["--prompt", prompt] if prompt else []), prefix]
+    return argv_of.pip_venv(base_python, prefix, prompt)
 
 
 def pip_install(prefix_python: str, requirements: str, sources: Sources) -> list[str]:
-    return [
+    return argv_of.pip_install(
         prefix_python,
-        "-m",
-        "pip",
-        "install",
-        "--require-hashes",
-        "--no-deps",
-        "--disable-pip-version-check",
-        "--no-input",
-        "-r",
-        requirements,
-        *_index_args(sources),
-    ]
+        requirements_file=requirements,
+        options=_index_args(sources),
+        require_hashes=True,
+        batch=True,
+    )

@@ -8,13 +8,11 @@ from typing import TYPE_CHECKING
 import click
 
 from torchenv.cli import common
+from torchenv.models.indexes import PYPI_INDEX, PYTORCH_INDEX
 
 if TYPE_CHECKING:
     from torchenv.commands.db_update import DbUpdateResult
 
-# The defaults of commands.db_update, repeated here so --help works without importing it.
-_PYPI = "https://pypi.org/simple"
-_PYTORCH = "https://download.pytorch.org/whl"
 Line = Callable[[list[tuple[str, str | None]]], None]
 
 
@@ -26,14 +24,14 @@ def db() -> None:
 @db.command()
 @click.option(
     "--pypi-index",
-    default=_PYPI,
+    default=PYPI_INDEX,
     show_default=True,
     metavar="URL",
     help="PyPI-compatible index (PEP 691 JSON or PEP 503 HTML; file:// or a directory works).",
 )
 @click.option(
     "--pytorch-index",
-    default=_PYTORCH,
+    default=PYTORCH_INDEX,
     show_default=True,
     metavar="URL",
     help="PyTorch wheel index, read for the variants of each release.",

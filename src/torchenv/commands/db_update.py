@@ -18,13 +18,12 @@ from torchenv.knowledge.remote import Remote, SourceFailure, http_timeout, url_p
 from torchenv.knowledge.store import load_knowledge, packaged_retrieved, user_data_dir
 from torchenv.knowledge.update import (
     NAME,
-    PYPI_INDEX,
-    PYTORCH_INDEX,
     UpdateOptions,
     current_data,
     update_torch_data,
     write_atomic,
 )
+from torchenv.models.indexes import PYPI_INDEX, PYTORCH_INDEX
 from torchenv.untrusted import files
 from torchenv.untrusted.text import strip_credentials
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,7 @@ from torchenv.backends.lockfile import parse_lock, with_tool_table
 from torchenv.backends.tools import find_uv, run_step
 from torchenv.errors import ExitCode, TorchenvError, UsageError
 from torchenv.models.build import LOCK_SCHEMA, LockReport
+from torchenv.models.indexes import local_label, pins
 from torchenv.models.plan import PlanReport, Stack
 from torchenv.models.process import Runner
 from torchenv.models.spec import LOCK_FILE, Spec
@@ -54,10 +55,9 @@ def spec_plan(ctx: ProbeContext | None, spec: Spec) -> PlanReport:
     )
 
 
-def requirements(spec: Spec, stack: Stack, macos: bool) -> list[str]:
+def requirements(spec: Spec, stack: Stack, platforms: Sequence[str]) -> list[str]:
     # the local label keeps an exact pin from matching a build of another variant
-    label = "" if macos else f"+{stack.variant}"
-    lines = [f"torch=={stack.torch}{label}"]
+    label = local_label(stack.torch, stack.variant, platforms)
     for library in spec.libraries:
         version = getattr(stack, library)
         if version is None:
@@ -68,8 +68,8 @@ def requirements(spec: Spec, stack: Stack, macos: bool) -> list[str]:
                 f"Remove {library} from `libraries`, or constrain `torch` to a release that has "
                 "one (`torchenv matrix` lists the pairings).",
             )
-        lines.append(f"{library}=={version}{label}")
-    return [*lines, *spec.packages]
+    paired = [(library, getattr(stack, library)) for library in spec.libraries]
+    return [*pins(stack.torch, label, paired), *spec.packages]
 
 
 def tool_table(spec: Spec, spec_hash: str, plan: PlanReport, sources: Sources) -> dict[str, Any]:
@@ -136,7 +136,7 @@ def run_lock(
     macos = all(p.startswith("macos") for p in platforms)
     spec_dir = Path(spec.path).parent if spec.path else cwd
     sources = Sources.for_variant(spec.index, stack.variant, macos, base=spec_dir)
-    reqs = requirements(spec, stack, macos)
+    reqs = requirements(spec, stack, platforms)
     out = spec_dir / LOCK_FILE
     uv = find_uv()
     progress(f"resolving torch {stack.torch}+{stack.variant} for Python {stack.python} with uv")

@@ -42,11 +42,10 @@ from torchenv.knowledge.remote import (
 )
 from torchenv.knowledge.store import load_data
 from torchenv.knowledge.wheelfacts import WheelReader, safe_version
+from torchenv.models.indexes import PYPI_INDEX, PYTORCH_INDEX
 from torchenv.untrusted import files as untrusted_files
 from torchenv.untrusted.text import strip_credentials
 
-PYPI_INDEX = "https://pypi.org/simple"
-PYTORCH_INDEX = "https://download.pytorch.org/whl"
 NAME = "torch.json"
 # The pairings of torch 1.13.0, the oldest release covered (packaged torch.json, source S2):
 # older domain releases pair with older torch and are not read.

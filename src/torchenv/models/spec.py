@@ -36,12 +36,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from torchenv.models.indexes import PYPI_INDEX, PYTORCH_INDEX
 from torchenv.models.ship import SpecDeploy, SpecImage
+
+__all__ = ["LOCK_FILE", "PYPI_INDEX", "PYTORCH_INDEX", "SPEC_FILE", "Spec", "SpecIndex"]
 
 SPEC_FILE = "torchenv.toml"
 LOCK_FILE = "pylock.toml"  # PEP 751
-PYTORCH_INDEX = "https://download.pytorch.org/whl"
-PYPI_INDEX = "https://pypi.org/simple"
 
 
 @dataclass(frozen=True)

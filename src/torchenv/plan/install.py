@@ -12,12 +12,13 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 
+from torchenv.models import installer_argv as argv_of
 from torchenv.models.compat import PlanKnowledge
+from torchenv.models.indexes import local_label, pins, variant_index
 from torchenv.models.plan import InstallRecipe, PlanTarget, Stack
-
-INDEX = "https://download.pytorch.org/whl"
 
 
 def recipes(
@@ -45,26 +46,13 @@ def recipes(
     return out
 
 
-def _label(stack: Stack, targets: Sequence[PlanTarget]) -> str:
-    """The local version label to pin, or "" where wheels carry none or it is not known: macOS
-    wheels have no label, and older aarch64 CPU wheels neither (torch 1.13.1's version.py says
-    '1.13.1'; S3). Without it the pin is still exact: the commands read only the variant's index."""
-    platforms = {t.platform for t in targets}
-    if any(p.startswith("macos") for p in platforms):
-        return ""
-    if stack.variant == "cpu" and "linux_aarch64" in platforms:
-        return ""
-    return f"+{stack.variant}"
-
-
 def requirements(stack: Stack, targets: Sequence[PlanTarget]) -> list[str]:
-    label = _label(stack, targets)
-    reqs = [f"torch=={stack.torch}{label}"]
-    if stack.torchvision:
-        reqs.append(f"torchvision=={stack.torchvision}{label}")
-    if stack.torchaudio:
-        reqs.append(f"torchaudio=={stack.torchaudio}{label}")
-    return reqs
+    """Exact pins; without a local label (models/indexes.py) the pin is still exact: the
+    commands read only the variant's index."""
+    label = local_label(stack.torch, stack.variant, (t.platform for t in targets))
+    return pins(
+        stack.torch, label, [("torchvision", stack.torchvision), ("torchaudio", stack.torchaudio)]
+    )
 
 
 def _python_word(stack: Stack, targets: Sequence[PlanTarget]) -> tuple[str | None, list[str]]:
@@ -77,8 +65,9 @@ def _python_word(stack: Stack, targets: Sequence[PlanTarget]) -> tuple[str | Non
 
 
 def _pip_like(name: str, stack: Stack, targets: Sequence[PlanTarget]) -> InstallRecipe:
-    url = f"{INDEX}/{stack.variant}"
-    quoted = " ".join(f'"{r}"' for r in requirements(stack, targets))
+    url = variant_index(stack.variant)
+    reqs = requirements(stack, targets)
+    index = argv_of.index_options(None, url)
     python, notes = _python_word(stack, targets)
     notes.append(
         f"{url} also mirrors torch's dependencies (numpy, nvidia-* wheels), so it can be the "
@@ -89,26 +78,27 @@ def _pip_like(name: str, stack: Stack, targets: Sequence[PlanTarget]) -> Install
     windows = all(t.platform.startswith("win") for t in targets)
     if name == "pip":
         if windows:
-            venv = f"py -{python} -m venv .venv" if python else "py -m venv .venv"
-            pip = ".venv\\Scripts\\python -m pip"
+            venv = ["py", *([f"-{python}"] if python else []), "-m", "venv", ".venv"]
+            env_python = ".venv\\Scripts\\python"
         else:
-            venv = f"python{python or '3'} -m venv .venv"
-            pip = ".venv/bin/python -m pip"
-        commands = (venv, f"{pip} install {quoted} --index-url {url}")
+            venv = argv_of.pip_venv(f"python{python or '3'}", ".venv")
+            env_python = ".venv/bin/python"
+        install = argv_of.pip_install(env_python, reqs, options=index)
+        commands = (_shown(venv), _shown(install))
         return InstallRecipe(name, commands, notes=tuple(notes))
     commands = (
-        f"uv venv --python {python} .venv" if python else "uv venv .venv",
-        f"uv pip install --python .venv {quoted} --index-url {url}",
+        _shown(argv_of.uv_venv("uv", python, ".venv")),
+        _shown(argv_of.uv_pip_install("uv", ".venv", reqs, options=index)),
     )
-    pins = [f'"{r.split("+")[0]}"' for r in requirements(stack, targets)]
-    names = [r.split("==")[0] for r in requirements(stack, targets)]
+    unlabeled = [f'"{r.split("+")[0]}"' for r in reqs]
+    names = [r.split("==")[0] for r in reqs]
     project = "\n".join(
         [
             "[project]",
             'name = "my-project"',
             'version = "0.1.0"',
             *([f'requires-python = "=={python.rstrip("t")}.*"'] if python else []),
-            f"dependencies = [{', '.join(pins)}]",
+            f"dependencies = [{', '.join(unlabeled)}]",
             "",
             "[[tool.uv.index]]",
             f'name = "pytorch-{stack.variant}"',
@@ -150,12 +140,16 @@ def _conda_specs(stack: Stack) -> list[str]:
     return specs
 
 
+def _shown(argv: Sequence[str]) -> str:
+    """A command as the user types it; Windows paths keep their backslashes unquoted."""
+    return " ".join(a if "\\" in a and " " not in a else shlex.quote(a) for a in argv)
+
+
 def _conda(stack: Stack, last_pytorch_channel: str) -> InstallRecipe:
-    specs = " ".join(f'"{s}"' for s in _conda_specs(stack))
     name = f"torch-{stack.torch}-{stack.variant}"
     return InstallRecipe(
         "conda",
-        (f"conda create -n {name} --override-channels -c conda-forge {specs}",),
+        (_shown(argv_of.conda_create(name, _conda_specs(stack))),),
         notes=(
             f"never add -c pytorch: its last release is {last_pytorch_channel}",
             "conda-forge builds are not the PyPI wheels: pins of cuDNN/NCCL differ",
@@ -164,11 +158,10 @@ def _conda(stack: Stack, last_pytorch_channel: str) -> InstallRecipe:
 
 
 def _pixi(stack: Stack) -> InstallRecipe:
-    specs = " ".join(f'"{s}"' for s in _conda_specs(stack))
     commands = ["pixi init --channel conda-forge"]
     if stack.cuda:
         # without it pixi cannot solve CUDA builds on a machine that has no GPU (no __cuda)
         major = stack.cuda.split(".")[0]
         commands.append(f"printf '\\n[system-requirements]\\ncuda = \"{major}\"\\n' >> pixi.toml")
-    commands.append(f"pixi add {specs}")
+    commands.append(_shown(argv_of.pixi_add(_conda_specs(stack))))
     return InstallRecipe("pixi", tuple(commands))

@@ -14,9 +14,10 @@ from collections import Counter
 from collections.abc import Sequence
 
 from torchenv.models import Environment
+from torchenv.models import installer_argv as argv_of
 from torchenv.models.compat import split_local
+from torchenv.models.indexes import pins, variant_index
 
-PYTORCH_INDEX = "https://download.pytorch.org/whl"
 _INSTALLER_NAMES = {"uv": "uv", "pip": "pip", "conda": "conda", "uv-pixi": "pixi"}
 _CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name where they differ
 
@@ -38,7 +39,7 @@ def installer_of(env: Environment) -> str:
 
 
 def index_url(variant: str) -> str:
-    return f"{PYTORCH_INDEX}/{variant}"
+    return variant_index(variant)
 
 
 def _python(env: Environment) -> str:
@@ -75,39 +76,35 @@ def install(
         steps = []
         if index:
             steps.append(f'add to pixi.toml: [pypi-options] extra-index-urls = ["{index}"]')
-        steps.append(shlex.join(["pixi", "add", "--pypi", *reqs]))
+        steps.append(shlex.join(argv_of.pixi_add(reqs, pypi=True)))
         return steps
+    options = argv_of.index_options(None, index)
     if kind == "uv":
-        argv = ["uv", "pip", "install", "--python", _python(env)]
-        argv += ["--reinstall", "--no-deps"] if reinstall else []
+        argv = argv_of.uv_pip_install(
+            "uv", _python(env), reqs, options=options, reinstall=reinstall
+        )
     else:
-        argv = [_python(env), "-m", "pip", "install"]
-        argv += ["--force-reinstall", "--no-deps"] if reinstall else []
-    argv += [*reqs, *(["--index-url", index] if index else [])]
+        argv = argv_of.pip_install(_python(env), reqs, options=options, reinstall=reinstall)
     return [shlex.join(argv)]
 
 
 def pip_uninstall(env: Environment, names: Sequence[str]) -> str:
-    if installer_of(env) == "uv":
-        return shlex.join(["uv", "pip", "uninstall", "--python", _python(env), *names])
-    return shlex.join([_python(env), "-m", "pip", "uninstall", "-y", *names])
+    uv = "uv" if installer_of(env) == "uv" else None
+    return shlex.join(argv_of.pip_uninstall(_python(env), names, uv))
 
 
 def conda_install(
     env: Environment, specs: Sequence[str], channel: str = "conda-forge", force: bool = False
 ) -> str:
     if env.kind == "pixi":
-        return shlex.join(["pixi", "add", *specs])
-    extra = ["--force-reinstall"] if force else []
-    return shlex.join(["conda", "install", "-p", env.prefix, "-c", channel, *extra, *specs])
+        return shlex.join(argv_of.pixi_add(specs))
+    return shlex.join(argv_of.conda_install(env.prefix, specs, channel, force))
 
 
 def conda_remove(env: Environment, names: Sequence[str], force: bool = False) -> str:
     if env.kind == "pixi":
-        return shlex.join(["pixi", "remove", *names])
-    return shlex.join(
-        ["conda", "remove", "-p", env.prefix, *(["--force"] if force else []), *names]
-    )
+        return shlex.join(argv_of.pixi_remove(names))
+    return shlex.join(argv_of.conda_remove(env.prefix, names, force))
 
 
 def same_torch(env: Environment) -> tuple[str, str | None]:
@@ -128,9 +125,4 @@ def torch_requirements(
     """Exact pins with the local tag, so a pin cannot fall back to a +cpu wheel from another
     index (PEP 440 ignores local labels in ``==`` without one; failure catalog 3.11)."""
     tag = f"+{variant}" if variant else ""
-    reqs = [f"torch=={torch_version}{tag}"]
-    if vision:
-        reqs.append(f"torchvision=={vision}{tag}")
-    if audio:
-        reqs.append(f"torchaudio=={audio}{tag}")
-    return reqs
+    return pins(torch_version, tag, [("torchvision", vision), ("torchaudio", audio)])

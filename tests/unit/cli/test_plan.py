@@ -177,7 +177,7 @@ def test_conda_installer_plans_a_conda_forge_build(capsys: pytest.CaptureFixture
     assert doc["stack"]["channel"] == "conda-forge" and list(doc["install"]) == ["conda"]
     command = doc["install"]["conda"]["commands"][0]
     assert "-c conda-forge" in command and "-c pytorch" not in command
-    assert f'"pytorch={doc["stack"]["torch"]}=cuda' in command
+    assert f"'pytorch={doc['stack']['torch']}=cuda" in command
 
 
 def test_python_is_chosen_where_torchvision_has_wheels_too(
