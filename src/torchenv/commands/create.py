@@ -47,7 +47,7 @@ INSTALL_TIMEOUT = 3600.0
 def load_fresh_lock(spec: Spec, cwd: Path) -> Lock:
     """The spec's lock, refused when missing, made from another version of the spec, or
     changed since ``torchenv lock`` sealed it."""
-    from torchenv.spec import spec_hash  # noqa: PLC0415
+    from torchenv.spec import spec_directory, spec_hash  # noqa: PLC0415
 
     path = spec_directory(spec, cwd) / LOCK_FILE
     data = read_lock_bytes(path, spec)
@@ -99,11 +99,6 @@ def read_lock_bytes(path: Path, spec: Spec, what: str = "lock") -> bytes:
         ) from None
 
 
-def spec_directory(spec: Spec, cwd: Path) -> Path:
-    """Where the spec's lock, environment and generated files go: the spec file's directory."""
-    return Path(spec.path).parent if spec.path else cwd
-
-
 def run_create(
     ctx: ProbeContext,
     spec_file: str | None,
@@ -116,7 +111,7 @@ def run_create(
     check: bool = True,
     progress: Progress = lambda _: None,
 ) -> CreateReport:
-    from torchenv.spec import load_spec  # noqa: PLC0415
+    from torchenv.spec import load_spec, spec_directory  # noqa: PLC0415
 
     spec = load_spec(Path(spec_file) if spec_file else None, cwd)
     chosen = backend or spec.installer

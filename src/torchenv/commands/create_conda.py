@@ -42,8 +42,8 @@ def load_fresh_conda_lock(spec: Spec, cwd: Path) -> tuple[Lock, list[Solved]]:
     """The spec's conda lock, refused when missing, made from another version of the spec, or
     changed since ``torchenv lock`` wrote it (its sha256 differs from the sidecar's)."""
     from torchenv.backends.conda_rattler import read_lock  # noqa: PLC0415
-    from torchenv.commands.create import read_lock_bytes, spec_directory  # noqa: PLC0415
-    from torchenv.spec import spec_hash  # noqa: PLC0415
+    from torchenv.commands.create import read_lock_bytes  # noqa: PLC0415
+    from torchenv.spec import spec_directory, spec_hash  # noqa: PLC0415
 
     path = spec_directory(spec, cwd) / CONDA_LOCK_FILE
     data = read_lock_bytes(path, spec, "conda lock")
@@ -128,7 +128,9 @@ def run_create_conda(
             f"machine ({here}).",
             "Add this machine's platform to [targets] in the spec and lock again.",
         )
-    spec_dir = Path(spec.path).parent if spec.path else cwd
+    from torchenv.spec import spec_directory  # noqa: PLC0415
+
+    spec_dir = spec_directory(spec, cwd)
     target = resolve_prefix(prefix, spec_dir)
     protected = protected_paths(spec, cwd)
     registry = registry_path()

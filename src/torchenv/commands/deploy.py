@@ -17,6 +17,7 @@ from torchenv.models.ship import (
     ShipFile,
     SpecDeploy,
 )
+from torchenv.spec import spec_directory
 
 
 def run_deploy(
@@ -43,7 +44,7 @@ def run_deploy(
     deploy = _sized(spec.deploy, stack.cuda is not None, nodes, gpus_per_node, command, notes)
     options = with_user_ids(spec.image)  # the same user as the image `torchenv image` makes
     chosen = image or deploy.image or image_reference(options, stack)
-    spec_dir = Path(spec.path).parent if spec.path else cwd
+    spec_dir = spec_directory(spec, cwd)
     target = Path(out).expanduser() if out else spec_dir / "deploy" / to
     if not target.is_absolute():
         target = cwd / target

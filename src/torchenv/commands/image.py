@@ -27,6 +27,7 @@ from torchenv.models.ship import (
     SpecImage,
 )
 from torchenv.models.spec import Spec
+from torchenv.spec import spec_directory
 
 if TYPE_CHECKING:
     from torchenv.probe.context import ProbeContext
@@ -140,7 +141,7 @@ def run_image(
             "image-no-base", f"{exc}.", 'Set [image] base = "<image:tag>" in the spec.'
         ) from None
     image = image_reference(options, stack)
-    spec_dir = Path(spec.path).parent if spec.path else cwd
+    spec_dir = spec_directory(spec, cwd)
     target = Path(out).expanduser() if out else spec_dir / "image"
     if not target.is_absolute():
         target = cwd / target

@@ -37,9 +37,11 @@ class NoStackError(TorchenvError):
         self.plan = plan
 
 
-def spec_plan(ctx: ProbeContext | None, spec: Spec) -> PlanReport:
-    """The plan for the spec's targets (this machine when it names none)."""
+def spec_plan(ctx: ProbeContext | None, spec: Spec, cwd: Path) -> PlanReport:
+    """The plan for the spec's targets (this machine when it names none); machine files are
+    read relative to the spec, not to the directory torchenv runs in."""
     from torchenv.commands.plan import run_plan  # noqa: PLC0415
+    from torchenv.spec import machine_paths  # noqa: PLC0415
 
     targets = spec.targets
     return run_plan(
@@ -49,7 +51,7 @@ def spec_plan(ctx: ProbeContext | None, spec: Spec) -> PlanReport:
         cuda=spec.cuda,
         gpus=targets.gpus,
         driver=targets.driver,
-        machine_files=targets.machines,
+        machine_files=[str(path) for path in machine_paths(spec, cwd)],
         installer=spec.installer,
         platform=targets.platform,
     )
@@ -119,14 +121,14 @@ def run_lock(
     progress: Progress = lambda _: None,
     verbose: bool = False,
 ) -> LockReport:
-    from torchenv.spec import load_spec, spec_hash  # noqa: PLC0415
+    from torchenv.spec import load_spec, spec_directory, spec_hash  # noqa: PLC0415
 
     spec = load_spec(Path(spec_file) if spec_file else None, cwd)
     if spec.installer == "conda":
         from torchenv.backends.conda import require_rattler  # noqa: PLC0415
 
         require_rattler()  # before the plan: say at once what is missing
-    plan = spec_plan(ctx, spec)
+    plan = spec_plan(ctx, spec, cwd)
     stack = plan.stack
     if stack is None:
         raise NoStackError(plan, "No PyTorch build fits the spec's targets.")
@@ -134,7 +136,7 @@ def run_lock(
         return _lock_conda(spec, plan, stack, cwd, progress, verbose)
     platforms = sorted({t.platform for t in plan.targets})
     macos = all(p.startswith("macos") for p in platforms)
-    spec_dir = Path(spec.path).parent if spec.path else cwd
+    spec_dir = spec_directory(spec, cwd)
     sources = Sources.for_variant(spec.index, stack.variant, macos, base=spec_dir)
     reqs = requirements(spec, stack, platforms)
     out = spec_dir / LOCK_FILE
@@ -170,7 +172,7 @@ def _lock_conda(
     """Solve the planned conda-forge stack with py-rattler for each target platform and write
     rattler's lock (``conda.lock``) and torchenv's sidecar beside the spec."""
     from torchenv.backends import conda, conda_rattler  # noqa: PLC0415
-    from torchenv.spec import spec_channels, spec_hash  # noqa: PLC0415
+    from torchenv.spec import spec_channels, spec_directory, spec_hash  # noqa: PLC0415
 
     platforms = sorted({t.platform for t in plan.targets})
     specs = conda.match_specs(stack, spec.libraries, spec.packages)
@@ -180,7 +182,7 @@ def _lock_conda(
         )
         for p in platforms
     }
-    channels = spec_channels(spec)
+    channels = spec_channels(spec, cwd)
     urls = conda_rattler.channel_urls(channels)
     progress(
         f"solving pytorch {stack.torch} ({stack.variant}) for Python {stack.python} with "
@@ -191,8 +193,7 @@ def _lock_conda(
         for subdir, assumed in virtuals.items():
             progress(f"virtual packages for {subdir}: {' '.join(assumed)}")
     solved = conda_rattler.solve(channels, specs, virtuals)
-    spec_dir = Path(spec.path).parent if spec.path else cwd
-    out = spec_dir / conda.CONDA_LOCK_FILE
+    out = spec_directory(spec, cwd) / conda.CONDA_LOCK_FILE
     sources = {
         "channels": urls,
         "match-specs": specs,

@@ -10,6 +10,7 @@ from torchenv.spec.parse import (
     machine_paths,
     parse_spec_text,
     spec_channels,
+    spec_directory,
     spec_hash,
 )
 from torchenv.spec.write import render_spec, spec_data
@@ -23,5 +24,6 @@ __all__ = [
     "render_spec",
     "spec_channels",
     "spec_data",
+    "spec_directory",
     "spec_hash",
 ]

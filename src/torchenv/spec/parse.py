@@ -163,16 +163,24 @@ def _reason(exc: Exception) -> str:
     return re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)$", "", str(exc))
 
 
-def machine_paths(spec: Spec) -> tuple[Path, ...]:
-    """``targets.machines`` resolved against the directory of the spec file."""
-    base = Path(spec.path).parent if spec.path else Path.cwd()
+def spec_directory(spec: Spec, cwd: Path) -> Path:
+    """The directory everything relative in the spec is resolved against, and where its lock,
+    environment and generated files go: the spec file's directory (``cwd`` for a spec that was
+    not read from a file). The one definition: a path in the spec means the same thing
+    whichever directory torchenv is run from."""
+    return Path(spec.path).parent if spec.path else cwd
+
+
+def machine_paths(spec: Spec, cwd: Path) -> tuple[Path, ...]:
+    """``targets.machines`` resolved against the spec's directory."""
+    base = spec_directory(spec, cwd)
     return tuple(base / Path(m).expanduser() for m in spec.targets.machines)
 
 
-def spec_channels(spec: Spec) -> tuple[str, ...]:
-    """``index.channels`` with local directories made absolute against the spec file's
-    directory (names and URLs as written), in the spec's order: its priority."""
-    base = Path(spec.path).parent if spec.path else Path.cwd()
+def spec_channels(spec: Spec, cwd: Path) -> tuple[str, ...]:
+    """``index.channels`` with local directories made absolute against the spec's directory
+    (names and URLs as written), in the spec's order: its priority."""
+    base = spec_directory(spec, cwd)
     return tuple(
         str((base / Path(c).expanduser()).resolve()) if is_channel_path(c) else c
         for c in spec.index.channels

@@ -78,7 +78,7 @@ find-links = ["wheels", "https://example.org/wheels/"]
         ),
         path=str(tmp_path / "torchenv.toml"),
     )
-    assert machine_paths(spec) == (tmp_path / "nodes" / "a.json",)
+    assert machine_paths(spec, tmp_path) == (tmp_path / "nodes" / "a.json",)
 
 
 def test_defaults_and_target_normalisation(tmp_path: Path) -> None:
@@ -337,8 +337,8 @@ def test_machines_exist_relative_to_the_spec(tmp_path: Path) -> None:
         tmp_path, "proj/torchenv.toml", 'name = "a"\n[targets]\nmachines = ["../fleet/h100.json"]\n'
     )
     spec = load_spec(Path("proj"), tmp_path)
-    assert machine_paths(spec) == (tmp_path / "proj" / "../fleet/h100.json",)
-    assert machine_paths(spec)[0].is_file()
+    assert machine_paths(spec, tmp_path) == (tmp_path / "proj" / "../fleet/h100.json",)
+    assert machine_paths(spec, tmp_path)[0].is_file()
 
 
 def test_spec_hash_is_stable() -> None:
@@ -369,7 +369,7 @@ def test_spec_hash_ignores_key_order_in_the_file(tmp_path: Path) -> None:
 def test_channels_default_to_conda_forge(tmp_path: Path) -> None:
     spec = parse_spec_text('name = "a"\ninstaller = "conda"\n', tmp_path / "torchenv.toml")
     assert spec.index.channels == ("conda-forge",)
-    assert spec_channels(spec) == ("conda-forge",)
+    assert spec_channels(spec, tmp_path) == ("conda-forge",)
 
 
 def test_channels_names_urls_and_local_paths(tmp_path: Path) -> None:
@@ -392,7 +392,7 @@ def test_channels_names_urls_and_local_paths(tmp_path: Path) -> None:
         "file:///srv/channel",
         "bioconda",
     )
-    assert spec_channels(spec) == (
+    assert spec_channels(spec, tmp_path) == (
         str(tmp_path / "proj" / "local-channel"),
         str(tmp_path / "shared"),
         "conda-forge/label/rc",
