@@ -2,16 +2,16 @@
 
 The record lies in a prefix that may be anyone's (``doctor --prefix`` of a colleague's
 environment, a container's ``/opt/env``), so it is read as any file from elsewhere: a regular
-file under a size cap, JSON whose depth cannot crash the parser, an object at the top. Its
-fields are judged by each reader (verify's version check, doctor's drift, the registry).
+file under a size cap, JSON whose depth cannot crash the parser, then every field checked by
+``models.envrecord.parse_env_record``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
 
-from torchenv.models.build import ENV_RECORD_FILE
+from torchenv.models.envrecord import ENV_RECORD_FILE, EnvRecord, parse_env_record
 from torchenv.untrusted import files
 from torchenv.untrusted.text import load_json
 
@@ -23,8 +23,8 @@ class RecordUnusable(Exception):
     the file's name ("cannot be read: it is a FIFO ...", "is not JSON: ...")."""
 
 
-def read_env_record(prefix: str | Path) -> dict[str, Any] | None:
-    """The record's JSON object, None when the prefix has none."""
+def read_env_record(prefix: str | Path) -> EnvRecord | None:
+    """The prefix's record, None when it has none."""
     path = Path(prefix) / ENV_RECORD_FILE
     try:
         text = files.read_text(path, RECORD_LIMIT)
@@ -34,10 +34,21 @@ def read_env_record(prefix: str | Path) -> dict[str, Any] | None:
         raise RecordUnusable(f"cannot be read: {files.describe(exc)}") from None
     except UnicodeDecodeError as exc:
         raise RecordUnusable(f"cannot be read: {exc}") from None
+    return parse_record_text(text)
+
+
+def parse_record_text(text: str) -> EnvRecord:
     try:
         data = load_json(text)
     except ValueError as exc:
         raise RecordUnusable(f"is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise RecordUnusable("is not a JSON object")
-    return data
+    try:
+        return parse_env_record(data)
+    except ValueError as exc:
+        raise RecordUnusable(str(exc)) from None
+
+
+def write_env_record(directory: Path, record: EnvRecord) -> None:
+    """Write the record into an environment being built (or a generation being switched to)."""
+    text = json.dumps(record.to_data(), indent=2) + "\n"
+    files.write_atomic(directory / ENV_RECORD_FILE, text.encode("utf-8"))

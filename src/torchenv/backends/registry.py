@@ -124,13 +124,11 @@ def rebuild(damaged: str) -> dict[str, Any]:
             continue
         if record is None:
             continue
-        spec: dict[str, Any] = record["spec"] if isinstance(record.get("spec"), dict) else {}
-        lock: dict[str, Any] = record["lock"] if isinstance(record.get("lock"), dict) else {}
         out[prefix] = {
-            "spec": _text(spec.get("path")),
-            "lock_sha256": _text(lock.get("sha256")),
-            "backend": _text(record.get("backend")),
-            "created": _text(record.get("created")),
+            "spec": _text(record.spec_path),
+            "lock_sha256": _text(record.lock_sha256),
+            "backend": _text(record.backend),
+            "created": _text(record.created),
         }
     return out
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from torchenv.backends.conda import installed_files
 from torchenv.backends.envrecord import RecordUnusable, read_env_record
-from torchenv.models.build import ENV_RECORD_FILE, ENV_RECORD_SCHEMA
+from torchenv.models.build import ENV_RECORD_FILE
 from torchenv.untrusted import files
 
 # what venv, virtualenv and uv write at a prefix's top level, and what packages install there
@@ -86,8 +86,7 @@ def recorded(prefix: Path, registered: Iterable[str]) -> bool:
         record = read_env_record(prefix)
     except RecordUnusable:
         return False
-    schema = record.get("schema") if record is not None else None
-    return schema == ENV_RECORD_SCHEMA and str(prefix) in set(registered)
+    return record is not None and str(prefix) in set(registered)
 
 
 def foreign_entries(prefix: Path, registered: Iterable[str]) -> tuple[str | None, list[str]]:

@@ -3,8 +3,8 @@ installed packages now: was it built by torchenv, and has anything drifted since
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from torchenv.backends.envrecord import RecordUnusable, read_env_record
 from torchenv.backends.lockfile import LOCK_LIMIT, content_hash
@@ -24,33 +24,24 @@ def read_provenance(env: Environment) -> Provenance | None:
     """None when the environment has no record (it was not made by torchenv create)."""
     path = Path(env.prefix) / ENV_RECORD_FILE
     try:
-        data = read_env_record(env.prefix)
+        record = read_env_record(env.prefix)
     except RecordUnusable as exc:
         return Provenance(str(path), env.prefix, error=str(exc))
-    if data is None:
+    if record is None:
         return None
-    spec: dict[str, Any] = data["spec"] if isinstance(data.get("spec"), dict) else {}
-    lock: dict[str, Any] = data["lock"] if isinstance(data.get("lock"), dict) else {}
-    spec_path, spec_hash = _str(spec.get("path")), _str(spec.get("hash"))
-    lock_path, lock_sha = _str(lock.get("path")), _str(lock.get("sha256"))
-    changed, problem = _spec_changed(spec_path, spec_hash)
-    packages: dict[str, Any] = lock["packages"] if isinstance(lock.get("packages"), dict) else {}
+    changed, problem = _spec_changed(record.spec_path, record.spec_hash)
     return Provenance(
         record=str(path),
         prefix=env.prefix,
-        backend=_str(data.get("backend")),
-        created=_str(data.get("created")),
-        spec=spec_path,
+        backend=record.backend,
+        created=record.created,
+        spec=record.spec_path,
         spec_changed=changed,
         spec_problem=problem,
-        lock=lock_path,
-        lock_changed=_lock_changed(lock_path, lock_sha),
-        drift=_drift(packages, env),
+        lock=record.lock_path,
+        lock_changed=_lock_changed(record.lock_path, record.lock_sha256),
+        drift=_drift(record.packages, env),
     )
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def _spec_changed(path: str | None, recorded: str | None) -> tuple[bool | None, str | None]:
@@ -74,7 +65,7 @@ def _lock_changed(path: str | None, recorded: str | None) -> bool | None:
         return None
 
 
-def _drift(locked: dict[str, Any], env: Environment) -> tuple[str, ...]:
+def _drift(locked: Mapping[str, str], env: Environment) -> tuple[str, ...]:
     have = {canonical_name(d.name): d.version for d in env.distributions}
     want = {canonical_name(k): str(v) for k, v in locked.items() if isinstance(k, str)}
     out = []

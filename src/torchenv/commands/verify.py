@@ -25,7 +25,7 @@ from torchenv.probe.target import choose_target
 from torchenv.report.rules.versions import in_spec
 from torchenv.untrusted.scratch import scratch_dir
 from torchenv.verify.judge import HostFacts, assemble
-from torchenv.verify.lockcheck import ENV_RECORD_FILE, EnvRecord, check_versions, record_from_data
+from torchenv.verify.lockcheck import ENV_RECORD_FILE, EnvRecord, check_versions, record_view
 from torchenv.verify.script import run_script
 
 Progress = Callable[[str], None]
@@ -58,10 +58,10 @@ def read_record(prefix: Path) -> EnvRecord | None:
     """The environment's ``torchenv-env.json``, None when there is none."""
     path = str(prefix / ENV_RECORD_FILE)
     try:
-        data = read_env_record(prefix)
+        record = read_env_record(prefix)
     except RecordUnusable as exc:
         return EnvRecord(path, error=str(exc))
-    return None if data is None else record_from_data(path, data)
+    return None if record is None else record_view(path, record)
 
 
 def run_verify(

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from torchenv.models.envrecord import ENV_RECORD_FILE, ENV_RECORD_SCHEMA, EnvRecord
 from torchenv.models.plan import Stack
 
+__all__ = ["ENV_RECORD_FILE", "ENV_RECORD_SCHEMA", "EnvRecord", "env_record"]
 LOCK_SCHEMA = "torchenv.lock/1"
 CREATE_SCHEMA = "torchenv.create/1"
-ENV_RECORD_SCHEMA = "torchenv.env/1"
-ENV_RECORD_FILE = "torchenv-env.json"  # in the environment's prefix
 
 
 @dataclass(frozen=True)
@@ -72,15 +72,22 @@ def env_record(
     lock: Mapping[str, Any],
     plan: Mapping[str, Any],
     created: str | None = None,
+    generation: int | None = None,
 ) -> dict[str, Any]:
-    """The content of ``torchenv-env.json``: what ``verify`` and ``doctor`` compare an
-    environment with. ``spec``: its path and hash; ``lock``: path, sha256, the packages the
-    environment should hold, and any further facts of the backend. ``created`` is left out
-    where a stable file matters more (an image layer)."""
-    record: dict[str, Any] = {"schema": ENV_RECORD_SCHEMA, "backend": backend}
-    if created is not None:
-        record["created"] = created
-    record["spec"] = {"path": spec[0], "hash": spec[1]}
-    record["lock"] = dict(lock)
-    record["plan"] = dict(plan)
-    return record
+    """The content of ``torchenv-env.json`` (models/envrecord.py): what ``verify`` and
+    ``doctor`` compare an environment with. ``spec``: its path and hash; ``lock``: path, sha256,
+    the packages the environment should hold, and any further facts of the backend. ``created``
+    is left out where a stable file matters more (an image layer)."""
+    facts = {k: v for k, v in lock.items() if k not in ("path", "sha256", "packages")}
+    return EnvRecord(
+        packages=dict(lock.get("packages") or {}),
+        backend=backend,
+        created=created,
+        spec_path=spec[0],
+        spec_hash=spec[1],
+        lock_path=lock.get("path"),
+        lock_sha256=lock.get("sha256"),
+        plan=dict(plan),
+        lock_extra=facts,
+        generation=generation,
+    ).to_data()

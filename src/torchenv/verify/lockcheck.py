@@ -16,6 +16,8 @@ from typing import Any
 
 from torchenv.models.build import ENV_RECORD_FILE
 from torchenv.models.environment import canonical_name
+from torchenv.models.envrecord import EnvRecord as TypedRecord
+from torchenv.models.envrecord import parse_env_record
 from torchenv.models.verify import CheckStatus, VerifyCheck
 from torchenv.untrusted.text import load_json
 
@@ -25,6 +27,7 @@ __all__ = [
     "check_versions",
     "parse_record",
     "record_from_data",
+    "record_view",
     "same_version",
 ]
 SHOWN = 5  # differences listed in the detail
@@ -69,21 +72,16 @@ def parse_record(path: str, text: str | None) -> EnvRecord | None:
 
 def record_from_data(path: str, data: Any) -> EnvRecord:
     """The record of the JSON ``data`` read from ``path``."""
-    lock = data.get("lock") if isinstance(data, dict) else None
-    packages = lock.get("packages") if isinstance(lock, dict) else None
-    if not isinstance(packages, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in packages.items()
-    ):
-        return EnvRecord(path, error='has no "lock": {"packages": {name: version}} table')
-    plan = data.get("plan") if isinstance(data.get("plan"), dict) else {}
-    cuda = plan.get("cuda")
-    variant = plan.get("variant")
-    return EnvRecord(
-        path,
-        {canonical_name(k): v for k, v in packages.items()},
-        str(cuda) if cuda and str(cuda).lower() != "cpu" else None,
-        str(variant) if isinstance(variant, str) else None,
-    )
+    try:
+        return record_view(path, parse_env_record(data))
+    except ValueError as exc:
+        return EnvRecord(path, error=str(exc))
+
+
+def record_view(path: str, record: TypedRecord) -> EnvRecord:
+    """What the version check needs of a checked record."""
+    packages = {canonical_name(k): v for k, v in record.packages.items()}
+    return EnvRecord(path, packages, record.plan_cuda, record.plan_variant)
 
 
 def check_versions(
