@@ -225,7 +225,14 @@ def test_group10_a_corrupt_registry_is_kept_aside_and_rebuilt(tmp_path: Path) ->
     env = make_venv(tmp_path, "kept").prefix
     add_torch(env.parent / "kept" / "lib" / "python3.11" / "site-packages")
     (env / "torchenv-env.json").write_text(
-        json.dumps({"schema": "torchenv.env/1", "backend": "uv", "spec": {"path": "/p/t.toml"}})
+        json.dumps(
+            {
+                "schema": "torchenv.env/1",
+                "backend": "uv",
+                "spec": {"path": "/p/t.toml"},
+                "lock": {"packages": {"torch": "2.13.0+cpu"}},
+            }
+        )
     )
     registry = tmp_path / "environments.json"
     registry.write_text('{"' + str(env) + '": {"backend": "uv"}, "/gone": {tru')

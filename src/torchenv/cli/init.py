@@ -57,6 +57,7 @@ def init(
     is written then.
     """
     from torchenv.commands.init import run_init  # noqa: PLC0415
+    from torchenv.commands.plan import parse_options  # noqa: PLC0415
 
     # the file records how it was made; --out, --force and output flags do not change the spec
     origin = ["torchenv", "init"]
@@ -72,13 +73,7 @@ def init(
         ("--name", [name]),
     ):
         origin += [part for value in values if value is not None for part in (flag, value)]
-    probe = None if (gpus or machine_files) else common.context()
-    report = run_init(
-        probe,
-        cwd=Path.cwd(),
-        out=out,
-        name=name,
-        force=force,
+    options = parse_options(
         torch=torch_spec,
         python=python,
         cuda=cuda,
@@ -87,7 +82,10 @@ def init(
         machine_files=machine_files,
         installer=installer,
         platform=platform,
-        origin=shlex.join(origin),
+    )
+    probe = None if (gpus or machine_files) else common.context()
+    report = run_init(
+        probe, options, cwd=Path.cwd(), out=out, name=name, force=force, origin=shlex.join(origin)
     )
     if as_json:
         common.write_json(report)

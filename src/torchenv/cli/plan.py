@@ -35,11 +35,9 @@ def plan(
 
     Without --gpu or --for the target is this machine. Exit code 3 when no build fits.
     """
-    from torchenv.commands.plan import run_plan  # noqa: PLC0415
+    from torchenv.commands.plan import parse_options, run_plan  # noqa: PLC0415
 
-    probe = None if (gpus or machine_files) else common.context()
-    report = run_plan(
-        probe,
+    options = parse_options(
         torch=torch_spec,
         python=python,
         cuda=cuda,
@@ -49,6 +47,8 @@ def plan(
         installer=installer,
         platform=platform,
     )
+    probe = None if (gpus or machine_files) else common.context()
+    report = run_plan(probe, options)
     if as_json:
         common.write_json(report)
     else:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from torchenv.commands.plan import run_plan
 from torchenv.errors import UsageError
-from torchenv.models.plan import PlanReport, Stack
+from torchenv.models.plan import PlanOptions, PlanReport, Stack
 from torchenv.models.spec import SPEC_FILE, Spec, SpecTargets
-from torchenv.plan.request import parse_driver, parse_platform
 from torchenv.spec import parse_spec_text, render_spec
 from torchenv.spec.validate import NAME_PATTERN, SPEC_INSTALLERS
 from torchenv.untrusted import files
@@ -34,19 +32,12 @@ class InitReport:
 
 def run_init(
     ctx: ProbeContext | None,
+    options: PlanOptions,
     *,
     cwd: Path,
     out: str = SPEC_FILE,
     name: str | None = None,
     force: bool = False,
-    torch: str | None = None,
-    python: str | None = None,
-    cuda: str | None = None,
-    gpus: Sequence[str] = (),
-    driver: str | None = None,
-    machine_files: Sequence[str] = (),
-    installer: str | None = None,
-    platform: str | None = None,
     origin: str | None = None,
 ) -> InitReport:
     """``ctx`` is needed only when the target is this machine. ``origin`` (the command line) goes
@@ -59,6 +50,7 @@ def run_init(
             f"{target} already exists.",
             "Pass --force to overwrite it, or --out to write the spec elsewhere.",
         )
+    installer = options.request.installer
     if installer is not None and installer not in SPEC_INSTALLERS:
         raise UsageError(
             "bad-installer",
@@ -72,24 +64,14 @@ def run_init(
             'Use letters, digits, ".", "_" and "-", such as "vision".',
         )
     # the installer narrows the plan (conda: conda-forge builds) exactly as `plan --installer`
-    report = run_plan(
-        ctx,
-        torch=torch,
-        python=python,
-        cuda=cuda,
-        gpus=gpus,
-        driver=driver,
-        machine_files=machine_files,
-        installer=installer,
-        platform=platform,
-    )
+    report = run_plan(ctx, options)
     if report.stack is None:
         return InitReport(INIT_SCHEMA, None, None, report)
     targets = SpecTargets(
-        gpus=tuple(gpus),
-        driver=parse_driver(driver),
-        platform=parse_platform(platform) if platform else None,
-        machines=tuple(_relative(cwd / m, target.parent) for m in machine_files),
+        gpus=options.gpus,
+        driver=options.driver,
+        platform=options.platform,
+        machines=tuple(_relative(cwd / m, target.parent) for m in options.machine_files),
     )
     spec = Spec(
         name=spec_name,

@@ -41,11 +41,11 @@ def spec_plan(ctx: ProbeContext | None, spec: Spec, cwd: Path) -> PlanReport:
     """The plan for the spec's targets (this machine when it names none); machine files are
     read relative to the spec, not to the directory torchenv runs in."""
     from torchenv.commands.plan import run_plan  # noqa: PLC0415
+    from torchenv.plan.request import parse_options  # noqa: PLC0415
     from torchenv.spec import machine_paths  # noqa: PLC0415
 
     targets = spec.targets
-    return run_plan(
-        None if (targets.gpus or targets.machines or targets.platform) else ctx,
+    options = parse_options(
         torch=spec.torch,
         python=spec.python,
         cuda=spec.cuda,
@@ -55,6 +55,7 @@ def spec_plan(ctx: ProbeContext | None, spec: Spec, cwd: Path) -> PlanReport:
         installer=spec.installer,
         platform=targets.platform,
     )
+    return run_plan(None if options.describes_targets else ctx, options)
 
 
 def requirements(spec: Spec, stack: Stack, platforms: Sequence[str]) -> list[str]:

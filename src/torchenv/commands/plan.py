@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,10 +11,10 @@ from torchenv.knowledge import load_knowledge
 from torchenv.knowledge.gpus import gpu_name_cc, resolve_gpu
 from torchenv.models import Machine
 from torchenv.models.codec import DecodeError, from_data
-from torchenv.models.plan import PlanReport, PlanTarget
+from torchenv.models.plan import PlanOptions, PlanReport, PlanTarget
 from torchenv.models.schemas import INSPECT_SCHEMA
 from torchenv.plan import make_plan
-from torchenv.plan.request import build_request, parse_driver, parse_platform
+from torchenv.plan.request import parse_options
 from torchenv.untrusted import files
 from torchenv.untrusted.text import load_json, printable
 
@@ -27,24 +26,14 @@ from torchenv.plan.targets import (
     target_from_options,
 )
 
+__all__ = ["parse_options", "run_plan"]
 MACHINE_LIMIT = 16 << 20  # an inspect document is ~100 kB; a hostile one is not read whole
 
 
-def run_plan(
-    ctx: ProbeContext | None,
-    *,
-    torch: str | None = None,
-    python: str | None = None,
-    cuda: str | None = None,
-    gpus: Sequence[str] = (),
-    driver: str | None = None,
-    machine_files: Sequence[str] = (),
-    installer: str | None = None,
-    platform: str | None = None,
-) -> PlanReport:
+def run_plan(ctx: ProbeContext | None, options: PlanOptions) -> PlanReport:
     """``ctx`` is needed only when the target is this machine (no --gpu, no --for)."""
-    request = build_request(torch, python, cuda, installer)
-    driver = parse_driver(driver)
+    request, driver, platform = options.request, options.driver, options.platform
+    gpus, machine_files = options.gpus, options.machine_files
     kb = load_knowledge()
     models = kb.gpu_models()
 
@@ -64,7 +53,7 @@ def run_plan(
         resolved = [resolve_gpu(text, models) for text in gpus]
         jetson = any(g.segment == "embedded" for g in resolved)
         # a machine described on the command line is most often a Linux GPU server
-        where = parse_platform(platform) if platform else "linux_x86_64"
+        where = platform or "linux_x86_64"
         targets = [target_from_options([(g.name, g.cc) for g in resolved], driver, where, jetson)]
     else:
         if ctx is None:

@@ -24,6 +24,23 @@ class PlanRequest:
 
 
 @dataclass(frozen=True)
+class PlanOptions:
+    """What a plan is asked for, parsed and checked once (plan/request.py ``parse_options``)
+    and then passed whole: plan, init and lock read the same values, never the strings again."""
+
+    request: PlanRequest = field(default_factory=PlanRequest)
+    gpus: tuple[str, ...] = ()  # as the user wrote them; resolved against the GPU table
+    driver: str | None = None  # a full NVIDIA driver version
+    platform: str | None = None  # a platform key ("linux_x86_64")
+    machine_files: tuple[str, ...] = ()  # inspect documents of the target machines
+
+    @property
+    def describes_targets(self) -> bool:
+        """The targets are described (GPUs, a platform or machine files), not this machine."""
+        return bool(self.gpus or self.machine_files or self.platform)
+
+
+@dataclass(frozen=True)
 class TargetGpu:
     name: str
     cc: str | None  # None when neither the machine nor the knowledge base knows it

@@ -4,10 +4,11 @@ what was expected."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from torchenv.errors import UsageError
 from torchenv.models.compat import split_local, variant_cuda
-from torchenv.models.plan import PlanRequest
+from torchenv.models.plan import PlanOptions, PlanRequest
 
 INSTALLERS = ("uv", "pip", "conda", "pixi")
 PLATFORMS = ("linux_x86_64", "linux_aarch64", "win_amd64", "macos_arm64", "macos_x86_64")
@@ -173,3 +174,24 @@ def release_matches(spec: str | None, version: str) -> bool:
 def exact_pin(spec: str | None) -> bool:
     """An exact ``==X.Y.Z`` pin: then even a yanked release may be chosen (PEP 592)."""
     return bool(spec and re.fullmatch(r"==\d+\.\d+\.\d+", spec))
+
+
+def parse_options(
+    *,
+    torch: str | None = None,
+    python: str | None = None,
+    cuda: str | None = None,
+    installer: str | None = None,
+    gpus: Sequence[str] = (),
+    driver: str | None = None,
+    platform: str | None = None,
+    machine_files: Sequence[str] = (),
+) -> PlanOptions:
+    """The options of ``plan``, ``init`` and a spec's targets, checked and normalised once."""
+    return PlanOptions(
+        build_request(torch, python, cuda, installer),
+        tuple(gpus),
+        parse_driver(driver),
+        parse_platform(platform) if platform else None,
+        tuple(machine_files),
+    )
