@@ -47,7 +47,7 @@ THIRD_PARTY = {
     "knowledge": {"packaging", "platformdirs"},
     "plan": {"packaging"},
     "spec": {"packaging", "tomli", "tomli_w"},
-    "backends": {"packaging", "tomli", "tomli_w", "filelock", "uv", "rattler"},
+    "backends": {"packaging", "tomli", "tomli_w", "filelock", "uv", "rattler", "yaml"},
     "verify": set(),
     "report": {"packaging", "rich"},
     "ship": {"yaml"},
@@ -101,6 +101,38 @@ def test_imports_follow_the_layers(path: Path) -> None:
             "rattler",
         }:
             assert top in THIRD_PARTY.get(layer, set()), f"{layer} must not import {top}"
+
+
+# the installer implementations behind the Backend protocol (backends/base.py): commands reach
+# them only through backends.choice, so a command cannot grow a special case for one installer
+BACKEND_IMPLEMENTATIONS = {
+    "torchenv.backends.uv",
+    "torchenv.backends.pip",
+    "torchenv.backends.conda_embedded",
+    "torchenv.backends.conda_exe",
+}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in MODULES if layer_of(p) in ("commands", "cli")],
+    ids=lambda p: str(p.relative_to(SRC)),
+)
+def test_commands_depend_on_the_backend_protocol_only(path: Path) -> None:
+    reached = set(imports(path)) & BACKEND_IMPLEMENTATIONS
+    assert not reached, f"{path.name} imports {reached}: go through backends.choice"
+
+
+def test_no_command_imports_another_command_that_imports_it() -> None:
+    """create and create_conda once imported each other; commands form no cycles."""
+    graph = {
+        f"torchenv.commands.{p.stem}": {n for n in imports(p) if n.startswith("torchenv.commands.")}
+        for p in MODULES
+        if layer_of(p) == "commands"
+    }
+    for module, targets in graph.items():
+        for target in targets:
+            assert module not in graph.get(target, set()), f"{module} <-> {target}"
 
 
 def test_probe_scripts_use_the_stdlib_only() -> None:

@@ -59,8 +59,9 @@ def lock(ctx: click.Context, spec: str | None, verbose: bool, as_json: bool) -> 
 @click.argument("spec", required=False, metavar="[SPEC]")
 @click.option(
     "--backend",
-    type=click.Choice(["uv", "pip", "conda"]),
-    help="Installer (default: the spec's `installer`, else uv).",
+    type=click.Choice(["uv", "pip", "conda", "micromamba"]),
+    help="Installer (default: the spec's `installer`, else uv). conda: py-rattler inside "
+    "torchenv when installed, else micromamba on PATH.",
 )
 @click.option(
     "--prefix", metavar="DIR", help="Where the environment goes (default: .venv beside the spec)."

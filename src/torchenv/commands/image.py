@@ -38,7 +38,8 @@ IMAGE_LOCK = "/etc/torchenv/pylock.toml"  # where the image keeps the lock it wa
 
 def load_ship_inputs(spec_file: str | None, cwd: Path) -> tuple[Spec, Lock, ImageStack]:
     """The spec, its fresh lock, and the stack the lock was planned for."""
-    from torchenv.commands.create import load_fresh_lock  # noqa: PLC0415
+    from torchenv.backends.base import SpecRef  # noqa: PLC0415
+    from torchenv.backends.lockload import load_fresh_lock  # noqa: PLC0415
     from torchenv.spec import load_spec, spec_hash  # noqa: PLC0415
 
     spec = load_spec(Path(spec_file) if spec_file else None, cwd)
@@ -50,7 +51,7 @@ def load_ship_inputs(spec_file: str | None, cwd: Path) -> tuple[Spec, Lock, Imag
             'Set installer = "uv" in the spec (conda-forge builds are not installed in images '
             "yet), then `torchenv lock`.",
         )
-    lock = load_fresh_lock(spec, cwd)
+    lock = load_fresh_lock(SpecRef(spec, spec_hash(spec), spec_directory(spec, cwd)))
     record = lock.record
     if record is None:  # pragma: no cover - load_fresh_lock refuses a lock without one
         raise ValueError("a fresh lock has a record")

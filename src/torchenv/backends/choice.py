@@ -1,0 +1,76 @@
+"""Which backend builds an environment: ``--backend`` if given, else the spec's ``installer``.
+The conda lock and the pylock are different files, so a backend must match the spec's
+installer family; ``conda`` means py-rattler inside torchenv when the extra is installed, else
+a micromamba on PATH; ``micromamba`` asks for the executable explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torchenv.backends.base import Backend
+from torchenv.backends.conda import CONDA_LOCK_FILE, MISSING_RATTLER
+from torchenv.backends.conda_embedded import CondaEmbeddedBackend
+from torchenv.backends.conda_exe import CondaExecutableBackend
+from torchenv.backends.pip import PipBackend
+from torchenv.backends.tools import BackendError
+from torchenv.backends.uv import UvBackend
+from torchenv.errors import UsageError
+from torchenv.models.spec import Spec
+
+BACKENDS = ("uv", "pip", "conda", "micromamba")
+CONDA_FAMILY = ("conda", "micromamba")
+
+
+def choose_backend(
+    requested: str | None, spec: Spec, which: Callable[[str], str | None]
+) -> Backend:
+    """The backend to build with, refused (exit 2, or 4 for a missing tool) with what to do
+    when it cannot install the spec's lock or cannot run here."""
+    chosen = requested or spec.installer
+    conda_spec = spec.installer == "conda"
+    if conda_spec and chosen not in CONDA_FAMILY:
+        raise UsageError(
+            "backend-mismatch",
+            f'{spec.path or "The spec"} has installer = "conda": its lock is {CONDA_LOCK_FILE}, '
+            f"which the {chosen} backend cannot install.",
+            'Create with --backend conda, or set installer = "uv" and lock again.',
+        )
+    if chosen in CONDA_FAMILY and not conda_spec:
+        raise UsageError(
+            "backend-mismatch",
+            f"The conda backend installs {CONDA_LOCK_FILE}, which `torchenv lock` writes for a "
+            f'spec with installer = "conda"; {spec.path or "this spec"} has installer = '
+            f'"{spec.installer}".',
+            'Set installer = "conda" in the spec and run `torchenv lock`, or create with '
+            f"--backend {spec.installer}.",
+        )
+    backend: Backend
+    if chosen == "uv":
+        backend = UvBackend()
+    elif chosen == "pip":
+        backend = PipBackend()
+    elif chosen == "micromamba":
+        backend = CondaExecutableBackend()
+    elif chosen == "conda":
+        embedded = CondaEmbeddedBackend()
+        if embedded.unavailable(which) is None:
+            return embedded
+        executable = CondaExecutableBackend()
+        if executable.unavailable(which) is None:
+            return executable
+        raise BackendError(
+            "conda-backend-missing",
+            MISSING_RATTLER,
+            'Or put micromamba on PATH, or set installer = "uv" in the spec (and create '
+            "with --backend uv or pip).",
+        )
+    else:
+        raise UsageError("bad-backend", f'"{chosen}" is not one of {", ".join(BACKENDS)}.')
+    why = backend.unavailable(which)
+    if why is not None:
+        raise BackendError(
+            f"{chosen}-unavailable",
+            f"The {chosen} backend cannot run here: {why}.",
+            "Install what it needs, or choose another --backend.",
+        )
+    return backend

@@ -1,0 +1,96 @@
+"""The conda backend embedded in torchenv: the records of ``conda.lock`` for this machine's
+platform, linked by py-rattler (no conda, mamba or pixi needed; the optional extra ``conda``).
+rattler writes the final prefix into packages while linking them into the build directory
+(``alternative_target_prefix``), so the environment can be built beside its place and renamed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from torchenv.backends.base import BuildPlan, Installed, SpecRef, Steps
+from torchenv.backends.conda import (
+    CONDA_LOCK_FILE,
+    MISSING_RATTLER,
+    python_distributions,
+    require_rattler,
+)
+from torchenv.backends.lockload import load_fresh_conda_lock, with_packages
+from torchenv.errors import UsageError
+
+if TYPE_CHECKING:
+    from torchenv.backends.conda_rattler import Solved
+
+
+def platform_part(path: str, solved: list[Solved], here: str) -> Solved:
+    """The lock's records for this machine's conda subdir."""
+    part = next((s for s in solved if s.subdir == here), None)
+    if part is None:
+        raise UsageError(
+            "lock-platform",
+            f"{path} has packages for {', '.join(s.subdir for s in solved)}, not for this "
+            f"machine ({here}).",
+            "Add this machine's platform to [targets] in the spec and lock again.",
+        )
+    return part
+
+
+def conda_installed(build: Path, part: Solved) -> Installed:
+    """The record's packages are the Python distributions the conda packages installed (what
+    verify and doctor compare with site-packages, where ``pytorch`` is ``torch`` and libraries
+    such as ``libstdcxx`` do not appear); the conda records themselves go under ``conda``."""
+    return Installed(
+        python_distributions(build),
+        {
+            "platform": part.subdir,
+            "virtual-packages": list(part.virtual_packages),
+            "conda": {name: f"{version} {build_}" for name, version, build_ in part.packages()},
+        },
+    )
+
+
+class CondaEmbeddedBackend:
+    name = "conda"
+    lock_file = CONDA_LOCK_FILE
+
+    def describe(self) -> str:
+        return "conda (py-rattler, embedded): the conda.lock records linked into a prefix"
+
+    def unavailable(self, which: Callable[[str], str | None]) -> str | None:
+        try:
+            import rattler  # noqa: F401, PLC0415
+        except ImportError:
+            return MISSING_RATTLER
+        return None
+
+    def plan(self, ref: SpecRef) -> BuildPlan:
+        from torchenv.backends.conda_rattler import host_subdir, read_lock  # noqa: PLC0415
+
+        require_rattler()
+        lock = load_fresh_conda_lock(ref)
+        solved = read_lock(Path(lock.path))
+        lock = with_packages(lock, [(n, v) for s in solved for n, v, _ in s.packages()])
+        part = platform_part(lock.path, solved, host_subdir())
+        python = lock.record.python if lock.record is not None else ""
+        return BuildPlan(lock, len(part.records), python, part)
+
+    def install(
+        self,
+        plan: BuildPlan,
+        build: Path,
+        target: Path,
+        steps: Steps,
+        env: Mapping[str, str],
+        which: Callable[[str], str | None],
+    ) -> Installed:
+        from torchenv.backends.conda_rattler import install  # noqa: PLC0415
+
+        part: Solved = plan.detail
+        steps.progress(f"installing {plan.count} conda packages with py-rattler")
+        if steps.verbose:
+            for name, version, build_string in part.packages():
+                steps.progress(f"  {name} {version} {build_string}")
+        with steps.timed("install"):
+            install(part.records, build, target)
+        return conda_installed(build, part)
