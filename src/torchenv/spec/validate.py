@@ -240,8 +240,10 @@ def _targets(check: Checker, value: object, key: str) -> SpecTargets | None:
             if not path.is_file():
                 check.report(
                     f"{key}.machines[{i}]",
-                    f"no such file: {path} (expected a `torchenv inspect --json` file, relative "
-                    "to the spec's directory)",
+                    # the entry as written, not the joined path: Path() folds the "//" of a
+                    # URL given by mistake, and a credential in it would escape redaction
+                    f"no such file: {item} in {check.base_dir} (expected a `torchenv inspect "
+                    "--json` file, relative to the spec's directory)",
                 )
         if "gpus" in value or "driver" in value or "platform" in value:
             check.report(
