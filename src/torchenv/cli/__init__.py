@@ -14,6 +14,8 @@ from torchenv.cli import common
 from torchenv.cli.build import create, lock
 from torchenv.cli.common import printer, progress, target_options
 from torchenv.cli.db import db
+from torchenv.cli.diff import diff
+from torchenv.cli.export import export
 from torchenv.cli.init import init
 from torchenv.cli.matrix import matrix
 from torchenv.cli.plan import plan
@@ -123,7 +125,7 @@ def doctor(
         ctx.exit(ExitCode.FINDINGS)
 
 
-for _command in (matrix, plan, db, init, lock, create, verify, image, deploy):
+for _command in (matrix, plan, db, init, lock, create, verify, image, deploy, diff, export):
     app.add_command(_command)
 
 
