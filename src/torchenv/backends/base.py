@@ -36,6 +36,13 @@ class SpecRef:
     spec: Spec
     spec_hash: str
     directory: Path
+    # where the lock is read from when not beside the spec: upgrade locks into a scratch
+    # directory and puts the lock beside the spec only once the new generation is live
+    lock_directory: Path | None = None
+
+    @property
+    def lock_home(self) -> Path:
+        return self.lock_directory or self.directory
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def _stale(path: Path, spec: Spec) -> UsageError:
 def load_fresh_lock(ref: SpecRef) -> Lock:
     """The spec's ``pylock.toml`` with its [tool.torchenv] record, checked fresh."""
     spec = ref.spec
-    path = ref.directory / LOCK_FILE
+    path = ref.lock_home / LOCK_FILE
     lock = parse_lock(read_lock_bytes(path, spec), str(path))
     if lock.record is None:
         raise UsageError(
@@ -77,7 +77,7 @@ def load_fresh_conda_lock(ref: SpecRef) -> Lock:
     """The spec's ``conda.lock`` checked against its sealed sidecar: its record, sha256 and
     bytes (``data``); the packages are filled in by the backend that reads its records."""
     spec = ref.spec
-    path = ref.directory / CONDA_LOCK_FILE
+    path = ref.lock_home / CONDA_LOCK_FILE
     data = read_lock_bytes(path, spec, "conda lock")
     sidecar = meta_path(path)
     sidecar_data = read_lock_bytes(sidecar, spec, "record of the conda lock")

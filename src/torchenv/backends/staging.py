@@ -171,12 +171,12 @@ def remove_leftovers(prefix: Path) -> list[Path]:
     if olds and not (prefix.exists() or prefix.is_symlink()):
         os.replace(olds.pop(), prefix)
     for path in [*_siblings(prefix, BUILD_MARK), *olds]:
-        _remove(path)
+        remove_path(path)
         removed.append(path)
     return removed
 
 
-def _remove(path: Path) -> None:
+def remove_path(path: Path) -> None:
     if path.is_symlink() or path.is_file():
         path.unlink(missing_ok=True)
     else:

@@ -17,6 +17,7 @@ from torchenv.cli.db import db
 from torchenv.cli.diff import diff
 from torchenv.cli.export import export
 from torchenv.cli.init import init
+from torchenv.cli.lifecycle import history, rollback, upgrade
 from torchenv.cli.matrix import matrix
 from torchenv.cli.plan import plan
 from torchenv.cli.ship import deploy, image
@@ -125,7 +126,22 @@ def doctor(
         ctx.exit(ExitCode.FINDINGS)
 
 
-for _command in (matrix, plan, db, init, lock, create, verify, image, deploy, diff, export):
+for _command in (
+    matrix,
+    plan,
+    db,
+    init,
+    lock,
+    create,
+    upgrade,
+    rollback,
+    history,
+    verify,
+    image,
+    deploy,
+    diff,
+    export,
+):
     app.add_command(_command)
 
 

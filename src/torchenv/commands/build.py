@@ -43,10 +43,12 @@ def build_into(
     *,
     check: bool,
     generation: int | None = None,
+    recorded_lock: str | None = None,
 ) -> Built:
     """Install ``plan`` into the empty directory ``build`` (to be renamed to ``target``),
     write its record, and run ``verify --quick`` in it unless ``check`` is off: any failure
-    raises, and the caller's staging removes the directory."""
+    raises, and the caller's staging removes the directory. ``recorded_lock``: the lock's
+    path as the record names it, when the build reads a copy elsewhere (upgrade)."""
     installed = backend.install(plan, build, target, steps, ctx.env, ctx.which)
     record = EnvRecord(
         packages=installed.packages,
@@ -54,11 +56,12 @@ def build_into(
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         spec_path=ref.spec.path,
         spec_hash=ref.spec_hash,
-        lock_path=plan.lock.path,
+        lock_path=recorded_lock or plan.lock.path,
         lock_sha256=plan.lock.sha256,
         plan=plan.lock.tool,
         lock_extra=installed.extra,
         generation=generation,
+        spec_text=_spec_text(ref),
     )
     write_env_record(build, record)
     if check:
@@ -67,6 +70,22 @@ def build_into(
         locked = plan.lock.versions()
         torch = installed.packages.get("torch") or locked.get("torch") or locked.get("pytorch", "")
     return Built(record, torch)
+
+
+def _spec_text(ref: SpecRef) -> str | None:
+    """The spec file's text, kept in the record when the file is all spec (torchenv.toml) and
+    holds no credential (an index URL with a password is never copied into another file)."""
+    from torchenv.models.spec import SPEC_FILE  # noqa: PLC0415
+    from torchenv.untrusted import files  # noqa: PLC0415
+    from torchenv.untrusted.text import holds_credentials  # noqa: PLC0415
+
+    if not ref.spec.path or Path(ref.spec.path).name != SPEC_FILE:
+        return None
+    try:
+        text = files.read_text(ref.spec.path, 1 << 20)
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None if holds_credentials(text) else text
 
 
 def quick_verify(ctx: ProbeContext, steps: list[BuildStep], build: Path, progress: Progress) -> str:

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from torchenv.backends import staging
+from torchenv.backends import generations, staging
 from torchenv.backends.base import SpecRef, Steps
 from torchenv.backends.choice import choose_backend
 from torchenv.backends.registry import registered
 from torchenv.commands.build import build_into
+from torchenv.errors import UsageError
 from torchenv.models.build import CREATE_SCHEMA, CreateReport
 from torchenv.models.spec import Spec
 
@@ -46,6 +47,14 @@ def run_create(
     builder = choose_backend(backend, ref.spec, ctx.which)
     plan = builder.plan(ref)
     target = resolve_prefix(prefix, ref.directory)
+    if generations.managed(target):
+        raise UsageError(
+            "prefix-has-generations",
+            f"{target} is an environment with generations ({generations.store(target).name}): "
+            "create would replace the link, not the environment.",
+            "Use `torchenv upgrade` to build its next generation, or remove the link and its "
+            "generations directory to start again.",
+        )
     protected = protected_paths(ref.spec, cwd)
     registry = registry_path()
     known = registered(registry)

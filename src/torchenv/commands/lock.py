@@ -121,7 +121,9 @@ def run_lock(
     cwd: Path,
     progress: Progress = lambda _: None,
     verbose: bool = False,
+    out_dir: Path | None = None,
 ) -> LockReport:
+    """``out_dir``: where the lock is written (default: beside the spec)."""
     from torchenv.spec import load_spec, spec_directory, spec_hash  # noqa: PLC0415
 
     spec = load_spec(Path(spec_file) if spec_file else None, cwd)
@@ -134,13 +136,13 @@ def run_lock(
     if stack is None:
         raise NoStackError(plan, "No PyTorch build fits the spec's targets.")
     if spec.installer == "conda":
-        return _lock_conda(spec, plan, stack, cwd, progress, verbose)
+        return _lock_conda(spec, plan, stack, cwd, progress, verbose, out_dir)
     platforms = sorted({t.platform for t in plan.targets})
     macos = all(p.startswith("macos") for p in platforms)
     spec_dir = spec_directory(spec, cwd)
     sources = Sources.for_variant(spec.index, stack.variant, macos, base=spec_dir)
     reqs = requirements(spec, stack, platforms)
-    out = spec_dir / LOCK_FILE
+    out = (out_dir or spec_dir) / LOCK_FILE
     uv = find_uv()
     progress(f"resolving torch {stack.torch}+{stack.variant} for Python {stack.python} with uv")
     with tempfile.TemporaryDirectory(prefix="torchenv-lock-") as tmp:
@@ -168,7 +170,13 @@ def run_lock(
 
 
 def _lock_conda(
-    spec: Spec, plan: PlanReport, stack: Stack, cwd: Path, progress: Progress, verbose: bool
+    spec: Spec,
+    plan: PlanReport,
+    stack: Stack,
+    cwd: Path,
+    progress: Progress,
+    verbose: bool,
+    out_dir: Path | None = None,
 ) -> LockReport:
     """Solve the planned conda-forge stack with py-rattler for each target platform and write
     rattler's lock (``conda.lock``) and torchenv's sidecar beside the spec."""
@@ -194,7 +202,7 @@ def _lock_conda(
         for subdir, assumed in virtuals.items():
             progress(f"virtual packages for {subdir}: {' '.join(assumed)}")
     solved = conda_rattler.solve(channels, specs, virtuals)
-    out = spec_directory(spec, cwd) / conda.CONDA_LOCK_FILE
+    out = (out_dir or spec_directory(spec, cwd)) / conda.CONDA_LOCK_FILE
     sources = {
         "channels": urls,
         "match-specs": specs,

@@ -33,6 +33,9 @@ class EnvRecord:
     plan: dict[str, Any] = field(default_factory=dict)  # the lock's [tool.torchenv] table
     lock_extra: dict[str, Any] = field(default_factory=dict)  # backend facts (conda records)
     generation: int | None = None  # the generation this record describes (upgrade.py)
+    # the spec file's text when it is a torchenv.toml (small, and all spec): what a rollback to
+    # this environment puts back; None for a spec inside pyproject.toml
+    spec_text: str | None = None
 
     @property
     def plan_cuda(self) -> str | None:
@@ -53,6 +56,8 @@ class EnvRecord:
         if self.generation is not None:
             data["generation"] = self.generation
         data["spec"] = {"path": self.spec_path, "hash": self.spec_hash}
+        if self.spec_text is not None:
+            data["spec"]["text"] = self.spec_text
         data["lock"] = {
             "path": self.lock_path,
             "sha256": self.lock_sha256,
@@ -97,6 +102,7 @@ def parse_env_record(data: object) -> EnvRecord:
         plan=_table(data, "plan"),
         lock_extra={k: v for k, v in lock.items() if k not in ("path", "sha256", "packages")},
         generation=generation,
+        spec_text=_text(spec, "text", "spec."),
     )
 
 

@@ -59,6 +59,11 @@ def strip_url_credentials(text: str) -> str:
     return re.sub(_USERINFO, strip, text)
 
 
+def holds_credentials(text: str) -> bool:
+    """Some http(s) URL in ``text`` carries a user or password."""
+    return strip_url_credentials(text) != text
+
+
 def _netloc(url: str) -> tuple[str, str, str]:
     """(user info, "@" or "", host) of ``url``'s authority, without parsing the host (an
     invalid IPv6 literal is the caller's problem, not this one's)."""

@@ -1,0 +1,268 @@
+"""Generations of an environment: immutable directories beside it, and the prefix a symbolic
+link to the live one (the model of Nix profiles).
+
+    .venv                              -> .venv.torchenv-generations/3
+    .venv.torchenv-generations/1/      the environment as it was first made (or adopted)
+    .venv.torchenv-generations/3/      the live one
+    .venv.torchenv-generations/inputs/3/  the spec and lock(s) it was built from
+    .venv.torchenv-generations/generations.json  verify results, switch times
+
+Why a link: everything users rely on names the prefix, never a generation: the path they
+activate, ``#!`` lines (pip's are rewritten to the prefix, uv's find it at run time), Jupyter
+kernelspecs, and the paths a conda package has written into it (rattler and micromamba write
+the prefix, not the build directory). A switch is one ``rename`` of a new link over the old,
+atomic on POSIX: a process sees either generation, never a mix. The link is relative, so moving
+the project moves the environment with it.
+
+An environment made before generations existed is a plain directory; the first upgrade renames
+it to generation 1 and puts the link in its place (two renames; a run killed between them is
+completed by the next, ``recover``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torchenv.backends.envrecord import RecordUnusable, read_env_record
+from torchenv.errors import UsageError
+from torchenv.models.envrecord import EnvRecord
+from torchenv.untrusted import files
+from torchenv.untrusted.text import load_json
+
+SUFFIX = ".torchenv-generations"
+LINK_MARK = ".torchenv-link-"
+STATE_FILE = "generations.json"
+STATE_SCHEMA = "torchenv.generations/1"
+INPUTS = "inputs"
+STATE_LIMIT = 1 << 20
+DEFAULT_KEEP = 3
+_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
+
+
+@dataclass(frozen=True)
+class Generation:
+    number: int
+    path: Path
+    live: bool
+    record: EnvRecord | None  # None: the record is missing or unusable (see problem)
+    verify: str | None  # "passed", "skipped", or None when not recorded
+    switched: str | None  # when it last became live
+    problem: str | None = None
+
+
+def store(prefix: Path) -> Path:
+    """The directory holding ``prefix``'s generations."""
+    return prefix.parent / f"{prefix.name}{SUFFIX}"
+
+
+def generation_path(prefix: Path, number: int) -> Path:
+    return store(prefix) / str(number)
+
+
+def live_number(prefix: Path) -> int | None:
+    """The live generation: the number the prefix's link points at; None for a plain
+    directory, a missing prefix, or a link torchenv did not make."""
+    if not prefix.is_symlink():
+        return None
+    target = Path(os.readlink(prefix))
+    if target.parent.name != store(prefix).name or not _NUMBER.fullmatch(target.name):
+        return None
+    return int(target.name)
+
+
+def managed(prefix: Path) -> bool:
+    return live_number(prefix) is not None
+
+
+def numbers(prefix: Path) -> list[int]:
+    """The complete generations, oldest first (a build directory is never one: it becomes a
+    generation only by its final rename)."""
+    try:
+        names = [p.name for p in store(prefix).iterdir() if p.is_dir() and not p.is_symlink()]
+    except OSError:
+        return []
+    return sorted(int(n) for n in names if _NUMBER.fullmatch(n))
+
+
+def next_number(prefix: Path) -> int:
+    return max([*numbers(prefix), live_number(prefix) or 0, 1]) + 1
+
+
+def recover(prefix: Path) -> list[str]:
+    """Finish or undo a switch a killed run left half done (call with the prefix's file lock
+    held); returns what was done, for the user."""
+    done = []
+    links = sorted(prefix.parent.glob(f".{prefix.name}{LINK_MARK}*"))
+    if links and not (prefix.exists() or prefix.is_symlink()):
+        os.replace(links.pop(), prefix)
+        done.append(f"completed the switch of {prefix} that an interrupted run left")
+    for link in links:
+        link.unlink(missing_ok=True)
+    return done
+
+
+def _link(prefix: Path, number: int) -> Path:
+    """A new link to generation ``number`` beside the prefix, under a temporary name."""
+    target = Path(store(prefix).name) / str(number)
+    while True:
+        temp = prefix.parent / f".{prefix.name}{LINK_MARK}{os.urandom(4).hex()}"
+        try:
+            os.symlink(target, temp)
+            return temp
+        except FileExistsError:
+            continue
+
+
+def make_first(prefix: Path) -> int:
+    """Turn the plain environment at ``prefix`` into generation 1 of its own store, the
+    prefix then a link to it. Its contents do not move relative to each other, and every
+    path written into them names the prefix, which still leads there."""
+    if prefix.is_symlink() or not prefix.is_dir():
+        raise UsageError(
+            "prefix-not-a-directory",
+            f"{prefix} is not an environment directory.",
+            "Pass the environment's own directory as --prefix.",
+        )
+    home = store(prefix)
+    home.mkdir(exist_ok=True)
+    first = home / "1"
+    if first.exists():
+        raise UsageError(
+            "generations-in-the-way",
+            f"{first} exists, but {prefix} is not a link to it.",
+            f"Move {home} aside, then run the command again.",
+        )
+    temp = _link(prefix, 1)
+    os.replace(prefix, first)
+    os.replace(temp, prefix)  # the window between the two renames is closed by recover()
+    return 1
+
+
+def switch(prefix: Path, number: int) -> None:
+    """Make generation ``number`` live in one rename."""
+    if not generation_path(prefix, number).is_dir():
+        raise UsageError(
+            "generation-missing",
+            f"{prefix} has no generation {number}.",
+            "`torchenv history` lists the generations there are.",
+        )
+    os.replace(_link(prefix, number), prefix)
+    state = read_state(prefix)
+    entry = state.setdefault(str(number), {})
+    entry["switched"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    write_state(prefix, state)
+
+
+def read_state(prefix: Path) -> dict[str, dict[str, str]]:
+    """generation -> its facts (``verify``, ``switched``); what cannot be read counts as
+    nothing recorded (the generations themselves are the truth, this only annotates them)."""
+    try:
+        data = load_json(files.read_bytes(store(prefix) / STATE_FILE, STATE_LIMIT))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("schema") != STATE_SCHEMA:
+        return {}
+    listed = data.get("generations")
+    if not isinstance(listed, dict):
+        return {}
+    return {
+        key: {k: v for k, v in value.items() if isinstance(v, str) and k in ("verify", "switched")}
+        for key, value in listed.items()
+        if _NUMBER.fullmatch(str(key)) and isinstance(value, dict)
+    }
+
+
+def write_state(prefix: Path, state: dict[str, dict[str, str]]) -> None:
+    document = {"schema": STATE_SCHEMA, "generations": state}
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    files.write_atomic(store(prefix) / STATE_FILE, text.encode("utf-8"))
+
+
+def note_verify(prefix: Path, number: int, result: str) -> None:
+    state = read_state(prefix)
+    state.setdefault(str(number), {})["verify"] = result
+    write_state(prefix, state)
+
+
+def save_inputs(prefix: Path, number: int, inputs: dict[str, bytes]) -> None:
+    """Keep the spec and lock files a generation was built from (file name -> bytes), so a
+    rollback can put the project back in agreement with it."""
+    folder = store(prefix) / INPUTS / str(number)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in inputs.items():
+        files.write_atomic(folder / Path(name).name, data)
+
+
+def saved_inputs(prefix: Path, number: int) -> dict[str, bytes]:
+    folder = store(prefix) / INPUTS / str(number)
+    out = {}
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return {}
+    for path in entries:
+        try:
+            out[path.name] = files.read_bytes(path, 64 << 20)
+        except OSError:
+            continue
+    return out
+
+
+def listing(prefix: Path) -> list[Generation]:
+    """Every generation with its record and what is recorded of it, oldest first."""
+    live = live_number(prefix)
+    state = read_state(prefix)
+    out = []
+    for number in numbers(prefix):
+        path = generation_path(prefix, number)
+        record, problem = None, None
+        try:
+            record = read_env_record(path)
+            if record is None:
+                problem = "no torchenv record"
+        except RecordUnusable as exc:
+            problem = f"its record {exc}"
+        facts: dict[str, Any] = state.get(str(number), {})
+        out.append(
+            Generation(
+                number,
+                path,
+                number == live,
+                record,
+                facts.get("verify"),
+                facts.get("switched"),
+                problem,
+            )
+        )
+    return out
+
+
+def prune(prefix: Path, keep: int) -> list[int]:
+    """Delete all but the ``keep`` newest generations; the live one always stays."""
+    if keep < 1:
+        raise UsageError("bad-keep", f"--keep {keep}: at least the live generation is kept.")
+    live = live_number(prefix)
+    old = [n for n in numbers(prefix) if n != live]
+    kept_besides_live = max(keep - (1 if live else 0), 0)
+    doomed = old[: max(len(old) - kept_besides_live, 0)]
+    state = read_state(prefix)
+    for number in doomed:
+        path = generation_path(prefix, number)
+        # renamed first, so a run killed while deleting leaves no half generation behind
+        aside = Path(tempfile.mkdtemp(prefix=f".{number}.torchenv-old-", dir=store(prefix)))
+        os.rmdir(aside)
+        os.replace(path, aside)
+        shutil.rmtree(aside, ignore_errors=True)
+        shutil.rmtree(store(prefix) / INPUTS / str(number), ignore_errors=True)
+        state.pop(str(number), None)
+    if doomed:
+        write_state(prefix, state)
+    return doomed
