@@ -39,6 +39,7 @@ def run_rollback(
             raise UsageError("rollback-cancelled", "Rollback cancelled; nothing changed.")
         generations.switch(target, choice)
         restored, more = _restore(target, choice)
+        more += _register(target, choice)
     return RollbackReport(
         ROLLBACK_SCHEMA, str(target), choice, live, tuple(restored), tuple(notes + more)
     )
@@ -64,6 +65,26 @@ def _choose(target: Path, live: int, to: int | None) -> int:
     if to == live:
         raise UsageError("generation-live", f"Generation {to} of {target} is already live.")
     return to
+
+
+def _register(target: Path, number: int) -> list[str]:
+    """The registry entry names the lock of the generation that is live now."""
+    from torchenv.backends.registry import register  # noqa: PLC0415
+    from torchenv.commands.create import registry_path  # noqa: PLC0415
+
+    try:
+        record = read_env_record(generations.generation_path(target, number))
+    except RecordUnusable:
+        return []
+    if record is None:
+        return []
+    entry = {
+        "spec": record.spec_path,
+        "lock_sha256": record.lock_sha256,
+        "backend": record.backend,
+        "created": record.created,
+    }
+    return register(registry_path(), str(target), entry)
 
 
 def _restore(target: Path, number: int) -> tuple[list[str], list[str]]:

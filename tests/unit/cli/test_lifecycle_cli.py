@@ -50,13 +50,14 @@ def test_rollback_needs_a_yes_off_a_terminal_and_a_generation_that_exists() -> N
         assert asked.code == 2 and "--yes" in asked.err and g.live_number(prefix) == 2
         missing = box.run("rollback", "--prefix", str(prefix), "--to", "9", "--yes")
         assert missing.code == 2 and "no generation 9" in missing.err
+        # the registry (in the data directory) names the lock that is live now
         done = box.run(
             "rollback",
             "--prefix",
             str(prefix),
             "--yes",
             "--json",
-            allowed=[g.store(prefix), prefix],
+            allowed=[g.store(prefix), prefix, Path(box.env["TORCHENV_DATA_DIR"])],
         )
         assert done.code == 0 and json.loads(done.out)["live"] == 1
         # the record names /p/torchenv.toml, which is not there: nothing else is written
