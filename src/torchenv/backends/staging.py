@@ -144,8 +144,9 @@ def exclusive(prefix: Path) -> Iterator[None]:
     except Timeout:
         raise Busy(
             "create-busy",
-            f"Another torchenv create is building {prefix} right now (it holds {path}).",
-            "Wait for it to finish, or build into another --prefix.",
+            f"Another torchenv command (create, upgrade, rollback) is changing {prefix} right "
+            f"now (it holds {path}).",
+            "Wait for it to finish, or work on another --prefix.",
         ) from None
     except OSError as exc:
         raise UsageError(
