@@ -85,18 +85,25 @@ def upgrade(
             _show_change(change)
         return _ask("Build the new generation and switch to it?", yes)
 
-    report = run_upgrade(
-        common.context(),
-        spec,
-        Path.cwd(),
-        prefix=prefix,
-        dry_run=dry_run,
-        confirm=confirm,
-        check=not skip_verify,
-        keep=keep,
-        verbose=verbose,
-        progress=common.progress,
-    )
+    from torchenv.cli.build import _no_stack  # noqa: PLC0415
+    from torchenv.commands.lock import NoStackError  # noqa: PLC0415
+
+    try:
+        report = run_upgrade(
+            common.context(),
+            spec,
+            Path.cwd(),
+            prefix=prefix,
+            dry_run=dry_run,
+            confirm=confirm,
+            check=not skip_verify,
+            keep=keep,
+            verbose=verbose,
+            progress=common.progress,
+        )
+    except NoStackError as exc:  # the plan's reasons, then exit 3, as lock does
+        _no_stack(click.get_current_context(), exc)
+        return
     if as_json:
         common.write_json(report)
         return
