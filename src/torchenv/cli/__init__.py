@@ -11,6 +11,7 @@ import click
 
 from torchenv import __version__
 from torchenv.cli import common
+from torchenv.cli.adopt import adopt
 from torchenv.cli.build import create, lock
 from torchenv.cli.common import printer, progress, target_options
 from torchenv.cli.db import db
@@ -18,6 +19,7 @@ from torchenv.cli.diff import diff
 from torchenv.cli.export import export
 from torchenv.cli.init import init
 from torchenv.cli.lifecycle import history, rollback, upgrade
+from torchenv.cli.listing import list_environments
 from torchenv.cli.matrix import matrix
 from torchenv.cli.plan import plan
 from torchenv.cli.ship import deploy, image
@@ -136,11 +138,13 @@ for _command in (
     upgrade,
     rollback,
     history,
+    list_environments,
     verify,
     image,
     deploy,
     diff,
     export,
+    adopt,
 ):
     app.add_command(_command)
 

@@ -77,7 +77,8 @@ def live_record(target: Path) -> EnvRecord:
             "not-made-by-torchenv",
             f"{target} was not made by torchenv (it has no torchenv-env.json), so there is no "
             "record of what it holds to upgrade from.",
-            f"Run `torchenv adopt --prefix {target}` to bring it under torchenv first.",
+            f"Run `torchenv adopt --prefix {target}` to write a spec and lock that reproduce "
+            "it, then `torchenv create` from them: that environment has the record.",
         )
     return record
 

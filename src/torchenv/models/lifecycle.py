@@ -66,7 +66,8 @@ class HistoryReport:
 @dataclass(frozen=True)
 class EnvironmentRow:
     prefix: str
-    health: tuple[str, ...]  # "ok", or each of "gone", "python-broken", "lock-stale", "drifted"
+    # "ok", or each of "gone", "python-broken", "record-unusable", "lock-stale", "drifted"
+    health: tuple[str, ...]
     torch: str | None = None
     variant: str | None = None
     python: str | None = None
@@ -93,6 +94,9 @@ class AdoptReport:
     torch: str | None
     variant: str | None
     installer: str
-    pinned: int
+    pinned: int  # exact pins in the spec: torch's release and every `packages` entry
     unpinned: tuple[str, ...] = field(default_factory=tuple)  # "name: why it could not be pinned"
     notes: tuple[str, ...] = ()
+    python: str | None = None  # the spec's python ("3.11", "3.14t")
+    cuda: str | None = None  # the spec's cuda ("cpu", "13.0", "auto")
+    libraries: tuple[str, ...] = ()  # the domain libraries the plan pairs with torch

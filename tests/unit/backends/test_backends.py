@@ -148,7 +148,7 @@ def test_exclusive_refuses_a_second_create_of_the_same_prefix(tmp_path: Path) ->
     thread.start()
     try:
         assert held.wait(10)
-        busy = pytest.raises(staging.Busy, match="Another torchenv command .* is changing")
+        busy = pytest.raises(staging.Busy, match=r"Another torchenv command .* is changing")
         with busy, staging.exclusive(prefix):
             pass
     finally:

@@ -1,0 +1,130 @@
+"""`torchenv adopt`: a spec and a lock for an environment made by hand."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from torchenv.cli import common
+from torchenv.errors import ExitCode
+
+if TYPE_CHECKING:
+    from torchenv.models.lifecycle import AdoptReport
+
+Emit = Callable[[list[tuple[str, str | None]]], None]
+LOCK_FAILED = "locking failed: "  # how commands.adopt notes a lock that could not be made
+
+
+@click.command()
+@click.option(
+    "--prefix",
+    required=True,
+    metavar="DIR",
+    help="The environment to adopt (a venv or conda prefix); nothing in it is changed.",
+)
+@click.option(
+    "--out",
+    metavar="DIR",
+    help="Where torchenv.toml and its lock go (default: the current directory).",
+)
+@click.option("--force", is_flag=True, help="Replace a torchenv.toml or lock already there.")
+@click.option(
+    "--find-links",
+    "find_links",
+    multiple=True,
+    metavar="DIR|URL",
+    help="A folder (or URL) of wheels for the spec's [index] (repeat for several).",
+)
+@click.option(
+    "--pytorch-index",
+    metavar="URL",
+    help="The PyTorch wheel index (or a mirror of it) for the spec's [index].",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Show the resolver's commands and output.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.adopt/1).")
+@click.pass_context
+def adopt(
+    ctx: click.Context,
+    prefix: str,
+    out: str | None,
+    force: bool,
+    find_links: tuple[str, ...],
+    pytorch_index: str | None,
+    verbose: bool,
+    as_json: bool,
+) -> None:
+    """Bring an environment made by hand (pip, uv, conda) under torchenv: write a spec
+    (torchenv.toml) and a lock that rebuild it as closely as the package indexes allow, and
+    list every package that cannot be pinned, with the reason. The environment is read from
+    its files, without importing torch, and is left as it is. When the lock cannot be made,
+    the spec stays for you to edit, and the exit code is 2.
+
+    \b
+    Examples:
+      torchenv adopt --prefix ~/venvs/train --out ~/projects/train
+      torchenv adopt --prefix /opt/conda/envs/vision --json
+    """
+    from torchenv.commands.adopt import run_adopt  # noqa: PLC0415
+
+    # the spec records how it was made; --out, --force and output flags do not change it
+    origin = ["torchenv", "adopt", "--prefix", prefix]
+    for link in find_links:
+        origin += ["--find-links", link]
+    if pytorch_index is not None:
+        origin += ["--pytorch-index", pytorch_index]
+    report = run_adopt(
+        common.context(),
+        prefix,
+        Path.cwd(),
+        out=out,
+        force=force,
+        find_links=find_links,
+        pytorch_index=pytorch_index,
+        origin=shlex.join(origin),
+        progress=common.progress,
+        verbose=verbose,
+    )
+    if as_json:
+        common.write_json(report)
+    else:
+        _render(common.printer(), report)
+    if report.lock is None:
+        failure = next((n for n in report.notes if n.startswith(LOCK_FAILED)), None)
+        common.error_line(
+            f"torchenv: error: {failure or 'locking failed'}; the spec {report.spec} stays: "
+            "edit it, then run `torchenv lock`"
+        )
+        ctx.exit(ExitCode.USAGE)
+
+
+def _render(emit: Emit, report: AdoptReport) -> None:
+    emit([("adopted ", None), (report.prefix, "bold"), (f" ({report.installer})", None)])
+    build = report.torch or "?"
+    emit(
+        [
+            ("  torch ", None),
+            (build, "bold green"),
+            (f" (variant {report.variant or 'unknown'}, cuda = {report.cuda})", None),
+            (f", Python {report.python}" if report.python else "", None),
+        ]
+    )
+    if report.libraries:
+        emit(
+            [(f"  libraries: {', '.join(report.libraries)} (paired with torch by the plan)", None)]
+        )
+    emit([("wrote ", None), (report.spec, "bold"), (f" ({report.pinned} pinned)", None)])
+    if report.lock is not None:
+        emit([("wrote ", None), (report.lock, "bold")])
+    if report.unpinned:
+        emit([(f"not pinned ({len(report.unpinned)}):", "yellow")])
+        for line in report.unpinned:
+            emit([(f"  {line}", None)])
+    for note in report.notes:
+        if not note.startswith(LOCK_FAILED):  # the error line on stderr says it
+            emit([("  note: ", "dim"), (note, None)])
+    if report.lock is not None:
+        emit([("next: ", "dim"), ("torchenv create --prefix DIR", None)])
