@@ -55,6 +55,10 @@ class BuildPlan:
     count: int
     python: str  # the Python version of the lock's record ("3.11")
     detail: Any = None
+    # name -> version of what this machine gets from the lock: Python distributions for a
+    # pylock (markers evaluated for the lock's Python), this platform's conda packages for a
+    # conda lock; what upgrade compares with the live environment
+    here: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class Backend(Protocol):
 
     name: str  # as the spec, --backend and the record say it: "uv", "pip", "conda"
     lock_file: str  # the lock it installs, beside the spec
+    lock_files: tuple[str, ...]  # every file `torchenv lock` writes for it (a conda sidecar)
 
     def describe(self) -> str:
         """One line: what it is and what it installs with."""

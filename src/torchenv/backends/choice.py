@@ -74,3 +74,11 @@ def choose_backend(
             "Install what it needs, or choose another --backend.",
         )
     return backend
+
+
+def lock_file_names() -> tuple[str, ...]:
+    """Every file `torchenv lock` writes, for any backend."""
+    names: list[str] = []
+    for backend in (UvBackend(), PipBackend(), CondaEmbeddedBackend(), CondaExecutableBackend()):
+        names += [n for n in backend.lock_files if n not in names]
+    return tuple(names)

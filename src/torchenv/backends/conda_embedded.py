@@ -13,6 +13,7 @@ from torchenv.backends.base import BuildPlan, Installed, SpecRef, Steps
 from torchenv.backends.conda import (
     CONDA_LOCK_FILE,
     MISSING_RATTLER,
+    meta_path,
     python_distributions,
     require_rattler,
 )
@@ -53,6 +54,7 @@ def conda_installed(build: Path, part: Solved) -> Installed:
 class CondaEmbeddedBackend:
     name = "conda"
     lock_file = CONDA_LOCK_FILE
+    lock_files: tuple[str, ...] = (CONDA_LOCK_FILE, meta_path(Path(CONDA_LOCK_FILE)).name)
 
     def describe(self) -> str:
         return "conda (py-rattler, embedded): the conda.lock records linked into a prefix"
@@ -73,7 +75,8 @@ class CondaEmbeddedBackend:
         lock = with_packages(lock, [(n, v) for s in solved for n, v, _ in s.packages()])
         part = platform_part(lock.path, solved, host_subdir())
         python = lock.record.python if lock.record is not None else ""
-        return BuildPlan(lock, len(part.records), python, part)
+        here = {name: version for name, version, _ in part.packages()}
+        return BuildPlan(lock, len(part.records), python, part, here)
 
     def install(
         self,

@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from torchenv.backends.base import BuildPlan, Installed, SpecRef, Steps
-from torchenv.backends.conda import CONDA_LOCK_FILE, LOCK_ENVIRONMENT, python_distributions
+from torchenv.backends.conda import (
+    CONDA_LOCK_FILE,
+    LOCK_ENVIRONMENT,
+    meta_path,
+    python_distributions,
+)
 from torchenv.backends.lockload import load_fresh_conda_lock, with_packages
 from torchenv.errors import UsageError
 
@@ -69,15 +74,16 @@ def read_records(data: bytes, path: str, subdir: str) -> PlatformRecords:
         document = yaml.safe_load(data.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise UsageError("lock-unreadable", f"{path} is not YAML: {exc}", again) from None
+    malformed = UsageError("lock-malformed", f"{path} is not a conda lock of torchenv's.", again)
     try:
         environment = document["environments"][LOCK_ENVIRONMENT]
         listed = environment["packages"].get(subdir)
         by_location = {p["conda"]: p for p in document["packages"] if "conda" in p}
         platforms = {p["name"]: p for p in document.get("platforms") or []}
     except (KeyError, TypeError, AttributeError):
-        raise UsageError(
-            "lock-malformed", f"{path} is not a conda lock of torchenv's.", again
-        ) from None
+        raise malformed from None
+    if listed is not None and not isinstance(listed, list):
+        raise malformed
     if listed is None:
         raise UsageError(
             "lock-platform",
@@ -85,8 +91,11 @@ def read_records(data: bytes, path: str, subdir: str) -> PlatformRecords:
             "Add this machine's platform to [targets] in the spec and lock again.",
         )
     records = tuple(_record(entry, by_location, path) for entry in listed)
-    virtuals = (platforms.get(subdir) or {}).get("virtual-packages") or []
-    return PlatformRecords(subdir, tuple(str(v) for v in virtuals), records)
+    platform = platforms.get(subdir) or {}
+    virtuals = platform.get("virtual-packages") if isinstance(platform, dict) else None
+    if not isinstance(virtuals, list | None):
+        raise malformed
+    return PlatformRecords(subdir, tuple(str(v) for v in virtuals or []), records)
 
 
 def _record(entry: Any, by_location: Mapping[str, Any], path: str) -> LockedRecord:
@@ -124,6 +133,7 @@ def explicit_list(records: PlatformRecords) -> str:
 class CondaExecutableBackend:
     name = "conda"
     lock_file = CONDA_LOCK_FILE
+    lock_files: tuple[str, ...] = (CONDA_LOCK_FILE, meta_path(Path(CONDA_LOCK_FILE)).name)
 
     def describe(self) -> str:
         return "conda (micromamba): `micromamba create --relocate-prefix` of conda.lock"
@@ -145,7 +155,8 @@ class CondaExecutableBackend:
         records = read_records(lock.data, lock.path, host_subdir())
         lock = with_packages(lock, [(r.name, r.version) for r in records.records])
         python = lock.record.python if lock.record is not None else ""
-        return BuildPlan(lock, len(records.records), python, records)
+        here = {r.name: r.version for r in records.records}
+        return BuildPlan(lock, len(records.records), python, records, here)
 
     def install(
         self,

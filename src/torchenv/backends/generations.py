@@ -21,10 +21,12 @@ completed by the next, ``recover``).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -63,6 +65,31 @@ def store(prefix: Path) -> Path:
     return prefix.parent / f"{prefix.name}{SUFFIX}"
 
 
+def checked_store(prefix: Path, create: bool = False) -> Path:
+    """The store, refused unless it is a real directory of this user's (or absent): a store
+    that is a link (a project can commit one) would make prune delete, and upgrade build,
+    wherever it leads."""
+    home = store(prefix)
+    try:
+        info = home.lstat()
+    except FileNotFoundError:
+        if create:
+            home.mkdir(mode=0o755)
+        return home
+    if (
+        stat.S_ISLNK(info.st_mode)
+        or not stat.S_ISDIR(info.st_mode)
+        or (hasattr(os, "getuid") and info.st_uid != os.getuid())
+    ):
+        raise UsageError(
+            "generations-unsafe",
+            f"{home} is not a directory of yours (it is {files.kind_of(info.st_mode)}, or "
+            "another user's): torchenv keeps generations only in its own directory.",
+            f"Move {home} aside (and {prefix} if it leads into it), then run the command again.",
+        )
+    return home
+
+
 def generation_path(prefix: Path, number: int) -> Path:
     return store(prefix) / str(number)
 
@@ -72,10 +99,12 @@ def live_number(prefix: Path) -> int | None:
     directory, a missing prefix, or a link torchenv did not make."""
     if not prefix.is_symlink():
         return None
-    target = Path(os.readlink(prefix))
-    if target.parent.name != store(prefix).name or not _NUMBER.fullmatch(target.name):
+    target = os.readlink(prefix)
+    name, _, number = target.partition("/")
+    # exactly the relative link switch() makes; an absolute one or one elsewhere is not ours
+    if name != store(prefix).name or not _NUMBER.fullmatch(number):
         return None
-    return int(target.name)
+    return int(number)
 
 
 def managed(prefix: Path) -> bool:
@@ -86,7 +115,8 @@ def numbers(prefix: Path) -> list[int]:
     """The complete generations, oldest first (a build directory is never one: it becomes a
     generation only by its final rename)."""
     try:
-        names = [p.name for p in store(prefix).iterdir() if p.is_dir() and not p.is_symlink()]
+        home = checked_store(prefix)
+        names = [p.name for p in home.iterdir() if p.is_dir() and not p.is_symlink()]
     except OSError:
         return []
     return sorted(int(n) for n in names if _NUMBER.fullmatch(n))
@@ -100,7 +130,7 @@ def recover(prefix: Path) -> list[str]:
     """Finish or undo a switch a killed run left half done (call with the prefix's file lock
     held); returns what was done, for the user."""
     done = []
-    links = sorted(prefix.parent.glob(f".{prefix.name}{LINK_MARK}*"))
+    links = sorted(prefix.parent.glob(glob.escape(f".{prefix.name}{LINK_MARK}") + "*"))
     if links and not (prefix.exists() or prefix.is_symlink()):
         os.replace(links.pop(), prefix)
         done.append(f"completed the switch of {prefix} that an interrupted run left")
@@ -121,25 +151,33 @@ def _link(prefix: Path, number: int) -> Path:
             continue
 
 
+def check_manageable(prefix: Path) -> None:
+    """What ``make_first`` and a new generation need, checked before anything is built: a
+    prefix that is a link of ours or a plain directory, and a store of ours with no
+    generation 1 that the prefix does not lead to."""
+    home = checked_store(prefix)
+    if managed(prefix):
+        return
+    if prefix.is_symlink() or not prefix.is_dir():
+        raise UsageError(
+            "prefix-not-a-directory",
+            f"{prefix} is not an environment directory (nor a link to one of its generations).",
+            "Pass the environment's own directory as --prefix.",
+        )
+    if (home / "1").exists() or (home / "1").is_symlink():
+        raise UsageError(
+            "generations-in-the-way",
+            f"{home / '1'} exists, but {prefix} is not a link to it.",
+            f"Move {home} aside, then run the command again.",
+        )
+
+
 def make_first(prefix: Path) -> int:
     """Turn the plain environment at ``prefix`` into generation 1 of its own store, the
     prefix then a link to it. Its contents do not move relative to each other, and every
     path written into them names the prefix, which still leads there."""
-    if prefix.is_symlink() or not prefix.is_dir():
-        raise UsageError(
-            "prefix-not-a-directory",
-            f"{prefix} is not an environment directory.",
-            "Pass the environment's own directory as --prefix.",
-        )
-    home = store(prefix)
-    home.mkdir(exist_ok=True)
-    first = home / "1"
-    if first.exists():
-        raise UsageError(
-            "generations-in-the-way",
-            f"{first} exists, but {prefix} is not a link to it.",
-            f"Move {home} aside, then run the command again.",
-        )
+    check_manageable(prefix)
+    first = checked_store(prefix, create=True) / "1"
     temp = _link(prefix, 1)
     os.replace(prefix, first)
     os.replace(temp, prefix)  # the window between the two renames is closed by recover()
@@ -148,6 +186,7 @@ def make_first(prefix: Path) -> int:
 
 def switch(prefix: Path, number: int) -> None:
     """Make generation ``number`` live in one rename."""
+    checked_store(prefix)
     if not generation_path(prefix, number).is_dir():
         raise UsageError(
             "generation-missing",
@@ -180,10 +219,17 @@ def read_state(prefix: Path) -> dict[str, dict[str, str]]:
     }
 
 
-def write_state(prefix: Path, state: dict[str, dict[str, str]]) -> None:
+def write_state(prefix: Path, state: dict[str, dict[str, str]]) -> bool:
+    """Best effort: the state only annotates the generations (verify results, switch times),
+    so a state file that cannot be replaced (something else is in its place) must not fail
+    a switch that has already happened. Returns whether it was written."""
     document = {"schema": STATE_SCHEMA, "generations": state}
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
-    files.write_atomic(store(prefix) / STATE_FILE, text.encode("utf-8"))
+    try:
+        files.write_atomic(checked_store(prefix) / STATE_FILE, text.encode("utf-8"))
+    except OSError:
+        return False
+    return True
 
 
 def note_verify(prefix: Path, number: int, result: str) -> None:
@@ -195,7 +241,9 @@ def note_verify(prefix: Path, number: int, result: str) -> None:
 def save_inputs(prefix: Path, number: int, inputs: dict[str, bytes]) -> None:
     """Keep the spec and lock files a generation was built from (file name -> bytes), so a
     rollback can put the project back in agreement with it."""
-    folder = store(prefix) / INPUTS / str(number)
+    folder = checked_store(prefix) / INPUTS / str(number)
+    # a number can come back after a prune was killed: no file of an older generation stays
+    shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in inputs.items():
         files.write_atomic(folder / Path(name).name, data)
@@ -245,23 +293,26 @@ def listing(prefix: Path) -> list[Generation]:
     return out
 
 
-def prune(prefix: Path, keep: int) -> list[int]:
-    """Delete all but the ``keep`` newest generations; the live one always stays."""
+def prune(prefix: Path, keep: int, protect: tuple[int, ...] = ()) -> list[int]:
+    """Delete all but the ``keep`` newest generations; the live one and ``protect`` (the
+    rollback target of the upgrade that just switched) always stay."""
     if keep < 1:
         raise UsageError("bad-keep", f"--keep {keep}: at least the live generation is kept.")
+    home = checked_store(prefix)
     live = live_number(prefix)
-    old = [n for n in numbers(prefix) if n != live]
-    kept_besides_live = max(keep - (1 if live else 0), 0)
-    doomed = old[: max(len(old) - kept_besides_live, 0)]
+    spared = {n for n in (live, *protect) if n is not None}
+    old = [n for n in numbers(prefix) if n not in spared]
+    kept_besides = max(keep - len(spared & set(numbers(prefix))), 0)
+    doomed = old[: max(len(old) - kept_besides, 0)]
     state = read_state(prefix)
     for number in doomed:
         path = generation_path(prefix, number)
         # renamed first, so a run killed while deleting leaves no half generation behind
-        aside = Path(tempfile.mkdtemp(prefix=f".{number}.torchenv-old-", dir=store(prefix)))
+        aside = Path(tempfile.mkdtemp(prefix=f".{number}.torchenv-old-", dir=home))
         os.rmdir(aside)
         os.replace(path, aside)
         shutil.rmtree(aside, ignore_errors=True)
-        shutil.rmtree(store(prefix) / INPUTS / str(number), ignore_errors=True)
+        shutil.rmtree(home / INPUTS / str(number), ignore_errors=True)
         state.pop(str(number), None)
     if doomed:
         write_state(prefix, state)

@@ -33,6 +33,7 @@ def base_python(which: Callable[[str], str | None], python: str) -> str:
 class PipBackend:
     name = "pip"
     lock_file = LOCK_FILE
+    lock_files: tuple[str, ...] = (LOCK_FILE,)
 
     def describe(self) -> str:
         return "pip: a stdlib venv and `pip install --require-hashes` of pylock.toml"

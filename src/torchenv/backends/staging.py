@@ -44,7 +44,11 @@ def lock_path(prefix: Path) -> Path:
     directory another user made there first is refused, not used)."""
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     uid = os.getuid() if hasattr(os, "getuid") else 0
-    digest = hashlib.sha256(str(prefix.resolve()).encode()).hexdigest()[:24]
+    # keyed on the prefix as named (its parent resolved), never on where a link leads: a
+    # prefix with generations is a link whose target changes at every switch, and the lock
+    # must stay the same one across it
+    named = prefix.absolute().parent.resolve() / prefix.name
+    digest = hashlib.sha256(str(named).encode()).hexdigest()[:24]
     return Path(base) / f"torchenv-{uid}" / "locks" / f"{digest}.lock"
 
 

@@ -35,7 +35,8 @@ def lock_plan(ref: SpecRef) -> BuildPlan:
     if record is None:  # pragma: no cover - load_fresh_lock refuses a lock without one
         raise ValueError("a fresh lock has a record")
     sources = Sources.for_variant(ref.spec.index, record.variant, record.macos, base=ref.directory)
-    return BuildPlan(lock, len(lock.packages), record.python, sources)
+    here = lock.versions_for(f"{record.python.rstrip('t')}.0")
+    return BuildPlan(lock, len(lock.packages), record.python, sources, here)
 
 
 def installed(plan: BuildPlan, build: Path) -> Installed:
@@ -47,6 +48,7 @@ def installed(plan: BuildPlan, build: Path) -> Installed:
 class UvBackend:
     name = "uv"
     lock_file = LOCK_FILE
+    lock_files: tuple[str, ...] = (LOCK_FILE,)
 
     def describe(self) -> str:
         return "uv: a relocatable venv and `uv pip sync` of pylock.toml"

@@ -48,10 +48,10 @@ def _ask(question: str, yes: bool) -> bool:
 )
 @click.option(
     "--keep",
-    type=click.IntRange(1, 100),
+    type=click.IntRange(2, 100),
     default=3,
     show_default=True,
-    help="Generations kept afterwards (the live one and the newest before it).",
+    help="Generations kept afterwards, at least the new one and the rollback target.",
 )
 @click.option("--verbose", "-v", is_flag=True, help="Show the installer's commands and output.")
 @click.option(
@@ -159,11 +159,14 @@ def rollback(prefix: str | None, to: int | None, yes: bool, as_json: bool) -> No
       torchenv rollback --to 2 --yes
     """
     from torchenv.commands.rollback import run_rollback  # noqa: PLC0415
-    from torchenv.commands.upgrade import default_prefix  # noqa: PLC0415
+    from torchenv.commands.upgrade import default_prefix, project_directory  # noqa: PLC0415
 
     target = default_prefix(prefix, Path.cwd())
     report = run_rollback(
-        target, to=to, confirm=lambda a, b: _ask(f"Switch {target} from {a} to {b}?", yes)
+        target,
+        project_directory(Path.cwd()),
+        to=to,
+        confirm=lambda a, b: _ask(f"Switch {target} from {a} to {b}?", yes),
     )
     if as_json:
         common.write_json(report)

@@ -104,6 +104,6 @@ def quick_verify(ctx: ProbeContext, steps: list[BuildStep], build: Path, progres
             "verify-failed",
             "The new environment failed its quick verify, so it was not put in place:\n"
             + "\n".join(f"    {c.id}: {c.detail}" for c in failed),
-            "Run `torchenv create --verbose` to see the installer's output.",
+            "Run the command again with --verbose to see the installer's output.",
         )
     return report.torch or ""

@@ -45,8 +45,14 @@ def run_create(
 ) -> CreateReport:
     ref = spec_ref(spec_file, cwd)
     builder = choose_backend(backend, ref.spec, ctx.which)
-    plan = builder.plan(ref)
     target = resolve_prefix(prefix, ref.directory)
+    if any(part.name.endswith(generations.SUFFIX) for part in target.parents):
+        raise UsageError(
+            "prefix-in-generations",
+            f"{target} is inside a generations directory: its generations are made by "
+            "`torchenv upgrade` and switched by `torchenv rollback`, never replaced in place.",
+            "Pass the environment's prefix (the link beside that directory).",
+        )
     if generations.managed(target):
         raise UsageError(
             "prefix-has-generations",
@@ -55,11 +61,14 @@ def run_create(
             "Use `torchenv upgrade` to build its next generation, or remove the link and its "
             "generations directory to start again.",
         )
+    plan = builder.plan(ref)
     protected = protected_paths(ref.spec, cwd)
     registry = registry_path()
     known = registered(registry)
     replaced = staging.check_target(target, force, protected, known)  # before installing
     steps = Steps(ctx.runner, progress, verbose)
+    if verbose:
+        progress(builder.describe())
     with staging.terminate_as_interrupt(), staging.exclusive(target):
         for path in staging.remove_leftovers(target):
             progress(f"removed {path.name}, left by an interrupted create")
@@ -67,7 +76,9 @@ def run_create(
             built = build_into(ctx, builder, plan, ref, build, target, steps, check=check)
             with steps.timed("move"):
                 staging.promote(build, target, force, protected, known)
-        notes = _register(registry, target, ref.spec, plan.lock.sha256, builder.name)
+        notes = register_environment(
+            registry, target, ref.spec.path, plan.lock.sha256, builder.name
+        )
     return CreateReport(
         CREATE_SCHEMA,
         str(target),
@@ -94,17 +105,23 @@ def registry_path() -> Path:
     return path
 
 
-def _register(
-    registry: Path, prefix: Path, spec: Spec, lock_sha256: str, backend: str
+def register_environment(
+    registry: Path,
+    prefix: Path,
+    spec: str | None,
+    lock_sha256: str | None,
+    backend: str | None,
+    created: str | None = None,
 ) -> list[str]:
-    """Add the environment to the user's registry; returns notes for the user."""
+    """Add or update the environment in the user's registry (create, upgrade, rollback: it
+    names the lock that is live); returns notes for the user."""
     from torchenv.backends.registry import register  # noqa: PLC0415
 
     entry = {
-        "spec": spec.path,
+        "spec": spec,
         "lock_sha256": lock_sha256,
         "backend": backend,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "created": created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return register(registry, str(prefix), entry)
 

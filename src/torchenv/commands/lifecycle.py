@@ -3,7 +3,6 @@ lock, the registry entry of a switched environment, and the table of generations
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +12,7 @@ from torchenv.models.lifecycle import HISTORY_SCHEMA, GenerationRow, HistoryRepo
 from torchenv.report.compare import diff_inputs
 
 if TYPE_CHECKING:
-    from torchenv.backends.base import Backend, BuildPlan
+    from torchenv.backends.base import BuildPlan
     from torchenv.models.diff import DiffReport
     from torchenv.models.envrecord import EnvRecord
 
@@ -29,13 +28,18 @@ def change_of(current: EnvRecord, plan: BuildPlan, prefix: str) -> DiffReport:
             str(name): str(value).split(" ")[0]
             for name, value in current.lock_extra["conda"].items()
         }
-        now = plan.lock.versions()
         a = DiffInput(PREFIX, prefix, "live generation", conda=was, torch=_torch(current))
-        b = DiffInput(CONDA_LOCK, plan.lock.path, "new lock", conda=now)
+        b = DiffInput(CONDA_LOCK, plan.lock.path, "new lock", conda=plan.here)
     else:
-        now = plan.lock.versions_for(_python(current) or plan.python)
-        a = DiffInput(PREFIX, prefix, "live generation", python=current.packages)
-        b = DiffInput(PYLOCK, plan.lock.path, "new lock", python=now)
+        # the new lock as the new Python sees it (plan.here): a Python change shows
+        was_python = current.plan.get("python")
+        old = {
+            **current.packages,
+            **({"python": was_python} if isinstance(was_python, str) else {}),
+        }
+        new = {**plan.here, "python": plan.python}  # Python itself, so its change shows
+        a = DiffInput(PREFIX, prefix, "live generation", python=old)
+        b = DiffInput(PYLOCK, plan.lock.path, "new lock", python=new)
         a = _with_torch(a, _torch(current))
     new_torch = None
     if record is not None:
@@ -55,25 +59,6 @@ def _torch(record: EnvRecord) -> TorchSummary | None:
     if not isinstance(version, str):
         return None
     return TorchSummary(version, record.plan_variant, record.plan_cuda)
-
-
-def _python(record: EnvRecord) -> str | None:
-    python = record.plan.get("python")
-    return f"{python.rstrip('t')}.0" if isinstance(python, str) else None
-
-
-def register_generation(
-    registry: Path, prefix: Path, spec: str | None, lock_sha256: str, backend: Backend
-) -> list[str]:
-    from torchenv.backends.registry import register  # noqa: PLC0415
-
-    entry = {
-        "spec": spec,
-        "lock_sha256": lock_sha256,
-        "backend": backend.name,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    return register(registry, str(prefix), entry)
 
 
 def history(prefix: Path, keep: int | None = None) -> HistoryReport:

@@ -1,6 +1,9 @@
 """``torchenv rollback``: make an earlier generation live again in one rename, and put the
 project's lock (and spec) back as they were for it, so that ``doctor`` finds the environment
-and the project in agreement. The generation rolled away from stays, for a roll forward."""
+and the project in agreement. The generation rolled away from stays, for a roll forward.
+
+The project's files are restored first and the switch comes last: a rollback killed between
+the two is simply run again (the same generation is still the previous one)."""
 
 from __future__ import annotations
 
@@ -8,38 +11,53 @@ from collections.abc import Callable
 from pathlib import Path
 
 from torchenv.backends import generations, staging
-from torchenv.backends.conda import CONDA_LOCK_FILE, meta_path
 from torchenv.backends.envrecord import RecordUnusable, read_env_record
 from torchenv.errors import UsageError
+from torchenv.models.envrecord import EnvRecord
 from torchenv.models.lifecycle import ROLLBACK_SCHEMA, RollbackReport
-from torchenv.models.spec import LOCK_FILE, SPEC_FILE
 from torchenv.untrusted import files
 
-# the only files a rollback writes back, and only beside the spec the generation names
-RESTORABLE = (LOCK_FILE, CONDA_LOCK_FILE, meta_path(Path(CONDA_LOCK_FILE)).name, SPEC_FILE)
+NEVER_RESTORED = "pyproject.toml"  # holds more than the spec: never written back whole
 
 Confirm = Callable[[int, int], bool]
 
 
 def run_rollback(
-    target: Path, *, to: int | None = None, confirm: Confirm = lambda _a, _b: True
+    target: Path,
+    project: Path | None,
+    *,
+    to: int | None = None,
+    confirm: Confirm = lambda _a, _b: True,
 ) -> RollbackReport:
-    live = generations.live_number(target)
-    if live is None:
-        raise UsageError(
-            "no-earlier-generation",
-            f"{target} has a single generation: there is nothing to roll back to.",
-            "`torchenv upgrade` builds the next generation beside it.",
-        )
+    """``project``: the directory of the spec torchenv was run for (from the command line or
+    the working directory), the only place files are written back to; None writes none."""
+    from torchenv.commands.create import register_environment, registry_path  # noqa: PLC0415
+
+    registry = registry_path()
     with staging.terminate_as_interrupt(), staging.exclusive(target):
         notes = generations.recover(target)
-        live = generations.live_number(target) or live
+        live = generations.live_number(target)
+        if live is None:
+            raise UsageError(
+                "no-earlier-generation",
+                f"{target} has a single generation: there is nothing to roll back to.",
+                "`torchenv upgrade` builds the next generation beside it.",
+            )
         choice = _choose(target, live, to)
         if not confirm(live, choice):
             raise UsageError("rollback-cancelled", "Rollback cancelled; nothing changed.")
+        record = _record(target, choice)
+        restored, more = _restore(target, choice, record, project)
         generations.switch(target, choice)
-        restored, more = _restore(target, choice)
-        more += _register(target, choice)
+        if record is not None:
+            more += register_environment(
+                registry,
+                target,
+                record.spec_path,
+                record.lock_sha256,
+                record.backend,
+                record.created,
+            )
     return RollbackReport(
         ROLLBACK_SCHEMA, str(target), choice, live, tuple(restored), tuple(notes + more)
     )
@@ -67,45 +85,32 @@ def _choose(target: Path, live: int, to: int | None) -> int:
     return to
 
 
-def _register(target: Path, number: int) -> list[str]:
-    """The registry entry names the lock of the generation that is live now."""
-    from torchenv.backends.registry import register  # noqa: PLC0415
-    from torchenv.commands.create import registry_path  # noqa: PLC0415
-
+def _record(target: Path, number: int) -> EnvRecord | None:
     try:
-        record = read_env_record(generations.generation_path(target, number))
+        return read_env_record(generations.generation_path(target, number))
     except RecordUnusable:
-        return []
-    if record is None:
-        return []
-    entry = {
-        "spec": record.spec_path,
-        "lock_sha256": record.lock_sha256,
-        "backend": record.backend,
-        "created": record.created,
-    }
-    return register(registry_path(), str(target), entry)
+        return None
 
 
-def _restore(target: Path, number: int) -> tuple[list[str], list[str]]:
-    """Write back the saved lock and spec of generation ``number`` beside the spec its record
-    names; returns (files restored, notes)."""
-    try:
-        record = read_env_record(generations.generation_path(target, number))
-    except RecordUnusable:
-        record = None
+def _restore(
+    target: Path, number: int, record: EnvRecord | None, project: Path | None
+) -> tuple[list[str], list[str]]:
+    """Write back the saved lock and spec of generation ``number``; returns (files restored,
+    notes). The record lies in the environment, which may be anyone's: it decides nothing
+    about where files go. They go into ``project`` only, and only when the generation was
+    built from a spec there."""
+    left = "the project's files were left as they are"
     if record is None or not record.spec_path:
-        return [], ["the generation names no spec: the project's files were left as they are"]
-    spec_file = Path(record.spec_path)
-    if not spec_file.is_absolute() or not spec_file.is_file() or spec_file.is_symlink():
-        # the record may be anyone's: files are written back only into a project that is
-        # there, beside the spec file it names, never into a directory it merely mentions
-        return [], [f"{spec_file} is not there: the project's files were left as they are"]
-    project = spec_file.parent
+        return [], [f"generation {number} names no spec: {left}"]
+    spec = Path(record.spec_path)
+    if project is None or spec.parent.resolve() != project.resolve():
+        where = project or "no project here"
+        return [], [f"generation {number} was built from {spec}, not a spec in {where}: {left}"]
     saved = generations.saved_inputs(target, number)
+    allowed = {*_lock_names(), spec.name} - {NEVER_RESTORED}
     restored, notes = [], []
     for name, data in saved.items():
-        if name not in RESTORABLE:
+        if name not in allowed:
             continue
         path = project / name
         try:
@@ -115,14 +120,21 @@ def _restore(target: Path, number: int) -> tuple[list[str], list[str]]:
         if not same:
             files.write_output(path, data, what=f"the {name} of generation {number}")
             restored.append(str(path))
-    spec_name = Path(record.spec_path).name
-    if spec_name in saved and spec_name not in RESTORABLE:
-        notes.append(f"{spec_name} holds more than the spec, so it was not put back")
-    elif spec_name not in saved:
+    if spec.name == NEVER_RESTORED:
+        notes.append(f"{spec.name} holds more than the spec, so it was not put back")
+    elif spec.name not in saved:
         notes.append(
-            f"{spec_name} was not saved with generation {number}: if it asks for another "
-            "stack now, `doctor` says the lock is stale; restore the spec or upgrade again"
+            f"{spec.name} was not saved with generation {number} (it held a credential, or "
+            "the record could not prove its text): if it asks for another stack now, `doctor` "
+            "says the lock is stale; restore the spec or upgrade again"
         )
-    if not any(n in saved for n in (LOCK_FILE, CONDA_LOCK_FILE)):
+    if not any(n in saved for n in _lock_names()):
         notes.append(f"no lock was saved with generation {number}: the project's was kept")
     return restored, notes
+
+
+def _lock_names() -> set[str]:
+    """Every lock file name of every backend (a rollback may cross none: same spec family)."""
+    from torchenv.backends.choice import lock_file_names  # noqa: PLC0415
+
+    return set(lock_file_names())

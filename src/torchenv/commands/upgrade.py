@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,16 +20,20 @@ from typing import TYPE_CHECKING
 from torchenv.backends import generations, staging
 from torchenv.backends.base import Backend, SpecRef, Steps
 from torchenv.backends.choice import CONDA_FAMILY, choose_backend
-from torchenv.backends.conda import CONDA_LOCK_FILE, meta_path
 from torchenv.backends.envrecord import RecordUnusable, read_env_record
 from torchenv.commands.build import build_into
-from torchenv.commands.create import registry_path, resolve_prefix, spec_ref
-from torchenv.commands.lifecycle import change_of, register_generation
+from torchenv.commands.create import (
+    register_environment,
+    registry_path,
+    resolve_prefix,
+    spec_ref,
+)
+from torchenv.commands.lifecycle import change_of
 from torchenv.errors import UsageError
 from torchenv.models.envrecord import EnvRecord
 from torchenv.models.lifecycle import UPGRADE_SCHEMA, UpgradeReport
-from torchenv.models.spec import LOCK_FILE
 from torchenv.untrusted import files
+from torchenv.untrusted.scratch import scratch_dir
 from torchenv.untrusted.text import holds_credentials
 
 if TYPE_CHECKING:
@@ -38,22 +41,27 @@ if TYPE_CHECKING:
     from torchenv.models.diff import DiffReport
     from torchenv.probe.context import ProbeContext
 
+LIMIT = 64 << 20  # a lock or spec file
 Progress = Callable[[str], None]
 Confirm = Callable[["DiffReport"], bool]
+
+
+def project_directory(cwd: Path) -> Path | None:
+    """The directory of the spec found from ``cwd``; None when there is none."""
+    from torchenv.errors import TorchenvError  # noqa: PLC0415
+
+    try:
+        return spec_ref(None, cwd).directory
+    except TorchenvError:
+        return None
 
 
 def default_prefix(prefix: str | None, cwd: Path) -> Path:
     """``--prefix`` as given, else ``.venv`` beside the spec found from ``cwd`` (beside
     ``cwd`` when there is none)."""
-    from torchenv.errors import TorchenvError  # noqa: PLC0415
-
     if prefix:
         return resolve_prefix(prefix, cwd)
-    try:
-        directory = spec_ref(None, cwd).directory
-    except TorchenvError:
-        directory = cwd
-    return resolve_prefix(None, directory)
+    return resolve_prefix(None, project_directory(cwd) or cwd)
 
 
 def live_record(target: Path) -> EnvRecord:
@@ -109,8 +117,10 @@ def run_upgrade(
     with staging.terminate_as_interrupt(), staging.exclusive(target):
         notes = generations.recover(target) + _remove_leftovers(target)
         current = live_record(target)  # what is live now that the lock is held
-        with tempfile.TemporaryDirectory(prefix="torchenv-upgrade-") as scratch:
-            lock_dir = Path(scratch)
+        generations.check_manageable(target)  # before a build, not after it
+        _check_writable(ref.directory, builder.lock_files)
+        # a scratch directory the next run removes when this one was killed (untrusted.scratch)
+        with scratch_dir("upgrade") as lock_dir:
             with steps.timed("lock"):
                 locked = run_lock(ctx, spec_file, cwd, progress, verbose, out_dir=lock_dir)
             _check_runs_here(ctx, ref, locked.stack)
@@ -134,6 +144,14 @@ def run_upgrade(
             live = generations.live_number(target)
             if change.same and current.lock_sha256 == plan.lock.sha256:
                 state = "up-to-date"
+                # a run killed after its switch left the project's lock (and the registry)
+                # behind the environment: bring them level now
+                written = _write_locks(ref, lock_dir, builder.lock_files)
+                if written:
+                    notes.append("brought " + ", ".join(written) + " up to date")
+                    notes += register_environment(
+                        registry, target, ref.spec.path, plan.lock.sha256, builder.name
+                    )
             elif dry_run:
                 state = "dry-run"
             elif not confirm(change):
@@ -142,22 +160,24 @@ def run_upgrade(
                 state = ""
             if state:
                 return report(state, live, None)
-            inputs = _inputs(ref, lock_dir, builder.lock_file)
+            inputs = _inputs(ref, lock_dir, builder.lock_files)
             number, verified = _build_generation(
                 ctx, builder, plan, ref, target, steps, check, str(project_lock)
             )
             generations.save_inputs(target, number, inputs)
             if live is None:
                 live = generations.make_first(target)
-                generations.save_inputs(target, live, _old_inputs(ref, current, builder.lock_file))
+                first = _old_inputs(ref, current, builder.lock_files)
+                generations.save_inputs(target, live, first)
                 notes.append(f"the environment as it was is now generation {live}")
             with steps.timed("switch"):
                 generations.switch(target, number)
-            for name, data in inputs.items():
-                if name != Path(ref.spec.path or "").name:
-                    files.write_output(ref.directory / name, data, what="the lock")
-        notes += register_generation(registry, target, ref.spec.path, plan.lock.sha256, builder)
-        pruned = generations.prune(target, keep)
+            _write_locks(ref, lock_dir, builder.lock_files)
+        notes += register_environment(
+            registry, target, ref.spec.path, plan.lock.sha256, builder.name
+        )
+        # the generation just replaced is the rollback target the report names: it stays
+        pruned = generations.prune(target, keep, protect=(live,))
         if pruned:
             notes.append("pruned generation(s) " + ", ".join(map(str, pruned)))
     return dataclasses.replace(
@@ -177,9 +197,7 @@ def _build_generation(
 ) -> tuple[int, str]:
     """Build, verify and rename the next generation into the store; (its number, verify)."""
     number = generations.next_number(target)
-    home = generations.store(target)
-    home.mkdir(exist_ok=True)
-    final = home / str(number)
+    final = generations.checked_store(target, create=True) / str(number)
     with staging.build_dir(final) as build:
         build_into(
             ctx,
@@ -222,42 +240,80 @@ def _check_runs_here(ctx: ProbeContext, ref: SpecRef, stack: object) -> None:
         )
 
 
-def _inputs(ref: SpecRef, lock_dir: Path, lock_file: str) -> dict[str, bytes]:
-    """The files a generation is built from: the new lock (and conda sidecar) and the spec."""
-    names = [lock_file] + (
-        [meta_path(Path(lock_file)).name] if lock_file == CONDA_LOCK_FILE else []
-    )
-    out = {name: files.read_bytes(lock_dir / name, 64 << 20) for name in names}
+def _check_writable(directory: Path, names: tuple[str, ...]) -> None:
+    """The project's lock files can be replaced (regular files or absent): found out before
+    a build, not after the switch."""
+    for name in names:
+        try:
+            files.existing_regular(directory / name)
+        except OSError as exc:
+            raise UsageError(
+                "lock-not-replaceable",
+                f"Cannot replace {directory / name}: {files.describe(exc)}.",
+                "Remove what is in its place; upgrade writes the new lock there.",
+            ) from None
+
+
+def _write_locks(ref: SpecRef, lock_dir: Path, names: tuple[str, ...]) -> list[str]:
+    """Put the new lock files beside the spec where they differ; returns those written."""
+    written = []
+    for name in names:
+        data = files.read_bytes(lock_dir / name, LIMIT)
+        path = ref.directory / name
+        try:
+            same = files.read_bytes(path, LIMIT) == data
+        except OSError:
+            same = False
+        if not same:
+            files.write_output(path, data, what="the lock")
+            written.append(str(path))
+    return written
+
+
+def _inputs(ref: SpecRef, lock_dir: Path, names: tuple[str, ...]) -> dict[str, bytes]:
+    """The files a generation is built from: the new lock files and the spec."""
+    out = {name: files.read_bytes(lock_dir / name, LIMIT) for name in names}
     if ref.spec.path:
-        spec = files.read_bytes(ref.spec.path, 64 << 20)
+        spec = files.read_bytes(ref.spec.path, LIMIT)
         # a spec with an index password is not copied: credentials stay in the user's file
         if not holds_credentials(spec.decode("utf-8", errors="replace")):
             out[Path(ref.spec.path).name] = spec
     return out
 
 
-def _old_inputs(ref: SpecRef, record: EnvRecord, lock_file: str) -> dict[str, bytes]:
-    """What generation 1 was built from: the spec text its record keeps, and its lock where
-    the project still holds it (the sha256 matches the record's)."""
+def _old_inputs(ref: SpecRef, record: EnvRecord, names: tuple[str, ...]) -> dict[str, bytes]:
+    """What generation 1 was built from, where it can be proven: the spec text its record
+    keeps when the record names this very spec and the text has the recorded hash (the record
+    lies in the environment, which may be anyone's), and its lock files when the project still
+    holds the one whose sha256 the record names."""
     from torchenv.backends.conda import content_hash  # noqa: PLC0415
 
     out: dict[str, bytes] = {}
-    if record.spec_text is not None and ref.spec.path:
-        out[Path(ref.spec.path).name] = record.spec_text.encode("utf-8")
-    lock = ref.directory / lock_file
+    text, path = record.spec_text, ref.spec.path
+    if (
+        text is not None
+        and path
+        and record.spec_path == path
+        and _spec_text_hash(text, path) == record.spec_hash
+    ):
+        out[Path(path).name] = text.encode("utf-8")
     try:
-        data = files.read_bytes(lock, 64 << 20)
+        found = {name: files.read_bytes(ref.directory / name, LIMIT) for name in names}
     except OSError:
         return out
-    if content_hash(data) == record.lock_sha256:
-        out[lock_file] = data
-        if lock_file == CONDA_LOCK_FILE:
-            try:
-                sidecar = meta_path(lock)
-                out[sidecar.name] = files.read_bytes(sidecar, 64 << 20)
-            except OSError:
-                pass
+    if content_hash(found[names[0]]) == record.lock_sha256:
+        out.update(found)
     return out
+
+
+def _spec_text_hash(text: str, path: str) -> str | None:
+    from torchenv.errors import TorchenvError  # noqa: PLC0415
+    from torchenv.spec import parse_spec_text, spec_hash  # noqa: PLC0415
+
+    try:
+        return spec_hash(parse_spec_text(text, Path(path)))
+    except TorchenvError:
+        return None
 
 
 def _remove_leftovers(target: Path) -> list[str]:
@@ -271,4 +327,4 @@ def _remove_leftovers(target: Path) -> list[str]:
     return removed
 
 
-__all__ = ["LOCK_FILE", "default_prefix", "live_record", "run_upgrade"]
+__all__ = ["default_prefix", "live_record", "project_directory", "run_upgrade"]

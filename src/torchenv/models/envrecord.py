@@ -13,12 +13,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 ENV_RECORD_SCHEMA = "torchenv.env/1"
 ENV_RECORD_FILE = "torchenv-env.json"  # in the environment's prefix
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# a path the record names is opened later (doctor compares the lock, rollback the spec): no
+# NUL (the OS refuses it with an exception, not an error message), no line break or control
+_UNSAFE_PATH = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -95,9 +99,9 @@ def parse_env_record(data: object) -> EnvRecord:
         packages=dict(packages),
         backend=_text(data, "backend"),
         created=_text(data, "created"),
-        spec_path=_text(spec, "path", "spec."),
+        spec_path=_path(spec, "path", "spec."),
         spec_hash=_text(spec, "hash", "spec."),
-        lock_path=_text(lock, "path", "lock."),
+        lock_path=_path(lock, "path", "lock."),
         lock_sha256=sha,
         plan=_table(data, "plan"),
         lock_extra={k: v for k, v in lock.items() if k not in ("path", "sha256", "packages")},
@@ -119,6 +123,16 @@ def _text(data: Mapping[str, Any], key: str, where: str = "") -> str | None:
     value = data.get(key)
     if value is not None and not isinstance(value, str):
         raise ValueError(f'has a "{where}{key}" that is not text')
+    return value
+
+
+def _path(data: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = _text(data, key, where)
+    absolute = value is not None and (
+        PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute()
+    )
+    if value is not None and (_UNSAFE_PATH.search(value) or not absolute):
+        raise ValueError(f'has a "{where}{key}" that is not an absolute path')
     return value
 
 

@@ -122,3 +122,17 @@ def test_a_lock_without_this_platform(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as caught:
         read_records(lock_text("/c/linux-64/a-1-0.conda"), "conda.lock", "osx-arm64")
     assert caught.value.reference == "lock-platform"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"version: 7\nenvironments: {default: {packages: {linux-64: 5}}}\npackages: []\n",
+        b"version: 7\nplatforms: [{name: linux-64, virtual-packages: 5}]\n"
+        b"environments: {default: {packages: {linux-64: []}}}\npackages: []\n",
+    ],
+)
+def test_a_lock_with_values_of_the_wrong_kind_is_a_usage_error(text: bytes) -> None:
+    with pytest.raises(UsageError) as caught:
+        read_records(text, "conda.lock", "linux-64")
+    assert caught.value.reference == "lock-malformed"

@@ -110,8 +110,10 @@ def test_a_fifo_as_state_file_does_not_hang(tmp_path: Path) -> None:
     g.make_first(prefix)
     os.mkfifo(g.store(prefix) / g.STATE_FILE)
     assert g.read_state(prefix) == {}
-    with pytest.raises(OSError):
-        g.note_verify(prefix, 1, "passed")  # never replaces anything but a regular file
+    # never replaces anything but a regular file, and a note is not worth failing a switch for
+    assert g.write_state(prefix, {"1": {"verify": "passed"}}) is False
+    g.switch(prefix, 1)
+    assert g.live_number(prefix) == 1
 
 
 def test_prune_keeps_the_newest_and_always_the_live_one(tmp_path: Path) -> None:
@@ -151,3 +153,56 @@ def test_inputs_are_kept_per_generation(tmp_path: Path) -> None:
     g.save_inputs(prefix, 1, {"pylock.toml": b"lock", "../../torchenv.toml": b"spec"})
     assert g.saved_inputs(prefix, 1) == {"pylock.toml": b"lock", "torchenv.toml": b"spec"}
     assert g.saved_inputs(prefix, 5) == {}
+
+
+def test_a_store_that_is_a_link_is_refused_before_anything_is_deleted(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    for year in ("2019", "2020", "2021"):
+        (outside / year / "photo").mkdir(parents=True)
+    (tmp_path / ".venv.torchenv-generations").symlink_to(outside)
+    prefix = tmp_path / ".venv"
+    prefix.symlink_to(".venv.torchenv-generations/2021")
+    for call in (lambda: g.prune(prefix, 1), lambda: g.switch(prefix, 2019)):
+        with pytest.raises(UsageError) as caught:
+            call()
+        assert caught.value.reference == "generations-unsafe"
+    assert sorted(p.name for p in outside.iterdir()) == ["2019", "2020", "2021"]
+    assert not (outside / g.STATE_FILE).exists()
+
+
+def test_the_prefix_lock_is_the_same_before_and_after_a_switch(tmp_path: Path) -> None:
+    from torchenv.backends.staging import lock_path
+
+    prefix = plain_env(tmp_path)
+    before = lock_path(prefix)
+    g.make_first(prefix)
+    add_generation(prefix, 2, "2.13.0+cpu")
+    assert lock_path(prefix) == before
+    g.switch(prefix, 2)
+    assert lock_path(prefix) == before
+
+
+def test_prune_spares_the_rollback_target(tmp_path: Path) -> None:
+    prefix = plain_env(tmp_path)
+    g.make_first(prefix)
+    for number in (2, 3, 4, 5):
+        add_generation(prefix, number, "2.13.0+cpu")
+    g.switch(prefix, 5)  # upgraded from 2 (after a rollback to it): 2 is the rollback target
+    assert g.prune(prefix, 3, protect=(2,)) == [1, 3]
+    assert g.numbers(prefix) == [2, 4, 5]
+
+
+def test_an_absolute_link_is_not_one_of_ours(tmp_path: Path) -> None:
+    prefix = plain_env(tmp_path)
+    g.make_first(prefix)
+    prefix.unlink()
+    prefix.symlink_to(g.generation_path(prefix, 1))  # absolute: not what switch() makes
+    assert g.live_number(prefix) is None
+
+
+def test_check_manageable_refuses_before_a_build(tmp_path: Path) -> None:
+    prefix = plain_env(tmp_path)
+    (g.store(prefix) / "1").mkdir(parents=True)
+    with pytest.raises(UsageError) as caught:
+        g.check_manageable(prefix)
+    assert caught.value.reference == "generations-in-the-way"

@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from hostile import sandbox
 from torchenv.backends import generations as g
 from unit.backends.test_generations import add_generation, plain_env
@@ -89,3 +91,53 @@ def test_history_keep_prunes(tmp_path: Path) -> None:
             "history", "--prefix", str(prefix), "--keep", "1", "--json", allowed=[g.store(prefix)]
         )
         assert json.loads(outcome.out)["pruned"] == [1, 2] and g.numbers(prefix) == [3]
+
+
+def test_rollback_writes_files_back_only_into_the_project_it_runs_for(tmp_path: Path) -> None:
+    """A generation's record names its spec; a hostile one names another project's. Nothing
+    is written there; into the project the command runs for, the saved files go back."""
+    from torchenv.commands.rollback import run_rollback
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "torchenv.toml").write_text("mine\n")
+    project = tmp_path / "proj"
+    prefix = plain_env(project)  # its record names /p/torchenv.toml
+    g.make_first(prefix)
+    add_generation(prefix, 2, "2.13.0+cpu")
+    g.switch(prefix, 2)
+    record = json.loads((g.generation_path(prefix, 1) / "torchenv-env.json").read_text())
+    record["spec"]["path"] = str(victim / "torchenv.toml")
+    (g.generation_path(prefix, 1) / "torchenv-env.json").write_text(json.dumps(record))
+    g.save_inputs(prefix, 1, {"torchenv.toml": b"evil\n", "pylock.toml": b"evil\n"})
+    env = {"TORCHENV_DATA_DIR": str(tmp_path / "data"), "XDG_RUNTIME_DIR": str(tmp_path / "run")}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        report = run_rollback(prefix, project)
+    assert report.restored == () and "left as they are" in " ".join(report.notes)
+    assert (victim / "torchenv.toml").read_text() == "mine\n"
+    assert not (victim / "pylock.toml").exists() and g.live_number(prefix) == 1
+    # the same generation, built from the project's own spec: its files go back there
+    (project / "torchenv.toml").write_text("now\n")
+    record["spec"]["path"] = str(project / "torchenv.toml")
+    (g.generation_path(prefix, 2) / "torchenv-env.json").write_text(json.dumps(record))
+    g.save_inputs(prefix, 2, {"torchenv.toml": b"then\n", "pylock.toml": b"lock\n"})
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        report = run_rollback(prefix, project, to=2)
+    assert (project / "torchenv.toml").read_text() == "then\n"
+    assert (project / "pylock.toml").read_text() == "lock\n" and len(report.restored) == 2
+
+
+def test_create_into_a_generation_is_refused() -> None:
+    with sandbox() as box:
+        (box.project / "torchenv.toml").write_text('name = "a"\n')
+        prefix = plain_env(box.project)
+        g.make_first(prefix)
+        inside = g.generation_path(prefix, 1)
+        outcome = box.run("create", "--force", "--prefix", str(inside))
+        assert outcome.code == 2 and "inside a generations directory" in outcome.err
+        outcome = box.run("create", "--force", "--prefix", str(prefix))
+        assert outcome.code == 2 and "torchenv upgrade" in outcome.err

@@ -65,3 +65,14 @@ def test_a_field_of_the_wrong_kind_makes_the_record_unusable(change: Any, messag
 def test_not_an_object() -> None:
     with pytest.raises(ValueError, match="not a JSON object"):
         parse_env_record([1])
+
+
+@pytest.mark.parametrize(
+    "path", ["/p/pylock\x00.toml", "relative/pylock.toml", "/p/a\nb", "/p/\u2028x"]
+)
+def test_a_path_the_record_names_must_be_absolute_and_plain(path: str) -> None:
+    data = written()
+    data["lock"]["path"] = path
+    with pytest.raises(ValueError, match="not an absolute path"):
+        parse_env_record(data)
+    assert parse_env_record({**written(), "spec": {"path": "C:\\\\p\\\\torchenv.toml"}}).spec_path
