@@ -206,3 +206,13 @@ def test_check_manageable_refuses_before_a_build(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as caught:
         g.check_manageable(prefix)
     assert caught.value.reference == "generations-in-the-way"
+
+
+def test_a_saved_input_that_is_a_link_is_not_read(tmp_path: Path) -> None:
+    prefix = plain_env(tmp_path)
+    g.make_first(prefix)
+    g.save_inputs(prefix, 1, {"pylock.toml": b"lock"})
+    secret = tmp_path / "secret"
+    secret.write_text("key")
+    (g.store(prefix) / g.INPUTS / "1" / "torchenv.toml").symlink_to(secret)
+    assert g.saved_inputs(prefix, 1) == {"pylock.toml": b"lock"}
