@@ -18,13 +18,22 @@ def parse_torch(text: str | None) -> tuple[str | None, str | None]:
     """(specifier, CUDA implied by a local label).
 
     "2.13" means any 2.13.x, "2.13.0" exactly that release, "2.13.0+cu126" that release's cu126
-    build; anything else must be a PEP 440 specifier (">=2.8,<2.12", "~=2.10.0").
+    build; anything else must be a PEP 440 specifier (">=2.8,<2.12", "~=2.10.0"). The forms of
+    conda and of the source documents are read too: "2.11.*" (a bare wildcard), "=2.11" (conda's
+    single "=", a prefix match: any 2.11.x) and "pytorch>=2.8" (conda's package name).
     """
     if text is None or not text.strip():
         return None, None
     text = text.strip()
-    if text.startswith("torch"):
-        text = text[len("torch") :].strip()  # "torch>=2.8" as in a requirements file
+    for name in ("pytorch", "torch"):  # "torch>=2.8" as in a requirements file, conda's name
+        if text.startswith(name):
+            text = text[len(name) :].strip()
+            break
+    conda_prefix = re.fullmatch(r"=(\d+(?:\.\d+)*)", text)
+    if conda_prefix:  # conda's "=2.11" is 2.11.*; "=2.11.0" is that release and its builds
+        text = conda_prefix.group(1)
+    if re.fullmatch(r"\d+(?:\.\d+)*\.\*", text):  # "2.11.*": PEP 440 wants "==" before it
+        text = "==" + text
     public, local = split_local(text)
     cuda = None
     if local is not None:

@@ -27,6 +27,14 @@ from torchenv.plan.request import (
         (">=2.8,<2.12", ">=2.8,<2.12", None),
         ("torch>=2.8", ">=2.8", None),
         ("~=2.10.0", "~=2.10.0", None),
+        # the forms of conda and the source documents (issue 13)
+        ("2.11.*", "==2.11.*", None),
+        ("2.11.0.*", "==2.11.0.*", None),
+        ("=2.11", "==2.11.*", None),
+        ("=2.11.0", "==2.11.0", None),
+        ("pytorch>=2.8", ">=2.8", None),
+        ("pytorch=2.11", "==2.11.*", None),
+        (">= 2.8, < 2.12", ">= 2.8, < 2.12", None),
     ],
 )
 def test_torch_forms(text: str | None, spec: str | None, cuda: str | None) -> None:

@@ -440,3 +440,9 @@ def test_channels_are_in_the_hash_in_their_order(tmp_path: Path) -> None:
     swapped = dataclasses.replace(spec, index=SpecIndex(channels=("bioconda", "conda-forge")))
     # channel order is priority: a reordered list is another environment
     assert len({spec_hash(spec), spec_hash(other), spec_hash(swapped)}) == 3
+
+
+@pytest.mark.parametrize(("written", "read"), [("2.11.*", "==2.11.*"), ("=2.11", "==2.11.*")])
+def test_a_spec_takes_the_torch_forms_of_conda(tmp_path: Path, written: str, read: str) -> None:
+    write(tmp_path, "torchenv.toml", f'name = "a"\ntorch = "{written}"\n')
+    assert load_spec(None, tmp_path).torch == read
