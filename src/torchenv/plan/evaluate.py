@@ -26,6 +26,14 @@ from torchenv.models.compat import (
 from torchenv.models.plan import PlanTarget, TargetFit
 
 PYTORCH_INDEX = "pytorch-index"
+# A GPU generation needs a driver that knows it, whatever the wheel's CUDA: Blackwell (compute
+# capability 10.x, 11.x, 12.x) needs the R570 branch or newer, the branch that introduced CUDA
+# 12.8 (failure catalog 3.2); its first release is 570.26 on Linux, 570.65 on Windows (NVIDIA
+# CUDA 12.8 GA release notes, Table 3; compat-matrix.md). (first cc major, OS) -> driver
+GENERATION_DRIVERS = {
+    (10, "linux"): ("570.26", "Blackwell"),
+    (10, "windows"): ("570.65", "Blackwell"),
+}
 JETSON_HINT = (
     " (Jetson: NVIDIA's JetPack PyTorch wheels, or conda-forge's tegra build for Orin, are built "
     "for it)"
@@ -120,6 +128,7 @@ def _check_driver(kb: PlanKnowledge, cand: Candidate, target: PlanTarget, verdic
         else:
             verdict.caveats.append(prefix + f"driver not given: needs >= {wanted}")
         return
+    _check_generation_driver(target, target.driver, verdict)
     if not driver_at_least(target.driver, req.hard_floor):
         verdict.reasons.append(
             prefix + f"driver {target.driver} is older than {req.hard_floor}, the oldest that "
@@ -131,6 +140,29 @@ def _check_driver(kb: PlanKnowledge, cand: Candidate, target: PlanTarget, verdic
             prefix + f"driver {target.driver} runs CUDA {req.cuda} through minor-version "
             f"compatibility only (full support, PTX JIT of {req.cuda} code: >= {req.release_floor})"
         )
+
+
+def generation_driver(cc: str | None, platform: str) -> tuple[str, str] | None:
+    """(the oldest driver that knows the GPU's generation, the generation's name), or None
+    when no floor is recorded for it."""
+    major = cc.split(".")[0] if cc else ""
+    if not major.isdigit():
+        return None
+    floors = [(m, v) for (m, osname), v in GENERATION_DRIVERS.items() if osname == os_of(platform)]
+    known = [v for m, v in sorted(floors) if int(major) >= m]
+    return known[-1] if known else None
+
+
+def _check_generation_driver(target: PlanTarget, driver: str, verdict: Verdict) -> None:
+    prefix = f"{target.name}: "
+    for gpu in target.gpus:
+        floor = generation_driver(gpu.cc, target.platform)
+        if floor and not driver_at_least(driver, floor[0]):
+            verdict.reasons.append(
+                prefix + f"driver {driver} does not know {gpu.name} ({floor[1]}, {gpu.cc}): "
+                f"it needs {floor[0]} or newer (the R570 branch), whatever the wheel's CUDA"
+            )
+            return
 
 
 def _check_archs(

@@ -273,3 +273,28 @@ def test_musl_is_rejected_and_the_uv_project_is_complete() -> None:
     assert report.stack is None and "musl libc" in reasons(report)
     project = plan(node(H100)).install["uv"].files["pyproject.toml"]
     assert 'name = "' in project and 'version = "' in project
+
+
+RTX5090 = TargetGpu("GeForce RTX 5090", "12.0")
+
+
+@pytest.mark.parametrize("gpu", [B200, RTX5090])
+def test_blackwell_needs_a_driver_of_the_r570_branch_whatever_the_cuda(gpu: TargetGpu) -> None:
+    # failure catalog 3.2: the GPU generation needs a driver that knows it; R570 (570.26 on
+    # Linux, the CUDA 12.8 GA driver) is the first for Blackwell, whatever the wheel's CUDA
+    report = plan(node(gpu, driver="550.163.01"), cuda="12.8")
+    assert chosen(report) is None
+    assert "needs 570.26 or newer (the R570 branch)" in reasons(report)
+    report = plan(node(gpu, driver="570.26"), cuda="12.8")
+    assert "R570" not in reasons(report)
+
+
+def test_the_generation_floor_is_per_os_and_only_for_blackwell() -> None:
+    from torchenv.plan.evaluate import generation_driver
+
+    assert generation_driver("12.0", "linux_x86_64") == ("570.26", "Blackwell")
+    assert generation_driver("10.0", "win_amd64") == ("570.65", "Blackwell")
+    assert generation_driver("11.0", "linux_aarch64") == ("570.26", "Blackwell")
+    assert generation_driver("9.0", "linux_x86_64") is None
+    assert generation_driver(None, "linux_x86_64") is None
+    assert generation_driver("x.y", "linux_x86_64") is None
