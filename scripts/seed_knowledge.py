@@ -420,6 +420,21 @@ NEW_GPUS += [
         ("T400 / T600 / T1000", "7.5", "Turing", "workstation", [r"\bt(400|600|1000)\b"]),
     ]
 ]  # fmt: skip
+# the GPUs issue 13 found missing, as nvidia-smi names them: "Tesla K40m", "NVIDIA GeForce GTX
+# 750 Ti", "Quadro P4000", "NVIDIA L20", "NVIDIA RTX PRO 4000 Blackwell", and the Jetson Nano's
+# "NVIDIA Tegra X1" (its own tools say so; it has no nvidia-smi)
+NEW_GPUS += [
+    {"name": name, "cc": cc, "arch": arch, "segment": segment, "match": match}
+    for name, cc, arch, segment, match in [
+        ("Tesla K40", "3.5", "Kepler", "datacenter", [r"\bk40[cm]?\b"]),
+        ("GeForce GTX 750 / 750 Ti", "5.0", "Maxwell", "consumer", [r"\bgtx ?750( ti)?\b"]),
+        ("Quadro P4000", "6.1", "Pascal", "workstation", [r"\b(quadro )?p4000\b"]),
+        ("L20", "8.9", "Ada Lovelace", "datacenter", [r"\bl20\b"]),
+        ("RTX PRO 4000 / 4500 / 5000 Blackwell", "12.0", "Blackwell", "workstation",
+         [r"\brtx pro (4000|4500|5000)\b"]),
+        ("Jetson Nano", "5.3", "Maxwell", "embedded", [r"\bjetson nano\b", r"\btegra x1\b"]),
+    ]
+]  # fmt: skip
 
 
 NEW_NAMES = {row["name"] for row in NEW_GPUS}

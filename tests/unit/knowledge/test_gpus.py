@@ -194,3 +194,27 @@ def test_gpu_name_cc_unknown_and_default_models() -> None:
     assert gpu_name_cc("NVIDIA Quantum 9000") is None
     assert gpu_name_cc("") is None
     assert gpu_name_cc("NVIDIA H100 NVL") == "9.0"  # packaged models when none are given
+
+
+@pytest.mark.parametrize(
+    ("smi_name", "cc"),
+    [
+        # the GPUs issue 13 found missing, as nvidia-smi prints them (NVIDIA's compute
+        # capability table, S12)
+        ("Tesla K40m", "3.5"),
+        ("NVIDIA GeForce GTX 750 Ti", "5.0"),
+        ("Quadro P4000", "6.1"),
+        ("NVIDIA L20", "8.9"),
+        ("NVIDIA RTX PRO 4000 Blackwell", "12.0"),
+        ("NVIDIA RTX PRO 4500 Blackwell", "12.0"),
+        ("NVIDIA RTX PRO 5000 Blackwell", "12.0"),
+        ("NVIDIA Tegra X1", "5.3"),
+        # and their neighbours keep theirs
+        ("Tesla P4", "6.1"),
+        ("NVIDIA H20", "9.0"),
+        ("NVIDIA Jetson Orin Nano", "8.7"),
+        ("NVIDIA RTX 4000 Ada Generation", "8.9"),
+    ],
+)
+def test_the_gpus_that_were_missing_resolve(smi_name: str, cc: str) -> None:
+    assert gpu_name_cc(smi_name) == cc
