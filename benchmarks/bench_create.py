@@ -33,6 +33,26 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
     return elapsed
 
 
+def cpu_project(
+    torchenv: list[str], wheels: str, purpose: str
+) -> tuple[Path, dict[str, str], Path]:
+    """(directory, environment, spec) of a fresh project for torch 2.13.0+cpu from the local
+    wheel folder (an empty stand-in for the PyTorch index, which is not reachable here)."""
+    root = Path(tempfile.mkdtemp(prefix=f"torchenv-bench-{purpose}-"))
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
+    env["TORCHENV_DATA_DIR"] = str(root / "data")
+    (root / "no-pytorch-index").mkdir()
+    init = ["init", "--torch", "2.13.0", "--python", "3.11", "--cuda", "cpu", "--name", "bench"]
+    timed([*torchenv, *init], env, root)
+    spec = root / "torchenv.toml"
+    text = re.sub(r"libraries = \[[^\]]*\]\n", "libraries = []\n", spec.read_text())
+    spec.write_text(
+        text + f'\n[index]\npytorch = "file://{root / "no-pytorch-index"}"\n'
+        f'find-links = ["{wheels}"]\n'
+    )
+    return root, env, spec
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--torchenv", default=None, help="torchenv executable (default: -m)")
@@ -46,18 +66,7 @@ def main() -> int:
     import uv  # noqa: PLC0415  (the uv torchenv itself runs; only when benchmarking)
 
     uv_bin = str(uv.find_uv_bin())
-    root = Path(tempfile.mkdtemp(prefix="torchenv-bench-create-"))
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
-    env["TORCHENV_DATA_DIR"] = str(root / "data")
-    (root / "no-pytorch-index").mkdir()
-    init = ["init", "--torch", "2.13.0", "--python", "3.11", "--cuda", "cpu", "--name", "bench"]
-    timed([*torchenv, *init], env, root)
-    spec = root / "torchenv.toml"
-    text = re.sub(r"libraries = \[[^\]]*\]\n", "libraries = []\n", spec.read_text())
-    spec.write_text(
-        text + f'\n[index]\npytorch = "file://{root / "no-pytorch-index"}"\n'
-        f'find-links = ["{args.wheels}"]\n'
-    )
+    root, env, _ = cpu_project(torchenv, args.wheels, "create")
     timed([*torchenv, "lock"], env, root)
     index = ["--index-url", "https://pypi.org/simple", "--find-links", args.wheels]
 

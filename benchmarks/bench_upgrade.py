@@ -18,22 +18,12 @@ import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
+from bench_create import cpu_project, timed  # the same project and timing as create
+
 PINS = ("2.2.6", "2.3.1")  # numpy
-
-
-def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(argv, capture_output=True, env=env, cwd=cwd, check=False, text=True)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        raise SystemExit(f"{argv} failed ({result.returncode}):\n{result.stderr[-2000:]}")
-    return elapsed
 
 
 def pin(spec: Path, numpy: str) -> None:
@@ -51,18 +41,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     torchenv = [args.torchenv] if args.torchenv else [sys.executable, "-m", "torchenv"]
-    root = Path(tempfile.mkdtemp(prefix="torchenv-bench-upgrade-"))
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
-    env["TORCHENV_DATA_DIR"] = str(root / "data")
-    (root / "no-pytorch-index").mkdir()
-    init = ["init", "--torch", "2.13.0", "--python", "3.11", "--cuda", "cpu", "--name", "bench"]
-    timed([*torchenv, *init], env, root)
-    spec = root / "torchenv.toml"
-    text = re.sub(r"libraries = \[[^\]]*\]\n", "libraries = []\n", spec.read_text())
-    spec.write_text(
-        text + f'\n[index]\npytorch = "file://{root / "no-pytorch-index"}"\n'
-        f'find-links = ["{args.wheels}"]\n'
-    )
+    root, env, spec = cpu_project(torchenv, args.wheels, "upgrade")
     pin(spec, PINS[0])
     timed([*torchenv, "lock"], env, root)
     prefix = root / "env"

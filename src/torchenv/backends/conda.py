@@ -20,10 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from torchenv.backends.base import Installed
 from torchenv.backends.lockrecord import LOCK_HASH, LockRecord, read_record, seal_hash
 from torchenv.backends.tools import BackendError
 from torchenv.errors import UsageError
@@ -211,3 +212,20 @@ def python_distributions(prefix: Path) -> dict[str, str]:
             if match:
                 found[match.group(1)] = match.group(2)
     return found
+
+
+def conda_installed(
+    prefix: Path, subdir: str, virtuals: Sequence[str], records: Iterable[tuple[str, str, str]]
+) -> Installed:
+    """What a conda install put into ``prefix``, for its record: the Python distributions the
+    conda packages installed (what verify and doctor compare with site-packages, where
+    ``pytorch`` is ``torch`` and libraries such as ``libstdcxx`` do not appear), and the conda
+    records themselves (name, version, build) under ``conda``."""
+    return Installed(
+        python_distributions(prefix),
+        {
+            "platform": subdir,
+            "virtual-packages": list(virtuals),
+            "conda": {name: f"{version} {build}" for name, version, build in records},
+        },
+    )

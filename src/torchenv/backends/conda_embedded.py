@@ -13,8 +13,8 @@ from torchenv.backends.base import BuildPlan, Installed, SpecRef, Steps
 from torchenv.backends.conda import (
     CONDA_LOCK_FILE,
     MISSING_RATTLER,
+    conda_installed,
     meta_path,
-    python_distributions,
     require_rattler,
 )
 from torchenv.backends.lockload import load_fresh_conda_lock, with_packages
@@ -35,20 +35,6 @@ def platform_part(path: str, solved: list[Solved], here: str) -> Solved:
             "Add this machine's platform to [targets] in the spec and lock again.",
         )
     return part
-
-
-def conda_installed(build: Path, part: Solved) -> Installed:
-    """The record's packages are the Python distributions the conda packages installed (what
-    verify and doctor compare with site-packages, where ``pytorch`` is ``torch`` and libraries
-    such as ``libstdcxx`` do not appear); the conda records themselves go under ``conda``."""
-    return Installed(
-        python_distributions(build),
-        {
-            "platform": part.subdir,
-            "virtual-packages": list(part.virtual_packages),
-            "conda": {name: f"{version} {build_}" for name, version, build_ in part.packages()},
-        },
-    )
 
 
 class CondaEmbeddedBackend:
@@ -96,4 +82,4 @@ class CondaEmbeddedBackend:
                 steps.progress(f"  {name} {version} {build_string}")
         with steps.timed("install"):
             install(part.records, build, target)
-        return conda_installed(build, part)
+        return conda_installed(build, part.subdir, part.virtual_packages, part.packages())

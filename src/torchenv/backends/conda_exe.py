@@ -25,8 +25,8 @@ from torchenv.backends.base import BuildPlan, Installed, SpecRef, Steps
 from torchenv.backends.conda import (
     CONDA_LOCK_FILE,
     LOCK_ENVIRONMENT,
+    conda_installed,
     meta_path,
-    python_distributions,
 )
 from torchenv.backends.lockload import load_fresh_conda_lock, with_packages
 from torchenv.errors import UsageError
@@ -180,11 +180,5 @@ class CondaExecutableBackend:
             steps.run("install", argv, env)
         finally:
             explicit.unlink(missing_ok=True)
-        return Installed(
-            python_distributions(build),
-            {
-                "platform": records.subdir,
-                "virtual-packages": list(records.virtual_packages),
-                "conda": {r.name: f"{r.version} {r.build}" for r in records.records},
-            },
-        )
+        packages = [(r.name, r.version, r.build) for r in records.records]
+        return conda_installed(build, records.subdir, records.virtual_packages, packages)

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 import tomli_w
 
 from torchenv.backends.conda import SUBDIRS
-from torchenv.backends.lockfile import Lock, pip_requirements
+from torchenv.backends.lockfile import PACKAGE_NAME, Lock, pip_requirements
 from torchenv.backends.lockrecord import CUDA, SUBDIR, LockRecord
 from torchenv.errors import UsageError
 from torchenv.untrusted.text import printable, strip_credentials
 
 FORMATS = ("requirements.txt", "environment.yml", "pixi.toml")
 
-# PEP 508 names (as lockfile.py): nothing an option, a comment or a second line could start with
-_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+# PEP 508 names (lockfile.PACKAGE_NAME): nothing an option, comment or second line starts with
+_NAME = PACKAGE_NAME
 # the characters of a PEP 440 version; packaging accepts " 1.0 " with its spaces, this does not
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_-]{0,127}")
 # markers as uv writes them: no "#" (a pip comment), "$" (pip's ${VAR}) or "\\" (a continuation)

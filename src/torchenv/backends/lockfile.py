@@ -147,7 +147,7 @@ def parse_lock(data: bytes, path: str) -> Lock:
 
 # PEP 508 names (packaging.utils): what pip and uv accept, and nothing a requirements file
 # could read as an option or a second line
-_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+PACKAGE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 
 
 def _package(entry: object, key: str, path: str) -> LockedPackage:
@@ -156,7 +156,7 @@ def _package(entry: object, key: str, path: str) -> LockedPackage:
 
     if not isinstance(entry, dict):
         raise LockFieldError(path, key, entry, "a table")
-    name = checked(path, f"{key}.name", entry.get("name"), _NAME, "a package name")
+    name = checked(path, f"{key}.name", entry.get("name"), PACKAGE_NAME, "a package name")
     version = entry.get("version", "")
     try:
         Version(version if isinstance(version, str) else "")
