@@ -19,9 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import knowledge_audit  # the audit's corrections, applied last (same directory)
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "torchenv" / "knowledge" / "data"
 PYPI_URL = "https://pypi.org/pypi/torch/json"
@@ -190,8 +194,8 @@ def seed_release(rel: dict[str, Any], survey: dict[str, Any], pypi: dict[str, An
 # --- minors: variants per platform -----------------------------------------------------------
 def aarch64_cuda(minor: str, linux: list[str]) -> list[str]:
     # S4: test-infra CUDA_AARCH64_ARCHES at each minor's go-live commit (compat-matrix 1b/2),
-    # from 2.7 on only: compat-matrix.md section 2 starts the CUDA aarch64 wheels on
-    # download.pytorch.org at 2.7, so 2.6's list (12.6/12.8-aarch64) is not taken (AARCH64_NOTE)
+    # from 2.7 on: the survey started the CUDA aarch64 wheels at 2.7; the audit found those of
+    # 2.4-2.6 in the index listing, which knowledge_audit.apply_aarch64 adds afterwards
     if minor == "2.7":
         return ["cu128"]
     if minor == "2.8":
@@ -506,12 +510,19 @@ def main() -> None:
     by_version = {r["version"]: r for r in survey["torch_releases"]}
     for rel in torch["releases"]:
         seed_release(rel, by_version[rel["version"]], pypi)
+        knowledge_audit.apply_release(rel)
+    knowledge_audit.apply_variants(torch["minors"])
     for minor, entry in torch["minors"].items():
         seed_minor(minor, entry)
+    knowledge_audit.apply_aarch64(torch["minors"])
+    # twice: the aarch64 rows derive from the corrected Linux rows, then are corrected too
+    torch["arch_lists"] = knowledge_audit.apply_arch_lists(torch["arch_lists"])
     seed_arch_lists(torch)
+    torch["arch_lists"] = knowledge_audit.apply_arch_lists(torch["arch_lists"])
     seed_conda_forge(torch, survey)
     seed_gpus(files["gpus.json"])
     seed_sources(files["sources.json"], survey)
+    knowledge_audit.apply_sources(files["sources.json"])
     for name, data in files.items():
         text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
         (args.data_dir / name).write_text(text, "utf-8")

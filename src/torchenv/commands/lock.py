@@ -72,7 +72,7 @@ def requirements(spec: Spec, stack: Stack, platforms: Sequence[str]) -> list[str
                 "one (`torchenv matrix` lists the pairings).",
             )
     paired = [(library, getattr(stack, library)) for library in spec.libraries]
-    return [*pins(stack.torch, label, paired), *spec.packages]
+    return [*pins(stack.torch, label, paired, platforms), *spec.packages]
 
 
 def tool_table(spec: Spec, spec_hash: str, plan: PlanReport, sources: Sources) -> dict[str, Any]:

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torchenv.errors import TorchenvError
+from torchenv.knowledge.rows import release_of as _release
+from torchenv.knowledge.rows import version_key as _vkey
 from torchenv.models import DomainPairing, DriverRequirement, VariantArchs
 from torchenv.models.compat import (
     CondaForgeBuild,
-    DefaultBuild,
     GpuModel,
     PlanKnowledge,
     TorchRelease,
@@ -159,41 +160,6 @@ def load_data(name: str, packaged_only: bool = False) -> dict[str, Any]:
         )
     data["_origin"] = "packaged"
     return data
-
-
-def _vkey(version: str) -> tuple[int, ...]:
-    """ "2.10.0" -> (2, 10, 0): release versions are plain X.Y.Z, no need for packaging here."""
-    return tuple(int(part) for part in re.findall(r"\d+", split_local(version)[0]))
-
-
-def _release(row: dict[str, Any]) -> TorchRelease:
-    build = row.get("pypi_linux_x86_64") or {}
-    default = None
-    if build.get("variant"):
-        default = DefaultBuild(
-            variant=build["variant"],
-            cuda=build.get("cuda"),
-            archs=tuple(build.get("archs") or ()),
-            cudnn=build.get("cudnn"),
-            nccl=build.get("nccl"),
-            cublas=build.get("cublas"),
-            cudart=build.get("cudart"),
-        )
-    pypi_default = row.get("pypi_default") or ({"linux_x86_64": default.variant} if default else {})
-    return TorchRelease(
-        version=row["version"],
-        released=row.get("released"),
-        requires_python=row.get("requires_python"),
-        python={p: tuple(v) for p, v in (row.get("python") or {}).items()},
-        pypi_default=dict(pypi_default),
-        torchvision=row.get("torchvision"),
-        torchaudio=row.get("torchaudio"),
-        source=str(row.get("source", "")),
-        yanked=bool(row.get("yanked", False)),
-        glibc=row.get("glibc"),
-        default_build=default,
-        notes=tuple(row.get("notes") or ()),
-    )
 
 
 @dataclass(frozen=True)

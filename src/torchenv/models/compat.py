@@ -6,7 +6,7 @@ knowledge package implements it from its packaged, sourced data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -67,6 +67,12 @@ class TorchRelease:
     glibc: str | None = None  # "2.28": the manylinux floor of the Linux wheels
     default_build: DefaultBuild | None = None
     notes: tuple[str, ...] = ()
+    # variant -> glibc floor where a variant's wheels differ from ``glibc`` (2.6.0: cu126 is
+    # manylinux_2_28 while the PyPI wheels are manylinux1)
+    glibc_by_variant: dict[str, str] = field(default_factory=dict)
+
+    def glibc_for(self, variant: str | None) -> str | None:
+        return self.glibc_by_variant.get(variant or "", self.glibc)
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,50 @@ def local_label(torch: str, variant: str, platforms: Iterable[str]) -> str:
     return f"+{variant}"
 
 
-def pins(torch: str, label: str, libraries: Iterable[tuple[str, str | None]]) -> list[str]:
-    """Exact pins of torch and its domain libraries, each with the same local label; a library
-    without a version is left out."""
+# Domain-library wheels that carry no local label where torch's do, so a labeled pin finds
+# nothing (the knowledge audit of 2026-12-06, issue 13; knowledge source S15 and S2):
+# - torchvision's linux_aarch64 CUDA wheels of the torch 2.7-2.9 releases (0.22-0.24) are named
+#   without one on download.pytorch.org;
+# - torchaudio 2.11.1 is one py3-none wheel per platform (requires torch>=2.11), unlabeled on
+#   PyPI, and serves torch 2.12 and later.
+# An unlabeled exact pin still matches a labeled wheel (PEP 440), and uv takes these libraries
+# from the variant's index only (installer_argv.index_options), so it cannot pick another build.
+UNLABELED_RELEASES = frozenset({("torchaudio", "2.11.1")})
+UNLABELED_AARCH64_TORCHVISION = ((2, 7), (2, 9))
+
+
+def library_label(
+    library: str, version: str, torch: str, label: str, platforms: Iterable[str]
+) -> str:
+    """The local label to pin a domain library with, given torch's."""
+    if not label or (library, version) in UNLABELED_RELEASES:
+        return ""
+    low, high = UNLABELED_AARCH64_TORCHVISION
+    if (
+        library == "torchvision"
+        and label != "+cpu"
+        and "linux_aarch64" in set(platforms)
+        and low <= _minor(torch) <= high
+    ):
+        return ""
+    return label
+
+
+def pins(
+    torch: str,
+    label: str,
+    libraries: Iterable[tuple[str, str | None]],
+    platforms: Iterable[str] = (),
+) -> list[str]:
+    """Exact pins of torch and its domain libraries, each with torch's local label unless its
+    wheels carry none (``library_label``); a library without a version is left out."""
+    kinds = tuple(platforms)
     lines = [f"torch=={torch}{label}"]
-    lines += [f"{name}=={version}{label}" for name, version in libraries if version]
+    lines += [
+        f"{name}=={version}{library_label(name, version, torch, label, kinds)}"
+        for name, version in libraries
+        if version
+    ]
     return lines
 
 

@@ -61,7 +61,8 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)  # why it cannot run: rejected
     caveats: list[str] = field(default_factory=list)  # it runs, but the user must know this
     fits: list[TargetFit] = field(default_factory=list)
-    ptx_or_compat: bool = False  # runs only through PTX JIT or minor-version compatibility
+    ptx: bool = False  # a GPU runs it only through PTX JIT (slow first start, needs new driver)
+    compat: bool = False  # the driver runs its CUDA through minor-version compatibility only
 
     @property
     def ok(self) -> bool:
@@ -97,6 +98,7 @@ def evaluate(kb: PlanKnowledge, cand: Candidate, target: PlanTarget) -> Verdict:
     if target.platform.startswith("macos"):
         verdict.reasons.append(prefix + "macOS has no CUDA builds (use the cpu build; MPS)")
         return verdict
+    _check_variant_glibc(cand, target, verdict)
     _check_driver(kb, cand, target, verdict)
     gpus = _check_archs(kb, cand, target, verdict)
     if not target.gpus:
@@ -135,10 +137,22 @@ def _check_driver(kb: PlanKnowledge, cand: Candidate, target: PlanTarget, verdic
             f"runs CUDA {req.cuda.split('.')[0]}.x"
         )
     elif req.release_floor and not driver_at_least(target.driver, req.release_floor):
-        verdict.ptx_or_compat = True
+        verdict.compat = True
         verdict.caveats.append(
             prefix + f"driver {target.driver} runs CUDA {req.cuda} through minor-version "
             f"compatibility only (full support, PTX JIT of {req.cuda} code: >= {req.release_floor})"
+        )
+
+
+def _check_variant_glibc(cand: Candidate, target: PlanTarget, verdict: Verdict) -> None:
+    """A variant whose wheels need a newer glibc than the release's PyPI wheels (2.6.0+cu126:
+    manylinux_2_28; knowledge ``glibc_by_variant``)."""
+    floor = cand.release.glibc_by_variant.get(cand.variant)
+    linux = target.platform.startswith("linux") and not target.musl
+    if floor and linux and target.glibc and _version_tuple(target.glibc) < _version_tuple(floor):
+        verdict.reasons.append(
+            f"{target.name}: glibc {target.glibc} is older than {floor}, which the "
+            f"{cand.label} wheels need (manylinux_{floor.replace('.', '_')})"
         )
 
 
@@ -201,7 +215,7 @@ def _check_archs(
                 + (JETSON_HINT if target.jetson else "")
             )
         elif how == "ptx":
-            verdict.ptx_or_compat = True
+            verdict.ptx = True
             verdict.caveats.append(
                 prefix + f"{label} runs through PTX JIT only (slow first start, needs a driver "
                 "that knows the PTX)"
@@ -232,15 +246,22 @@ def release_reasons(
             )
         elif (
             target.platform.startswith("linux")
-            and release.glibc
+            and (floor := _lowest_glibc(release))
             and target.glibc
-            and _version_tuple(target.glibc) < _version_tuple(release.glibc)
+            and _version_tuple(target.glibc) < _version_tuple(floor)
         ):
             reasons.append(
-                prefix + f"glibc {target.glibc} is older than {release.glibc}, which the "
-                f"torch {release.version} wheels need (manylinux_{release.glibc.replace('.', '_')})"
+                prefix + f"glibc {target.glibc} is older than {floor}, which the "
+                f"torch {release.version} wheels need (manylinux_{floor.replace('.', '_')})"
             )
     return reasons
+
+
+def _lowest_glibc(release: TorchRelease) -> str | None:
+    """The glibc every variant of the release needs at least; a variant needing more is
+    refused on its own (``_check_variant_glibc``)."""
+    floors = [f for f in (release.glibc, *release.glibc_by_variant.values()) if f]
+    return min(floors, key=_version_tuple) if floors else None
 
 
 def span(pythons: tuple[str, ...]) -> str:

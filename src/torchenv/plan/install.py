@@ -49,10 +49,10 @@ def recipes(
 def requirements(stack: Stack, targets: Sequence[PlanTarget]) -> list[str]:
     """Exact pins; without a local label (models/indexes.py) the pin is still exact: the
     commands read only the variant's index."""
-    label = local_label(stack.torch, stack.variant, (t.platform for t in targets))
-    return pins(
-        stack.torch, label, [("torchvision", stack.torchvision), ("torchaudio", stack.torchaudio)]
-    )
+    platforms = [t.platform for t in targets]
+    label = local_label(stack.torch, stack.variant, platforms)
+    libraries = [("torchvision", stack.torchvision), ("torchaudio", stack.torchaudio)]
+    return pins(stack.torch, label, libraries, platforms)
 
 
 def _python_word(stack: Stack, targets: Sequence[PlanTarget]) -> tuple[str | None, list[str]]:

@@ -1,9 +1,9 @@
 """Choose the newest torch build that runs on every target, and explain every rejection.
 
 Releases are tried newest first; within the first release that has a working variant the best
-variant wins: one that runs everywhere without caveats (no PTX JIT, no minor-version
-compatibility) before one with them, then the variant PyPI itself serves (the most used build),
-then the newest CUDA. Older releases are not examined once one fits.
+variant wins (``plan.choice``: no PTX JIT, PyPI's own build, no minor-version compatibility,
+newest CUDA), and the plan says in one line why it beat the others. Older releases are not
+examined once one fits.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from torchenv.models.plan import (
     Stack,
     TargetFit,
 )
+from torchenv.plan import choice
 from torchenv.plan.evaluate import (
     CONDA_FORGE,
     PYTORCH_INDEX,
@@ -108,22 +109,22 @@ def _search(
         if reasons:
             found.rejected.append(Rejection(f"torch {release.version}", tuple(reasons)))
             continue
-        accepted: list[tuple[tuple[bool, bool, tuple[int, ...]], Candidate, Verdict]] = []
+        accepted: list[choice.Option] = []
         variants = _variants(kb, release, targets, channel, request, found.rejected)
         for cand in variants:
             verdict = _evaluate_all(kb, cand, targets)
             if not verdict.ok:
                 found.rejected.append(Rejection(cand.label, tuple(verdict.reasons)))
                 continue
-            default = all(release.pypi_default.get(t.platform) == cand.variant for t in targets)
-            cuda = tuple(int(p) for p in (cand.cuda or "0").split("."))
-            accepted.append(((not verdict.ptx_or_compat, default, cuda), cand, verdict))
+            accepted.append(choice.option(cand, verdict, targets))
         if accepted:
-            _, cand, verdict = max(accepted, key=lambda item: item[0])
+            chosen = choice.best(accepted)
+            cand, verdict = chosen.candidate, chosen.verdict
             stack_python = python or next((t.python for t in targets if t.python), "")
             found.stack = _stack(kb, cand, stack_python, targets, libraries.versions)
             found.verdict = verdict
-            found.notes += [n for n in (python_note, *libraries.notes) if n]
+            why = choice.explain(chosen, accepted)
+            found.notes += [n for n in (why, python_note, *libraries.notes) if n]
             found.notes += _unverified(kb, cand, targets)
             return found
     return found
@@ -266,7 +267,8 @@ def _evaluate_all(kb: PlanKnowledge, cand: Candidate, targets: Sequence[PlanTarg
         total.reasons += one.reasons
         total.caveats += one.caveats
         total.fits += one.fits
-        total.ptx_or_compat = total.ptx_or_compat or one.ptx_or_compat
+        total.ptx = total.ptx or one.ptx
+        total.compat = total.compat or one.compat
     return total
 
 

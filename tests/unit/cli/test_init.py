@@ -46,7 +46,7 @@ def test_init_for_a_gpu(project: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert code == 0, err
     assert out.splitlines() == [
         "wrote torchenv.toml",
-        "stack: torch 2.15.0+cu132, torchvision 0.29.2, Python 3.12, CUDA 13.2",
+        "stack: torch 2.15.0+cu132, torchvision 0.29.2, torchaudio 2.11.1, Python 3.12, CUDA 13.2",
         "next: torchenv lock",
     ]
     text = (project / "torchenv.toml").read_text()
@@ -59,7 +59,7 @@ def test_init_for_a_gpu(project: Path, capsys: pytest.CaptureFixture[str]) -> No
         "==2.15.0",
         "13.2",
     )
-    assert spec.libraries == ("torchvision",) and spec.installer == "uv"
+    assert spec.libraries == ("torchvision", "torchaudio") and spec.installer == "uv"
     assert (spec.targets.gpus, spec.targets.driver, spec.targets.machines) == (
         ("H100",),
         "580.65.06",
@@ -90,9 +90,10 @@ def test_torchaudio_is_listed_when_paired(
 ) -> None:
     code, doc = init_json(capsys, "--gpu", "RTX 5090", "--driver", "570.133.07", "--python", "3.12")
     assert code == 0
-    assert doc["plan"]["stack"]["torchaudio"] == "2.11.0"
+    # torchaudio 2.11.1 (requires torch>=2.11, py3-none) pairs with 2.13.0 (audit, S2)
+    assert doc["plan"]["stack"]["torchaudio"] == "2.11.1"
     assert doc["spec"]["libraries"] == ["torchvision", "torchaudio"]
-    assert (doc["spec"]["torch"], doc["spec"]["cuda"]) == ("==2.11.0", "12.8")
+    assert (doc["spec"]["torch"], doc["spec"]["cuda"]) == ("==2.13.0", "12.9")
 
 
 def test_init_for_machine_files(

@@ -30,7 +30,7 @@ def test_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert row["released"] == "2026-07-08" and row["pypi_variant"] == "cu130"
     assert row["cuda"] == "13.0" and row["driver_floor"] == "580.65.06"
     assert row["archs"][0] == "sm_75" and row["index_variants"][-1] == "cpu"
-    assert row["torchvision"] == "0.28.0" and row["torchaudio"] is None
+    assert row["torchvision"] == "0.28.0" and row["torchaudio"] == "2.11.1"
     assert set(row["source"].split(",")) >= {"S1", "S3", "S4", "S10a"}
     assert doc["origin"] == "packaged data retrieved 2026-11-23"
     ids = [s["id"] for s in doc["sources"]]
@@ -92,7 +92,7 @@ def test_text_table_when_piped(capsys: pytest.CaptureFixture[str]) -> None:
     assert first.index("cu130") == header.index("PyPI") == second.index("cu130")
     assert first.index("sm_75-sm_120") == header.index("GPU code")
     assert first.index("580.65.06") == header.index("driver>=")
-    assert "cu126 cu130 cu132 rocm7.1 rocm7.2 xpu cpu" in first
+    assert "cu126 cu129 cu130 cu132 rocm7.1 rocm7.2 xpu cpu" in first
     assert any(line.startswith("2.12.1: ") and "torchaudio" in line for line in lines)
     assert "Data: packaged data retrieved 2026-11-23" in out
     assert any(line.startswith("Sources: S1 S2 S3") for line in lines)

@@ -47,8 +47,10 @@ def test_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
 def test_blackwell_consumer_gpu_with_a_570_driver(capsys: pytest.CaptureFixture[str]) -> None:
     code, doc = plan_json(capsys, "--gpu", "RTX 5090", "--driver", "570.133.07")
     assert code == 0
-    # CUDA 13 needs R580; the newest 12.8 build with sm_120 cubins is 2.11's cu128 variant
-    assert (doc["stack"]["torch"], doc["stack"]["variant"]) == ("2.11.0", "cu128")
+    # CUDA 13 needs R580; 2.13's cu129 variant (S3c: its PYTORCH_RELEASES_CODE_CC) has sm_120
+    # cubins and runs on R570 through minor-version compatibility
+    assert (doc["stack"]["torch"], doc["stack"]["variant"]) == ("2.13.0", "cu129")
+    assert "minor-version compatibility" in " ".join(doc["fits"][0]["caveats"])
     text = rejected(doc)
     assert "2.15.0+cu132: command line: driver 570.133.07 is older than 580.65.06" in text
     assert "2.14.1+cu126: command line: no kernels for" in text and "(12.0)" in text
@@ -57,9 +59,14 @@ def test_blackwell_consumer_gpu_with_a_570_driver(capsys: pytest.CaptureFixture[
 def test_pascal_gpu_with_a_recent_torch_request(capsys: pytest.CaptureFixture[str]) -> None:
     code, doc = plan_json(capsys, "--gpu", "GTX 1080", "--driver", "580.65.06", "--torch", ">=2.13")
     assert code == 0
-    assert (doc["stack"]["torch"], doc["stack"]["variant"]) == ("2.14.1", "cu126")
+    # 2.15's cu126 variant keeps sm_60 (PYTORCH_RELEASES_CODE_CC of the 2.15.0 wheel, S3c)
+    assert (doc["stack"]["torch"], doc["stack"]["variant"]) == ("2.15.0", "cu126")
     assert "2.15.0+cu132: command line: no kernels for" in rejected(doc)
     code, doc = plan_json(capsys, "--gpu", "GTX 1080", "--driver", "580.65.06", "--torch", "2.15")
+    assert code == 0 and doc["stack"]["variant"] == "cu126"
+    code, doc = plan_json(
+        capsys, "--gpu", "GTX 1080", "--driver", "580.65.06", "--torch", "2.15", "--cuda", "13.2"
+    )
     assert code == 3 and doc["stack"] is None
 
 
@@ -111,7 +118,7 @@ def test_text_output_shows_stack_install_and_rejections(capsys: pytest.CaptureFi
     assert code == 0
     for piece in (
         "Stack",
-        "torch        2.14.1+cu126",
+        "torch        2.15.0+cu126",
         "Install with uv",
         "Not chosen",
         "--index-url https://download.pytorch.org/whl/cu126",

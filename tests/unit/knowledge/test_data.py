@@ -221,18 +221,18 @@ def test_the_original_gpu_rows_are_kept() -> None:
     assert "not readable" in GPUS["note"]  # the S12 caveat
 
 
-def test_aarch64_cuda_variants_start_at_2_7() -> None:
-    # compat-matrix.md section 2: CUDA aarch64 wheels on download.pytorch.org from 2.7 (cu128);
-    # test-infra's CUDA_AARCH64_ARCHES already listed 12.6/12.8-aarch64 at 2.6's go-live commit,
-    # but that list is not channel-specific, and the note must say why it is not taken
-    assert KB.platform_variants("2.6.0", "linux_aarch64") == ("cpu",)
-    assert KB.platform_variants("2.5.1", "linux_aarch64") == ("cpu",)
+def test_aarch64_cuda_variants_start_at_2_4() -> None:
+    # the audit of 2026-12-06 read aarch64 CUDA wheels for Grace Hopper (sm_90) in the
+    # download.pytorch.org listing from 2.4 on (S15); the survey had started them at 2.7
+    assert KB.platform_variants("2.4.1", "linux_aarch64") == ("cu124", "cpu")
+    assert KB.platform_variants("2.5.1", "linux_aarch64") == ("cu124", "cpu")
+    assert KB.platform_variants("2.6.0", "linux_aarch64") == ("cu126", "cpu")
+    assert KB.platform_variants("2.3.1", "linux_aarch64") == ("cpu",)
     assert KB.platform_variants("2.7.0", "linux_aarch64") == ("cu128", "cpu")
     note = TORCH["minors"]["2.6"]["platform_variants_note"]
-    assert note.startswith("linux_aarch64: cpu only.") and "12.6-aarch64 and 12.8-aarch64" in note
-    assert "not channel-specific" in note and "from 2.7 on" in note
-    for minor in ("1.13", "2.5"):
-        assert "from 2.7 on" in TORCH["minors"][minor]["platform_variants_note"]
+    assert note.startswith("linux_aarch64: cu126 (sm_90, Grace Hopper) and cpu") and "S15" in note
+    assert "win_amd64: inferred" in note
+    assert "from 2.7 on" in TORCH["minors"]["1.13"]["platform_variants_note"]
 
 
 def seed_script() -> Any:
@@ -256,4 +256,5 @@ def test_the_seed_script_reproduces_the_gpu_rows_and_minor_notes() -> None:
     for minor, entry in TORCH["minors"].items():
         again = copy.deepcopy(entry)
         seed.seed_minor(minor, again)
+        seed.knowledge_audit.apply_aarch64({**copy.deepcopy(TORCH["minors"]), minor: again})
         assert again == entry, minor

@@ -85,6 +85,7 @@ def test_pairings_from_the_blog_claims() -> None:
 def test_variants_and_archs() -> None:
     assert KB.index_variants("2.13.0") == (
         "cu126",
+        "cu129",
         "cu130",
         "cu132",
         "rocm7.1",
@@ -143,7 +144,8 @@ def test_release_facts_a_user_must_know() -> None:
     assert releases["2.15.0"].pypi_default["linux_aarch64"] == "cu132"
     assert releases["2.11.0"].torchaudio == "2.11.0"
     for version in ("2.12.0", "2.13.0", "2.14.1", "2.15.0"):
-        assert releases[version].torchaudio is None  # none released after 2.11.0
+        # torchaudio 2.11.1: py3-none wheels, Requires-Dist torch>=2.11 (its METADATA, S2)
+        assert releases[version].torchaudio == "2.11.1"
     assert any("inferred" in n for n in releases["2.15.0"].notes)
     build = releases["2.12.1"].default_build
     assert build is not None and build.cublas == "13.1.1.3"  # upper pin of the range
@@ -156,10 +158,13 @@ def test_platform_variants() -> None:
     assert KB.platform_variants("2.8.0", "linux_aarch64") == ("cu129", "cpu")
     assert KB.platform_variants("2.10.0", "linux_aarch64") == ("cu126", "cu128", "cu130", "cpu")
     assert KB.platform_variants("2.12.0", "linux_aarch64") == ("cu126", "cu130", "cu132", "cpu")
-    assert KB.platform_variants("2.13.0", "win_amd64") == ("cu126", "cu130", "cu132", "xpu", "cpu")
+    assert KB.platform_variants("2.13.0", "win_amd64") == (
+        *("cu126", "cu129", "cu130", "cu132"),
+        *("xpu", "cpu"),
+    )
     assert KB.platform_variants("2.13.0", "macos_arm64") == ()
     assert KB.platform_variants("9.9.0", "linux_x86_64") == ()
-    assert KB.index_provenance("2.13.0", "linux_aarch64") == (True, "S4")
+    assert KB.index_provenance("2.13.0", "linux_aarch64") == (True, "S4; cu129 from S3c,S15")
     assert KB.index_provenance("2.13.0", "win_amd64")[0] is False
 
 

@@ -111,13 +111,18 @@ def test_requested_cuda_version_is_honoured() -> None:
     assert report.stack is None and "no CUDA 11.7 build" in reasons(report)
 
 
-def test_full_driver_support_beats_minor_version_compatibility() -> None:
-    # 565 runs 12.8 only through minor-version compatibility (12.8 GA wants 570.26)
+def test_minor_version_compatibility_does_not_outrank_pypis_build() -> None:
+    # 565 runs 12.8 only through minor-version compatibility (12.8 GA wants 570.26), which runs
+    # the H100's sm_90 cubins: PyPI's cu128 build stays the choice, and the plan says why
     report = plan(node(H100, driver="565.57.01"), torch="==2.8.*")
-    assert chosen(report) == "2.8.0+cu126"
+    assert chosen(report) == "2.8.0+cu128"
+    assert "minor-version compatibility" in " ".join(report.fits[0].caveats)
+    assert "chose 2.8.0+cu128 over cu126 (cu128 is PyPI's build of torch 2.8.0" in report.notes[1]
+
+
+def test_full_driver_support_decides_between_builds_that_are_not_pypis() -> None:
     forced = plan(node(H100, driver="565.57.01"), torch="==2.8.*", cuda="12.8")
     assert chosen(forced) == "2.8.0+cu128"
-    assert "minor-version compatibility" in " ".join(forced.fits[0].caveats)
 
 
 def test_old_glibc_rejects_manylinux_2_28_wheels() -> None:
