@@ -42,7 +42,8 @@ class Sources:
         """``base``: the spec's directory, against which relative find-links folders are
         resolved (the spec says so; uv and pip would resolve them against the working
         directory)."""
-        pytorch = None if macos else variant_index(variant, index.pytorch)
+        # macOS builds and a spec without a PyTorch index take PyPI's builds as they are
+        pytorch = None if macos or index.pytorch is None else variant_index(variant, index.pytorch)
         links = tuple(
             str(base / link)
             if base and "://" not in link and not Path(link).is_absolute()

@@ -32,7 +32,7 @@ PYTHON = re.compile(r"3\.\d{1,2}t?")
 CUDA = re.compile(r"\d{1,2}\.\d{1,2}")
 ARCH = re.compile(r"(sm|compute)_\d{2,3}[af]?")
 DRIVER = re.compile(r"\d{2,4}(\.\d{1,3}){1,2}")
-CHANNELS = ("pytorch-index", "conda-forge")
+CHANNELS = ("pytorch-index", "pypi", "conda-forge")
 PLATFORMS = ("linux_x86_64", "linux_aarch64", "win_amd64", "macos_arm64", "macos_x86_64")
 # a file name of the spec, a target's name, where the knowledge came from: printable text
 TEXT = re.compile(rf"(?!.*{UNSAFE_IN_A_LINE.pattern}).{{0,300}}", re.DOTALL)

@@ -46,7 +46,7 @@ def lock(ctx: click.Context, spec: str | None, verbose: bool, as_json: bool) -> 
     emit(
         [
             ("  torch ", None),
-            (f"{stack.torch}+{stack.variant}", "bold green"),
+            (stack.build, "bold green"),
             (f", Python {stack.python}, for {', '.join(report.platforms)}", None),
         ]
     )

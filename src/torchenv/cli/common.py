@@ -118,6 +118,13 @@ def plan_target_options(func: F) -> F:
             type=click.Path(dir_okay=False),
             help="`torchenv inspect --json` of a target machine (repeat for a fleet).",
         ),
+        click.option(
+            "--no-pytorch-index",
+            "no_pytorch_index",
+            is_flag=True,
+            help="Only PyPI or its mirror is reachable: plan each release's PyPI build "
+            "(the spec's `[index] pytorch = false`).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)

@@ -44,6 +44,7 @@ def init(
     driver: str | None,
     platform: str | None,
     machine_files: tuple[str, ...],
+    no_pytorch_index: bool,
     installer: str | None,
     name: str | None,
     out: str,
@@ -73,6 +74,8 @@ def init(
         ("--name", [name]),
     ):
         origin += [part for value in values if value is not None for part in (flag, value)]
+    if no_pytorch_index:
+        origin.append("--no-pytorch-index")
     options = parse_options(
         torch=torch_spec,
         python=python,
@@ -82,6 +85,7 @@ def init(
         machine_files=machine_files,
         installer=installer,
         platform=platform,
+        pytorch_index=not no_pytorch_index,
     )
     probe = None if (gpus or machine_files) else common.context()
     report = run_init(
@@ -104,8 +108,8 @@ def init(
 
 
 def stack_line(stack: Stack) -> str:
-    if stack.channel == "pytorch-index":
-        parts = [f"torch {stack.torch}+{stack.variant}"]
+    if stack.channel in ("pytorch-index", "pypi"):
+        parts = [f"torch {stack.build}"]
     else:
         kind = f"cuda{stack.variant[2:]}" if stack.cuda else "cpu"
         parts = [f"pytorch {stack.torch} (conda-forge {kind} build)"]

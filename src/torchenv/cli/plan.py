@@ -27,6 +27,7 @@ def plan(
     driver: str | None,
     platform: str | None,
     machine_files: tuple[str, ...],
+    no_pytorch_index: bool,
     installer: str | None,
     verbose: bool,
     as_json: bool,
@@ -46,6 +47,7 @@ def plan(
         machine_files=machine_files,
         installer=installer,
         platform=platform,
+        pytorch_index=not no_pytorch_index,
     )
     probe = None if (gpus or machine_files) else common.context()
     report = run_plan(probe, options)

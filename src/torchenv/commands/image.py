@@ -195,7 +195,7 @@ def run_image(
         notes.append(f"{len(wheels)} local wheel(s) of the lock copied into wheels/")
     result = None
     if build:
-        urls = (spec.index.pypi, spec.index.pytorch, *spec.index.find_links)
+        urls = (spec.index.pypi, *filter(None, [spec.index.pytorch]), *spec.index.find_links)
         result = _build(ctx, target, image, builder, build_args, verbose, progress, urls)
     return ImageReport(
         IMAGE_SCHEMA,

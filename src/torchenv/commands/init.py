@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from torchenv.commands.plan import run_plan
 from torchenv.errors import UsageError
 from torchenv.models.plan import PlanOptions, PlanReport, Stack
-from torchenv.models.spec import SPEC_FILE, Spec, SpecTargets
+from torchenv.models.spec import SPEC_FILE, Spec, SpecIndex, SpecTargets
 from torchenv.spec import parse_spec_text, render_spec
 from torchenv.spec.validate import NAME_PATTERN, SPEC_INSTALLERS
 from torchenv.untrusted import files
@@ -81,6 +81,7 @@ def run_init(
         libraries=_libraries(report.stack),
         installer=installer or "uv",
         targets=targets,
+        index=SpecIndex() if options.request.pytorch_index else SpecIndex(pytorch=None),
     )
     text = render_spec(spec, origin)
     # read back before writing: what init writes must be a spec that lock accepts

@@ -54,13 +54,15 @@ def spec_plan(ctx: ProbeContext | None, spec: Spec, cwd: Path) -> PlanReport:
         machine_files=[str(path) for path in machine_paths(spec, cwd)],
         installer=spec.installer,
         platform=targets.platform,
+        pytorch_index=spec.index.pytorch is not None,
     )
     return run_plan(None if options.describes_targets else ctx, options)
 
 
 def requirements(spec: Spec, stack: Stack, platforms: Sequence[str]) -> list[str]:
-    # the local label keeps an exact pin from matching a build of another variant
-    label = local_label(stack.torch, stack.variant, platforms)
+    # the local label keeps an exact pin from matching a build of another variant; PyPI's
+    # builds have none (PEP 440 forbids them there)
+    label = "" if stack.channel == "pypi" else local_label(stack.torch, stack.variant, platforms)
     for library in spec.libraries:
         version = getattr(stack, library)
         if version is None:
@@ -144,7 +146,7 @@ def run_lock(
     reqs = requirements(spec, stack, platforms)
     out = (out_dir or spec_dir) / LOCK_FILE
     uv = find_uv()
-    progress(f"resolving torch {stack.torch}+{stack.variant} for Python {stack.python} with uv")
+    progress(f"resolving torch {stack.build} for Python {stack.python} with uv")
     with tempfile.TemporaryDirectory(prefix="torchenv-lock-") as tmp:
         req_file = Path(tmp) / "requirements.in"
         req_file.write_text("\n".join(reqs) + "\n", "utf-8")
@@ -156,6 +158,9 @@ def run_lock(
         resolved = strip_url_credentials(files.read_text(raw))
         text = with_tool_table(resolved, tool_table(spec, spec_hash(spec), plan, sources))
         lock = parse_lock(text.encode("utf-8"), str(out))
+        notes = plan.notes
+        if stack.channel == "pypi":
+            notes += (cuda_of_lock(stack, lock.versions()),)
         files.write_output(out, text.encode("utf-8"), what="the lock")
     return LockReport(
         LOCK_SCHEMA,
@@ -165,8 +170,37 @@ def run_lock(
         stack,
         lock.versions(),
         tuple(platforms),
-        plan.notes,
+        notes,
     )
+
+
+# the CUDA runtime wheel PyPI's torch requires: nvidia-cuda-runtime-cu12 up to CUDA 12, then
+# nvidia-cuda-runtime (13.x) through the cuda-toolkit metapackage (compat-matrix.md, S2, S13)
+CUDA_RUNTIME_WHEELS = (
+    "nvidia-cuda-runtime",
+    "nvidia-cuda-runtime-cu12",
+    "nvidia-cuda-runtime-cu11",
+)
+
+
+def cuda_of_lock(stack: Stack, versions: dict[str, str]) -> str:
+    """What the resolved lock says of the PyPI build's CUDA: the runtime wheel's version is the
+    CUDA release it belongs to (13.0.96 -> 13.0), checked against the plan's variant."""
+    runtime = next((versions[n] for n in CUDA_RUNTIME_WHEELS if n in versions), None)
+    if stack.cuda is None:
+        return "CPU build from PyPI" + (f" (yet it requires CUDA {runtime})" if runtime else "")
+    if runtime is None:
+        return (
+            f"PyPI's torch {stack.torch} is planned as {stack.variant}, but the lock holds no "
+            "CUDA runtime wheel: on this platform it is not a CUDA build"
+        )
+    cuda = ".".join(runtime.split(".")[:2])
+    if cuda != stack.cuda:
+        return (
+            f"the lock's CUDA runtime is {runtime} (CUDA {cuda}), not the planned {stack.cuda}: "
+            "the knowledge data is stale for this release (`torchenv db update`)"
+        )
+    return f"CUDA {cuda} from PyPI's nvidia-* wheels (runtime {runtime}), as planned"
 
 
 def _lock_conda(

@@ -234,7 +234,7 @@ def _check_runs_here(ctx: ProbeContext, ref: SpecRef, stack: object) -> None:
     if here.stack is None:
         raise NoStackError(
             here,
-            f"The upgraded stack (torch {stack.torch}+{stack.variant}, Python {stack.python}) "
+            f"The upgraded stack (torch {stack.build}, Python {stack.python}) "
             "would not run on this machine; the environment was left as it is.",
             "`torchenv plan` shows what does run here; change the spec's torch or cuda.",
         )

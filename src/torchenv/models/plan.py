@@ -21,6 +21,9 @@ class PlanRequest:
     # domain libraries the stack must include (a spec's `libraries`); others are added when a
     # release is paired with them and has wheels for the Python
     libraries: tuple[str, ...] = ()
+    # False: the PyPI (mirror) index only, so each release's PyPI build (``[index] pytorch =
+    # false``, ``--no-pytorch-index``); the planner's channel is then "pypi"
+    pytorch_index: bool = True
 
 
 @dataclass(frozen=True)
@@ -69,12 +72,19 @@ class Stack:
     python: str
     torchvision: str | None
     torchaudio: str | None
-    channel: str  # "pytorch-index" (download.pytorch.org + PyPI) or "conda-forge"
+    channel: str  # "pytorch-index" (download.pytorch.org + PyPI), "pypi" (alone), "conda-forge"
     released: str | None = None
     archs: tuple[str, ...] = ()  # GPU code in the build, when known
     driver_floor: str | None = None  # below this nothing of the build's CUDA major runs
     driver_recommended: str | None = None  # the toolkit driver of that CUDA release
     pins: dict[str, str] = field(default_factory=dict)  # cudnn, nccl, cublas, cudart
+
+    @property
+    def build(self) -> str:
+        """The build as the user names it: "2.13.0+cu130"; PyPI's carries no label."""
+        if self.channel == "pypi":
+            return f"{self.torch} (PyPI build, {self.variant})"
+        return f"{self.torch}+{self.variant}"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ machines = ["nodes/a.json"] # `torchenv inspect --json` files, relative to the s
 
 [index]
 pypi = "https://pypi.org/simple"              # or a mirror
-pytorch = "https://download.pytorch.org/whl"  # or a mirror of the PyTorch wheel index
+pytorch = "https://download.pytorch.org/whl"  # or a mirror of it; false: PyPI (mirror) only
 find-links = ["/opt/wheels"]                  # local wheel folders
 channels = ["conda-forge"]                    # conda channels: names, URLs, "./local" paths
 
@@ -56,7 +56,7 @@ class SpecTargets:
 @dataclass(frozen=True)
 class SpecIndex:
     pypi: str = PYPI_INDEX
-    pytorch: str = PYTORCH_INDEX
+    pytorch: str | None = PYTORCH_INDEX  # None: `pytorch = false`, PyPI's own builds only
     find_links: tuple[str, ...] = ()
     # conda channels, highest priority first; local paths stay as written (relative to the spec
     # file) so that moving the project does not change the spec's hash

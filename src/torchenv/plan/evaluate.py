@@ -26,6 +26,7 @@ from torchenv.models.compat import (
 from torchenv.models.plan import PlanTarget, TargetFit
 
 PYTORCH_INDEX = "pytorch-index"
+PYPI = "pypi"  # the PyPI index (or its mirror) alone: each release's one build per platform
 # A GPU generation needs a driver that knows it, whatever the wheel's CUDA: Blackwell (compute
 # capability 10.x, 11.x, 12.x) needs the R570 branch or newer, the branch that introduced CUDA
 # 12.8 (failure catalog 3.2); its first release is 570.26 on Linux, 570.65 on Windows (NVIDIA
@@ -46,13 +47,15 @@ class Candidate:
     release: TorchRelease
     variant: str  # "cu130", "cpu" (conda-forge builds are named the same way: cuda130 -> cu130)
     cuda: str | None
-    channel: str  # PYTORCH_INDEX or CONDA_FORGE
+    channel: str  # PYTORCH_INDEX, PYPI or CONDA_FORGE
 
     @property
     def label(self) -> str:
         if self.channel == CONDA_FORGE:
             build = f"cuda{self.variant[2:]}" if self.cuda else "cpu"
             return f"conda-forge pytorch {self.release.version} ({build})"
+        if self.channel == PYPI:  # PyPI's wheels carry no local label
+            return f"{self.release.version} from PyPI ({self.variant})"
         return f"{self.release.version}+{self.variant}"
 
 
@@ -78,6 +81,16 @@ def archs_of(kb: PlanKnowledge, cand: Candidate, platform: str) -> VariantArchs 
         return None
     if cand.channel == CONDA_FORGE:
         return kb.conda_forge_archs(cand.cuda, platform)
+    build = cand.release.default_build
+    if (
+        cand.channel == PYPI
+        and platform == "linux_x86_64"
+        and build is not None
+        and build.variant == cand.variant
+        and build.archs
+    ):
+        # the flags read from the PyPI wheel itself (S3), the very file PyPI serves
+        return VariantArchs(cand.variant, build.archs, "S3", True)
     return kb.variant_archs(cand.release.version, cand.variant, platform)
 
 
@@ -230,7 +243,7 @@ def release_reasons(
     """Reasons that hold for every variant of the release on that target."""
     prefix = f"{target.name}: "
     reasons = []
-    if channel == PYTORCH_INDEX:
+    if channel != CONDA_FORGE:
         pythons = release.python.get(target.platform, ())
         if not pythons:
             reasons.append(prefix + f"no torch {release.version} wheels for {target.platform}")

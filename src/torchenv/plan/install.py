@@ -30,7 +30,7 @@ def recipes(
         if name in ("uv", "pip"):
             out[name] = (
                 _pip_like(name, stack, targets)
-                if stack.channel == "pytorch-index"
+                if stack.channel in ("pytorch-index", "pypi")
                 else InstallRecipe(
                     name, unavailable=f"planned for conda-forge (--installer {installer})"
                 )
@@ -50,7 +50,8 @@ def requirements(stack: Stack, targets: Sequence[PlanTarget]) -> list[str]:
     """Exact pins; without a local label (models/indexes.py) the pin is still exact: the
     commands read only the variant's index."""
     platforms = [t.platform for t in targets]
-    label = local_label(stack.torch, stack.variant, platforms)
+    # PyPI forbids local labels: its one build per release is pinned as it is named
+    label = "" if stack.channel == "pypi" else local_label(stack.torch, stack.variant, platforms)
     libraries = [("torchvision", stack.torchvision), ("torchaudio", stack.torchaudio)]
     return pins(stack.torch, label, libraries, platforms)
 
@@ -65,14 +66,21 @@ def _python_word(stack: Stack, targets: Sequence[PlanTarget]) -> tuple[str | Non
 
 
 def _pip_like(name: str, stack: Stack, targets: Sequence[PlanTarget]) -> InstallRecipe:
-    url = variant_index(stack.variant)
+    pypi_only = stack.channel == "pypi"
+    url = None if pypi_only else variant_index(stack.variant)
     reqs = requirements(stack, targets)
     index = argv_of.index_options(None, url)
     python, notes = _python_word(stack, targets)
-    notes.append(
-        f"{url} also mirrors torch's dependencies (numpy, nvidia-* wheels), so it can be the "
-        "only index"
-    )
+    if url is None:
+        notes.append(
+            "from PyPI or its mirror alone (pip's configured index): the release's PyPI build"
+            + (f", with CUDA {stack.cuda} from nvidia-* wheels" if stack.cuda else "")
+        )
+    else:
+        notes.append(
+            f"{url} also mirrors torch's dependencies (numpy, nvidia-* wheels), so it can be "
+            "the only index"
+        )
     if not stack.torchaudio:
         notes.append(f"no torchaudio in this stack (none paired with torch {stack.torch})")
     windows = all(t.platform.startswith("win") for t in targets)
@@ -92,6 +100,8 @@ def _pip_like(name: str, stack: Stack, targets: Sequence[PlanTarget]) -> Install
     )
     unlabeled = [f'"{r.split("+")[0]}"' for r in reqs]
     names = [r.split("==")[0] for r in reqs]
+    if url is None:
+        return InstallRecipe(name, commands, notes=tuple(notes))
     project = "\n".join(
         [
             "[project]",

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from torchenv.models.compat import PlanKnowledge, TorchRelease, variant_cuda
+from torchenv.models.indexes import variant_index
 from torchenv.models.plan import (
     PLAN_SCHEMA,
     PlanReport,
@@ -24,6 +25,7 @@ from torchenv.models.plan import (
 from torchenv.plan import choice
 from torchenv.plan.evaluate import (
     CONDA_FORGE,
+    PYPI,
     PYTORCH_INDEX,
     Candidate,
     Verdict,
@@ -38,11 +40,17 @@ from torchenv.plan.request import exact_pin, release_matches
 
 
 def make_plan(kb: PlanKnowledge, request: PlanRequest, targets: Sequence[PlanTarget]) -> PlanReport:
-    channel = CONDA_FORGE if request.installer in ("conda", "pixi") else PYTORCH_INDEX
+    channel = PYTORCH_INDEX
+    if request.installer in ("conda", "pixi"):
+        channel = CONDA_FORGE
+    elif not request.pytorch_index:
+        channel = PYPI
     notes = [_policy_note(request, targets)]
     found = _search(kb, request, targets, channel)
     stack, verdict, rejected = found.stack, found.verdict, found.rejected
     notes += found.notes
+    if channel == PYPI:
+        notes += _pypi_only_notes(kb, request, targets, stack)
     if channel == CONDA_FORGE:
         notes.append(
             "conda-forge builds as recorded in the feedstock history (S8); which Pythons they "
@@ -128,6 +136,32 @@ def _search(
             found.notes += _unverified(kb, cand, targets)
             return found
     return found
+
+
+def _pypi_only_notes(
+    kb: PlanKnowledge, request: PlanRequest, targets: Sequence[PlanTarget], stack: Stack | None
+) -> list[str]:
+    """PyPI holds one build per release and platform; say what the PyTorch index would have
+    given when that differs, so a team behind a PyPI-only mirror knows what it gives up."""
+    notes = [
+        "PyPI only ([index] pytorch = false or --no-pytorch-index): each release's PyPI build, "
+        "pinned without a local label; its CUDA libraries are nvidia-* wheels from PyPI"
+    ]
+    wider = _search(kb, request, targets, PYTORCH_INDEX).stack
+    if wider is None:
+        return notes
+    where = f"from {variant_index(wider.variant)} or a mirror of it"
+    if stack is None:
+        notes.append(
+            f"no PyPI build fits; with the PyTorch index, torch {wider.torch}+{wider.variant} "
+            f"would, {where}"
+        )
+    elif (wider.torch, wider.variant) != (stack.torch, stack.variant):
+        notes.append(
+            f"with the PyTorch index the plan would be torch {wider.torch}+{wider.variant}, "
+            + where
+        )
+    return notes
 
 
 def _unverified(kb: PlanKnowledge, cand: Candidate, targets: Sequence[PlanTarget]) -> list[str]:
@@ -223,6 +257,9 @@ def _offered(kb: PlanKnowledge, release: TorchRelease, platform: str, channel: s
         cudas = [c for b in builds if b.platform == platform for c in b.cuda]
         present = any(b.platform == platform for b in builds)
         return ["cu" + c.replace(".", "") for c in cudas] + (["cpu"] if present else [])
+    if channel == PYPI:  # one build per platform: the one PyPI serves
+        default = release.pypi_default.get(platform)
+        return [default] if default else []
     variants = list(kb.platform_variants(release.version, platform))
     default = release.pypi_default.get(platform)
     if default and default not in variants:
@@ -285,7 +322,7 @@ def _stack(
     req = driver_requirement(kb, cand, platform)
     build = release.default_build
     pins: dict[str, str] = {}
-    if build and build.variant == cand.variant and cand.channel == PYTORCH_INDEX:
+    if build and build.variant == cand.variant and cand.channel in (PYTORCH_INDEX, PYPI):
         for name in ("cudnn", "nccl", "cublas", "cudart"):
             value = getattr(build, name)
             if value:

@@ -145,7 +145,11 @@ def parse_platform(text: str) -> str:
 
 
 def build_request(
-    torch: str | None, python: str | None, cuda: str | None, installer: str | None
+    torch: str | None,
+    python: str | None,
+    cuda: str | None,
+    installer: str | None,
+    pytorch_index: bool = True,
 ) -> PlanRequest:
     spec, implied = parse_torch(torch)
     choice = parse_cuda(cuda)
@@ -157,7 +161,15 @@ def build_request(
                 "Drop the local label from --torch or make --cuda agree with it.",
             )
         choice = implied
-    return PlanRequest(spec, parse_python(python), choice, parse_installer(installer))
+    chosen = parse_installer(installer)
+    if not pytorch_index and chosen in ("conda", "pixi"):
+        raise UsageError(
+            "conflicting-index",
+            f"--installer {chosen} plans conda-forge builds; --no-pytorch-index is about the "
+            "PyPI wheels.",
+            "Drop one of the two options.",
+        )
+    return PlanRequest(spec, parse_python(python), choice, chosen, pytorch_index=pytorch_index)
 
 
 def release_matches(spec: str | None, version: str) -> bool:
@@ -195,10 +207,11 @@ def parse_options(
     driver: str | None = None,
     platform: str | None = None,
     machine_files: Sequence[str] = (),
+    pytorch_index: bool = True,
 ) -> PlanOptions:
     """The options of ``plan``, ``init`` and a spec's targets, checked and normalised once."""
     return PlanOptions(
-        build_request(torch, python, cuda, installer),
+        build_request(torch, python, cuda, installer, pytorch_index),
         tuple(gpus),
         parse_driver(driver),
         parse_platform(platform) if platform else None,

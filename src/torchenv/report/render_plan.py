@@ -25,8 +25,8 @@ def _target_text(target: PlanTarget) -> str:
 
 
 def _stack_lines(emit: Emit, stack: Stack) -> None:
-    if stack.channel == "pytorch-index":
-        build = f"{stack.torch}+{stack.variant}"
+    if stack.channel in ("pytorch-index", "pypi"):
+        build = stack.build
     else:
         kind = f"cuda{stack.variant[2:]}" if stack.cuda else "cpu"
         build = f"pytorch {stack.torch}, conda-forge {kind} build"

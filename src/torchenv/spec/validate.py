@@ -259,9 +259,12 @@ def _index(check: Checker, value: object, key: str) -> SpecIndex | None:
         check.report(key, f"expected a table ([index]), got {value_kind(value)}")
         return None
     check.unknown_keys(value, INDEX_KEYS, key + ".")
-    urls = {"pypi": PYPI_INDEX, "pytorch": PYTORCH_INDEX}
+    urls: dict[str, str | None] = {"pypi": PYPI_INDEX, "pytorch": PYTORCH_INDEX}
+    if isinstance(value.get("pytorch"), bool):
+        # false: the team reaches a PyPI mirror only, and takes each release's PyPI build
+        urls["pytorch"] = PYTORCH_INDEX if value["pytorch"] else None
     for name, default in tuple(urls.items()):
-        if name in value:
+        if name in value and not (name == "pytorch" and isinstance(value[name], bool)):
             text = check.string(f"{key}.{name}", value[name], f'"{default}"')
             if text is not None and check.url(f"{key}.{name}", text):
                 urls[name] = text
@@ -283,7 +286,10 @@ def _index(check: Checker, value: object, key: str) -> SpecIndex | None:
     if "channels" in value:
         channels = _channels(check, value["channels"], f"{key}.channels")
     return SpecIndex(
-        pypi=urls["pypi"], pytorch=urls["pytorch"], find_links=links, channels=channels
+        pypi=urls["pypi"] or PYPI_INDEX,
+        pytorch=urls["pytorch"],
+        find_links=links,
+        channels=channels,
     )
 
 

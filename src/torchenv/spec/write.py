@@ -44,7 +44,7 @@ def spec_data(spec: Spec) -> dict[str, Any]:
     if spec.index.pypi != default.pypi:
         index["pypi"] = spec.index.pypi
     if spec.index.pytorch != default.pytorch:
-        index["pytorch"] = spec.index.pytorch
+        index["pytorch"] = spec.index.pytorch if spec.index.pytorch is not None else False
     if spec.index.find_links:
         index["find-links"] = list(spec.index.find_links)
     if spec.index.channels != default.channels:
