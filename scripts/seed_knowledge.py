@@ -441,7 +441,44 @@ NEW_GPUS += [
 ]  # fmt: skip
 
 
-NEW_NAMES = {row["name"] for row in NEW_GPUS}
+# NVIDIA's compute capability table (S12b: developer.nvidia.com/cuda-gpus as Lei Mao compiled it
+# and michaelbommarito.com lists it), the CC 3.5+ models no row above covers. nvidia-smi names:
+# "Quadro GV100", "Quadro T2000", "Quadro P2000", "NVIDIA TITAN X (Pascal)", "Quadro GP100",
+# "Quadro M6000 24GB", "NVIDIA GeForce GTX TITAN X", "Quadro K2200", "Tesla K20m". A trailing
+# "m" is a mobile part of another CC ("Quadro M5000M" is 5.0, "Quadro M5000" 5.2; "GTX 780M" is
+# 3.0), so the patterns end at a word boundary; "GTX TITAN X" (Maxwell) is not "TITAN X" (Pascal)
+S12B_GPUS = [
+    {"name": name, "cc": cc, "arch": arch, "segment": segment, "match": match}
+    for name, cc, arch, segment, match in [
+        ("Quadro GV100", "7.0", "Volta", "workstation", [r"\bgv100\b"]),
+        ("Quadro T500 / T1200 / T2000 (mobile)", "7.5", "Turing", "workstation",
+         [r"\bt(500|1200|2000)\b"]),
+        ("Quadro P400-P6000, P500-P5200 (mobile)", "6.1", "Pascal", "workstation",
+         [r"\b(quadro )?p(400|500|520|600|620|1000|2000|2200|3000|3200|4200|5000|5200|6000)\b"]),
+        ("TITAN X (Pascal)", "6.1", "Pascal", "consumer", [r"(?<!gtx )\btitan x\b"]),
+        ("Quadro GP100", "6.0", "Pascal", "workstation", [r"\bgp100\b"]),
+        ("Quadro M620-M6000 (Maxwell 2)", "5.2", "Maxwell", "workstation",
+         [r"\b(quadro )?m(620|2000|2200|4000|5000|5500m?|6000)\b"]),
+        ("GeForce GTX TITAN X", "5.2", "Maxwell", "consumer", [r"\bgtx titan x\b"]),
+        ("GeForce GTX 965M / 970M / 980M, 910M", "5.2", "Maxwell", "consumer",
+         [r"\bgtx ?9(65|70|80)m\b", r"\b910m\b"]),
+        ("Quadro K620-K2200, M500M-M5000M (Maxwell 1)", "5.0", "Maxwell", "workstation",
+         [r"\bquadro k(620|1200|2200)\b", r"\bk620m\b",
+          r"\b(quadro )?m(520|1200|500m|600m|1000m|2000m|3000m|4000m|5000m)\b"]),
+        ("GeForce GTX 950M / 960M / 850M, 830M-940M", "5.0", "Maxwell", "consumer",
+         [r"\bgtx ?(950|960|850)m\b", r"\b(830|840|930|940)m\b"]),
+        ("NVS 810", "5.0", "Maxwell", "workstation", [r"\bnvs ?810\b"]),
+        ("Tesla K20", "3.5", "Kepler", "datacenter", [r"\bk20[cm]?\b"]),
+        ("Quadro K5200 / K6000, K510M / K610M", "3.5", "Kepler", "workstation",
+         [r"\bquadro k(5200|6000)\b", r"\bk(510|610)m\b"]),
+        ("GeForce GTX TITAN / TITAN Black / TITAN Z, GTX 780 / 780 Ti", "3.5", "Kepler",
+         "consumer", [r"\bgtx titan( black| z)?$", r"\bgtx ?780( ti)?\b"]),
+        ("GeForce GT 720, 920M", "3.5", "Kepler", "consumer", [r"\bgt 720\b", r"\b920m\b"]),
+    ]
+]  # fmt: skip
+
+
+NEW_NAMES = {row["name"] for row in NEW_GPUS + S12B_GPUS}
 
 
 def seed_gpus(gpus: dict[str, Any]) -> None:
@@ -454,6 +491,7 @@ def seed_gpus(gpus: dict[str, Any]) -> None:
     names = {row["name"] for row in gpus["gpus"]}
     gpus["gpus"] = [row for row in gpus["gpus"] if row["name"] not in NEW_NAMES]
     gpus["gpus"] += [dict(row, source="S12") for row in NEW_GPUS]
+    gpus["gpus"] += [dict(row, source="S12b") for row in S12B_GPUS]
     if not names >= set(GPU_MATCH):
         raise SystemExit(f"gpus.json lacks rows of GPU_MATCH: {set(GPU_MATCH) - names}")
 
@@ -473,6 +511,18 @@ S14 = {
     "retrieved": "2026-11-23",
 }
 
+S12B = {
+    "id": "S12b",
+    "what": "NVIDIA's CUDA GPUs compute capability table (https://developer.nvidia.com/cuda-gpus, "
+    "not readable here) as compiled into one table by Lei Mao "
+    "(https://leimao.github.io/blog/NVIDIA-GPU-Compute-Capability/, read in a reposted copy; it "
+    "gives RTX 50 as 10.0, the page's old value, not used) and as listed by "
+    "https://michaelbommarito.com/wiki/programming/tools/gpu-compute-capability (its 12.0 "
+    "section); only the CC 3.5+ models no S12 row covered were added",
+    "url": "https://developer.nvidia.com/cuda-gpus",
+    "retrieved": "2026-12-07",
+}
+
 
 def seed_sources(sources: dict[str, Any], survey: dict[str, Any]) -> None:
     have = {row["id"] for row in sources["sources"]}
@@ -484,6 +534,8 @@ def seed_sources(sources: dict[str, Any], survey: dict[str, Any]) -> None:
             )
     if "S14" not in have:
         sources["sources"].append(S14)
+    if "S12b" not in have:
+        sources["sources"].append(S12B)
     s1 = next(row for row in sources["sources"] if row["id"] == "S1")
     if "upload" not in s1["what"]:
         s1["what"] += "; first upload time and yank state from https://pypi.org/pypi/torch/json"

@@ -218,3 +218,87 @@ def test_gpu_name_cc_unknown_and_default_models() -> None:
 )
 def test_the_gpus_that_were_missing_resolve(smi_name: str, cc: str) -> None:
     assert gpu_name_cc(smi_name) == cc
+
+
+# NVIDIA's compute capability table (S12b) as nvidia-smi names its GPUs: the rows added from it
+# and their neighbours, each to exactly one compute capability
+TABLE_NAMES = [
+    ("NVIDIA GeForce RTX 3060 Laptop GPU", "8.6"),
+    ("NVIDIA A10G", "8.6"),
+    ("Tesla T4", "7.5"),
+    ("NVIDIA RTX A6000", "8.6"),
+    ("NVIDIA RTX A500 Laptop GPU", "8.6"),
+    ("Quadro RTX 8000", "7.5"),
+    ("Quadro RTX 3000 with Max-Q Design", "7.5"),
+    ("NVIDIA L40S", "8.9"),
+    ("NVIDIA H20", "9.0"),
+    ("NVIDIA GB200", "10.0"),
+    ("NVIDIA B300 SXM6 AC", "10.3"),
+    ("NVIDIA DGX Spark", "12.1"),
+    ("NVIDIA GB10", "12.1"),
+    ("NVIDIA Thor", "11.0"),
+    ("Jetson AGX Thor", "11.0"),
+    ("NVIDIA GeForce RTX 5050", "12.0"),
+    ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "12.0"),
+    ("NVIDIA GeForce RTX 4050 Laptop GPU", "8.9"),
+    ("NVIDIA RTX 2000 Ada Generation", "8.9"),
+    ("Quadro GV100", "7.0"),
+    ("Quadro T2000", "7.5"),
+    ("NVIDIA T1200 Laptop GPU", "7.5"),
+    ("NVIDIA T500", "7.5"),
+    ("NVIDIA GeForce GTX 1650 Ti", "7.5"),
+    ("Quadro P6000", "6.1"),
+    ("Quadro P2000", "6.1"),
+    ("Quadro P620", "6.1"),
+    ("Quadro P5200", "6.1"),
+    ("Quadro P400", "6.1"),
+    ("NVIDIA TITAN X (Pascal)", "6.1"),
+    ("NVIDIA TITAN Xp", "6.1"),
+    ("Quadro GP100", "6.0"),
+    ("Tesla P100-PCIE-16GB", "6.0"),
+    ("Quadro M6000 24GB", "5.2"),
+    ("Quadro M5000", "5.2"),
+    ("Quadro M2200", "5.2"),
+    ("NVIDIA GeForce GTX TITAN X", "5.2"),
+    ("NVIDIA GeForce GTX 980M", "5.2"),
+    ("NVIDIA GeForce 910M", "5.2"),
+    ("Quadro M5000M", "5.0"),
+    ("Quadro M1200", "5.0"),
+    ("Quadro K2200", "5.0"),
+    ("Quadro K620M", "5.0"),
+    ("NVIDIA GeForce GTX 960M", "5.0"),
+    ("NVIDIA GeForce 940M", "5.0"),
+    ("NVS 810", "5.0"),
+    ("Tesla K80", "3.7"),
+    ("Tesla K20m", "3.5"),
+    ("Tesla K40c", "3.5"),
+    ("Quadro K6000", "3.5"),
+    ("Quadro K610M", "3.5"),
+    ("NVIDIA GeForce GTX TITAN Black", "3.5"),
+    ("NVIDIA GeForce GTX TITAN", "3.5"),
+    ("NVIDIA GeForce GTX 780 Ti", "3.5"),
+    ("NVIDIA GeForce GT 720", "3.5"),
+    ("NVIDIA GeForce 920M", "3.5"),
+]
+
+
+@pytest.mark.parametrize(("smi_name", "cc"), TABLE_NAMES)
+def test_nvidia_table_names_resolve_to_one_cc(smi_name: str, cc: str) -> None:
+    assert {m.cc for m in matching(smi_name, MODELS)} == {cc}
+    assert gpu_name_cc(smi_name, MODELS) == cc
+
+
+@pytest.mark.parametrize(
+    "smi_name",
+    # compute capability 3.0 parts (older than the table covers) next to 3.5/5.x rows: a
+    # trailing "M" or a "GTX" keeps them off those rows
+    ["Quadro K5200M", "NVIDIA GeForce GTX 780M", "Quadro K5000", "NVIDIA GeForce GTX 770"],
+)
+def test_older_neighbours_stay_unknown(smi_name: str) -> None:
+    assert matching(smi_name, MODELS) == []
+
+
+def test_table_rows_cite_s12b() -> None:
+    rows = [m for m in MODELS if m.source == "S12b"]
+    assert len(rows) == 15 and all(m.match for m in rows)
+    assert {m.name for m in matching("NVIDIA TITAN X (Pascal)", MODELS)} == {"TITAN X (Pascal)"}
