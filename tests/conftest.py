@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import functools
+import http.client
 import os
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -33,3 +37,32 @@ def _guard_process_state() -> Iterator[None]:
     yield
     assert snapshot() == environ, "a test changed os.environ"
     assert os.getcwd() == cwd, "a test changed the working directory"
+
+
+PYPI_PROBE = "https://pypi.org/simple/"
+
+
+@functools.cache
+def pypi_unreachable() -> str | None:
+    """Why pypi.org cannot be reached from here, None when it can: one HEAD request a session
+    (the root page is 40 MB), through the proxies urllib takes from the environment, as
+    ``db update`` itself goes."""
+    request = urllib.request.Request(
+        PYPI_PROBE, method="HEAD", headers={"User-Agent": "torchenv-tests"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5):  # noqa: S310  (a fixed https URL)
+            return None
+    except urllib.error.HTTPError as exc:
+        return f"{PYPI_PROBE} answered HTTP {exc.code} {exc.reason}"
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        return f"cannot reach {PYPI_PROBE}: {getattr(exc, 'reason', None) or exc}"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``network`` (pyproject.toml) need pypi.org: skipped, with the reason, where
+    it cannot be reached (offline machines, CI without network)."""
+    if item.get_closest_marker("network") is not None:
+        reason = pypi_unreachable()
+        if reason is not None:
+            pytest.skip(f"needs pypi.org: {reason}")

@@ -4,9 +4,9 @@
 ``bytes=a-`` and ``bytes=-n`` with 206 and counts the bytes it sends per path, so tests can bound
 what a wheel read costs (a body the client hangs up on counts whole). ``PypiWorld`` loads the
 pages recorded from pypi.org in fixtures/indexes/ (their file URLs rewritten to the server) and
-puts a small real zip at each wheel URL: METADATA and torch/version.py as recorded from the real
-wheels, a few MB of incompressible filler, and a torch/lib/libtorch_python.so whose filler
-carries the arch string.
+puts a small real zip at each wheel URL: METADATA, torch/version.py and (2.13.0 Linux x86_64)
+torch/cuda/__init__.py as recorded from the real wheels, a few MB of incompressible filler, and a
+torch/lib/libtorch_python.so whose filler carries the arch string.
 """
 
 from __future__ import annotations
@@ -36,6 +36,32 @@ ARCHS = {
     "2.13.0": "sm_75 sm_80 sm_86 sm_90 sm_100 sm_120",
 }
 FILLER = 3 << 20  # the incompressible member before the library: never to be read
+
+
+def _sm(*codes: int) -> list[str]:
+    return [f"sm_{c}" for c in codes]
+
+
+# PYTORCH_RELEASES_CODE_CC of the recorded wheels/*.cuda_init.py as db update records it
+_X86_2_13, _ARM_2_13 = _sm(75, 80, 86, 90, 100, 120), _sm(80, 90, 100, 110, 120)
+CODE_CC = {
+    "2.11.0": {
+        "12.6": {"linux_x86_64": _sm(50, 60, 70, 80, 86, 90)},
+        "12.8": {"linux_x86_64": _sm(70, 80, 86, 90, 100, 120)},
+        "13.0": {"linux_x86_64": _sm(75, 80, 86, 90, 100, 110, 120)},
+    },
+    "2.12.1": {
+        "12.6": {"linux_x86_64": _sm(50, 60, 70, 75, 80, 86, 90)},
+        "13.0": {"linux_x86_64": _sm(75, 80, 86, 90, 100, 110, 120)},
+        "13.2": {"linux_x86_64": _sm(75, 80, 86, 90, 100, 110, 120)},
+    },
+    "2.13.0": {
+        "12.6": {"linux_x86_64": _sm(50, 60, 70, 75, 80, 86, 90), "linux_aarch64": _sm(80, 90)},
+        "12.9": {"linux_x86_64": _X86_2_13, "linux_aarch64": _sm(80, 90, 100, 120)},
+        "13.0": {"linux_x86_64": _X86_2_13, "linux_aarch64": _ARM_2_13},
+        "13.2": {"linux_x86_64": _X86_2_13, "linux_aarch64": _ARM_2_13},
+    },
+}
 
 
 @dataclass
@@ -154,6 +180,9 @@ def torch_wheel(filename: str) -> bytes:
         f"Metadata-Version: 2.1\nName: torch\nVersion: {version}\n".encode()
     )
     members = [("torch/__init__.py", b""), ("torch/version.py", version_py)]
+    cuda_init = recorded(filename, ".cuda_init.py")  # PYTORCH_RELEASES_CODE_CC (2.11 on)
+    if cuda_init is not None:
+        members.append(("torch/cuda/__init__.py", cuda_init))
     if "x86_64" in filename and "linux" in filename:
         library = incompressible(1 << 20, 1) + b"\0" + ARCHS[version].encode() + b"\0"
         library += incompressible(2 << 20, 2)  # the scan must stop before this

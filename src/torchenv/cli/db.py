@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -27,14 +28,16 @@ def db() -> None:
     default=PYPI_INDEX,
     show_default=True,
     metavar="URL",
-    help="PyPI-compatible index (PEP 691 JSON or PEP 503 HTML; file:// or a directory works).",
+    help="PyPI-compatible index (PEP 691 JSON or PEP 503 HTML; file:// or a directory works), "
+    "or a flat listing of wheels as pip --find-links reads (an HTML page, or a folder).",
 )
 @click.option(
     "--pytorch-index",
     default=PYTORCH_INDEX,
     show_default=True,
     metavar="URL",
-    help="PyTorch wheel index, read for the variants of each release.",
+    help="PyTorch wheel index, read for the variants of each release (a simple index or a flat "
+    "listing such as https://download.pytorch.org/whl/torch_stable.html).",
 )
 @click.option("--full", is_flag=True, help="Read every release's wheels again, not only new ones.")
 @click.option(
@@ -50,6 +53,18 @@ def db() -> None:
     help="Also read the arch list of every CUDA variant's wheel on the PyTorch index (slow).",
 )
 @click.option(
+    "--from-scratch",
+    is_flag=True,
+    help="Start from no data at all, not the current data (needs --output): rebuilds what the "
+    "indexes publish, for comparing with the packaged file.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write the result to FILE instead of the user data directory.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.db-update/1)."
 )
 def update(
@@ -58,6 +73,8 @@ def update(
     full: bool,
     versions: tuple[str, ...],
     archs: bool,
+    from_scratch: bool,
+    output: Path | None,
     as_json: bool,
 ) -> None:
     """Regenerate the torch release data from the package indexes (wheels are read by HTTP
@@ -75,6 +92,8 @@ def update(
         versions=versions or None,
         archs=archs,
         progress=common.progress,
+        from_scratch=from_scratch,
+        output=output,
     )
     if as_json:
         common.write_json(result)

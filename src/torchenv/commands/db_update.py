@@ -3,7 +3,9 @@
 Starts from the current data (what the store loads: the user copy when valid and not older than
 the packaged file, else the packaged file), reads PyPI and download.pytorch.org through one
 ``Remote``, merges, and writes ``user_data_dir()/torch.json`` atomically. The packaged file is
-never written; deleting the user copy goes back to it.
+never written; deleting the user copy goes back to it. ``--from-scratch`` starts from a skeleton
+without records instead and writes to ``--output`` only: what it rebuilds lacks the parts no index
+publishes (notes, arch lists, conda-forge facts), so it must not replace the data torchenv uses.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from torchenv.knowledge.update import (
     NAME,
     UpdateOptions,
     current_data,
+    skeleton,
     update_torch_data,
     write_atomic,
 )
@@ -40,7 +43,7 @@ class ReleaseUpdate:
 class DbUpdateResult:
     schema: str
     path: str  # the file written (or that would be written, when nothing changed)
-    started_from: str  # "packaged" or the user copy's path
+    started_from: str  # "packaged", the user copy's path, or "nothing" (--from-scratch)
     pypi_index: str
     pytorch_index: str
     added: tuple[str, ...]
@@ -59,11 +62,12 @@ class DbUpdateResult:
 _VALID = (
     "A valid index is an http(s):// URL with a host name, e.g. https://pypi.org/simple "
     "(non-ASCII characters percent-encoded, a non-ASCII host name in its xn-- form), a "
-    "file:///path/to/simple URL of a PEP 503 tree, or a directory."
+    "file:///path/to/simple URL of a PEP 503 tree, a directory (a PEP 503 tree or a folder of "
+    "wheels), or an HTML page of links to wheels (pip --find-links)."
 )
 
 
-def _normalise_index(url: str, option: str) -> str:
+def normalise_index(url: str, option: str) -> str:
     """A URL ``Remote`` can read, or a local directory given as a path (turned into a file://
     URL). Checked here so a malformed value is a usage error (exit 2) naming the option, not a
     failure of the first request."""
@@ -77,7 +81,7 @@ def _normalise_index(url: str, option: str) -> str:
             )
         return url.rstrip("/")
     path = Path(url).expanduser()
-    if not path.is_dir():
+    if not (path.is_dir() or path.is_file()):  # a file: a find-links page saved to disk
         raise UsageError(
             "db-update-index", f"{option} {url} is neither a URL nor a directory.", _VALID
         )
@@ -93,12 +97,22 @@ def run_db_update(
     archs: bool = False,
     progress: Callable[[str], None] = lambda _: None,
     remote: Remote | None = None,
+    from_scratch: bool = False,
+    output: Path | None = None,
 ) -> DbUpdateResult:
+    """``output``: write there instead of the user data directory (always, changed or not)."""
     started = time.monotonic()
-    pypi = _normalise_index(pypi_index, "--pypi-index")
-    pytorch = _normalise_index(pytorch_index, "--pytorch-index")
+    if from_scratch and output is None:
+        raise UsageError(
+            "db-update-from-scratch",
+            "--from-scratch rebuilds only what the indexes publish (no notes, arch lists or "
+            "conda-forge facts), so it writes to --output FILE, never over the data torchenv uses.",
+            "Add --output torch.json and compare it with the packaged file.",
+        )
+    pypi = normalise_index(pypi_index, "--pypi-index")
+    pytorch = normalise_index(pytorch_index, "--pytorch-index")
     remote = remote or Remote(timeout=http_timeout())
-    current, origin = current_data()
+    current, origin = (skeleton(), "nothing") if from_scratch else current_data()
     options = UpdateOptions(
         pypi_index=pypi,
         pytorch_index=pytorch,
@@ -106,27 +120,29 @@ def run_db_update(
         versions=frozenset(versions) if versions else None,
         archs=archs,
     )
-    path = user_data_dir() / NAME
-    if origin == "packaged" and path.exists():
+    path = output if output is not None else user_data_dir() / NAME
+    if origin == "packaged" and path.exists() and output is None:
         progress(
             f"{path} is not used (older than the packaged data, or not readable): "
             "starting from the packaged data"
         )
     outcome = update_torch_data(remote, current, options, progress)
-    written = origin == "packaged" or outcome.data != current
+    written = output is not None or origin == "packaged" or outcome.data != current
     if written:
         try:
             write_atomic(path, outcome.data)
         except OSError as exc:
+            where = "--output" if output is not None else "TORCHENV_DATA_DIR"
             raise UsageError(
                 "db-unwritable",
                 f"Cannot write the knowledge file {path}: {files.describe(exc)}.",
-                "Point TORCHENV_DATA_DIR at a directory you can write to, or move away what "
-                "is in the file's place.",
+                f"Point {where} at a directory you can write to, or move away what is in the "
+                "file's place.",
             ) from None
         load_knowledge.cache_clear()  # this process sees the new data from now on
         progress(f"wrote {path}")
-        if outcome.data["retrieved"] < packaged_retrieved(NAME):  # a clock behind the data's
+        # a clock behind the data's: the store would prefer the packaged file to the copy
+        if output is None and outcome.data["retrieved"] < packaged_retrieved(NAME):
             progress(
                 f"the packaged data is dated {packaged_retrieved(NAME)}, after today "
                 f"({outcome.data['retrieved']}): it stays in use until the clock is right"

@@ -5,13 +5,19 @@ with ``Accept: application/vnd.pypi.simple.v1+json``; it carries ``upload-time``
 PEP 700) and the HTML page of PEP 503 (anchors with ``data-requires-python``, ``data-yanked`` and,
 PEP 658/714, ``data-core-metadata``; no upload time). download.pytorch.org and file:// mirrors
 serve HTML; pypi.org serves both.
+
+An index may also be a flat listing of files, what ``pip --find-links`` reads: one HTML page of
+links to the wheels of every project (download.pytorch.org/whl/torch_stable.html), or a local
+directory of wheels (``Remote`` lists a directory without an index.html). ``IndexPages`` tells
+the two apart: when ``{index}/{project}/`` is not found but the index URL itself links to wheel
+files, that listing is used, filtered by project name.
 """
 
 from __future__ import annotations
 
 import re
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from typing import Any
 
@@ -24,7 +30,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from torchenv.knowledge.remote import Page, Remote, RemoteFormatError
+from torchenv.knowledge.remote import NotFound, Page, Remote, RemoteError, RemoteFormatError
 from torchenv.untrusted.text import load_json
 
 # PEP 691's recommended Accept header: JSON first, HTML as the fallback a PEP 503 index serves.
@@ -60,8 +66,83 @@ def project_url(index: str, project: str) -> str:
 
 
 def fetch_files(remote: Remote, index: str, project: str) -> list[IndexFile]:
-    url = project_url(index, project)
-    return parse_page(remote.get(url, accept=ACCEPT), url)
+    """The files of ``project`` on a simple index or a flat listing (NotFound when neither)."""
+    return IndexPages(remote, index).require(project).files
+
+
+@dataclass(frozen=True)
+class Listing:
+    url: str  # the page read: {index}/{project}/, or the index itself for a flat listing
+    files: list[IndexFile]
+    flat: bool = False
+    others: int = 0  # the files of other projects a flat listing holds
+
+
+class IndexPages:
+    """The file lists of one index, a simple index or a flat listing. Which one it is, is learnt
+    from the first project asked for and kept: a flat page is read once, and once a project page
+    was found a missing one is just missing (the root of a simple index is never read: pypi.org's
+    is 40 MB)."""
+
+    def __init__(self, remote: Remote, index: str) -> None:
+        self.remote = remote
+        self.index = index
+        self._flat: Listing | None = None
+        self._simple = False
+
+    def listing(self, project: str) -> Listing:
+        """The files of ``project``; from a flat listing possibly none."""
+        if self._flat is not None:
+            return _only(self._flat, project)
+        url = project_url(self.index, project)
+        try:
+            page = self.remote.get(url, accept=ACCEPT)
+        except NotFound:
+            flat = None if self._simple else self._read_flat()
+            if flat is None:
+                raise
+            self._flat = flat
+            return _only(flat, project)
+        self._simple = True
+        return Listing(url, parse_page(page, url))
+
+    def require(self, project: str) -> Listing:
+        """``listing``, with a flat listing that holds no file of ``project`` as NotFound."""
+        found = self.listing(project)
+        if found.flat and not found.files:
+            raise NotFound(
+                project_url(self.index, project),
+                f"not found, and {found.url} is a flat listing without {project} files",
+            )
+        return found
+
+    def _read_flat(self) -> Listing | None:
+        """The index URL as a flat listing, None when it is not one (no link to a wheel)."""
+        # the index URL arrives without its trailing slash (db update strips it): a page such
+        # as torch_stable.html is read as named, a directory with the slash so that relative
+        # links resolve inside it
+        page = self.index.lower().endswith((".html", ".htm"))
+        url = self.index if page else self.index + "/"
+        try:
+            files = parse_page(self.remote.get(url, accept=ACCEPT), url)
+        except (RemoteError, RemoteFormatError):
+            return None  # the caller reports the project page that was not found
+        if not any(f.filename.endswith(".whl") for f in files):
+            return None  # e.g. the root page of a simple index: links to projects
+        return Listing(url, files, flat=True)
+
+
+def _only(flat: Listing, project: str) -> Listing:
+    """The files of ``project`` in a flat listing: PEP 427/625 file names begin with the
+    distribution name up to the first "-" (normalised, PEP 503); files without a version in
+    their name (a PEP 658 ``.metadata`` file next to its wheel) are left out."""
+    name = canonicalize_name(project)
+    files = [
+        f
+        for f in flat.files
+        if canonicalize_name(f.filename.split("-", 1)[0]) == name and f.version is not None
+    ]
+    return replace(flat, files=files, others=len(flat.files) - len(files))
 
 
 def parse_page(page: Page, url: str | None = None) -> list[IndexFile]:
@@ -135,8 +216,11 @@ def parse_html_page(body: bytes, base: str) -> list[IndexFile]:
         if not href:
             continue
         absolute = _absolute(base, href)
-        # PEP 503: the link text is the file name; the URL's last segment is the fallback
-        name = "".join(text).strip() or urllib.parse.unquote(absolute.rsplit("/", 1)[-1])
+        # PEP 503: the link text is the file name; the URL's last segment is the fallback.
+        # torch_stable.html prefixes the text with the variant's folder ("cu130/torch-...whl"),
+        # and no file name holds a "/": the last segment is the name.
+        name = "".join(text).strip().rsplit("/", 1)[-1]
+        name = name or urllib.parse.unquote(absolute.rsplit("/", 1)[-1])
         metadata = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
         files.append(
             IndexFile(

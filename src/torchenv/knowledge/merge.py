@@ -2,7 +2,9 @@
 
 Only the fields ``db update`` regenerates are replaced; everything else in a record (notes, other
 fields a later format adds) and every record it did not read stays as it was. A record whose
-regenerated fields are all equal keeps its ``source`` text untouched.
+regenerated fields are all equal keeps its ``source`` text untouched. ``read`` (where the facts
+were read) is provenance, not a fact: its rows are replaced role by role (``merge_read``) and a
+new URL alone is no change of the release.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ RELEASE_ORDER = (
     "glibc",
     "pypi_default",
     "pypi_linux_x86_64",
+    "cuda_code_cc",
     "torchvision",
     "torchaudio",
 )
@@ -69,30 +72,65 @@ def merge_release(
     old: Mapping[str, Any] | None, new: Mapping[str, Any], ids: Iterable[str]
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
     """(merged record, changed field names); ``new`` holds the regenerated fields only."""
+    new = dict(new)
+    read = new.pop("read", None)
     if old is None:
         ordered = {k: new[k] for k in RELEASE_ORDER if k in new}
         ordered.update({k: v for k, v in new.items() if k not in ordered})
+        if read:
+            ordered["read"] = merge_read(None, read)
         ordered["source"] = ",".join(ids)
         return ordered, ("*",)
-    new = dict(new)
     for key in PER_PLATFORM:
         # a mirror may hold the wheels of some platforms only: what it lacks is not evidence
         # that PyPI dropped them, so platforms absent from the new facts keep their old values
         if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
             new[key] = {**old[key], **new[key]}
     changed = tuple(k for k, v in new.items() if old.get(k) != v)
-    if not changed:
+    rows = merge_read(old.get("read"), read) if read else old.get("read")
+    if not changed and rows == old.get("read"):
         return copy.deepcopy(dict(old)), ()
     merged: dict[str, Any] = {}
     for key in RELEASE_ORDER:
         if key in new or key in old:
             merged[key] = new.get(key, old.get(key))
     for key, value in old.items():
-        merged.setdefault(key, value)
-    merged["source"] = add_sources(str(old.get("source") or ""), ids)
-    # keep "source" last, as in the packaged records
-    merged["source"] = merged.pop("source")
+        merged.setdefault(key, copy.deepcopy(value))
+    merged.pop("read", None)
+    if rows is not None:
+        merged["read"] = rows
+    merged.pop("source", None)  # "source" last, as in the packaged records
+    if changed:  # a new URL alone changes no fact: the sources stay
+        merged["source"] = add_sources(str(old.get("source") or ""), ids)
+    elif "source" in old:
+        merged["source"] = old["source"]
     return merged, changed
+
+
+# the order of a record's ``read`` rows, by the role that begins their ``what``
+_READ_ROLES = (
+    "file list",
+    "linux_x86_64 wheel",
+    "cuda-toolkit wheel",
+    "linux_aarch64 wheel",
+    "win_amd64 wheel",
+    "torchvision wheel",
+    "torchaudio wheel",
+)
+
+
+def _role(row: Mapping[str, Any]) -> str:
+    return str(row.get("what", "")).split(":", 1)[0]
+
+
+def merge_read(old: Any, new: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The ``read`` rows of a record: the new ones, and the old ones of roles not read again
+    (an incremental update reads the file list only; the wheel rows of the run that read the
+    wheels stay, as the facts read from them do)."""
+    rows = {_role(r): dict(r) for r in old if isinstance(r, dict)} if isinstance(old, list) else {}
+    rows.update({_role(r): dict(r) for r in new})
+    rank = {role: at for at, role in enumerate(_READ_ROLES)}
+    return [rows[k] for k in sorted(rows, key=lambda k: rank.get(k, len(rank)))]
 
 
 def merge_releases(
@@ -140,10 +178,12 @@ def minor_record(
     if by_platform and by_platform.get("linux_x86_64"):
         linux = sorted(by_platform["linux_x86_64"], key=variant_key)
         record["index_variants"] = linux
+        # every platform read is kept, also one whose list equals Linux's: the store reads a
+        # platform missing here as one without builds (store.platform_variants)
         others = {
             p: sorted(v, key=variant_key)
             for p, v in sorted(by_platform.items())
-            if p != "linux_x86_64" and set(v) != set(linux)
+            if p != "linux_x86_64"
         }
         if others:
             record["index_variants_by_platform"] = others

@@ -2,15 +2,17 @@
 
 ``http(s)://`` goes through urllib (so proxies from the environment are honoured as urllib does);
 ``file://`` reads a local mirror with the same interface, so a PEP 503 tree on disk works like an
-index. Wheels are read by byte ranges only (RFC 9110 section 14: ``Range: bytes=a-b`` and the
-suffix form ``bytes=-n``, answered with 206 and ``Content-Range``): torch wheels are 0.5-0.9 GB
-and ``db update`` needs a few MB of each. Every byte received is counted in ``stats`` so the cost of
-an update can be reported and bounded in tests.
+index (and a folder without an index.html is answered with a page linking its files, as a web
+server's directory index would). Wheels are read by byte ranges only (RFC 9110 section 14:
+``Range: bytes=a-b`` and the suffix form ``bytes=-n``, answered with 206 and ``Content-Range``):
+torch wheels are 0.5-0.9 GB and ``db update`` needs a few MB of each. Every byte received is
+counted in ``stats`` so the cost of an update can be reported and bounded in tests.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import http.client
 import os
 import re
@@ -141,6 +143,11 @@ class Remote:
         """A whole (small) document: an index page or a ``.metadata`` file."""
         if _is_file(url):
             path = _local_path(url)
+            if path.is_dir() and not (path / "index.html").exists():
+                # a folder of wheels, as pip --find-links takes one: its files as a page of
+                # links, what a web server's directory index would serve
+                self.stats.requests += 1
+                return Page(_directory_page(url, path), "text/html", path.as_uri() + "/")
             if path.is_dir():
                 path = path / "index.html"  # a PEP 503 tree on disk: the page of a directory
             body = self._read_local(url, path, 0, None)
@@ -332,6 +339,33 @@ def _is_file(url: str) -> bool:
 def _local_path(url: str) -> Path:
     parsed = urllib.parse.urlsplit(url)
     return Path(urllib.request.url2pathname(urllib.parse.unquote(parsed.path)))
+
+
+def _directory_page(url: str, path: Path) -> bytes:
+    """An HTML page linking the regular files of a directory (links followed), sorted by name;
+    never more than ``BODY_LIMIT`` bytes, like any page read."""
+    try:
+        with os.scandir(path) as entries:
+            names = sorted(e.name for e in entries if _listed(e))
+    except OSError as exc:
+        raise _local_error(url, exc) from exc
+    rows = [
+        f'<a href="{urllib.parse.quote(n)}">{html.escape(n)}</a><br/>\n'.encode() for n in names
+    ]
+    if sum(map(len, rows)) > BODY_LIMIT:
+        raise RemoteFormatError(url, f"the directory lists more than {BODY_LIMIT} bytes of names")
+    return b"<!DOCTYPE html><html><body>\n" + b"".join(rows) + b"</body></html>\n"
+
+
+def _listed(entry: os.DirEntry[str]) -> bool:
+    """A regular file (through links) with a UTF-8 name: a name with surrogate escapes names no
+    wheel (PEP 427 names are ASCII) and could not be put in a URL; a link loop or an entry that
+    cannot be examined is left out, not a reason to refuse the folder."""
+    try:
+        entry.name.encode()
+        return entry.is_file()
+    except (UnicodeEncodeError, OSError):
+        return False
 
 
 def _local_error(url: str, exc: OSError) -> RemoteError:

@@ -1,12 +1,15 @@
 """``db update``: rebuild the torch release data from package indexes and merge it.
 
 Reads, in this order: the PyPI project pages of torch, torchvision and torchaudio (a failure is
-fatal: without them nothing can be updated), one wheel per new or incomplete release (METADATA,
-``torch/version.py``, the arch list), the domain libraries' METADATA for the pairing, and the
-download.pytorch.org page of torch for the variants per minor (a failure there is reported and
-the existing variant data is kept). The current data is the starting point; ``merge`` keeps what
-is not regenerated. Writing is atomic: a temporary file in the same directory, then
-``os.replace``, so an interrupted update leaves the previous file.
+fatal: without them nothing can be updated; either index may be a flat listing of wheels instead,
+``indexes.IndexPages``), one wheel per new or incomplete release (METADATA, ``torch/version.py``,
+the arch list, ``PYTORCH_RELEASES_CODE_CC``), the domain libraries' METADATA for the pairing,
+and the download.pytorch.org page of torch for the variants per minor (a failure there is
+reported and the existing variant data is kept). The current data is the starting point;
+``merge`` keeps what is not regenerated; ``skeleton()`` is the starting point of a rebuild from
+nothing. Every release read gets a ``read`` list: the URLs read for it and what was read there.
+Writing is atomic: a temporary file in the same directory, then ``os.replace``, so an
+interrupted update leaves the previous file.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from packaging.version import Version
 
 from torchenv.errors import UsageError
 from torchenv.knowledge import merge
-from torchenv.knowledge.indexes import IndexFile, fetch_files, project_url
+from torchenv.knowledge.indexes import IndexFile, IndexPages, Listing
 from torchenv.knowledge.releases import (
     MINIMUM,
     group_releases,
@@ -40,8 +43,8 @@ from torchenv.knowledge.remote import (
     RemoteFormatError,
     SourceFailure,
 )
-from torchenv.knowledge.store import load_data
-from torchenv.knowledge.wheelfacts import WheelReader, safe_version
+from torchenv.knowledge.store import SCHEMAS, load_data
+from torchenv.knowledge.wheelfacts import WheelReader, read_entry, safe_version
 from torchenv.models.indexes import PYPI_INDEX, PYTORCH_INDEX
 from torchenv.untrusted import files as untrusted_files
 from torchenv.untrusted.text import strip_credentials
@@ -84,6 +87,12 @@ def current_data() -> tuple[dict[str, Any], str]:
     return data, origin
 
 
+def skeleton() -> dict[str, Any]:
+    """Data without any record, for a rebuild from the indexes alone (``db update
+    --from-scratch``): the parts no index publishes (notes, arch lists, conda-forge) stay empty."""
+    return {"schema": SCHEMAS[NAME], "retrieved": "", "releases": [], "minors": {}}
+
+
 def write_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """The user's copy, replaced in one rename; only a regular file is ever replaced."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,17 +108,21 @@ def update_torch_data(
 ) -> UpdateOutcome:
     data = copy.deepcopy(dict(current))
     data.pop("_origin", None)
+    # a skeleton may lack the lists: the store ignores a torch.json without them (its shape check)
+    for key, empty in (("releases", []), ("minors", {}), ("arch_lists", [])):
+        data.setdefault(key, empty)
     reader = WheelReader(remote, options.pypi_index, progress)
-    releases = _torch_releases(remote, options.pypi_index, progress)
+    releases, page = _torch_releases(reader.pages, options.pypi_index, progress)
     selected = _select(releases, options.versions, options.pypi_index)
-    old = {r["version"]: r for r in data.get("releases", [])}
+    old = {r["version"]: r for r in data["releases"]}
     fresh: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {}
     for version in selected:
         fresh[str(version)] = _release(
             reader, str(version), releases[version], old.get(str(version)), options
         )
+        fresh[str(version)][0]["read"].insert(0, read_entry(page, "file list", _LISTED))
     _pair_domains(reader, options, progress, fresh, old, data)
-    data["releases"], added, changes = merge.merge_releases(data.get("releases", []), fresh)
+    data["releases"], added, changes = merge.merge_releases(data["releases"], fresh)
     failures = reader.failures
     index = _pytorch_variants(remote, options.pytorch_index, progress, failures)
     minors_changed = _merge_minors(data, index, selected)
@@ -134,36 +147,43 @@ def update_torch_data(
     )
 
 
+# what a release's file list gives (releases.index_facts), for its ``read`` row
+_LISTED = ("released", "yanked", "requires_python", "python", "glibc")
+
+
 def _torch_releases(
-    remote: Remote, index: str, progress: Callable[[str], None]
-) -> dict[Version, list[IndexFile]]:
-    """The torch releases on the PyPI-like ``index``. An index without any stops the update
-    before anything is written: merging nothing would only re-date the data (``retrieved``)."""
-    url = project_url(index, "torch")
+    pages: IndexPages, index: str, progress: Callable[[str], None]
+) -> tuple[dict[Version, list[IndexFile]], str]:
+    """The torch releases on the PyPI-like ``index`` and the page that listed them. An index
+    without any stops the update before anything is written: merging nothing would only re-date
+    the data (``retrieved``)."""
     progress(f"reading the torch file list from {index}")
     try:
-        files = fetch_files(remote, index, "torch")
+        listing = pages.listing("torch")
     except NotFound as exc:  # still "cannot be read" (exit 4), with what the option expects
-        raise RemoteError(url, exc.error, _INDEX_HINT) from exc
+        raise RemoteError(exc.url, exc.error, _INDEX_HINT) from exc
+    url, files = listing.url, listing.files
     torch = [f for f in files if _is_torch(f.filename)]
     releases = group_releases(torch)
     if not releases:
+        others = len(files) + listing.others
         what = (
             f"lists {len(torch)} torch files but no final release from {MINIMUM} on"
             if torch
-            else f"lists no torch files ({len(files)} other link{'' if len(files) == 1 else 's'})"
+            else f"lists no torch files ({others} other link{'' if others == 1 else 's'})"
         )
         raise UsageError(
             "db-update-no-torch",
             f"The index {index} holds no torch release: {url} {what}; nothing was written.",
             _INDEX_HINT,
         )
-    return releases
+    return releases, url
 
 
 _INDEX_HINT = (
     "--pypi-index takes the root of a PEP 503/691 simple index, such as https://pypi.org/simple "
-    "or file:///path/to/simple, whose torch/ page lists the torch wheels."
+    "or file:///path/to/simple, whose torch/ page lists the torch wheels, or a flat listing of "
+    "wheel files as pip --find-links reads one (an HTML page of links, or a directory)."
 )
 
 
@@ -217,6 +237,7 @@ def _release(
         if facts["requires_python"] is None and old:
             facts["requires_python"] = old.get("requires_python")
         ids = (merge.SOURCE_INDEX,)
+        facts["read"] = []  # the file list's row comes first (update_torch_data)
     return facts, ids
 
 
@@ -260,7 +281,7 @@ def _pair_domains(
             continue
         lowest, assigned = min(wanted), set()
         try:
-            files = fetch_files(reader.remote, options.pypi_index, project)
+            files = reader.pages.require(project).files
         except NotFound as exc:  # a mirror without the project: keep the pairings known
             reader.failures.append(SourceFailure(project, exc.url, exc.message))
             progress(f"{exc.message}; keeping the {project} pairings already known")
@@ -279,6 +300,8 @@ def _pair_domains(
             if torch in wanted and str(torch) not in assigned:
                 fresh[str(torch)][0][project] = name  # the newest domain release pinning it
                 assigned.add(str(torch))
+                if (project, name) in reader.domain_reads:  # read in this run, not remembered
+                    fresh[str(torch)][0]["read"].append(reader.domain_reads[project, name])
     for project in [p for p, pins in pins_seen.items() if not pins]:
         del pins_seen[project]
     if not pins_seen:
@@ -291,7 +314,7 @@ def _pytorch_variants(
     """minor -> platform -> variant -> wheels on download.pytorch.org; None when unreadable."""
     progress(f"reading the torch file list from {index}")
     try:
-        files = fetch_files(remote, index, "torch")
+        listing: Listing = IndexPages(remote, index).listing("torch")
     except (RemoteError, RemoteFormatError) as exc:
         failures.append(SourceFailure("pytorch-index", index, exc.message))
         progress(f"{exc.message}; keeping the variant data already known")
@@ -299,7 +322,7 @@ def _pytorch_variants(
     found: dict[str, dict[str, dict[str, list[IndexFile]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))
     )
-    for file in files:
+    for file in listing.files:
         wheel = wheel_of(file)
         if wheel is None or wheel.platform is None or not _is_torch(wheel.file.filename):
             continue
@@ -309,7 +332,7 @@ def _pytorch_variants(
         minor = f"{version.major}.{version.minor}"
         found[minor][wheel.platform][wheel.variant].append(file)
     if not found:  # read, but not a torch wheel index: as if unreadable, the known data stays
-        error = f"{project_url(index, 'torch')} lists no torch wheel from {MINIMUM} on"
+        error = f"{listing.url} lists no torch wheel from {MINIMUM} on"
         failures.append(SourceFailure("pytorch-index", index, error))
         progress(f"{error}; keeping the variant data already known")
         return None

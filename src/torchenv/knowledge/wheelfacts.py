@@ -1,8 +1,11 @@
-"""What ``db update`` reads from inside wheels: METADATA, torch/version.py and the arch list.
+"""What ``db update`` reads from inside wheels: METADATA, torch/version.py, the arch list and
+``PYTORCH_RELEASES_CODE_CC`` (``codetable``).
 
 METADATA comes from the PEP 658 file ``<wheel url>.metadata`` when the server has one (pypi.org
 serves it for many files even where the index says ``core-metadata: false``), else from the
 wheel's ``*.dist-info/METADATA`` member. Everything else is read by byte ranges (``wheelzip``).
+Each read is also described for the record's ``read`` list (``read_entry``): the URL, without
+credentials, and what was read there.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from torchenv.knowledge.indexes import IndexFile, fetch_files
+from torchenv.knowledge import codetable
+from torchenv.knowledge.indexes import IndexFile, IndexPages
 from torchenv.knowledge.releases import (
     Metadata,
     Wheel,
@@ -29,6 +33,7 @@ from torchenv.knowledge.releases import (
 )
 from torchenv.knowledge.remote import NotFound, Remote, RemoteFormatError, SourceFailure
 from torchenv.knowledge.wheelzip import RemoteZip, scan_arch_flags
+from torchenv.untrusted.text import strip_credentials
 
 VERSION_PY = "torch/version.py"
 LIBRARY = "torch/lib/libtorch_python.so"
@@ -37,6 +42,12 @@ _DIST_INFO_METADATA = r"[^/]+\.dist-info/METADATA"
 
 def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
+
+
+def read_entry(url: str, role: str, items: Sequence[str]) -> dict[str, str]:
+    """One row of a release's ``read`` list: ``what`` begins with the role ("linux_x86_64
+    wheel"), by which a later update replaces it (``merge.merge_read``)."""
+    return {"url": strip_credentials(url), "what": f"{role}: {', '.join(items)}"}
 
 
 class WheelReader:
@@ -48,7 +59,10 @@ class WheelReader:
         self.progress = progress
         self.reads = 0
         self.failures: list[SourceFailure] = []  # sources that were missing; the update goes on
-        self._toolkit: dict[str, Metadata] = {}
+        self.pages = IndexPages(remote, pypi_index)  # a simple index or a flat listing
+        # (project, version) -> the read entry of the domain wheel whose torch pin was read
+        self.domain_reads: dict[tuple[str, str], dict[str, str]] = {}
+        self._toolkit: dict[str, tuple[Metadata, dict[str, str]]] = {}
         self._toolkit_files: list[IndexFile] | None = None
 
     # --- single files ------------------------------------------------------------------------
@@ -56,17 +70,19 @@ class WheelReader:
         self.reads += 1
         return RemoteZip(self.remote, url)
 
-    def metadata(self, url: str, opened: RemoteZip | None = None) -> Metadata:
+    def metadata(self, url: str, opened: RemoteZip | None = None) -> tuple[Metadata, str]:
+        """The METADATA of a wheel and where it came from, in words."""
         try:
             self.reads += opened is None
-            return parse_metadata(_text(self.remote.get(url + ".metadata").body))
+            body = self.remote.get(url + ".metadata").body
+            return parse_metadata(_text(body)), "METADATA (its PEP 658 .metadata file)"
         except NotFound:
             pass
         archive = opened or RemoteZip(self.remote, url)
         member = archive.find(_DIST_INFO_METADATA)
         if member is None:
             raise RemoteFormatError(url, "the wheel has no *.dist-info/METADATA")
-        return parse_metadata(_text(archive.read(member.name)))
+        return parse_metadata(_text(archive.read(member.name))), "METADATA"
 
     def version_py(self, wheel: Wheel) -> dict[str, str | None]:
         archive = self.open_zip(wheel.file.url)
@@ -74,24 +90,32 @@ class WheelReader:
 
     # --- a torch release ----------------------------------------------------------------------
     def torch_release(self, version: str, files: Sequence[IndexFile]) -> dict[str, Any]:
-        """pypi_default and pypi_linux_x86_64 of one release (and Requires-Python from
-        METADATA, for pages that do not carry it)."""
+        """pypi_default, pypi_linux_x86_64 and cuda_code_cc of one release (and Requires-Python
+        from METADATA, for pages that do not carry it), with the ``read`` rows of the wheels."""
         linux = pick_wheel(files, "linux_x86_64")
         if linux is None:
             raise RemoteFormatError(self.pypi_index, f"torch {version} has no Linux x86_64 wheel")
         self.progress(f"torch {version}: reading {linux.file.filename}")
         archive = self.open_zip(linux.file.url)
         build = build_of(parse_version_py(_text(archive.read(VERSION_PY))))
+        items = [VERSION_PY]
         archs: tuple[str, ...] = ()
         if build["cuda"] and LIBRARY in archive.members:
             archs = scan_arch_flags(archive.stream(LIBRARY))
-        meta = self.metadata(linux.file.url, archive)
+            items.append(f"CUDA_ARCH_FLAGS in {LIBRARY}")
+        meta, where = self.metadata(linux.file.url, archive)
+        items.append(where)
+        code_cc = self.code_cc(archive, version)
+        if code_cc is not None:
+            items.append(f"{codetable.NAME} in {codetable.MEMBER}")
+        read = [read_entry(linux.file.url, "linux_x86_64 wheel", items)]
         pins = library_pins(meta)
         toolkit = toolkit_requirement(meta)
         toolkit_read = False
         if toolkit is not None:
-            behind = self.toolkit_pins(str(toolkit.specifier), toolkit.extras)
+            behind, entry = self.toolkit_pins(str(toolkit.specifier), toolkit.extras)
             toolkit_read = bool(behind)
+            read += [entry] if entry else []
             for field, value in behind.items():
                 pins[field] = pins[field] or value
         defaults = {"linux_x86_64": build["variant"]}
@@ -100,10 +124,11 @@ class WheelReader:
             if wheel is not None:
                 self.progress(f"torch {version}: reading {wheel.file.filename} (version.py)")
                 defaults[platform] = self.version_py(wheel)["variant"] or "cpu"
+                read.append(read_entry(wheel.file.url, f"{platform} wheel", [VERSION_PY]))
         for platform in ("macos_arm64", "macos_x86_64"):
             if pick_wheel(files, platform) is not None:
                 defaults[platform] = "cpu"  # PyPI's macOS wheels are the only macOS builds (MPS)
-        return {
+        facts: dict[str, Any] = {
             "requires_python": meta.requires_python,
             "toolkit_read": toolkit_read,
             "pypi_default": defaults,
@@ -115,14 +140,37 @@ class WheelReader:
                 **pins,
             },
         }
+        if code_cc is not None:  # torch before 2.11 has none: nothing is recorded
+            facts["cuda_code_cc"] = code_cc
+        facts["read"] = read
+        return facts
 
-    def toolkit_pins(self, specifier: str, extras: set[str]) -> dict[str, str | None]:
-        """cublas/cudart of the cuda-toolkit metapackage release torch pins (``==13.0.2``)."""
+    def code_cc(self, archive: RemoteZip, version: str) -> dict[str, dict[str, list[str]]] | None:
+        """PYTORCH_RELEASES_CODE_CC of an opened torch wheel; None when it has none or it cannot
+        be used (said in a progress line: the rest of the release is still recorded)."""
+        member = archive.members.get(codetable.MEMBER)
+        if member is None:
+            return None
+        ignored = f"torch {version}: {codetable.NAME} in {codetable.MEMBER} ignored"
+        if member.size > codetable.MAX_SOURCE:  # checked before a byte of it is read
+            self.progress(f"{ignored}: the file has {member.size} bytes, over the cap")
+            return None
+        try:
+            return codetable.parse_code_cc(_text(archive.read(member.name)))
+        except (codetable.CodeTableError, RemoteFormatError) as exc:
+            self.progress(f"{ignored}: {exc}")
+            return None
+
+    def toolkit_pins(
+        self, specifier: str, extras: set[str]
+    ) -> tuple[dict[str, str | None], dict[str, str] | None]:
+        """cublas/cudart of the cuda-toolkit metapackage release torch pins (``==13.0.2``), and
+        the read entry of its METADATA (None when it could not be read)."""
         pinned = specifier.removeprefix("==")
         if pinned not in self._toolkit:
             if self._toolkit_files is None:
                 try:
-                    self._toolkit_files = fetch_files(self.remote, self.pypi_index, "cuda-toolkit")
+                    self._toolkit_files = self.pages.require("cuda-toolkit").files
                 except NotFound as exc:  # a mirror without it: cublas/cudart stay unknown
                     self.failures.append(SourceFailure("cuda-toolkit", exc.url, exc.message))
                     self._toolkit_files = []
@@ -134,10 +182,13 @@ class WheelReader:
                 self.progress(
                     f"cuda-toolkit {pinned}: no wheel on the index; cublas/cudart unknown"
                 )
-                return {}
+                return {}, None
             self.progress(f"cuda-toolkit {pinned}: reading its METADATA")
-            self._toolkit[pinned] = self.metadata(wheel.file.url)
-        return toolkit_pins(self._toolkit[pinned], extras)
+            meta, where = self.metadata(wheel.file.url)
+            entry = read_entry(wheel.file.url, "cuda-toolkit wheel", [f"{where} of {pinned}"])
+            self._toolkit[pinned] = meta, entry
+        meta, entry = self._toolkit[pinned]
+        return toolkit_pins(meta, extras), entry
 
     # --- torchvision / torchaudio ---------------------------------------------------------------
     def domain_pin(self, project: str, version: str, files: Sequence[IndexFile]) -> str | None:
@@ -147,7 +198,10 @@ class WheelReader:
         if wheel is None:
             return None
         self.progress(f"{project} {version}: reading the torch it requires")
-        return torch_pin(self.metadata(wheel.file.url))
+        meta, where = self.metadata(wheel.file.url)
+        items = [f"{where} of {version} (its torch== pin)"]
+        self.domain_reads[project, version] = read_entry(wheel.file.url, f"{project} wheel", items)
+        return torch_pin(meta)
 
     # --- download.pytorch.org variants ------------------------------------------------------------
     def variant_archs(self, wheel: Wheel) -> tuple[str, ...]:

@@ -1,12 +1,22 @@
 """``torchenv matrix`` as an aligned table of styled segments (see render_text: the CLI prints
-them with rich on a terminal and as plain text when piped)."""
+them with rich on a terminal and as plain text when piped), and ``matrix --check``: what was
+read, what could not be, and one line per difference with both values and the source read."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 from torchenv.models.archs import parse_arch
-from torchenv.models.matrix import MatrixReport, MatrixRow
+from torchenv.models.matrix import (
+    ABSENT,
+    MISSING,
+    DataDifference,
+    MatrixCheckReport,
+    MatrixReport,
+    MatrixRow,
+)
 
 Segment = tuple[str, str | None]
 Emit = Callable[[list[Segment]], None]  # prints one line
@@ -110,3 +120,74 @@ def render_matrix(emit: Emit, report: MatrixReport) -> None:
     emit([("Data: ", "bold"), (report.origin, None)])
     if ids:
         emit([("Sources: ", "bold"), (ids, None), (" (torchenv matrix --json lists them)", "dim")])
+
+
+# --- matrix --check -------------------------------------------------------------------------
+def show_value(value: Any) -> str:
+    """A value as the data file spells it, strings bare; "none" where a side has none."""
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def list_change(packaged: Any, fresh: Any) -> str:
+    """ "+3.15, -3.10" for two lists of strings (Python versions, variants, arch codes): long
+    lists that differ in one entry are hard to compare by eye."""
+    if not (isinstance(packaged, list) and isinstance(fresh, list)):
+        return ""
+    added = [str(v) for v in fresh if v not in packaged]
+    removed = [str(v) for v in packaged if v not in fresh]
+    parts = [f"+{v}" for v in added] + [f"-{v}" for v in removed]
+    return ", ".join(parts) if parts else "same entries, another order"
+
+
+def _difference(difference: DataDifference) -> list[Segment]:
+    where = difference.where + (f" {difference.field}" if difference.field else "")
+    head: list[Segment] = [("  ", None), (where, "bold"), (": ", None)]
+    source = f" ({difference.source})"
+    if difference.change == MISSING and not difference.field:
+        return [*head, ("missing from the packaged data", "yellow"), (source, "dim")]
+    if difference.change == ABSENT:
+        what = "in the packaged data, not on the index (deleted, or not this index)"
+        return [*head, (what, "red"), (source, "dim")]
+    segments = [
+        *head,
+        ("packaged ", "dim"),
+        (show_value(difference.packaged), "red"),
+        (", now ", "dim"),
+        (show_value(difference.fresh), "green"),
+    ]
+    change = list_change(difference.packaged, difference.fresh)
+    if change:
+        segments.append((f" [{change}]", None))
+    return [*segments, (source, "dim")]
+
+
+def render_matrix_check(emit: Emit, report: MatrixCheckReport) -> None:
+    emit([("Knowledge check: ", "bold"), (f"{report.packaged}, against {report.pypi_index}", None)])
+    if report.read:
+        emit([("  read in full: ", "dim"), (", ".join(f"torch {v}" for v in report.read), None)])
+    for source in report.sources:
+        if not source.checked:
+            emit([(f"  not checked: {source.id}: ", "yellow"), (source.why or "", None)])
+    if report.differences:
+        emit([])
+    for difference in report.differences:
+        emit(_difference(difference))
+    emit([])
+    count = len(report.differences)
+    summary = "no difference" if not count else f"{count} difference{'' if count == 1 else 's'}"
+    if report.missing or report.absent:
+        summary += f" (releases: {len(report.missing)} missing, {len(report.absent)} absent)"
+    emit(
+        [
+            (summary, "bold" if count else "green"),
+            (
+                f"; {report.requests} requests, {report.bytes_read / 1e6:.1f} MB "
+                f"in {report.seconds:.1f} s",
+                "dim",
+            ),
+        ]
+    )
