@@ -8,13 +8,14 @@ gives the same files. Each correction names the primary source it comes from:
   and their GPU code per host architecture.
 - S6b: pytorch/pytorch ``.ci/aarch64_linux/aarch64_ci_build.sh`` as of the 2.6/2.7, 2.8 and
   2.9 releases: the aarch64 (SBSA) TORCH_CUDA_ARCH_LIST per CUDA version.
-- S15: the download.pytorch.org file lists as read by the audit (that index is not reachable
+- S16: the download.pytorch.org file lists as read by the audit (that index is not reachable
   from the machine this data was built on; ``torchenv db update`` re-reads it).
 - S2: the torchaudio 2.11.1 METADATA on PyPI (``Requires-Dist: torch>=2.11``, py3-none wheels).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 SOURCES = [
@@ -35,7 +36,7 @@ SOURCES = [
         "retrieved": "2026-12-07",
     },
     {
-        "id": "S15",
+        "id": "S16",
         "what": "download.pytorch.org/whl/<variant>/torch/ and torchvision/ file lists as read by "
         "the knowledge audit of 2026-12-06: cu129 wheels of 2.9-2.13, aarch64 CUDA wheels of "
         "2.4-2.6, unlabeled torchvision aarch64 wheels for 2.7-2.9, manylinux_2_28 cu126 wheels "
@@ -47,11 +48,11 @@ SOURCES = [
 
 # minor -> (Linux x86_64 variants to add, linux_aarch64 variants to add, source)
 VARIANTS = {
-    "2.9": (["cu129"], [], "S15"),
-    "2.10": (["cu129"], [], "S15"),
-    "2.11": (["cu129"], [], "S15"),
-    "2.12": (["cu129"], [], "S15"),
-    "2.13": (["cu129"], ["cu129"], "S3c,S15"),
+    "2.9": (["cu129"], [], "S16"),
+    "2.10": (["cu129"], [], "S16"),
+    "2.11": (["cu129"], [], "S16"),
+    "2.12": (["cu129"], [], "S16"),
+    "2.13": (["cu129"], ["cu129"], "S3c,S16"),
     "2.15": (["cu126", "cu130"], ["cu126", "cu130"], "S3c"),
 }
 # The aarch64 CUDA builds before 2.7: one variant each, for Grace Hopper (sm_90)
@@ -61,9 +62,9 @@ SBSA13 = ["sm_80", "sm_90", "sm_100", "sm_110", "sm_120"]
 # (variant, platform, minors, archs, source, verified, note); replaces a row of the same
 # variant and platform that covers one of these minors
 ARCH_ROWS = [
-    ("cu124", "linux_aarch64", ["2.4", "2.5"], ["sm_90"], "S5,S15", False,
+    ("cu124", "linux_aarch64", ["2.4", "2.5"], ["sm_90"], "S5,S16", False,
      "pytorch/builder build_cuda.sh cuda-aarch64 case: 9.0 (Grace Hopper)"),
-    ("cu126", "linux_aarch64", ["2.6"], ["sm_90"], "S6b,S15", False,
+    ("cu126", "linux_aarch64", ["2.6"], ["sm_90"], "S6b,S16", False,
      "aarch64_ci_build.sh for CUDA 12.6: 9.0"),
     ("cu128", "linux_aarch64", ["2.7"], ["sm_90", "sm_100", "sm_120"], "S6b", False,
      "aarch64_ci_build.sh for CUDA 12.8 at 2.7: 9.0;10.0;12.0 (no 8.0, no PTX)"),
@@ -80,7 +81,8 @@ ARCH_ROWS = [
      "build_cuda.sh for CUDA 12.9: 7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX"),
     ("cu129", "linux_x86_64", ["2.11", "2.12", "2.13"],
      ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"], "S3c", False,
-     "PYTORCH_RELEASES_CODE_CC of the 2.13.0 wheel (GPU code only: PTX is not listed there)"),
+     "PYTORCH_RELEASES_CODE_CC of the 2.13.0 wheel (GPU code only: PTX is not listed there), "
+     "taken for 2.11 and 2.12 too, whose own tables do not list CUDA 12.9"),
     ("cu126", "linux_x86_64", ["2.15"],
      ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"], "S3c", False,
      "PYTORCH_RELEASES_CODE_CC of the 2.15.0 wheel"),
@@ -122,8 +124,9 @@ def apply_variants(minors: dict[str, Any]) -> None:
     for minor, (linux, _aarch64, source) in VARIANTS.items():
         entry = minors[minor]
         entry["index_variants"] = _ordered([*entry["index_variants"], *linux])
-        if source not in entry["source"]:
-            entry["source"] += f"; {', '.join(linux)} from {source}"
+        # rewritten, not appended: a rerun gives the same text
+        base = re.sub(r"; [a-z0-9, ]+ from [A-Za-z0-9,]+$", "", entry["source"])
+        entry["source"] = f"{base}; {', '.join(linux)} from {source}"
 
 
 def apply_aarch64(minors: dict[str, Any]) -> None:
@@ -131,11 +134,12 @@ def apply_aarch64(minors: dict[str, Any]) -> None:
     for minor, variants in AARCH64_EARLY.items():
         entry = minors[minor]
         entry["index_variants_by_platform"]["linux_aarch64"] = [*variants, "cpu"]
-        entry["platform_variants_verified"]["linux_aarch64"] = True
+        # read by the audit, not from here: db update re-reads the index where it is reachable
+        entry["platform_variants_verified"]["linux_aarch64"] = False
         windows = entry["platform_variants_note"].partition(" win_amd64:")[2]
         entry["platform_variants_note"] = (
             f"linux_aarch64: {', '.join(variants)} (sm_90, Grace Hopper) and cpu, from the "
-            "download.pytorch.org file list (S15)." + (f" win_amd64:{windows}" if windows else "")
+            "download.pytorch.org file list (S16)." + (f" win_amd64:{windows}" if windows else "")
         )
     for minor, (_linux, aarch64, _source) in VARIANTS.items():
         lists = minors[minor]["index_variants_by_platform"]
@@ -171,8 +175,8 @@ def apply_release(rel: dict[str, Any]) -> None:
         rel["notes"] = [*notes, AUDIO_NOTE]
     if version in GLIBC_BY_VARIANT:
         rel["glibc_by_variant"] = GLIBC_BY_VARIANT[version]
-        if "S15" not in rel["source"]:
-            rel["source"] += ",S15"
+        if "S16" not in rel["source"]:
+            rel["source"] += ",S16"
 
 
 def apply_sources(sources: dict[str, Any]) -> None:

@@ -228,7 +228,10 @@ def _check_runs_here(ctx: ProbeContext, ref: SpecRef, stack: object) -> None:
         return
     label = "" if stack.variant in ("", None) else f"+{stack.variant}"
     options = parse_options(
-        torch=f"{stack.torch}{label}", python=stack.python, installer=ref.spec.installer
+        torch=f"{stack.torch}{label}",
+        python=stack.python,
+        installer=ref.spec.installer,
+        pytorch_index=ref.spec.index.pytorch is not None,  # a PyPI lock: PyPI's build is checked
     )
     here = run_plan(ctx, options)
     if here.stack is None:

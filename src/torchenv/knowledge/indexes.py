@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 from packaging.utils import (
@@ -121,7 +123,7 @@ class IndexPages:
         # the index URL arrives without its trailing slash (db update strips it): a page such
         # as torch_stable.html is read as named, a directory with the slash so that relative
         # links resolve inside it
-        page = self.index.lower().endswith((".html", ".htm"))
+        page = self.index.lower().endswith((".html", ".htm")) or _is_local_file(self.index)
         url = self.index if page else self.index + "/"
         try:
             files = parse_page(self.remote.get(url, accept=ACCEPT), url)
@@ -235,8 +237,21 @@ def parse_html_page(body: bytes, base: str) -> list[IndexFile]:
     return files
 
 
+def _is_local_file(url: str) -> bool:
+    """A file:// URL of a saved page (any name), not of a directory of wheels."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() != "file":
+        return False
+    return Path(urllib.request.url2pathname(parts.path)).is_file()
+
+
 def _absolute(base: str, href: str) -> str:
-    return urllib.parse.urldefrag(urllib.parse.urljoin(base, href))[0]
+    """The link as a URL; a page served over http(s) may not point into the local filesystem
+    (a hostile index would make ``db update`` read local files and record their paths)."""
+    url = urllib.parse.urldefrag(urllib.parse.urljoin(base, href))[0]
+    if urllib.parse.urlsplit(url).scheme.lower() == "file" and not base.lower().startswith("file:"):
+        return urllib.parse.urldefrag(urllib.parse.urljoin(base, urllib.parse.quote(href)))[0]
+    return url
 
 
 _LOCAL_SUFFIX = re.compile(r"\.cxx11\.abi$")

@@ -38,7 +38,7 @@ def local_label(torch: str, variant: str, platforms: Iterable[str]) -> str:
 
 
 # Domain-library wheels that carry no local label where torch's do, so a labeled pin finds
-# nothing (the knowledge audit of 2026-12-06, issue 13; knowledge source S15 and S2):
+# nothing (the knowledge audit of 2026-12-06, issue 13; knowledge source S16 and S2):
 # - torchvision's linux_aarch64 CUDA wheels of the torch 2.7-2.9 releases (0.22-0.24) are named
 #   without one on download.pytorch.org;
 # - torchaudio 2.11.1 is one py3-none wheel per platform (requires torch>=2.11), unlabeled on

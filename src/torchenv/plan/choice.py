@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from torchenv.models.plan import PlanTarget
-from torchenv.plan.evaluate import Candidate, Verdict
+from torchenv.plan.evaluate import CONDA_FORGE, Candidate, Verdict
 
 Rank = tuple[bool, bool, bool, tuple[int, ...]]
 
@@ -36,7 +36,10 @@ class Option:
 
 
 def option(cand: Candidate, verdict: Verdict, targets: Sequence[PlanTarget]) -> Option:
-    default = all(cand.release.pypi_default.get(t.platform) == cand.variant for t in targets)
+    # a conda-forge build is never PyPI's, whatever its CUDA
+    default = cand.channel != CONDA_FORGE and all(
+        cand.release.pypi_default.get(t.platform) == cand.variant for t in targets
+    )
     return Option(cand, verdict, default)
 
 

@@ -160,6 +160,8 @@ def _check_driver(kb: PlanKnowledge, cand: Candidate, target: PlanTarget, verdic
 def _check_variant_glibc(cand: Candidate, target: PlanTarget, verdict: Verdict) -> None:
     """A variant whose wheels need a newer glibc than the release's PyPI wheels (2.6.0+cu126:
     manylinux_2_28; knowledge ``glibc_by_variant``)."""
+    if cand.channel != PYTORCH_INDEX:  # conda-forge's and PyPI's builds have their own floors
+        return
     floor = cand.release.glibc_by_variant.get(cand.variant)
     linux = target.platform.startswith("linux") and not target.musl
     if floor and linux and target.glibc and _version_tuple(target.glibc) < _version_tuple(floor):
@@ -273,8 +275,10 @@ def release_reasons(
 def _lowest_glibc(release: TorchRelease) -> str | None:
     """The glibc every variant of the release needs at least; a variant needing more is
     refused on its own (``_check_variant_glibc``)."""
-    floors = [f for f in (release.glibc, *release.glibc_by_variant.values()) if f]
-    return min(floors, key=_version_tuple) if floors else None
+    if release.glibc is None:
+        return None
+    floors = [release.glibc, *release.glibc_by_variant.values()]
+    return min(floors, key=_version_tuple)
 
 
 def span(pythons: tuple[str, ...]) -> str:

@@ -77,7 +77,7 @@ def make_plan(kb: PlanKnowledge, request: PlanRequest, targets: Sequence[PlanTar
             for target in targets:
                 alone = _search(kb, request, [target], channel).stack
                 per_target[target.name] = (
-                    f"torch {alone.torch}+{alone.variant} would fit it alone"
+                    f"torch {alone.build} would fit it alone"
                     if alone
                     else "no build fits it even alone"
                 )
@@ -233,6 +233,10 @@ def _variants(
     everywhere = set.intersection(*per_target) if per_target else set()
     anywhere = set.union(*per_target) if per_target else set()
     wanted = {v for v in anywhere if _allowed(v, request.cuda, targets)}
+    if channel == PYPI and not wanted and request.cuda == "auto" and not _wants_gpu(targets):
+        # PyPI's one Linux x86_64 build is a CUDA build; without a GPU it runs on the CPU (a
+        # caveat says so), which beats finding nothing on a CI runner behind a PyPI mirror
+        wanted = set(anywhere)
     for variant in sorted(wanted - everywhere):
         missing = [
             t.platform for t, have in zip(targets, per_target, strict=True) if variant not in have

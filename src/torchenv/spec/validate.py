@@ -74,6 +74,12 @@ def check_spec(data: dict[str, Any], check: Checker, prefix: str, name: str | No
         installer = text or installer
     targets = _targets(check, data.get("targets", {}), key("targets"))
     index = _index(check, data.get("index", {}), key("index"))
+    if index is not None and index.pytorch is None and installer == "conda":
+        check.report(
+            key("index") + ".pytorch",
+            'false is about the PyPI wheels, but installer = "conda" installs conda-forge '
+            "builds: drop one of the two",
+        )
     image = check_image(check, data.get("image", {}), key("image"))
     deploy = check_deploy(check, data.get("deploy", {}), key("deploy"))
     if (
@@ -265,7 +271,8 @@ def _index(check: Checker, value: object, key: str) -> SpecIndex | None:
         urls["pytorch"] = PYTORCH_INDEX if value["pytorch"] else None
     for name, default in tuple(urls.items()):
         if name in value and not (name == "pytorch" and isinstance(value[name], bool)):
-            text = check.string(f"{key}.{name}", value[name], f'"{default}"')
+            example = f'"{default}"' + (" or false" if name == "pytorch" else "")
+            text = check.string(f"{key}.{name}", value[name], example)
             if text is not None and check.url(f"{key}.{name}", text):
                 urls[name] = text
     links: tuple[str, ...] = ()

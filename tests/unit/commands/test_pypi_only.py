@@ -55,7 +55,7 @@ def test_the_spec_says_pytorch_false_and_writes_it_back(tmp_path: Path) -> None:
 def test_a_wrong_value_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as caught:
         load_spec(write(tmp_path, SPEC.replace("pytorch = false", "pytorch = 3")), tmp_path)
-    assert "index.pytorch" in str(caught.value)
+    assert "index.pytorch" in str(caught.value) and "or false" in str(caught.value)
 
 
 def test_the_plan_takes_pypis_build_and_the_lock_pins_it_unlabeled(tmp_path: Path) -> None:
@@ -132,3 +132,23 @@ def test_the_locks_cuda_comes_from_the_runtime_wheel() -> None:
     stale = cuda_of_lock(stack("13.0"), {"nvidia-cuda-runtime-cu12": "12.8.90"})
     assert "not the planned 13.0" in stale and "db update" in stale
     assert "not a CUDA build" in cuda_of_lock(stack("13.0"), {"torch": "2.13.0"})
+
+
+def test_a_machine_without_gpu_gets_pypis_cuda_build_to_run_on_the_cpu(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # a CI runner behind a PyPI mirror: PyPI's only Linux x86_64 build is a CUDA build
+    code = cli.main(["plan", "--platform", "linux_x86_64", "--no-pytorch-index", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and (doc["stack"]["torch"], doc["stack"]["channel"]) == ("2.15.0", "pypi")
+    assert "runs on the CPU only" in " ".join(doc["fits"][0]["caveats"])
+    code = cli.main(["plan", "--platform", "linux_x86_64", "--no-pytorch-index", "--cuda", "cpu"])
+    capsys.readouterr()
+    assert code == 3  # asked for a CPU build: PyPI has none for Linux x86_64
+
+
+def test_a_conda_spec_cannot_say_pytorch_false(tmp_path: Path) -> None:
+    text = SPEC.replace('libraries = ["torchvision", "torchaudio"]', 'installer = "conda"')
+    with pytest.raises(UsageError) as caught:
+        load_spec(write(tmp_path, text), tmp_path)
+    assert "index.pytorch" in str(caught.value) and "conda-forge" in str(caught.value)

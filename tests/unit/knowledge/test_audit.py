@@ -3,7 +3,7 @@ the primary source it was corrected from, and the plans those records changed.
 
 Sources (knowledge/data/sources.json): S2 wheel METADATA on PyPI; S3c PYTORCH_RELEASES_CODE_CC
 in torch/cuda/__init__.py of the PyPI wheels; S6b pytorch's aarch64_ci_build.sh per release;
-S15 the download.pytorch.org file lists as the audit read them.
+S16 the download.pytorch.org file lists as the audit read them.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ def sources_of(version: str, variant: str, platform: str = "linux_x86_64") -> se
 
 def test_every_audit_source_is_described() -> None:
     described = load_sources()
-    for source in ("S3c", "S6b", "S15"):
+    for source in ("S3c", "S6b", "S16"):
         assert source in described and described[source]["url"].startswith("https://")
 
 
-# --- 1-5: cu129 for 2.9-2.13 (S15; 2.13 also S3c) -------------------------------------------
+# --- 1-5: cu129 for 2.9-2.13 (S16; 2.13 also S3c) -------------------------------------------
 @pytest.mark.parametrize("version", ["2.9.1", "2.10.0", "2.11.0", "2.12.1", "2.13.0"])
 def test_cu129_exists_for_2_9_to_2_13(version: str) -> None:
     assert "cu129" in KB.platform_variants(version, "linux_x86_64")
@@ -62,14 +62,14 @@ def test_2_15_has_its_cu130_and_cu126_variants() -> None:
     assert sources_of("2.15.0", "cu130") == {"S3c"}
 
 
-# --- 7-9: aarch64 CUDA builds of 2.4-2.6 for Grace Hopper (S15, S5, S6b) ---------------------
+# --- 7-9: aarch64 CUDA builds of 2.4-2.6 for Grace Hopper (S16, S5, S6b) ---------------------
 @pytest.mark.parametrize(
     ("version", "variant"), [("2.4.1", "cu124"), ("2.5.1", "cu124"), ("2.6.0", "cu126")]
 )
 def test_aarch64_cuda_builds_before_2_7(version: str, variant: str) -> None:
     assert KB.platform_variants(version, "linux_aarch64") == (variant, "cpu")
     assert archs(version, variant, "linux_aarch64") == ("sm_90",)
-    assert "S15" in sources_of(version, variant, "linux_aarch64")
+    assert "S16" in sources_of(version, variant, "linux_aarch64")
 
 
 # --- 10-11: the aarch64 arch lists of 2.7 cu128 and 2.8 cu129 (S6b) --------------------------
@@ -80,7 +80,7 @@ def test_aarch64_arch_lists_of_2_7_and_2_8_are_the_build_scripts() -> None:
     assert sources_of("2.7.1", "cu128", "linux_aarch64") == {"S6b"}
 
 
-# --- 12-14: torchvision's aarch64 wheels of 2.7-2.9 carry no local label (S15) ---------------
+# --- 12-14: torchvision's aarch64 wheels of 2.7-2.9 carry no local label (S16) ---------------
 @pytest.mark.parametrize(
     ("torch", "vision", "variant"),
     [("2.7.1", "0.22.1", "cu128"), ("2.8.0", "0.23.0", "cu129"), ("2.9.1", "0.24.1", "cu130")],
@@ -110,7 +110,7 @@ def test_torchaudio_2_11_0_keeps_its_own_release() -> None:
     assert RELEASES["2.11.0"].torchaudio == "2.11.0"
 
 
-# --- 16: the glibc floor is per variant (S15: 2.6.0's cu126 wheels are manylinux_2_28) --------
+# --- 16: the glibc floor is per variant (S16: 2.6.0's cu126 wheels are manylinux_2_28) --------
 def test_glibc_floor_of_2_6_0_cu126() -> None:
     release = RELEASES["2.6.0"]
     assert release.glibc == "2.17" and release.glibc_for("cu126") == "2.28"
@@ -163,3 +163,17 @@ def test_old_glibc_refuses_only_the_manylinux_2_28_variant() -> None:
     rejected = {r.candidate: " ".join(r.reasons) for r in report.rejected}
     assert "glibc 2.27 is older than 2.28" in rejected["2.6.0+cu126"]
     assert "manylinux_2_28" in rejected["2.6.0+cu126"]
+
+
+def test_the_variant_glibc_floor_is_not_applied_to_conda_forge() -> None:
+    target = PlanTarget(
+        name="node",
+        platform="linux_x86_64",
+        gpus=(TargetGpu("A100", "8.0"),),
+        driver="580.65.06",
+        has_driver_facts=True,
+        glibc="2.17",
+    )
+    report = make_plan(KB, PlanRequest(torch="==2.6.*", installer="conda"), [target])
+    assert report.stack is not None and report.stack.variant == "cu126"
+    assert not any(n.startswith("chose ") and "PyPI" in n for n in report.notes)

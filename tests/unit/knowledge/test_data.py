@@ -223,14 +223,14 @@ def test_the_original_gpu_rows_are_kept() -> None:
 
 def test_aarch64_cuda_variants_start_at_2_4() -> None:
     # the audit of 2026-12-06 read aarch64 CUDA wheels for Grace Hopper (sm_90) in the
-    # download.pytorch.org listing from 2.4 on (S15); the survey had started them at 2.7
+    # download.pytorch.org listing from 2.4 on (S16); the survey had started them at 2.7
     assert KB.platform_variants("2.4.1", "linux_aarch64") == ("cu124", "cpu")
     assert KB.platform_variants("2.5.1", "linux_aarch64") == ("cu124", "cpu")
     assert KB.platform_variants("2.6.0", "linux_aarch64") == ("cu126", "cpu")
     assert KB.platform_variants("2.3.1", "linux_aarch64") == ("cpu",)
     assert KB.platform_variants("2.7.0", "linux_aarch64") == ("cu128", "cpu")
     note = TORCH["minors"]["2.6"]["platform_variants_note"]
-    assert note.startswith("linux_aarch64: cu126 (sm_90, Grace Hopper) and cpu") and "S15" in note
+    assert note.startswith("linux_aarch64: cu126 (sm_90, Grace Hopper) and cpu") and "S16" in note
     assert "win_amd64: inferred" in note
     assert "from 2.7 on" in TORCH["minors"]["1.13"]["platform_variants_note"]
 

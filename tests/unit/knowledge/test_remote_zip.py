@@ -285,3 +285,12 @@ def test_a_url_urllib_refuses_late_is_a_remote_error() -> None:
 def test_url_problem(url: str, problem: str | None) -> None:
     found = url_problem(url)
     assert found == problem if problem is None else (found or "").startswith(problem)
+
+
+def test_an_http_page_cannot_point_into_the_local_filesystem() -> None:
+    body = b'<a href="file:///etc/passwd#x">torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl</a>'
+    files = parse_html_page(body, "https://mirror.example/simple/torch/")
+    assert all(not f.url.startswith("file:") for f in files)
+    assert all(f.url.startswith("https://mirror.example/") for f in files)
+    local = parse_html_page(body, "file:///srv/simple/torch/")
+    assert all(f.url.startswith("file:") for f in local)  # a local index may link locally

@@ -164,7 +164,7 @@ def test_platform_variants() -> None:
     )
     assert KB.platform_variants("2.13.0", "macos_arm64") == ()
     assert KB.platform_variants("9.9.0", "linux_x86_64") == ()
-    assert KB.index_provenance("2.13.0", "linux_aarch64") == (True, "S4; cu129 from S3c,S15")
+    assert KB.index_provenance("2.13.0", "linux_aarch64") == (True, "S4; cu129 from S3c,S16")
     assert KB.index_provenance("2.13.0", "win_amd64")[0] is False
 
 

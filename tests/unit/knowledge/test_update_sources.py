@@ -344,12 +344,13 @@ def test_a_local_folder_page_lists_regular_files(tmp_path: Path) -> None:
     assert b'href="a%20b%231.whl">a b#1.whl<' in page.body and b"link.whl" in page.body
 
 
+@pytest.mark.parametrize("name", ["links.html", "torch_stable.lst"])
 def test_a_find_links_page_saved_as_a_file(
-    data_dir: Path, index: IndexServer, tmp_path: Path
+    data_dir: Path, index: IndexServer, tmp_path: Path, name: str
 ) -> None:
     folder = wheel_folder(tmp_path / "links")
     names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".whl"))
-    page = folder / "links.html"
+    page = folder / name  # a saved page is read as a page, whatever its name
     page.write_text("".join(f'<a href="{urllib.parse.quote(n)}">{n}</a>\n' for n in names))
     result = run_db_update(
         pypi_index=str(page),
