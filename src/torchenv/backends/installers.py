@@ -80,8 +80,16 @@ def uv_compile(
     python: str,
     platforms: Sequence[str],
     sources: Sources,
+    pypi_fallback: bool = False,
 ) -> list[str]:
-    return argv_of.uv_pip_compile(uv, requirements, out, python, platforms, _index_args(sources))
+    """``pypi_fallback``: a pinned release may be on PyPI only (an unlabeled domain library,
+    models/indexes.py), while uv's default strategy stops at the first index that has the
+    project; "unsafe-first-match" goes on to PyPI for a version the PyTorch index lacks.
+    torch and labeled libraries still resolve only where their label exists."""
+    options = _index_args(sources)
+    if pypi_fallback and sources.pytorch:
+        options += ["--index-strategy", "unsafe-first-match"]
+    return argv_of.uv_pip_compile(uv, requirements, out, python, platforms, options)
 
 
 def uv_venv(uv: str, python: str, prefix: str) -> list[str]:

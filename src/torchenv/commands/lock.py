@@ -14,7 +14,7 @@ from torchenv.backends.lockfile import parse_lock, with_tool_table
 from torchenv.backends.tools import find_uv, run_step
 from torchenv.errors import ExitCode, TorchenvError, UsageError
 from torchenv.models.build import LOCK_SCHEMA, LockReport
-from torchenv.models.indexes import local_label, pins
+from torchenv.models.indexes import UNLABELED_RELEASES, local_label, pins
 from torchenv.models.plan import PlanReport, Stack
 from torchenv.models.process import Runner
 from torchenv.models.spec import LOCK_FILE, Spec
@@ -151,7 +151,11 @@ def run_lock(
         req_file = Path(tmp) / "requirements.in"
         req_file.write_text("\n".join(reqs) + "\n", "utf-8")
         raw = Path(tmp) / LOCK_FILE
-        argv = uv_compile(uv, str(req_file), str(raw), stack.python, platforms, sources)
+        # a paired library published on PyPI only (torchaudio 2.11.1) may be missing from the
+        # variant's index: let uv look on PyPI for it
+        paired = [(name, getattr(stack, name)) for name in spec.libraries]
+        fallback = any(pair in UNLABELED_RELEASES for pair in paired)
+        argv = uv_compile(uv, str(req_file), str(raw), stack.python, platforms, sources, fallback)
         base_env = ctx.env if ctx is not None else os.environ
         with installer_env(sources.urls, base_env) as env:
             run_step(_runner(ctx), "resolve", argv, progress, verbose, timeout=1800, env=env)

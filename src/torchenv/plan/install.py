@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from torchenv.models import installer_argv as argv_of
 from torchenv.models.compat import PlanKnowledge
-from torchenv.models.indexes import local_label, pins, variant_index
+from torchenv.models.indexes import PYPI_INDEX, UNLABELED_RELEASES, local_label, pins, variant_index
 from torchenv.models.plan import InstallRecipe, PlanTarget, Stack
 
 
@@ -69,12 +69,24 @@ def _pip_like(name: str, stack: Stack, targets: Sequence[PlanTarget]) -> Install
     pypi_only = stack.channel == "pypi"
     url = None if pypi_only else variant_index(stack.variant)
     reqs = requirements(stack, targets)
-    index = argv_of.index_options(None, url)
+    # a paired library published on PyPI only (torchaudio 2.11.1) may be missing from the
+    # variant's index, so PyPI is read too; torch and labeled libraries still come from the
+    # variant's index alone, the only one with their label. uv tries the extra index (the
+    # variant's) first and, with unsafe-first-match, goes on to PyPI for a missing version.
+    pypi_too = url is not None and ("torchaudio", stack.torchaudio) in UNLABELED_RELEASES
+    index = argv_of.index_options(PYPI_INDEX if pypi_too else None, url)
+    if pypi_too and name == "uv":
+        index += ["--index-strategy", "unsafe-first-match"]
     python, notes = _python_word(stack, targets)
     if url is None:
         notes.append(
             "from PyPI or its mirror alone (pip's configured index): the release's PyPI build"
             + (f", with CUDA {stack.cuda} from nvidia-* wheels" if stack.cuda else "")
+        )
+    elif pypi_too:
+        notes.append(
+            f"torchaudio {stack.torchaudio} is published on PyPI (one py3-none wheel), so PyPI "
+            f"is read too; torch and torchvision come from {url} only (their local label)"
         )
     else:
         notes.append(
@@ -99,7 +111,8 @@ def _pip_like(name: str, stack: Stack, targets: Sequence[PlanTarget]) -> Install
         _shown(argv_of.uv_pip_install("uv", ".venv", reqs, options=index)),
     )
     unlabeled = [f'"{r.split("+")[0]}"' for r in reqs]
-    names = [r.split("==")[0] for r in reqs]
+    # a PyPI-only library resolves from PyPI, uv's default index in the project form
+    names = [r.split("==")[0] for r in reqs if not (pypi_too and r.startswith("torchaudio=="))]
     if url is None:
         return InstallRecipe(name, commands, notes=tuple(notes))
     project = "\n".join(

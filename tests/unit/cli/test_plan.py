@@ -121,7 +121,9 @@ def test_text_output_shows_stack_install_and_rejections(capsys: pytest.CaptureFi
         "torch        2.15.0+cu126",
         "Install with uv",
         "Not chosen",
-        "--index-url https://download.pytorch.org/whl/cu126",
+        # torchaudio 2.11.1 is on PyPI: the variant's index is the extra one, tried first
+        "--extra-index-url https://download.pytorch.org/whl/cu126",
+        "--index-strategy unsafe-first-match",
         "knowledge: packaged",
     ):
         assert piece in out

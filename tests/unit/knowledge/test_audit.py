@@ -177,3 +177,22 @@ def test_the_variant_glibc_floor_is_not_applied_to_conda_forge() -> None:
     report = make_plan(KB, PlanRequest(torch="==2.6.*", installer="conda"), [target])
     assert report.stack is not None and report.stack.variant == "cu126"
     assert not any(n.startswith("chose ") and "PyPI" in n for n in report.notes)
+
+
+def test_torchaudio_2_11_1_may_come_from_pypi_in_recipes_and_locks() -> None:
+    # whether the variant's index holds 2.11.1 was not read (S16 lists torch and torchvision):
+    # the recipes and the lock read PyPI too, torch keeps its label
+    from torchenv.backends.installers import Sources, uv_compile
+    from torchenv.models.spec import SpecIndex
+
+    report = plan("H100", "9.0", "580.65.06", torch="==2.13.*")
+    uv = report.install["uv"]
+    assert "--index-strategy unsafe-first-match" in uv.commands[1]
+    assert "torch==2.13.0+cu130" in uv.commands[1]
+    assert "torchaudio = " not in uv.files["pyproject.toml"]  # PyPI, uv's default index
+    pip = report.install["pip"].commands[1]
+    assert "--index-url https://pypi.org/simple --extra-index-url" in pip
+    sources = Sources.for_variant(SpecIndex(), "cu130", macos=False)
+    argv = uv_compile("uv", "r.in", "o.toml", "3.11", ["linux_x86_64"], sources, True)
+    assert argv[argv.index("--index-strategy") + 1] == "unsafe-first-match"
+    assert "--index-strategy" not in uv_compile("uv", "r.in", "o", "3.11", [], sources)
