@@ -15,8 +15,14 @@ gives the same files. Each correction names the primary source it comes from:
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
+
+# PYTORCH_RELEASES_CODE_CC as read from the wheels (S3c): what `db update --full` records as
+# cuda_code_cc, kept here so the packaged records carry it too
+RECORDED_CODE_CC = Path(__file__).with_name("recorded") / "cuda_code_cc.json"
 
 SOURCES = [
     {
@@ -169,6 +175,11 @@ def apply_arch_lists(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def apply_release(rel: dict[str, Any]) -> None:
     version = rel["version"]
+    tables = json.loads(RECORDED_CODE_CC.read_text("utf-8"))["releases"]
+    if version in tables:
+        rel["cuda_code_cc"] = tables[version]
+        if "S3c" not in rel["source"]:
+            rel["source"] += ",S3c"
     if _key(version)[:2] >= AUDIO_FROM:
         rel["torchaudio"] = AUDIO
         notes = [n for n in rel.get("notes", []) if not n.startswith("no torchaudio was released")]

@@ -57,8 +57,8 @@ def test_one_release_from_pypi(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 SCRATCH = ["2.12.1", "2.13.0"]
-# what PyPI publishes and the packaged records hold (torchaudio is left out: the packaged data
-# pairs some releases by test-infra's release list, not by a pin PyPI publishes)
+# what PyPI publishes and the packaged records hold; torchaudio 2.11.1 pairs with both by its
+# Requires-Dist (torch>=2.11) and upload date (knowledge/pairing.py)
 PUBLISHED = (
     "released",
     "yanked",
@@ -67,6 +67,7 @@ PUBLISHED = (
     "glibc",
     "pypi_default",
     "torchvision",
+    "torchaudio",
 )
 
 

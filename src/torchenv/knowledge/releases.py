@@ -253,6 +253,14 @@ def torch_pin(meta: Metadata) -> str | None:
     return None
 
 
+def torch_requirement(meta: Metadata) -> str:
+    """The torch specifier a domain release requires, "" when it names no torch."""
+    for req in meta.requires:
+        if canonicalize_name(req.name) == "torch" and _applies(req):
+            return str(req.specifier)
+    return ""
+
+
 # --- torch/version.py -------------------------------------------------------------------------
 def parse_version_py(source: str) -> dict[str, str | None]:
     """Module-level string/None literals (``x = '1'`` and ``x: T = '1'``; both formats exist)."""

@@ -28,6 +28,7 @@ from packaging.version import Version
 from torchenv.errors import UsageError
 from torchenv.knowledge import merge
 from torchenv.knowledge.indexes import IndexFile, IndexPages, Listing
+from torchenv.knowledge.pairing import pair_domains
 from torchenv.knowledge.releases import (
     MINIMUM,
     group_releases,
@@ -50,9 +51,6 @@ from torchenv.untrusted import files as untrusted_files
 from torchenv.untrusted.text import strip_credentials
 
 NAME = "torch.json"
-# The pairings of torch 1.13.0, the oldest release covered (packaged torch.json, source S2):
-# older domain releases pair with older torch and are not read.
-DOMAIN_MINIMUM = {"torchvision": Version("0.14.0"), "torchaudio": Version("0.13.0")}
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,7 @@ def update_torch_data(
             reader, str(version), releases[version], old.get(str(version)), options
         )
         fresh[str(version)][0]["read"].insert(0, read_entry(page, "file list", _LISTED))
-    _pair_domains(reader, options, progress, fresh, old, data)
+    pair_domains(reader, options.full, progress, fresh, old, data)
     data["releases"], added, changes = merge.merge_releases(data["releases"], fresh)
     failures = reader.failures
     index = _pytorch_variants(remote, options.pytorch_index, progress, failures)
@@ -255,57 +253,6 @@ def _stronger_glibc(files: list[IndexFile], known: Any, from_tags: str | None) -
 
 def _numbers(text: str) -> tuple[int, ...]:
     return tuple(int(n) for n in text.split(".") if n.isdigit())
-
-
-def _pair_domains(
-    reader: WheelReader,
-    options: UpdateOptions,
-    progress: Callable[[str], None],
-    fresh: dict[str, tuple[dict[str, Any], tuple[str, ...]]],
-    old: Mapping[str, Mapping[str, Any]],
-    data: dict[str, Any],
-) -> None:
-    """torchvision/torchaudio for each fresh release: the domain release whose METADATA pins
-    ``torch==X``. Every pin read is kept in ``data["domain_pins"]`` so no domain wheel is read
-    twice; releases are scanned newest first and the scan stops below the oldest release wanted."""
-    pins_seen: dict[str, dict[str, str | None]] = data.setdefault("domain_pins", {})
-    for project, minimum in DOMAIN_MINIMUM.items():
-        seen = pins_seen.setdefault(project, {})
-        known = {str(r[project]): v for v, r in old.items() if r.get(project)}
-        for version, (facts, _) in fresh.items():
-            facts[project] = old.get(version, {}).get(project)  # kept unless a pin is found
-        wanted = {
-            Version(v) for v in fresh if options.full or v not in old or not old[v].get(project)
-        }
-        if not wanted:
-            continue
-        lowest, assigned = min(wanted), set()
-        try:
-            files = reader.pages.require(project).files
-        except NotFound as exc:  # a mirror without the project: keep the pairings known
-            reader.failures.append(SourceFailure(project, exc.url, exc.message))
-            progress(f"{exc.message}; keeping the {project} pairings already known")
-            continue
-        for domain, domain_files in sorted(group_releases(files, minimum).items(), reverse=True):
-            name = str(domain)
-            if not options.full and (name in seen or name in known):
-                pinned = seen[name] if name in seen else known[name]
-            else:
-                pinned = seen[name] = reader.domain_pin(project, name, domain_files)
-            torch = safe_version(pinned)
-            if torch is None:
-                continue
-            if torch < lowest:
-                break  # domain releases pair with torch releases in the same order
-            if torch in wanted and str(torch) not in assigned:
-                fresh[str(torch)][0][project] = name  # the newest domain release pinning it
-                assigned.add(str(torch))
-                if (project, name) in reader.domain_reads:  # read in this run, not remembered
-                    fresh[str(torch)][0]["read"].append(reader.domain_reads[project, name])
-    for project in [p for p, pins in pins_seen.items() if not pins]:
-        del pins_seen[project]
-    if not pins_seen:
-        del data["domain_pins"]
 
 
 def _pytorch_variants(

@@ -28,7 +28,7 @@ from torchenv.knowledge.releases import (
     pick_wheel,
     toolkit_pins,
     toolkit_requirement,
-    torch_pin,
+    torch_requirement,
     wheel_of,
 )
 from torchenv.knowledge.remote import NotFound, Remote, RemoteFormatError, SourceFailure
@@ -192,6 +192,8 @@ class WheelReader:
 
     # --- torchvision / torchaudio ---------------------------------------------------------------
     def domain_pin(self, project: str, version: str, files: Sequence[IndexFile]) -> str | None:
+        """The torch requirement of a domain release ("==2.13.0", ">=2.11", "" for none);
+        None when it has no wheel to read."""
         wheel = pick_wheel(files, "linux_x86_64") or next(
             (w for w in map(wheel_of, files) if w), None
         )
@@ -199,9 +201,9 @@ class WheelReader:
             return None
         self.progress(f"{project} {version}: reading the torch it requires")
         meta, where = self.metadata(wheel.file.url)
-        items = [f"{where} of {version} (its torch== pin)"]
+        items = [f"{where} of {version} (its torch requirement)"]
         self.domain_reads[project, version] = read_entry(wheel.file.url, f"{project} wheel", items)
-        return torch_pin(meta)
+        return torch_requirement(meta)
 
     # --- download.pytorch.org variants ------------------------------------------------------------
     def variant_archs(self, wheel: Wheel) -> tuple[str, ...]:

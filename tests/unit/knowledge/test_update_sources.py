@@ -95,7 +95,7 @@ def test_code_table_and_read_rows_of_a_full_run(index: IndexServer) -> None:
         "METADATA (its PEP 658 .metadata file) of 13.0.3"  # torch's pin, ==13.0.3
     )
     assert rows["linux_aarch64 wheel"]["what"] == "linux_aarch64 wheel: torch/version.py"
-    assert "0.28.0 (its torch== pin)" in rows["torchvision wheel"]["what"]
+    assert "0.28.0 (its torch requirement)" in rows["torchvision wheel"]["what"]
     assert "PYTORCH_RELEASES_CODE_CC" not in roles(old)["linux_x86_64 wheel"]["what"]
     assert roles(old)["linux_x86_64 wheel"]["what"].endswith(", METADATA")  # from the zip
     assert list(new)[-2:] == ["read", "source"]
