@@ -31,6 +31,7 @@ from torchenv.knowledge.indexes import IndexFile, IndexPages, Listing
 from torchenv.knowledge.pairing import pair_domains
 from torchenv.knowledge.releases import (
     MINIMUM,
+    glibc_of,
     group_releases,
     index_facts,
     is_legacy_manylinux,
@@ -124,6 +125,8 @@ def update_torch_data(
     failures = reader.failures
     index = _pytorch_variants(remote, options.pytorch_index, progress, failures)
     minors_changed = _merge_minors(data, index, selected)
+    if index is not None:
+        variant_glibc(data["releases"], index, selected)
     arch_changes: list[str] = []
     if options.archs and index is not None:
         arch_changes = _verify_arch_lists(reader, data, index, selected)
@@ -308,6 +311,39 @@ def _merge_minors(
         minors[minor] = merged
     data["minors"] = dict(sorted(minors.items(), key=lambda kv: Version(kv[0])))
     return changed
+
+
+def variant_glibc(
+    releases: list[dict[str, Any]],
+    index: Mapping[str, Mapping[str, Mapping[str, list[IndexFile]]]],
+    selected: list[Version],
+) -> None:
+    """``glibc_by_variant`` of the selected releases: a variant whose Linux x86_64 wheels on
+    the PyTorch index carry a stricter PEP 600 tag than the release's PyPI wheels (2.6.0+cu126:
+    manylinux_2_28 where PyPI's are manylinux1). Legacy tags say less than the binaries need
+    (S14), so they never override the recorded floor."""
+    wanted = {str(v) for v in selected}
+    for record in releases:
+        if record["version"] not in wanted or not record.get("glibc"):
+            continue
+        floor = _numbers(record["glibc"])
+        minor = _minor_of(record["version"])
+        stricter: dict[str, str] = {}
+        for variant, files in index.get(minor, {}).get("linux_x86_64", {}).items():
+            tags = [
+                glibc_of(tag)
+                for w in map(wheel_of, files)
+                if w and w.version.public == record["version"]
+                for tag in w.file.filename[:-4].split("-")[-1].split(".")
+                if not is_legacy_manylinux(tag)
+            ]
+            needed = max((t for t in tags if t), default=None)
+            if needed and needed > floor:
+                stricter[variant] = f"{needed[0]}.{needed[1]}"
+        if stricter:
+            record["glibc_by_variant"] = stricter
+        else:
+            record.pop("glibc_by_variant", None)
 
 
 def _minor_of(version: str) -> str:

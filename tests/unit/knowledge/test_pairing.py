@@ -51,3 +51,32 @@ def test_requirement_forms() -> None:
     assert exact_version("==2.13.*") is None and exact_version("==not") is None
     assert admits(">=2.11", "2.15.0") and admits("", "1.13.0")
     assert not admits(">=2.14.0", "2.13.0") and not admits("<<bad", "2.13.0")
+
+
+def test_variant_glibc_from_the_pytorch_index_file_tags() -> None:
+    # 2.6.0: PyPI's wheels are manylinux1 (2.17 by their symbols, S14); the cu126 wheels on the
+    # PyTorch index are manylinux_2_28 (S16), cu124's keep a legacy tag
+    from packaging.version import Version
+
+    from torchenv.knowledge.indexes import IndexFile
+    from torchenv.knowledge.update import variant_glibc
+
+    def wheel(name: str) -> IndexFile:
+        return IndexFile(name, f"https://example/{name}", None, False, None, None)
+
+    index = {
+        "2.6": {
+            "linux_x86_64": {
+                "cu126": [wheel("torch-2.6.0+cu126-cp311-cp311-manylinux_2_28_x86_64.whl")],
+                "cu124": [wheel("torch-2.6.0+cu124-cp311-cp311-manylinux1_x86_64.whl")],
+                "cu118": [wheel("torch-2.6.0+cu118-cp311-cp311-manylinux_2_17_x86_64.whl")],
+            }
+        }
+    }
+    releases = [
+        {"version": "2.6.0", "glibc": "2.17"},
+        {"version": "2.5.1", "glibc": "2.17", "glibc_by_variant": {"cu124": "2.28"}},
+    ]
+    variant_glibc(releases, index, [Version("2.6.0"), Version("2.5.1")])
+    assert releases[0]["glibc_by_variant"] == {"cu126": "2.28"}
+    assert "glibc_by_variant" not in releases[1]  # read again: no stricter variant listed
