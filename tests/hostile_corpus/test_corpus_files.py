@@ -67,6 +67,7 @@ def _read_cases() -> list[tuple[str, Callable[[Sandbox], Path], tuple[str, ...],
     return [
         ("spec", spec, ("create",), (2,)),
         ("lock", lock, ("image",), (2,)),
+        ("lock-check", lock, ("lock", "--check"), (1,)),  # unreadable: stale, with the reason
         ("machine", machine, ("plan", "--for", "{project}/node.json"), (2,)),
         ("knowledge", knowledge, ("plan", "--gpu", "H100", "--driver", "580.65.06"), (0,)),
         ("marker", marker, ("image",), (2,)),

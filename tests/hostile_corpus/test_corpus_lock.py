@@ -1,8 +1,8 @@
 """Hostile locks: one field of a sealed pylock.toml replaced by any value (and the lock sealed
 again, as a deliberate attacker would, so the field checks are what stands in the way), then
-`image`, `deploy` and `create` run on it. A lock with a value out of form is refused naming
-that field; one that passes gives files in which no value became an instruction; `create` never
-starts an installer on a refused lock."""
+`image`, `lock --check`, `deploy` and `create` run on it. A lock with a value out of form is
+refused naming that field; one that passes gives files in which no value became an instruction;
+`lock --check` says fresh or stale; `create` never starts an installer on a refused lock."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ FIELDS = [
     ("tool", "torchenv", "indexes"),
     ("tool", "torchenv", "channel"),
     ("tool", "torchenv", "unknown"),
+    ("tool", "torchenv", "inputs"),
     ("packages", 0, "name"),
     ("packages", 0, "version"),
     ("packages", 1, "marker"),
@@ -93,6 +94,9 @@ def test_hostile_lock_fields(path: tuple[Any, ...], value: object, seal: bool) -
         event(f"image exit {image.code}")
         if image.code == 2:
             assert "pylock.toml" in image.err
+        check = box.run("lock", "--check")  # the CI gate: fresh or stale, never a crash
+        assert check.code in (0, 1), check.err
+        assert "\x1b" not in check.out and "SECRET-TOKEN" not in check.out
         box.run("deploy", "--to", "slurm", allowed=[box.project / "deploy"])
         box.run("deploy", "--to", "k8s", allowed=[box.project / "deploy"])
         _check_outputs(box.project)

@@ -59,6 +59,15 @@ def test_pypi_only_lock_for_an_h100(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert (table["variant"], table["cuda"], table["channel"]) == ("cu130", "13.0", "pypi")
     assert "pytorch" not in table["indexes"]
     assert "CUDA 13.0 from PyPI's nvidia-* wheels" in done.stdout
+    # the CI gate on the lock just written, then after an edit of the spec
+    fresh = run_torchenv("lock", "--check", cwd=tmp_path, env=env, timeout=120)
+    assert fresh.returncode == 0 and "is fresh" in fresh.stdout, fresh.stdout + fresh.stderr
+    spec = tmp_path / "torchenv.toml"
+    spec.write_text(spec.read_text().replace('driver = "580.65.06"', 'driver = "550.54.15"'))
+    stale = run_torchenv("lock", "--check", cwd=tmp_path, env=env, timeout=120)
+    assert stale.returncode == 1, stale.stdout + stale.stderr
+    assert "targets.driver: 580.65.06 -> 550.54.15" in stale.stdout
+    assert "knowledge:" in stale.stdout  # CUDA 13 needs R580: the locked build no longer fits
     used = cache_bytes(cache)
     with capsys.disabled():
         print(f"\nPyPI-only lock: {len(packages)} packages, uv cache {used / 1e6:.1f} MB")

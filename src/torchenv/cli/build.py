@@ -22,16 +22,38 @@ def _no_stack(ctx: click.Context, exc: object) -> None:
 
 @click.command()
 @click.argument("spec", required=False, metavar="[SPEC]")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 0 when the lock is fresh (spec unchanged, lock unedited, its build "
+    "still admitted by the knowledge), 1 with what changed when it is stale.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Show the resolver's commands and output.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.lock/1).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document (torchenv.lock/1; with --check torchenv.lock-check/1).",
+)
 @click.pass_context
-def lock(ctx: click.Context, spec: str | None, verbose: bool, as_json: bool) -> None:
+def lock(ctx: click.Context, spec: str | None, check: bool, verbose: bool, as_json: bool) -> None:
     """Resolve the spec (torchenv.toml, or [tool.torchenv] in pyproject.toml) into a lock:
     pylock.toml (uv, pip) or conda.lock (conda), with exact versions, where every file comes
     from and its sha256, and torchenv's plan."""
     from torchenv.commands.lock import NoStackError, run_lock  # noqa: PLC0415
 
     probe = common.context()
+    if check:
+        from torchenv.commands.lockcheck import run_lock_check  # noqa: PLC0415
+
+        checked = run_lock_check(probe, spec, Path.cwd())
+        if as_json:
+            common.write_json(checked)
+        else:
+            from torchenv.report.render_lockcheck import render_lock_check  # noqa: PLC0415
+
+            render_lock_check(common.printer(), checked)
+        ctx.exit(0 if checked.fresh else 1)
     try:
         report = run_lock(probe, spec, Path.cwd(), progress=common.progress, verbose=verbose)
     except NoStackError as exc:

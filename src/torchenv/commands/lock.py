@@ -91,7 +91,10 @@ def plan_table(
     spec: Spec, spec_hash: str, plan: PlanReport, sources: dict[str, Any]
 ) -> dict[str, Any]:
     """torchenv's record of a lock: the spec's hash and the plan; ``sources`` says where the
-    packages come from (uv's indexes, conda's channels)."""
+    packages come from (uv's indexes, conda's channels); ``inputs`` what the spec said, so that
+    ``lock --check`` can name what changed."""
+    from torchenv.spec import spec_inputs  # noqa: PLC0415
+
     stack = plan.stack
     if stack is None:
         raise ValueError("a lock needs a plan with a stack")
@@ -106,6 +109,7 @@ def plan_table(
         "platforms": sorted({t.platform for t in plan.targets}),
         **sources,
         "knowledge": plan.knowledge,
+        "inputs": spec_inputs(spec),
     }
     if stack.cuda:
         table["cuda"] = stack.cuda

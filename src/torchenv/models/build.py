@@ -26,6 +26,30 @@ class LockReport:
     notes: tuple[str, ...] = ()
 
 
+LOCK_CHECK_SCHEMA = "torchenv.lock-check/1"
+
+
+@dataclass(frozen=True)
+class LockChange:
+    """One reason a lock is not fresh: a spec field that changed since the lock was made, the
+    lock itself ("lock": missing, edited), or the knowledge that no longer admits its build."""
+
+    field: str  # "torch", "targets.gpus", "index.pypi", "lock", "knowledge", "spec"
+    locked: str  # what the lock was made from ("" when not recorded or absent)
+    now: str  # what holds now
+
+
+@dataclass(frozen=True)
+class LockCheckReport:
+    schema: str
+    spec: str  # path of the spec file
+    lock: str  # path of the lock checked
+    fresh: bool
+    stack: str = ""  # the locked build, "2.13.0+cu130" ("" without a readable lock)
+    changes: tuple[LockChange, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class BuildStep:
     name: str  # "venv", "install", "check", "move"

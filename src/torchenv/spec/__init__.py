@@ -12,6 +12,7 @@ from torchenv.spec.parse import (
     spec_channels,
     spec_directory,
     spec_hash,
+    spec_inputs,
 )
 from torchenv.spec.write import render_spec, spec_data
 
@@ -26,4 +27,5 @@ __all__ = [
     "spec_data",
     "spec_directory",
     "spec_hash",
+    "spec_inputs",
 ]

@@ -187,6 +187,42 @@ def spec_channels(spec: Spec, cwd: Path) -> tuple[str, ...]:
     )
 
 
+# lists whose order an installer ignores, sorted before hashing or comparing
+_UNORDERED = ("libraries", "packages", "targets.gpus", "targets.machines")
+
+
+def spec_inputs(spec: Spec) -> dict[str, str]:
+    """What defines the environment as flat "key": "text" pairs ("torch": "==2.13.*",
+    "targets.gpus": "8.6, H100", "index.pytorch": "false"), for the lock to keep so that
+    ``lock --check`` can name the field that changed. Index URLs lose their credentials: a
+    lock is shared."""
+    from torchenv.untrusted.text import strip_credentials  # noqa: PLC0415
+
+    data = to_data(spec)
+    for key in ("path", "image", "deploy"):
+        data.pop(key, None)
+    flat: dict[str, str] = {}
+
+    def put(key: str, value: object) -> None:
+        if isinstance(value, dict):
+            for name, inner in value.items():
+                put(f"{key}.{name.replace('_', '-')}" if key else name, inner)
+            return
+        if isinstance(value, (list, tuple)):
+            items = [str(v) for v in value]
+            text = ", ".join(sorted(items) if key in _UNORDERED else items)
+        else:
+            text = "" if value is None else str(value)
+        if key == "index.pytorch" and value is None:
+            text = "false"
+        elif key.startswith("index."):
+            text = ", ".join(strip_credentials(part) for part in text.split(", ") if part)
+        flat[key] = text
+
+    put("", data)
+    return flat
+
+
 def spec_hash(spec: Spec) -> str:
     """sha256 of a canonical JSON form of what defines the environment: every field except the
     file it was read from and the [image] and [deploy] tables. Lists whose order does not matter

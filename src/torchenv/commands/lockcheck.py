@@ -1,0 +1,167 @@
+"""``torchenv lock --check``: is the spec's lock fresh? The CI gate that ``uv lock --check`` and
+``pixi install --locked`` are for their users (issue 14).
+
+Fresh means three things:
+- the lock is there, readable, and sealed (no edit since ``torchenv lock``: its lock-hash, and
+  for a conda lock the sha256 its sidecar records);
+- the spec hashes to the spec-hash the lock records; when it does not, the spec inputs the lock
+  keeps (``[tool.torchenv] inputs``, written from 2026-12-07 on) name each field that changed;
+- the knowledge in use still admits the locked build on the spec's targets: the plan, asked for
+  exactly that release and CUDA, still finds it (a driver floor or an arch list corrected by
+  ``db update`` can turn a lock stale without any edit).
+
+Nothing is written. Exit 0 when fresh, 1 when stale; a lock that cannot be read is stale too
+(with what is wrong), a spec that cannot be read is a usage error (2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from torchenv.backends.lockfile import parse_lock
+from torchenv.backends.lockload import read_lock_bytes
+from torchenv.backends.lockrecord import LockRecord
+from torchenv.errors import TorchenvError
+from torchenv.models.build import LOCK_CHECK_SCHEMA, LockChange, LockCheckReport
+from torchenv.models.spec import LOCK_FILE, Spec
+from torchenv.untrusted.text import printable
+
+if TYPE_CHECKING:
+    from torchenv.probe.context import ProbeContext
+
+_INPUT_KEY = re.compile(r"[a-z][a-z.-]{0,39}")
+_INPUT_LIMIT = 2000  # characters per recorded value: a spec field, not a document
+
+
+def run_lock_check(ctx: ProbeContext | None, spec_file: str | None, cwd: Path) -> LockCheckReport:
+    from torchenv.spec import load_spec, spec_directory, spec_hash, spec_inputs  # noqa: PLC0415
+
+    spec = load_spec(Path(spec_file) if spec_file else None, cwd)
+    home = spec_directory(spec, cwd)
+    conda = spec.installer == "conda"
+    if conda:
+        from torchenv.backends.conda import CONDA_LOCK_FILE  # noqa: PLC0415
+
+        path = home / CONDA_LOCK_FILE
+    else:
+        path = home / LOCK_FILE
+    try:
+        record, sealed = _read(path, spec, conda)
+    except TorchenvError as exc:
+        return _report(spec, path, "", [LockChange("lock", "", exc.message)])
+    changes: list[LockChange] = []
+    notes: list[str] = []
+    if not sealed:
+        changes.append(LockChange("lock", "as `torchenv lock` wrote it", "edited since"))
+    if record.spec_hash != spec_hash(spec):
+        recorded = recorded_inputs(record.table.get("inputs"))
+        if recorded is None:
+            changes.append(LockChange("spec", record.spec_hash[:12], spec_hash(spec)[:12]))
+            notes.append(
+                "the lock keeps no readable spec inputs (an older torchenv wrote it): "
+                "only the spec's hash says it changed"
+            )
+        else:
+            changes += input_changes(recorded, spec_inputs(spec))
+    changes += _knowledge(ctx, spec, cwd, record)
+    return _report(spec, path, _build(record), changes, notes)
+
+
+def _read(path: Path, spec: Spec, conda: bool) -> tuple[LockRecord, bool | None]:
+    if conda:
+        from torchenv.backends.conda import content_hash, meta_path, parse_meta  # noqa: PLC0415
+
+        data = read_lock_bytes(path, spec, "conda lock")
+        sidecar = meta_path(path)
+        locked_sha, record, sealed = parse_meta(
+            read_lock_bytes(sidecar, spec, "record of the conda lock"), str(sidecar)
+        )
+        return record, bool(sealed) and content_hash(data) == locked_sha
+    lock = parse_lock(read_lock_bytes(path, spec), str(path))
+    if lock.record is None:
+        raise TorchenvError(
+            "lock-not-torchenv", f"{path} has no [tool.torchenv] table: not written by torchenv"
+        )
+    return lock.record, lock.sealed
+
+
+def recorded_inputs(value: object) -> dict[str, str] | None:
+    """The ``inputs`` table of a lock (data from elsewhere): flat printable text or nothing."""
+    if not isinstance(value, Mapping) or len(value) > 64:
+        return None
+    out: dict[str, str] = {}
+    for key, text in value.items():
+        if not isinstance(key, str) or not _INPUT_KEY.fullmatch(key):
+            return None
+        if not isinstance(text, str) or len(text) > _INPUT_LIMIT:
+            return None
+        out[key] = printable(text)
+    return out
+
+
+def input_changes(locked: Mapping[str, str], now: Mapping[str, str]) -> list[LockChange]:
+    """Each spec field whose value differs, in the spec's order (a key only one side has reads
+    as empty on the other)."""
+    keys = list(now) + [k for k in locked if k not in now]
+    return [
+        LockChange(key, locked.get(key, ""), now.get(key, ""))
+        for key in keys
+        if locked.get(key, "") != now.get(key, "")
+    ]
+
+
+def _knowledge(
+    ctx: ProbeContext | None, spec: Spec, cwd: Path, record: LockRecord
+) -> list[LockChange]:
+    """The plan for exactly the locked release and CUDA, on the spec's targets, with the
+    knowledge in use now."""
+    from torchenv.commands.plan import run_plan  # noqa: PLC0415
+    from torchenv.plan.request import parse_options  # noqa: PLC0415
+    from torchenv.spec import machine_paths  # noqa: PLC0415
+
+    targets = spec.targets
+    try:
+        options = parse_options(
+            torch=f"=={record.torch}",
+            python=record.python,
+            cuda=record.cuda or "cpu",
+            gpus=targets.gpus,
+            driver=targets.driver,
+            machine_files=[str(p) for p in machine_paths(spec, cwd)],
+            installer=spec.installer,
+            platform=targets.platform,
+            pytorch_index=record.channel != "pypi",
+        )
+        plan = run_plan(None if options.describes_targets else ctx, options)
+    except TorchenvError as exc:
+        return [LockChange("knowledge", _build(record), f"cannot be planned: {exc.message}")]
+    if plan.stack is not None and plan.stack.variant == record.variant:
+        return []
+    reasons = [r for rejection in plan.rejected for r in rejection.reasons][:3]
+    why = "; ".join(reasons) or "no build fits the targets"
+    return [LockChange("knowledge", _build(record), f"no longer admitted: {why}")]
+
+
+def _build(record: LockRecord) -> str:
+    if record.channel == "conda-forge":
+        return f"conda-forge pytorch {record.torch} ({record.variant})"
+    if record.channel == "pypi":
+        return f"{record.torch} (PyPI build, {record.variant})"
+    return f"{record.torch}+{record.variant}"
+
+
+def _report(
+    spec: Spec, path: Path, build: str, changes: list[LockChange], notes: list[str] | None = None
+) -> LockCheckReport:
+    return LockCheckReport(
+        LOCK_CHECK_SCHEMA,
+        spec.path or "",
+        str(path),
+        not changes,
+        build,
+        tuple(changes),
+        tuple(notes or ()),
+    )
