@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,13 @@ def by_id(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["id"]: c for c in doc["checks"]}
 
 
-def test_quick(torch_venv: Path, clean_env: dict[str, str], cpu_host: None) -> None:
-    code, doc, err = verify(torch_venv, clean_env, "--quick")
+def test_quick(torch_venv: Path, clean_env: dict[str, str], cpu_host: None, tmp_path: Path) -> None:
+    junit = tmp_path / "verify.xml"
+    code, doc, err = verify(torch_venv, clean_env, "--quick", "--junit", str(junit))
     checks = by_id(doc)
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}  # noqa: S314
+    assert set(cases) == {c["id"] for c in doc["checks"]}  # one case per check, no GPU here
+    assert cases["cuda-available"].find("skipped") is not None
     assert code == 0 and doc["schema"] == "torchenv.verify/1" and doc["summary"]["quick"]
     assert checks["import-torch"]["status"] == "pass"
     assert "torch 2.13.0+cpu (CPU build)" in checks["import-torch"]["detail"]

@@ -24,6 +24,12 @@ from torchenv.errors import ExitCode
     help="How long the checks may take in all (default 120 with --quick, 900 otherwise).",
 )
 @click.option(
+    "--junit",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Also write the checks as JUnit XML to FILE, for a CI system's test report.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.verify/1)."
 )
 @click.pass_context
@@ -33,6 +39,7 @@ def verify(
     prefix: str | None,
     quick: bool,
     timeout: float | None,
+    junit: str | None,
     as_json: bool,
 ) -> None:
     """Run checks inside an environment: torch imports at the locked versions, torchvision and
@@ -45,6 +52,10 @@ def verify(
     report = run_verify(
         common.context(), python, prefix, quick=quick, timeout=timeout, progress=common.progress
     )
+    if junit is not None:
+        from torchenv.commands.verify import write_junit  # noqa: PLC0415
+
+        write_junit(report, junit)
     if as_json:
         common.write_json(report)
     else:

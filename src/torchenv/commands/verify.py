@@ -132,3 +132,12 @@ def run_verify(
         cuda=facts.get("cuda") if isinstance(facts.get("cuda"), str) else None,
         python=facts.get("python") if isinstance(facts.get("python"), str) else interp.version,
     )
+
+
+def write_junit(report: VerifyReport, path: str) -> None:
+    """``verify --junit FILE``: the report as JUnit XML, written atomically; only a regular
+    file is ever replaced."""
+    from torchenv.report.render_junit import junit_xml  # noqa: PLC0415
+    from torchenv.untrusted import files  # noqa: PLC0415
+
+    files.write_output(path, junit_xml(report), what="the JUnit report")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,16 @@ from builders import (
 from torchenv import cli
 from torchenv.cli import common
 from torchenv.commands.verify import FULL_TIMEOUT, QUICK_TIMEOUT, read_record
+from torchenv.models.findings import Target
 from torchenv.models.process import RunResult
+from torchenv.models.verify import (
+    CheckStatus,
+    VerifyCheck,
+    VerifyPerfTable,
+    VerifyReport,
+    VerifySummary,
+)
+from torchenv.report.render_junit import junit_xml
 
 GPU = ("matmul", "conv-cudnn", "bf16-autocast", "memory-alloc")
 PERF = ("perf-matmul-bf16", "perf-memory-bandwidth")
@@ -363,3 +373,73 @@ def test_an_env_record_that_cannot_be_read(tmp_path: Path, kind: str) -> None:
     record = box["record"]
     assert record is not None and record.error
     assert record.error.startswith("is not JSON" if kind == "nested" else "cannot be read: it is")
+
+
+# --- verify --junit FILE ----------------------------------------------------------------------
+
+
+def cases(path: Path) -> dict[str, ET.Element]:
+    root = ET.parse(path).getroot()  # noqa: S314  (our own output)
+    assert root.tag == "testsuites"
+    return {c.get("name", ""): c for c in root.iter("testcase")}
+
+
+def test_a_gpu_run_with_a_failure(
+    tmp_path: Path,
+    env: FakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    use(tmp_path, monkeypatch, env, payload(gpu=True, failing="cpu-ops"), gpu=True)
+    report = tmp_path / "out" / "verify.xml"
+    report.parent.mkdir()
+    code, _, err = run(capsys, "--prefix", str(env.prefix), "--junit", str(report))
+    assert code == 1, err
+    found = cases(report)
+    assert found["cpu-ops"].find("failure") is not None
+    assert found["cpu-ops"].find("failure").get("message") == "cpu-ops"  # type: ignore[union-attr]
+    assert "matmul[gpu0]" in found and found["matmul[gpu0]"].find("failure") is None
+    assert found["versions-match-lock"].find("skipped") is not None
+    suite = ET.parse(report).getroot().find("testsuite")  # noqa: S314
+    assert suite is not None and suite.get("failures") == "1"
+    assert int(suite.get("tests", "0")) == len(found)
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["torch"] == "2.14.1+cu130" and props["cuda"] == "13.0"
+    out = suite.find("system-out")
+    assert out is not None and "perf-matmul-bf16 gpu0" in (out.text or "")
+
+
+def test_junit_beside_json_and_never_over_a_non_file(
+    tmp_path: Path,
+    env: FakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    use(tmp_path, monkeypatch, env, payload())
+    target = tmp_path / "verify.xml"
+    code, out, _ = run(capsys, "--prefix", str(env.prefix), "--json", "--junit", str(target))
+    assert code == 0 and out.startswith("{") and cases(target)["import-torch"] is not None
+    fifo = tmp_path / "fifo.xml"
+    os.mkfifo(fifo)
+    code, _, err = run(capsys, "--prefix", str(env.prefix), "--junit", str(fifo))
+    assert code == 2 and "left as it is" in err and "Traceback" not in err
+
+
+def test_hostile_details_stay_well_formed_xml() -> None:
+    nasty = "a\x00b\x1b[31m]]></failure><x/>\ud800 & <script>\u2028"
+    report = VerifyReport(
+        "torchenv.verify/1",
+        Target("/env\x07", "venv", "--prefix", None),
+        (
+            VerifyCheck("x\x01y", CheckStatus.FAIL, nasty, 0.1),
+            VerifyCheck("skipped", CheckStatus.SKIP, "", 0.0, gpu=3),
+        ),
+        VerifyPerfTable(),
+        VerifySummary(0, 1, 1, 0.5),
+        torch=nasty,
+    )
+    root = ET.fromstring(junit_xml(report))  # noqa: S314
+    failure = root.find("testsuite/testcase/failure")
+    assert failure is not None and "<script>" in (failure.text or "")  # text, not markup
+    assert "\x00" not in (failure.text or "") and root.find("testsuite/testcase/x") is None
+    assert [c.get("name") for c in root.iter("testcase")] == ["x\ufffdy", "skipped[gpu3]"]
