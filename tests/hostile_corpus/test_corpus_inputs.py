@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -148,6 +149,10 @@ ARGUMENT = st.one_of(hostile_text, st.sampled_from(PIECES), st.just(""))
             ("deploy", "--nodes"),
             ("image", "--builder"),
             ("create", "--backend"),
+            ("ci", "--gpu-runner"),
+            ("ci", "--image-ref"),
+            ("ci", "--install"),
+            ("verify", "--junit"),
         ]
     ),
     value=ARGUMENT,
@@ -160,8 +165,20 @@ def test_hostile_command_line_values(option: tuple[str, str], value: str) -> Non
             args += ["--gpu", "H100", "--driver", "580.65.06"]
         if command in ("verify", "doctor"):
             args += ["--prefix", str(box.root / "missing")]
-        done = box.run(*args, allowed=[box.project / "torchenv.toml"])
+        if command == "ci":
+            (box.project / "torchenv.toml").write_text('name = "x"\ntorch = "==2.13.0"\n')
+            args += ["--to", "github"]
+        workflow = box.project / ".github"
+        done = box.run(*args, allowed=[box.project / "torchenv.toml", workflow])
         assert done.code in (0, 1, 2, 3)
+        if command == "ci" and done.code == 0:
+            # a value that passed is data in the workflow, never a new key, step or line
+            text = (workflow / "workflows" / "torchenv.yml").read_text()
+            doc = yaml.safe_load(text)
+            assert list(doc["jobs"]) in (["environment"], ["environment", "gpu"],
+                                         ["environment", "image"])  # fmt: skip
+            runs = [s["run"] for s in doc["jobs"]["environment"]["steps"] if "run" in s]
+            assert len(runs) == 4 and all("\n" not in r for r in runs)
 
 
 def test_prefix_and_python_paths_of_every_kind(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from torchenv import __version__
 from torchenv.cli import common
 from torchenv.cli.adopt import adopt
 from torchenv.cli.build import create, lock
+from torchenv.cli.ci import ci
 from torchenv.cli.common import printer, progress, target_options
 from torchenv.cli.db import db
 from torchenv.cli.diff import diff
@@ -145,6 +146,7 @@ for _command in (
     diff,
     export,
     adopt,
+    ci,
 ):
     app.add_command(_command)
 
