@@ -17,7 +17,7 @@ from torchenv.errors import UsageError
 from torchenv.models.ci import CI_SCHEMA, CI_TARGETS, CiReport, CiRequest
 from torchenv.models.ship import parse_reference
 from torchenv.models.spec import LOCK_FILE, SPEC_FILE
-from torchenv.ship.ciworkflow import MARKER, workflow
+from torchenv.ship.ciworkflow import GHCR_DEFAULT, GITLAB_DEFAULT, MARKER, workflow
 from torchenv.untrusted import files
 
 WHERE = {"github": Path(".github") / "workflows" / "torchenv.yml", "gitlab": Path(".gitlab-ci.yml")}
@@ -45,7 +45,7 @@ def run_ci(
         raise UsageError("ci-target", f"--to {to!r} is not one of {', '.join(CI_TARGETS)}.")
     spec = load_spec(Path(spec_file) if spec_file else None, cwd)
     home = spec_directory(spec, cwd)
-    root = (cwd / out).resolve() if out else home.resolve()
+    root = (cwd / out).resolve() if out else _repository(home.resolve())
     spec_path = Path(spec.path).resolve() if spec.path else home.resolve() / SPEC_FILE
     relative = _inside(spec_path, root)
     lock_name = "conda.lock" if spec.installer == "conda" else LOCK_FILE
@@ -72,6 +72,15 @@ def run_ci(
         ) from None
     files.write_output(target, text.encode("utf-8"), what="the workflow")
     return CiReport(CI_SCHEMA, to, str(target), replaced, jobs, _notes(request))
+
+
+def _repository(start: Path) -> Path:
+    """The git repository around ``start`` (where .github/ and .gitlab-ci.yml are read), else
+    ``start`` itself."""
+    for directory in (start, *start.parents):
+        if os.path.lexists(directory / ".git"):
+            return directory
+    return start
 
 
 def _version() -> str:
@@ -125,7 +134,7 @@ def _image(to: str, wanted: bool, ref: str | None) -> str | None:
     if not wanted:
         return None
     if ref is None:  # the registry of the CI system itself, credentials from the CI system
-        return "ghcr.io/${{ github.repository }}" if to == "github" else "$CI_REGISTRY_IMAGE"
+        return GHCR_DEFAULT if to == "github" else GITLAB_DEFAULT
     parts = parse_reference(ref)
     if parts is None or parts["tag"] or parts["digest"] or parts["host"] is None:
         raise UsageError(
@@ -149,7 +158,7 @@ def _replaceable(target: Path) -> bool:
             f"{target} is not a file torchenv can replace: {files.describe(exc)}; it is left "
             "as it is.",
         ) from None
-    if MARKER not in head:
+    if not head.startswith(f"# {MARKER}"):  # the first line, as the file itself says
         raise UsageError(
             "ci-user-file",
             f"{target} was not written by `torchenv ci` (it has no such line at its top): "
@@ -161,20 +170,31 @@ def _replaceable(target: Path) -> bool:
 
 
 def _notes(request: CiRequest) -> tuple[str, ...]:
-    notes = [f"the runners install torchenv with: {request.install} (--install to change it)"]
+    notes = [
+        f"the runners install torchenv with: {request.install}; if your team installs it from "
+        "elsewhere (a wheel in the repository, a git URL, a private index), pass --install"
+    ]
+    if request.installer == "pip" and request.to == "gitlab":
+        notes.append(
+            f"the pip installer needs Python {request.python} on the runner's image "
+            "(python:3.12-bookworm has 3.12)"
+        )
     if request.gpu_runner:
         notes.append(
             f"the full GPU checks run on a self-hosted runner labelled {request.gpu_runner}"
         )
     if request.image:
-        notes.append(
-            f"on tags the image {request.image}:<tag> is built from the lock and pushed"
-            + (
-                " (the repository's name must be lower case for ghcr.io)"
-                if "${{" in request.image
-                else ""
+        notes.append(f"on tags v* the image {request.image}:<tag> is built and pushed")
+        if request.image not in (GHCR_DEFAULT, GITLAB_DEFAULT):
+            notes.append(
+                "set the CI secrets/variables REGISTRY_USERNAME and REGISTRY_PASSWORD for "
+                f"{request.image.split('/', 1)[0]}"
             )
-        )
+        if request.to == "gitlab":
+            notes.append(
+                "buildah needs a runner whose job containers may build images (privileged, or "
+                "able to run rootless buildah)"
+            )
     if request.to == "github" and request.gpu_runner:
         notes.append(
             f"actionlint: list the label in .github/actionlint.yaml (self-hosted-runner: "

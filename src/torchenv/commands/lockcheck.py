@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from torchenv.probe.context import ProbeContext
 
 _INPUT_KEY = re.compile(r"[a-z][a-z.-]{0,39}")
-_INPUT_LIMIT = 2000  # characters per recorded value: a spec field, not a document
+_INPUT_LIMIT = 1 << 16  # characters per recorded value: a spec field (a long package list)
 
 
 def run_lock_check(ctx: ProbeContext | None, spec_file: str | None, cwd: Path) -> LockCheckReport:
@@ -54,19 +54,26 @@ def run_lock_check(ctx: ProbeContext | None, spec_file: str | None, cwd: Path) -
         return _report(spec, path, "", [LockChange("lock", "", exc.message)])
     changes: list[LockChange] = []
     notes: list[str] = []
-    if not sealed:
+    if sealed is None:
+        changes.append(LockChange("lock", "", "has no lock-hash (an older torchenv wrote it)"))
+    elif not sealed:
         changes.append(LockChange("lock", "as `torchenv lock` wrote it", "edited since"))
     if record.spec_hash != spec_hash(spec):
         recorded = recorded_inputs(record.table.get("inputs"))
-        if recorded is None:
+        named = [] if recorded is None else input_changes(recorded, spec_inputs(spec))
+        changes += named
+        if not named:  # the hash is what create compares: stale even when no field says why
             changes.append(LockChange("spec", record.spec_hash[:12], spec_hash(spec)[:12]))
             notes.append(
-                "the lock keeps no readable spec inputs (an older torchenv wrote it): "
-                "only the spec's hash says it changed"
+                "the lock keeps no readable spec inputs (an older torchenv wrote it): only the "
+                "spec's hash says it changed"
+                if recorded is None
+                else "the spec's hash changed in what the recorded inputs do not show "
+                "(credentials in an index URL, or a newer torchenv's hash)"
             )
-        else:
-            changes += input_changes(recorded, spec_inputs(spec))
-    changes += _knowledge(ctx, spec, cwd, record)
+    knowledge, known = _knowledge(ctx, spec, cwd, record)
+    changes += knowledge
+    notes += known
     return _report(spec, path, _build(record), changes, notes)
 
 
@@ -106,23 +113,38 @@ def input_changes(locked: Mapping[str, str], now: Mapping[str, str]) -> list[Loc
     """Each spec field whose value differs, in the spec's order (a key only one side has reads
     as empty on the other)."""
     keys = list(now) + [k for k in locked if k not in now]
+    shown = {k: printable(v) for k, v in now.items()}  # compared as the recorded ones were kept
     return [
-        LockChange(key, locked.get(key, ""), now.get(key, ""))
+        LockChange(key, locked.get(key, ""), shown.get(key, ""))
         for key in keys
-        if locked.get(key, "") != now.get(key, "")
+        if locked.get(key, "") != shown.get(key, "")
     ]
 
 
 def _knowledge(
     ctx: ProbeContext | None, spec: Spec, cwd: Path, record: LockRecord
-) -> list[LockChange]:
-    """The plan for exactly the locked release and CUDA, on the spec's targets, with the
-    knowledge in use now."""
+) -> tuple[list[LockChange], list[str]]:
+    """The plan for exactly the locked release and CUDA, on the spec's targets (for a spec that
+    names none: the platform the lock was made for, not the machine checking it, which may be a
+    CI runner), with the knowledge in use now. A release this knowledge does not know is a
+    note: `torchenv lock` could not make the lock fresher, `db update` can."""
     from torchenv.commands.plan import run_plan  # noqa: PLC0415
+    from torchenv.knowledge.store import load_knowledge  # noqa: PLC0415
     from torchenv.plan.request import parse_options  # noqa: PLC0415
     from torchenv.spec import machine_paths  # noqa: PLC0415
 
+    if not any(r["version"] == record.torch for r in load_knowledge().releases()):
+        return [], [
+            f"the knowledge in use does not know torch {record.torch}: its build was not "
+            "checked (`torchenv db update`)"
+        ]
     targets = spec.targets
+    machines = [str(p) for p in machine_paths(spec, cwd)]
+    platform = targets.platform
+    if not (targets.gpus or machines or platform):
+        if len(record.platforms) != 1:
+            return [], ["the spec names no targets: the locked build was not re-planned"]
+        platform = record.platforms[0]
     try:
         options = parse_options(
             torch=f"=={record.torch}",
@@ -130,19 +152,20 @@ def _knowledge(
             cuda=record.cuda or "cpu",
             gpus=targets.gpus,
             driver=targets.driver,
-            machine_files=[str(p) for p in machine_paths(spec, cwd)],
+            machine_files=machines,
             installer=spec.installer,
-            platform=targets.platform,
+            platform=platform,
             pytorch_index=record.channel != "pypi",
         )
         plan = run_plan(None if options.describes_targets else ctx, options)
     except TorchenvError as exc:
-        return [LockChange("knowledge", _build(record), f"cannot be planned: {exc.message}")]
+        change = LockChange("knowledge", _build(record), f"cannot be planned: {exc.message}")
+        return [change], []
     if plan.stack is not None and plan.stack.variant == record.variant:
-        return []
+        return [], []
     reasons = [r for rejection in plan.rejected for r in rejection.reasons][:3]
     why = "; ".join(reasons) or "no build fits the targets"
-    return [LockChange("knowledge", _build(record), f"no longer admitted: {why}")]
+    return [LockChange("knowledge", _build(record), f"no longer admitted: {why}")], []
 
 
 def _build(record: LockRecord) -> str:

@@ -15,6 +15,8 @@ def render_lock_check(emit: Emit, report: LockCheckReport) -> None:
     lock, build = printable(report.lock), printable(report.stack)
     if report.fresh:
         emit([(lock, "bold"), (" is fresh", "green"), (f": {build}, for {report.spec}", None)])
+        for note in report.notes:
+            emit([("  note: ", "dim"), (note, None)])
         return
     what = f" ({build})" if build else ""
     emit([(lock, "bold"), (" is stale", "bold yellow"), (what, None)])

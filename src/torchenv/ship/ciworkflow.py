@@ -44,8 +44,11 @@ ACTIONS = {
 }
 MARKER = "Written by `torchenv ci"  # a file holding this line is torchenv's to replace
 PREFIX = ".torchenv-ci"  # the environment's directory on the runner
+TOOL_PYTHON = "3.12"  # the runners' Python for torchenv itself (it needs 3.10 or newer)
 JUNIT = "torchenv-verify.xml"
 CONTEXT = "torchenv-image"  # the image's build context
+GHCR_DEFAULT = "ghcr.io/${{ github.repository }}"  # the repository's own registry
+GITLAB_DEFAULT = "$CI_REGISTRY_IMAGE"
 # where each installer keeps its downloads (XDG_CACHE_HOME moves all three on Linux)
 CACHE_DIRS = {"uv": "uv", "pip": "pip", "conda": "rattler"}
 
@@ -84,9 +87,14 @@ def pin_comments(text: str) -> str:
 
 
 def _setup(request: CiRequest) -> list[dict[str, Any]]:
+    # torchenv runs on TOOL_PYTHON; the pip backend also needs the lock's own Python on PATH
+    # (uv downloads its own); setup-python takes several, the last one is the default
+    versions = [TOOL_PYTHON]
+    if request.installer == "pip" and request.python != TOOL_PYTHON:
+        versions.insert(0, request.python)
     return [
         {"uses": _uses("checkout"), "with": {"persist-credentials": False}},
-        {"uses": _uses("setup-python"), "with": {"python-version": request.python}},
+        {"uses": _uses("setup-python"), "with": {"python-version": "\n".join(versions)}},
         {"name": "Install torchenv", "run": request.install},
     ]
 
@@ -101,8 +109,9 @@ def _github(request: CiRequest) -> dict[str, Any]:
             "uses": _uses("cache"),
             "with": {
                 "path": f"~/.cache/{cache}",
+                # no restore-keys: a cache restored from another lock would be saved again
+                # with this one's downloads added, growing with every torch release locked
                 "key": f"torchenv-{cache}-${{{{ runner.os }}}}-{lock_hash}",
-                "restore-keys": f"torchenv-{cache}-${{{{ runner.os }}}}-",
             },
         },
         {
@@ -133,7 +142,7 @@ def _github(request: CiRequest) -> dict[str, Any]:
             "steps": gpu_steps,
         }
     events: dict[str, Any] = {
-        "push": {"branches": ["main"]},
+        "push": {"branches": ["**"]},  # every branch, whatever the default one is called
         "pull_request": None,
         "workflow_dispatch": None,
     }
@@ -161,18 +170,30 @@ def _github_image(request: CiRequest, image: str, needs: list[str]) -> dict[str,
         "username": "${{ github.actor }}" if ghcr else "${{ secrets.REGISTRY_USERNAME }}",
         "password": "${{ secrets.GITHUB_TOKEN }}" if ghcr else "${{ secrets.REGISTRY_PASSWORD }}",
     }
+    naming: list[dict[str, Any]] = []
+    if image == GHCR_DEFAULT:
+        # ghcr.io takes lower-case names only, and owner/repository may have capitals
+        naming.append(
+            {
+                "name": "The image's name",
+                "run": 'echo "IMAGE=ghcr.io/${GITHUB_REPOSITORY,,}" >> "$GITHUB_ENV"',
+            }
+        )
+        image = "${{ env.IMAGE }}"
+    permissions = {"contents": "read", **({"packages": "write"} if ghcr else {})}
     return {
-        "if": "startsWith(github.ref, 'refs/tags/')",
+        "if": "startsWith(github.ref, 'refs/tags/v')",
         "needs": needs,
         "runs-on": "ubuntu-24.04",
         "timeout-minutes": 90,
-        "permissions": {"contents": "read", "packages": "write"},
+        "permissions": permissions,
         "steps": [
             *_setup(request),
             {
                 "name": "The image's build context",
                 "run": f'torchenv image "$TORCHENV_SPEC" --out {CONTEXT}',
             },
+            *naming,
             {"uses": _uses("login"), "with": login},
             {
                 "uses": _uses("build-push"),
@@ -203,7 +224,7 @@ def _gitlab(request: CiRequest) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "stages": ["check", "environment", "gpu", "image"],
         "variables": {"TORCHENV_SPEC": request.spec, "XDG_CACHE_HOME": "$CI_PROJECT_DIR/.cache"},
-        "default": {"image": f"python:{request.python}-bookworm", "interruptible": True},
+        "default": {"image": f"python:{TOOL_PYTHON}-bookworm", "interruptible": True},
         ".torchenv": {"before_script": [request.install]},
         "lock-fresh": {
             "stage": "check",
@@ -216,19 +237,30 @@ def _gitlab(request: CiRequest) -> dict[str, Any]:
         doc["gpu"] = {**environment, "stage": "gpu", "tags": [request.gpu_runner]}
         doc["gpu"].pop("cache")
     if request.image:
+        own = request.image == GITLAB_DEFAULT
+        user, password, registry = (
+            ("$CI_REGISTRY_USER", "$CI_REGISTRY_PASSWORD", "$CI_REGISTRY")
+            if own
+            else ("$REGISTRY_USERNAME", "$REGISTRY_PASSWORD", request.image.split("/", 1)[0])
+        )
         doc["container-image"] = {  # "image" is a GitLab keyword
             "stage": "image",
             "extends": ".torchenv",
-            "rules": [{"if": "$CI_COMMIT_TAG"}],
+            "rules": [{"if": "$CI_COMMIT_TAG =~ /^v/"}],
             "script": [
                 "apt-get update -qq && apt-get install -y -qq buildah >/dev/null",
                 f'torchenv image "$TORCHENV_SPEC" --out {CONTEXT}',
                 # the password goes through stdin: it is never on a command line or in the log
-                'printf "%s" "$CI_REGISTRY_PASSWORD" | buildah login -u "$CI_REGISTRY_USER" '
-                '--password-stdin "$CI_REGISTRY"',
-                f'buildah bud --isolation chroot -t "{request.image}:$CI_COMMIT_TAG" {CONTEXT}',
+                f'printf "%s" "{password}" | buildah login -u "{user}" --password-stdin '
+                f'"{registry}"',
+                f'buildah bud -t "{request.image}:$CI_COMMIT_TAG" {CONTEXT}',
                 f'buildah push "{request.image}:$CI_COMMIT_TAG"',
             ],
-            "variables": {"BUILDAH_ISOLATION": "chroot"},
+            # inside the job's container: no overlay on overlay, no namespaces of its own
+            "variables": {
+                "BUILDAH_ISOLATION": "chroot",
+                "STORAGE_DRIVER": "vfs",
+                "BUILDAH_FORMAT": "docker",
+            },
         }
     return doc

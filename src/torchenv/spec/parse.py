@@ -196,7 +196,7 @@ def spec_inputs(spec: Spec) -> dict[str, str]:
     "targets.gpus": "8.6, H100", "index.pytorch": "false"), for the lock to keep so that
     ``lock --check`` can name the field that changed. Index URLs lose their credentials: a
     lock is shared."""
-    from torchenv.untrusted.text import strip_credentials  # noqa: PLC0415
+    from torchenv.untrusted.text import strip_credentials, strip_url_credentials  # noqa: PLC0415
 
     data = to_data(spec)
     for key in ("path", "image", "deploy"):
@@ -217,7 +217,8 @@ def spec_inputs(spec: Spec) -> dict[str, str]:
             text = "false"
         elif key.startswith("index."):
             text = ", ".join(strip_credentials(part) for part in text.split(", ") if part)
-        flat[key] = text
+        # a package may be a URL with a token in it (`priv @ https://u:t@host/x.whl`)
+        flat[key] = strip_url_credentials(text)
 
     put("", data)
     return flat

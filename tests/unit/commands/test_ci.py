@@ -62,7 +62,7 @@ def test_github_workflow(
     assert doc["jobs"]["gpu"]["runs-on"] == ["self-hosted", "h100"]
     image = doc["jobs"]["image"]
     assert image["permissions"] == {"contents": "read", "packages": "write"}
-    assert image["if"] == "startsWith(github.ref, 'refs/tags/')"
+    assert image["if"] == "startsWith(github.ref, 'refs/tags/v')"
     # every action pinned to a full commit SHA, with its version beside it for a reviewer
     for line in [ln for ln in text.splitlines() if "uses:" in ln]:
         assert re.fullmatch(r"\s*- uses: [\w-]+/[\w-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", line), line
@@ -175,3 +175,40 @@ def test_a_spec_outside_the_repository(
     monkeypatch.chdir(tmp_path / "repo")
     code, _, err = ci(capsys, "--to", "gitlab", "--out", ".", "../elsewhere/torchenv.toml")
     assert code == 2 and "is not inside" in err
+
+
+def test_the_repository_root_is_found_and_ghcr_names_are_lower_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".git").mkdir()  # the repository; the spec lives below it
+    monkeypatch.chdir(
+        project(
+            tmp_path,
+            "ml",
+            SPEC + 'installer = "pip"\npython = "3.11"\n'.replace('python = "3.11"\n', ""),
+        )
+    )
+    code, _, err = ci(capsys, "--to", "github", "--image")
+    assert code == 0, err
+    doc = yaml.safe_load((tmp_path / GITHUB).read_text())  # at the root, where GitHub reads it
+    assert doc["env"] == {"TORCHENV_SPEC": "ml/torchenv.toml"}
+    setup = steps(doc, "environment")[1]["with"]["python-version"]
+    assert setup.split("\n") == ["3.11", "3.12"]  # the pip backend needs the lock's Python
+    image = steps(doc, "image")
+    naming = next(s for s in image if s.get("name") == "The image's name")
+    assert naming["run"] == 'echo "IMAGE=ghcr.io/${GITHUB_REPOSITORY,,}" >> "$GITHUB_ENV"'
+    assert image[-1]["with"]["tags"] == "${{ env.IMAGE }}:${{ github.ref_name }}"
+    code, _, _ = ci(capsys, "--to", "github", "--image-ref", "quay.io/acme/v")
+    doc = yaml.safe_load((tmp_path / GITHUB).read_text())
+    assert doc["jobs"]["image"]["permissions"] == {"contents": "read"}  # no packages: write
+
+
+def test_only_a_first_line_marker_makes_a_file_torchenvs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(project(tmp_path))
+    assert ci(capsys, "--to", "gitlab")[0] == 0
+    mine = tmp_path / ".gitlab-ci.yml"
+    mine.write_text("# my pipeline\n" + mine.read_text())  # kept the header, made it theirs
+    code, _, err = ci(capsys, "--to", "gitlab")
+    assert code == 2 and "not written by" in err and mine.read_text().startswith("# my pipeline")

@@ -151,7 +151,7 @@ def test_recorded_inputs_are_checked_like_any_lock_data() -> None:
     assert recorded_inputs({"torch": "==2.13.0"}) == {"torch": "==2.13.0"}
     assert recorded_inputs({"torch": 3}) is None and recorded_inputs(["torch"]) is None
     assert recorded_inputs({"Bad Key": "x"}) is None
-    assert recorded_inputs({"torch": "x" * 5000}) is None
+    assert recorded_inputs({"torch": "x" * 70000}) is None
     assert "\x1b" not in recorded_inputs({"torch": "a\x1b[31mb"})["torch"]  # type: ignore[index]
     assert input_changes({"a": "1", "gone": "x"}, {"a": "2", "new": "y"}) == [
         *input_changes({"a": "1"}, {"a": "2"}),
@@ -196,3 +196,51 @@ def test_a_conda_lock_and_its_sidecar(tmp_path: Path, capsys: pytest.CaptureFixt
     lock.write_bytes(data + b"# edited\n")
     code, doc = check(tmp_path, capsys)
     assert code == 1 and changed(doc)["lock"] == ("as `torchenv lock` wrote it", "edited since")
+
+
+def test_a_change_the_inputs_cannot_show_is_still_stale(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # only the password of the index changed: create would refuse the lock (its hash), so the
+    # check must too, even though the recorded inputs (kept without credentials) read the same
+    make(tmp_path)
+    spec = tmp_path / "torchenv.toml"
+    spec.write_text(spec.read_text().replace("user:secret@", "user:other@"))
+    code, doc = check(tmp_path, capsys)
+    assert code == 1 and "spec" in changed(doc) and "other" not in json.dumps(doc)
+    assert any("credentials" in str(n) for n in doc["notes"])  # type: ignore[attr-defined]
+
+
+def test_a_token_in_a_package_url_is_not_kept(tmp_path: Path) -> None:
+    url = "priv @ https://bob:SECRET@files.example/priv-1.0-py3-none-any.whl"
+    make(tmp_path, SPEC.replace('packages = ["numpy<3"]', f'packages = ["{url}"]'))
+    lock = (tmp_path / "pylock.toml").read_text()
+    assert "SECRET" not in lock and "https://files.example/priv-1.0" in lock
+
+
+def test_a_spec_without_targets_is_checked_for_the_locks_platform(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # locked on a GPU machine (recorded: linux_x86_64); checked on any other machine, the
+    # plan is for the lock's platform, not for the machine running the check
+    make(tmp_path)
+    spec = tmp_path / "torchenv.toml"
+    spec.write_text(
+        spec.read_text().split("[targets]")[0]
+        + "[index]\n"
+        + spec.read_text().split("[index]\n")[1]
+    )
+    report = run_lock_check(None, str(spec), tmp_path)
+    assert [c.field for c in report.changes] == ["targets.gpus", "targets.driver"]
+
+
+def test_a_release_the_knowledge_does_not_know_is_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make(tmp_path)
+    lock = tmp_path / "pylock.toml"
+    from torchenv.backends.lockfile import reseal
+
+    lock.write_text(reseal(lock.read_text().replace('torch = "2.13.0"', 'torch = "2.99.0"')))
+    code, doc = check(tmp_path, capsys)
+    assert code == 0 and any("does not know torch 2.99.0" in str(n) for n in doc["notes"])  # type: ignore[attr-defined]
