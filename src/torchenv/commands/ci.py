@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+from torchenv.commands.image import torchenv_version
 from torchenv.errors import UsageError
 from torchenv.models.ci import CI_SCHEMA, CI_TARGETS, CiReport, CiRequest
 from torchenv.models.ship import parse_reference
@@ -50,14 +51,15 @@ def run_ci(
     relative = _inside(spec_path, root)
     lock_name = "conda.lock" if spec.installer == "conda" else LOCK_FILE
     lock = str(Path(relative).parent / lock_name) if "/" in relative else lock_name
+    version = torchenv_version()
     request = CiRequest(
         to=to,
         spec=relative,
         lock=lock,
         python=(spec.python or DEFAULT_PYTHON).rstrip("t"),
         installer=spec.installer,
-        install=_install(install, spec.installer),
-        torchenv_version=_version(),
+        install=_install(install, spec.installer, version),
+        torchenv_version=version,
         gpu_runner=_label(gpu_runner),
         image=_image(to, image or image_ref is not None, image_ref),
     )
@@ -83,12 +85,6 @@ def _repository(start: Path) -> Path:
     return start
 
 
-def _version() -> str:
-    import importlib.metadata  # noqa: PLC0415
-
-    return importlib.metadata.version("torchenv")
-
-
 def _inside(spec_path: Path, root: Path) -> str:
     try:
         relative = spec_path.relative_to(root).as_posix()
@@ -108,10 +104,10 @@ def _inside(spec_path: Path, root: Path) -> str:
     return relative
 
 
-def _install(install: str | None, installer: str) -> str:
+def _install(install: str | None, installer: str, version: str) -> str:
     if install is None:
         extra = "[conda]" if installer == "conda" else ""
-        return f'python -m pip install "torchenv{extra}=={_version()}"'
+        return f'python -m pip install "torchenv{extra}=={version}"'
     if not install.strip() or not install.isprintable() or len(install) > 500:
         raise UsageError(
             "ci-install",

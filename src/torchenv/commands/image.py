@@ -147,7 +147,7 @@ def run_image(
     if not target.is_absolute():
         target = cwd / target
     lock_text, wheels = portable_lock(lock)
-    version = _torchenv_version()
+    version = torchenv_version()
     record = lock.record
     platforms = record.platforms if record is not None else ()
     machines = [p.removeprefix("linux_") for p in platforms if p.startswith("linux_")]
@@ -254,7 +254,8 @@ def _minor(python: str) -> tuple[int, int]:
         return (3, 99)  # not a version: let the build say what it is
 
 
-def _torchenv_version() -> str:
+def torchenv_version() -> str:
+    """The installed torchenv's version (what images and workflows pin)."""
     import importlib.metadata  # noqa: PLC0415
 
     return importlib.metadata.version("torchenv")
