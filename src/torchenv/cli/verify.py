@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from torchenv.cli import common
-from torchenv.errors import ExitCode
+from torchenv.errors import ExitCode, TorchenvError
 
 
 @click.command()
@@ -49,9 +49,19 @@ def verify(
     peak. Exit code 1 when a check fails."""
     from torchenv.commands.verify import run_verify  # noqa: PLC0415
 
-    report = run_verify(
-        common.context(), python, prefix, quick=quick, timeout=timeout, progress=common.progress
-    )
+    try:
+        report = run_verify(
+            common.context(), python, prefix, quick=quick, timeout=timeout, progress=common.progress
+        )
+    except TorchenvError as exc:
+        if junit is not None:  # CI publishes the report: it says why there are no checks
+            from torchenv.commands.verify import write_junit_error  # noqa: PLC0415
+
+            try:
+                write_junit_error(exc, prefix or python, junit)
+            except TorchenvError as unwritten:
+                common.error_line(f"torchenv: warning: {unwritten.message}")
+        raise
     if junit is not None:
         from torchenv.commands.verify import write_junit  # noqa: PLC0415
 

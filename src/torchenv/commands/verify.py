@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from torchenv.backends.envrecord import RecordUnusable, read_env_record
-from torchenv.errors import ExternalError, UsageError
+from torchenv.errors import ExternalError, TorchenvError, UsageError
 from torchenv.knowledge.peaks import peak_for
 from torchenv.models import Environment, Target
 from torchenv.models.verify import (
@@ -141,3 +141,13 @@ def write_junit(report: VerifyReport, path: str) -> None:
     from torchenv.untrusted import files  # noqa: PLC0415
 
     files.write_output(path, junit_xml(report), what="the JUnit report")
+
+
+def write_junit_error(error: TorchenvError, target: str | None, path: str) -> None:
+    """``verify --junit FILE`` when verify could not run: the error as the report's one case
+    (a UsageError when the file cannot be written)."""
+    from torchenv.report.render_junit import junit_error_xml  # noqa: PLC0415
+    from torchenv.untrusted import files  # noqa: PLC0415
+
+    data = junit_error_xml(target, error.reference, error.message, error.hint)
+    files.write_output(path, data, what="the JUnit report")

@@ -76,6 +76,40 @@ def junit_xml(report: VerifyReport, name: str = "torchenv verify") -> bytes:
     ]
     if lines:
         ET.SubElement(suite, "system-out").text = xml_text("\n".join(lines))
+    return _serialise(root)
+
+
+def junit_error_xml(
+    target: str | None,
+    reference: str,
+    message: str,
+    hint: str | None,
+    name: str = "torchenv verify",
+) -> bytes:
+    """The report of a verify that could not run (no environment found, the interpreter would
+    not start, a timeout): one test case ``verify`` in error, so a CI job that publishes the
+    report shows why instead of "no test report found"."""
+    counts = {"tests": "1", "failures": "0", "errors": "1", "skipped": "0", "time": "0.000"}
+    root = ET.Element("testsuites", {"name": name, **counts})
+    title = f"{name}: {target}" if target else name
+    suite = ET.SubElement(root, "testsuite", {"name": xml_text(title), **counts})
+    case = ET.SubElement(
+        suite, "testcase", {"classname": "torchenv.verify", "name": "verify", "time": "0.000"}
+    )
+    detail = message + (f"\nhint: {hint}" if hint else "")
+    error = ET.SubElement(
+        case,
+        "error",
+        {
+            "message": xml_text(message.splitlines()[0][:_MESSAGE] if message else ""),
+            "type": xml_text(reference),
+        },
+    )
+    error.text = xml_text(detail)
+    return _serialise(root)
+
+
+def _serialise(root: ET.Element) -> bytes:
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data + b"\n"

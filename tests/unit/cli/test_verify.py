@@ -443,3 +443,29 @@ def test_hostile_details_stay_well_formed_xml() -> None:
     assert failure is not None and "<script>" in (failure.text or "")  # text, not markup
     assert "\x00" not in (failure.text or "") and root.find("testsuite/testcase/x") is None
     assert [c.get("name") for c in root.iter("testcase")] == ["x\ufffdy", "skipped[gpu3]"]
+
+
+def test_junit_when_verify_cannot_run(tmp_path: Path, capsys: Any) -> None:
+    """No environment to check (exit 2): the report still appears, with the error as its one
+    case, so a CI job that publishes it says why."""
+    report = tmp_path / "verify.xml"
+    missing = tmp_path / "no-such-env\x1b]"
+    code, _, err = run(capsys, "--prefix", str(missing), "--junit", str(report))
+    assert code == 2 and "Traceback" not in err
+    found = cases(report)
+    assert list(found) == ["verify"]
+    error = found["verify"].find("error")
+    assert error is not None and error.get("type")
+    assert "no-such-env" in (error.text or "") and "\x1b" not in (error.text or "")
+    suite = ET.parse(report).getroot().find("testsuite")  # noqa: S314
+    assert suite is not None and suite.get("errors") == "1" and suite.get("tests") == "1"
+
+
+def test_junit_error_report_unwritable_is_a_warning_not_a_traceback(
+    tmp_path: Path, capsys: Any
+) -> None:
+    fifo = tmp_path / "fifo.xml"
+    os.mkfifo(fifo)
+    code, _, err = run(capsys, "--prefix", str(tmp_path / "missing"), "--junit", str(fifo))
+    assert code == 2 and "warning: Cannot write the JUnit report" in err
+    assert "Traceback" not in err and fifo.is_fifo()
