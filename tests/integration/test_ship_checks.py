@@ -27,8 +27,9 @@ from torchenv.models.ship import SpecDeploy, SpecImage
 from torchenv.ship.base import choose_base
 from torchenv.ship.cluster import render_k8s_job, render_pytorchjob, render_slurm
 from torchenv.ship.compose import render_dev_compose, render_train_compose
+from torchenv.ship.condaimage import choose_conda_base, render_activate
 from torchenv.ship.dockerfile import ImageInputs, render_dockerfile
-from torchenv.ship.runtime import render_entrypoint, render_sshd_config
+from torchenv.ship.runtime import render_entrypoint, render_profile, render_sshd_config
 
 pytestmark = pytest.mark.integration
 DEPLOY = SpecDeploy(nodes=2, gpus_per_node=8, command=("train.py", "--epochs", "3"))
@@ -41,19 +42,24 @@ def tool(name: str) -> str:
     return found
 
 
-def dockerfile(variant: str, python: str = "3.11", **options: Any) -> str:
+def dockerfile(variant: str, python: str = "3.11", conda: bool = False, **options: Any) -> str:
     s = stack(variant, python)
     image = SpecImage(**options)
-    base = choose_base(s, compiler=image.compiler, base=image.base)
+    if conda:
+        base = choose_conda_base(s.variant, s.cuda, compiler=image.compiler, base=image.base)
+    else:
+        base = choose_base(s, compiler=image.compiler, base=image.base)
     inputs = ImageInputs(
         s,
         image,
         base,
         "0.13.9",
         "torchenv-0.1.0-py3-none-any.whl",
-        variant == "cpu",
+        variant == "cpu" and not conda,
         "0.1.0",
         "torchenv.toml",
+        conda=conda,
+        local_conda_packages=conda and variant == "cpu",
     )
     return render_dockerfile(inputs)
 
@@ -69,13 +75,24 @@ def hadolint(text: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-VARIANTS = [
-    {"variant": v, "compiler": c, "jupyter": j, "ssh": s}
-    for v, c, (j, s) in product(["cpu", "cu130"], [False, True], [(False, False), (True, True)])
-] + [
-    {"variant": "cu126", "python": "3.14t"},
-    {"variant": "cu128", "base": "registry.example.com/base@sha256:" + "0" * 64, "apt": ("git",)},
-]
+VARIANTS = (
+    [
+        {"variant": v, "compiler": c, "jupyter": j, "ssh": s}
+        for v, c, (j, s) in product(["cpu", "cu130"], [False, True], [(False, False), (True, True)])
+    ]
+    + [
+        {"variant": "cu126", "python": "3.14t"},
+        {
+            "variant": "cu128",
+            "base": "registry.example.com/base@sha256:" + "0" * 64,
+            "apt": ("git",),
+        },
+    ]
+    + [  # conda images (ship/condaimage.py)
+        {"variant": v, "conda": True, "compiler": c, "jupyter": j, "ssh": j}
+        for v, c, j in product(["cpu", "cu130"], [False, True], [False, True])
+    ]
+)
 
 
 @pytest.mark.parametrize("options", VARIANTS, ids=lambda o: "-".join(map(str, o.values())))
@@ -398,6 +415,9 @@ def shellcheck(text: str, *options: str) -> subprocess.CompletedProcess[str]:
 def test_shell_scripts_pass_shellcheck() -> None:
     scripts = [
         render_entrypoint(),
+        "#!/bin/sh\n" + render_activate("/opt/env"),  # sourced by sh and bash: POSIX sh
+        "#!/bin/sh\n" + render_profile(conda=True),
+        "#!/bin/sh\n" + render_profile(),
         render_slurm(stack(), DEPLOY, None, "/shared/demo/.venv"),
         render_slurm(stack(), DEPLOY, "r.io/demo:1", "/x"),
         render_slurm(stack("cpu"), SpecDeploy(gpus_per_node=0), None, "/x"),
@@ -486,6 +506,11 @@ def test_sshd_accepts_the_configuration(tmp_path: Path) -> None:
     config = tmp_path / "sshd_config"
     config.write_text(render_sshd_config("torch", str(tmp_path), 2222))
     Path("/run/sshd").mkdir(exist_ok=True)  # sshd -t insists on its privilege separation dir
+    done = subprocess.run(
+        [sshd, "-t", "-f", str(config)], capture_output=True, text=True, check=False, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    config.write_text(render_sshd_config("torch", str(tmp_path), 2222, conda=True))
     done = subprocess.run(
         [sshd, "-t", "-f", str(config)], capture_output=True, text=True, check=False, timeout=30
     )

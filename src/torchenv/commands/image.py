@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from torchenv.backends import outdir
+from torchenv.backends.condalocal import LocalPackage
 from torchenv.backends.localwheels import portable_lock
 from torchenv.backends.lockfile import Lock, content_hash
 from torchenv.errors import UsageError
@@ -31,6 +32,7 @@ from torchenv.spec import spec_directory
 
 if TYPE_CHECKING:
     from torchenv.probe.context import ProbeContext
+    from torchenv.ship.base import BaseChoice
 
 Progress = Callable[[str], None]
 IMAGE_LOCK = "/etc/torchenv/pylock.toml"  # where the image keeps the lock it was built from
@@ -43,15 +45,13 @@ def load_ship_inputs(spec_file: str | None, cwd: Path) -> tuple[Spec, Lock, Imag
     from torchenv.spec import load_spec, spec_hash  # noqa: PLC0415
 
     spec = load_spec(Path(spec_file) if spec_file else None, cwd)
+    ref = SpecRef(spec, spec_hash(spec), spec_directory(spec, cwd))
     if spec.installer == "conda":
-        raise UsageError(
-            "image-conda",
-            f"{spec.path}: images are made from the uv/pip lock (pylock.toml); this spec uses "
-            "the conda installer.",
-            'Set installer = "uv" in the spec (conda-forge builds are not installed in images '
-            "yet), then `torchenv lock`.",
-        )
-    lock = load_fresh_lock(SpecRef(spec, spec_hash(spec), spec_directory(spec, cwd)))
+        from torchenv.commands.image_conda import load_conda_lock  # noqa: PLC0415
+
+        lock = load_conda_lock(ref)
+    else:
+        lock = load_fresh_lock(ref)
     record = lock.record
     if record is None:  # pragma: no cover - load_fresh_lock refuses a lock without one
         raise ValueError("a fresh lock has a record")
@@ -105,8 +105,8 @@ def run_image(
     verbose: bool = False,
     progress: Progress = lambda _: None,
 ) -> ImageReport:
-    from torchenv.backends.selfwheel import pinned_dependencies, write_tool_wheel  # noqa: PLC0415
-    from torchenv.ship.base import choose_base, image_reference  # noqa: PLC0415
+    from torchenv.backends.selfwheel import write_tool_wheel  # noqa: PLC0415
+    from torchenv.ship.base import image_reference  # noqa: PLC0415
     from torchenv.ship.compose import render_dev_compose  # noqa: PLC0415
     from torchenv.ship.dockerfile import (  # noqa: PLC0415
         ImageInputs,
@@ -114,12 +114,7 @@ def run_image(
         render_dockerfile,
         render_dockerignore,
     )
-    from torchenv.ship.runtime import (  # noqa: PLC0415
-        render_entrypoint,
-        render_jupyter_config,
-        render_profile,
-        render_sshd_config,
-    )
+    from torchenv.ship.runtime import render_entrypoint, render_jupyter_config  # noqa: PLC0415
 
     spec, lock, stack = load_ship_inputs(spec_file, cwd)
     if _minor(stack.python) < (3, 10):
@@ -135,36 +130,25 @@ def run_image(
         )
     )
     _require_jupyter(options, lock, spec)
-    try:
-        base = choose_base(stack, compiler=options.compiler, base=options.base)
-    except ValueError as exc:
-        raise UsageError(
-            "image-no-base", f"{exc}.", 'Set [image] base = "<image:tag>" in the spec.'
-        ) from None
+    conda = spec.installer == "conda"
+    base = _choose_base(conda, stack, options)
     image = image_reference(options, stack)
     spec_dir = spec_directory(spec, cwd)
     target = Path(out).expanduser() if out else spec_dir / "image"
     if not target.is_absolute():
         target = cwd / target
-    lock_text, wheels = portable_lock(lock)
     version = torchenv_version()
-    record = lock.record
-    platforms = record.platforms if record is not None else ()
-    machines = [p.removeprefix("linux_") for p in platforms if p.startswith("linux_")]
     project = os.path.relpath(spec_dir, target)
     files = [
         ShipFile(".dockerignore", render_dockerignore()),
-        ShipFile("pylock.toml", lock_text),
-        ShipFile(ENV_RECORD_FILE, _record(lock, lock_text, stack, machines)),
         ShipFile("entrypoint.sh", render_entrypoint(), executable=True),
-        ShipFile("torchenv/constraints.txt", "\n".join(pinned_dependencies()) + "\n"),
         ShipFile("compose.yaml", render_dev_compose(stack, options, spec.deploy, image, project)),
     ]
+    context = _lock_context(spec, lock, stack, options)
+    files += context.files
     if options.jupyter:
         files.append(ShipFile("jupyter_server_config.py", render_jupyter_config()))
-    if options.ssh:
-        files.append(ShipFile("sshd_config", render_sshd_config(options.user)))
-        files.append(ShipFile("profile.sh", render_profile()))
+    wheels, packages = context.wheels, context.packages
 
     def fill(root: Path) -> None:
         wheel = write_tool_wheel(root / "torchenv")
@@ -177,10 +161,14 @@ def run_image(
             local_wheels=bool(wheels),
             torchenv_version=version,
             spec_file=Path(spec.path or "torchenv.toml").name,
+            conda=conda,
+            local_conda_packages=bool(packages),
         )
         outdir.write_files(root, [*files, ShipFile("Dockerfile", render_dockerfile(inputs))])
         for source in wheels:
             outdir.copy_wheel(source, root / "wheels")
+        for package in packages:
+            outdir.copy_wheel(package.source, root / Path(package.context_path).parent)
         if options.jupyter and not (target / "secrets/jupyter_token").is_file():
             # a fresh random token beside the context, never in it (.dockerignore)
             token = root / "secrets" / "jupyter_token"
@@ -193,9 +181,11 @@ def run_image(
     notes = [f"base {base.image}: {base.reason}"]
     if wheels:
         notes.append(f"{len(wheels)} local wheel(s) of the lock copied into wheels/")
+    if packages:
+        notes.append(f"{len(packages)} local conda package(s) of the lock copied into conda-pkgs/")
     result = None
     if build:
-        urls = (spec.index.pypi, *filter(None, [spec.index.pytorch]), *spec.index.find_links)
+        urls = context.index_urls
         result = _build(ctx, target, image, builder, build_args, verbose, progress, urls)
     return ImageReport(
         IMAGE_SCHEMA,
@@ -207,6 +197,60 @@ def run_image(
         result,
         tuple(notes),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class _LockContext:
+    """What the build context holds of the lock, by installer."""
+
+    files: list[ShipFile]
+    wheels: list[Path]  # local wheels of a pylock, copied into wheels/
+    packages: list[LocalPackage]  # local packages of a conda lock, copied into conda-pkgs/
+    index_urls: tuple[str, ...]  # whose credentials the build gets as its netrc secret
+
+
+def _lock_context(spec: Spec, lock: Lock, stack: ImageStack, options: SpecImage) -> _LockContext:
+    from torchenv.backends.selfwheel import pinned_dependencies  # noqa: PLC0415
+    from torchenv.ship.runtime import render_profile, render_sshd_config  # noqa: PLC0415
+
+    pins = pinned_dependencies()
+    if spec.installer == "conda":
+        from torchenv.commands import image_conda  # noqa: PLC0415
+
+        files, packages = image_conda.conda_context(lock, options)
+        pins += image_conda.installer_pins()
+        constraints = ShipFile("torchenv/constraints.txt", "\n".join(pins) + "\n")
+        urls = image_conda.channel_urls(lock)
+        return _LockContext([*files, constraints], [], packages, urls)
+    lock_text, wheels = portable_lock(lock)
+    platforms = lock.record.platforms if lock.record is not None else ()
+    machines = [p.removeprefix("linux_") for p in platforms if p.startswith("linux_")]
+    files = [
+        ShipFile("pylock.toml", lock_text),
+        ShipFile(ENV_RECORD_FILE, _record(lock, lock_text, stack, machines)),
+        ShipFile("torchenv/constraints.txt", "\n".join(pins) + "\n"),
+    ]
+    if options.ssh:
+        files.append(ShipFile("sshd_config", render_sshd_config(options.user)))
+        files.append(ShipFile("profile.sh", render_profile()))
+    urls = (spec.index.pypi, *filter(None, [spec.index.pytorch]), *spec.index.find_links)
+    return _LockContext(files, wheels, [], urls)
+
+
+def _choose_base(conda: bool, stack: ImageStack, options: SpecImage) -> BaseChoice:
+    from torchenv.ship.base import choose_base  # noqa: PLC0415
+    from torchenv.ship.condaimage import choose_conda_base  # noqa: PLC0415
+
+    try:
+        if conda:
+            return choose_conda_base(
+                stack.variant, stack.cuda, compiler=options.compiler, base=options.base
+            )
+        return choose_base(stack, compiler=options.compiler, base=options.base)
+    except ValueError as exc:
+        raise UsageError(
+            "image-no-base", f"{exc}.", 'Set [image] base = "<image:tag>" in the spec.'
+        ) from None
 
 
 def _record(lock: Lock, lock_text: str, stack: ImageStack, machines: list[str]) -> str:

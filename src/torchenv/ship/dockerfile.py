@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from torchenv.models.build import ENV_RECORD_FILE as ENV_RECORD
 from torchenv.models.ship import NETRC_SECRET, ImageStack, SpecImage
 from torchenv.ship.base import BaseChoice
+from torchenv.ship.condaimage import ACTIVATE, CONDA_LOCK, CONDA_SIDECAR, conda_build_stage
 from torchenv.ship.yamltext import comment_lines
 
 ENV_PREFIX = "/opt/env"
@@ -46,6 +47,8 @@ class ImageInputs:
     local_wheels: bool  # the lock names wheels copied into wheels/
     torchenv_version: str
     spec_file: str
+    conda: bool = False  # a conda lock (condaimage.py): conda.lock, not pylock.toml
+    local_conda_packages: bool = False  # the lock names packages copied into conda-pkgs/
 
 
 def image_labels(stack: ImageStack, torchenv_version: str) -> dict[str, str]:
@@ -103,27 +106,9 @@ def render_dockerfile(inputs: ImageInputs) -> str:
         # bytecode compiled at build time: the first import in the container is not slowed by it
         f"ENV UV_PYTHON_INSTALL_DIR={PYTHON_DIR} UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy "
         f"UV_NO_CACHE=1 UV_PYTHON_DOWNLOADS={'never' if base.has_python else 'automatic'}",
-        "COPY pylock.toml /build/pylock.toml",
     ]
-    if inputs.local_wheels:
-        lines.append("COPY wheels/ /build/wheels/")
+    lines += _conda_build(inputs) if inputs.conda else _pip_build(inputs)
     lines += [
-        "# exactly the lock: every file it names, checked against its sha256, nothing else.",
-        "# A private index's credentials come as the build secret netrc (`--secret",
-        "# id=netrc,src=$HOME/.netrc`; `torchenv image --build` passes the spec's), mounted for",
-        "# this step only: never in a layer, an ARG or a label.",
-        f"RUN --mount=type=secret,id={NETRC_SECRET},required=false,target={NETRC_MOUNT} \\",
-        f"    mkdir -p {PYTHON_DIR} \\",
-        f"    && uv venv --python {python} {ENV_PREFIX} \\",
-        f"    && NETRC={NETRC_MOUNT} uv pip sync --python {ENV_PREFIX}/bin/python \\",
-        "        /build/pylock.toml",
-        # the record `create` writes: verify and doctor in the container compare with the lock
-        f"COPY {ENV_RECORD} {ENV_PREFIX}/{ENV_RECORD}",
-        "COPY torchenv/ /build/torchenv/",
-        f"RUN uv venv --python {python} {TOOL_PREFIX} \\",
-        f"    && uv pip install --python {TOOL_PREFIX}/bin/python \\",
-        "        --constraints /build/torchenv/constraints.txt \\",
-        f"        /build/torchenv/{inputs.tool_wheel}",
         "",
         "FROM ${BASE_IMAGE}",
         SHELL,
@@ -153,25 +138,33 @@ def render_dockerfile(inputs: ImageInputs) -> str:
             if options.ssh
             else ""
         ),
-        f"COPY --from=build {PYTHON_DIR} {PYTHON_DIR}",
+        *([] if inputs.conda else [f"COPY --from=build {PYTHON_DIR} {PYTHON_DIR}"]),
         f"COPY --from=build {ENV_PREFIX} {ENV_PREFIX}",
         f"COPY --from=build {TOOL_PREFIX} {TOOL_PREFIX}",
-        "COPY --from=build /build/pylock.toml /etc/torchenv/pylock.toml",
+        (
+            f"COPY --from=build /build/{CONDA_LOCK} /build/{CONDA_SIDECAR} /etc/torchenv/"
+            if inputs.conda
+            else "COPY --from=build /build/pylock.toml /etc/torchenv/pylock.toml"
+        ),
         f"RUN ln -s {TOOL_PREFIX}/bin/torchenv /usr/local/bin/torchenv",
         "COPY entrypoint.sh /usr/local/bin/torchenv-entrypoint",
     ]
+    if inputs.conda:
+        lines.append(f"COPY activate.sh {ACTIVATE}")
     if options.jupyter:
         lines.append("COPY jupyter_server_config.py /etc/torchenv/jupyter_server_config.py")
     if options.ssh:
         lines.append("COPY sshd_config /etc/torchenv/sshd_config")
-        # login shells of SSH sessions: Debian's /etc/profile resets PATH, then reads these
+    if options.ssh or inputs.conda:
+        # login shells (SSH sessions): Debian's /etc/profile resets PATH, then reads these
         lines.append("COPY profile.sh /etc/profile.d/torchenv.sh")
-    env = {
-        "VIRTUAL_ENV": ENV_PREFIX,
-        "PATH": f"{ENV_PREFIX}/bin:$PATH",
-        "PYTHONUNBUFFERED": "1",
-        "TORCHENV_IMAGE": "1",
-    }
+    env = (
+        # what `conda activate` sets; BASH_ENV: `bash -c` (docker exec) runs activate.d too
+        {"CONDA_PREFIX": ENV_PREFIX, "CONDA_DEFAULT_ENV": ENV_PREFIX, "BASH_ENV": ACTIVATE}
+        if inputs.conda
+        else {"VIRTUAL_ENV": ENV_PREFIX}
+    )
+    env |= {"PATH": f"{ENV_PREFIX}/bin:$PATH", "PYTHONUNBUFFERED": "1", "TORCHENV_IMAGE": "1"}
     if stack.cuda:
         # read by the NVIDIA Container Toolkit: which GPUs and driver libraries to mount
         env["NVIDIA_VISIBLE_DEVICES"] = "all"
@@ -198,6 +191,44 @@ def render_dockerfile(inputs: ImageInputs) -> str:
     return "\n".join(lines)
 
 
+def _pip_build(inputs: ImageInputs) -> list[str]:
+    python = inputs.stack.python
+    lines = ["COPY pylock.toml /build/pylock.toml"]
+    if inputs.local_wheels:
+        lines.append("COPY wheels/ /build/wheels/")
+    return [
+        *lines,
+        "# exactly the lock: every file it names, checked against its sha256, nothing else.",
+        "# A private index's credentials come as the build secret netrc (`--secret",
+        "# id=netrc,src=$HOME/.netrc`; `torchenv image --build` passes the spec's), mounted for",
+        "# this step only: never in a layer, an ARG or a label.",
+        f"RUN --mount=type=secret,id={NETRC_SECRET},required=false,target={NETRC_MOUNT} \\",
+        f"    mkdir -p {PYTHON_DIR} \\",
+        f"    && uv venv --python {python} {ENV_PREFIX} \\",
+        f"    && NETRC={NETRC_MOUNT} uv pip sync --python {ENV_PREFIX}/bin/python \\",
+        "        /build/pylock.toml",
+        # the record `create` writes: verify and doctor in the container compare with the lock
+        f"COPY {ENV_RECORD} {ENV_PREFIX}/{ENV_RECORD}",
+        "COPY torchenv/ /build/torchenv/",
+        f"RUN uv venv --python {python} {TOOL_PREFIX} \\",
+        f"    && uv pip install --python {TOOL_PREFIX}/bin/python \\",
+        "        --constraints /build/torchenv/constraints.txt \\",
+        f"        /build/torchenv/{inputs.tool_wheel}",
+    ]
+
+
+def _conda_build(inputs: ImageInputs) -> list[str]:
+    return conda_build_stage(
+        python=inputs.stack.python,
+        tool_wheel=inputs.tool_wheel,
+        local_packages=inputs.local_conda_packages,
+        env_prefix=ENV_PREFIX,
+        tool_prefix=TOOL_PREFIX,
+        netrc=(NETRC_SECRET, NETRC_MOUNT),
+        lock_in_image=f"/etc/torchenv/{CONDA_LOCK}",
+    )
+
+
 def _env_value(value: str) -> str:
     return value if "$" in value else shlex.quote(value)
 
@@ -207,5 +238,6 @@ def render_dockerignore() -> str:
     return (
         "# written by torchenv: the build context is this directory; send only what the\n"
         "# Dockerfile copies\n*\n!pylock.toml\n!torchenv-env.json\n!wheels/\n!torchenv/\n"
-        "!entrypoint.sh\n!jupyter_server_config.py\n!sshd_config\n!profile.sh\n"
+        "!entrypoint.sh\n!jupyter_server_config.py\n!sshd_config\n!profile.sh\n!conda.lock\n"
+        "!conda.lock.torchenv.json\n!conda-pkgs/\n!activate.sh\n"
     )

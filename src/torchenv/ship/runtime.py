@@ -12,6 +12,7 @@ user it runs as; that is the point. It listens on a port above 1024 for the same
 
 from __future__ import annotations
 
+from torchenv.ship.condaimage import ACTIVATE
 from torchenv.ship.dockerfile import ENV_PREFIX, JUPYTER_PORT, SSH_PORT, SSH_STATE, WORKSPACE
 
 JUPYTER_CONFIG = "/etc/torchenv/jupyter_server_config.py"
@@ -26,6 +27,13 @@ def render_entrypoint() -> str:
     return f"""#!/bin/sh
 # Entrypoint of the torchenv image: tini (PID 1) starts it as the image's user.
 # It starts sshd when the image has it and a public key is mounted, then runs the command.
+
+# a conda image's activation (activate.d scripts of its packages), before `set -u`: those
+# scripts are written for shells that allow unset variables
+if [ -r {ACTIVATE} ]; then
+    # shellcheck source=/dev/null
+    . {ACTIVATE}
+fi
 set -eu
 
 start_sshd() {{
@@ -120,9 +128,12 @@ if _token is not None:
 '''
 
 
-def render_sshd_config(user: str, state_dir: str = SSH_STATE, port: int = SSH_PORT) -> str:
+def render_sshd_config(
+    user: str, state_dir: str = SSH_STATE, port: int = SSH_PORT, *, conda: bool = False
+) -> str:
     """Key-only sshd for ``user``. ``state_dir`` and ``port`` are parameters so that a test can
-    run this very configuration on a host."""
+    run this very configuration on a host. ``conda``: the environment is a conda prefix."""
+    marker = f"CONDA_PREFIX={ENV_PREFIX}" if conda else f"VIRTUAL_ENV={ENV_PREFIX}"
     return f"""# sshd of the torchenv image (written by torchenv): public keys only, run as {user}.
 Port {port}
 HostKey {state_dir}/ssh_host_ed25519_key
@@ -136,7 +147,7 @@ PermitEmptyPasswords no
 PermitRootLogin no
 UsePAM no
 # Docker's ENV does not reach SSH sessions: the environment is put on their PATH here
-SetEnv PATH={ENV_PREFIX}/bin:{SYSTEM_PATH} VIRTUAL_ENV={ENV_PREFIX}
+SetEnv PATH={ENV_PREFIX}/bin:{SYSTEM_PATH} {marker}
 StrictModes yes
 X11Forwarding no
 PrintMotd no
@@ -145,9 +156,15 @@ Subsystem sftp internal-sftp
 """
 
 
-def render_profile() -> str:
+def render_profile(*, conda: bool = False) -> str:
     """/etc/profile.d/torchenv.sh: login shells (SSH sessions) get the environment on PATH,
-    since Debian's /etc/profile sets PATH anew before it reads /etc/profile.d."""
+    since Debian's /etc/profile sets PATH anew before it reads /etc/profile.d. A conda
+    environment is activated (condaimage.py): its activate.d scripts run too."""
+    if conda:
+        return (
+            "# written by torchenv: the conda environment of this image, for login shells\n"
+            f"if [ -r {ACTIVATE} ]; then\n    # shellcheck source=/dev/null\n    . {ACTIVATE}\nfi\n"
+        )
     return (
         "# written by torchenv: the environment of this image, for login shells\n"
         f"export VIRTUAL_ENV={ENV_PREFIX}\n"

@@ -113,7 +113,7 @@ def test_no_secret_reaches_the_build_context(tmp_path: Path) -> None:
 def test_image_refusals(tmp_path: Path) -> None:
     ctx, _ = context(tmp_path)
     conda = ship_project(tmp_path / "c", installer="conda")
-    with pytest.raises(UsageError, match="conda installer"):
+    with pytest.raises(UsageError, match="There is no conda lock"):
         run_image(ctx, str(conda), tmp_path)
     stale = ship_project(tmp_path / "s")
     stale.write_text(stale.read_text().replace('python = "3.11"', 'python = "3.12"'))
