@@ -169,7 +169,10 @@ def test_hostile_command_line_values(option: tuple[str, str], value: str) -> Non
             (box.project / "torchenv.toml").write_text('name = "x"\ntorch = "==2.13.0"\n')
             args += ["--to", "github"]
         workflow = box.project / ".github"
-        done = box.run(*args, allowed=[box.project / "torchenv.toml", workflow])
+        allowed = [box.project / "torchenv.toml", workflow]
+        if flag == "--junit":  # the report is written even when verify cannot run: asked for
+            allowed.append(box.project / value)
+        done = box.run(*args, allowed=allowed)
         assert done.code in (0, 1, 2, 3)
         if command == "ci" and done.code == 0:
             # a value that passed is data in the workflow, never a new key, step or line
@@ -187,3 +190,37 @@ def test_prefix_and_python_paths_of_every_kind(tmp_path: Path) -> None:
             for command in ("inspect", "doctor", "verify"):
                 box.run(command, "--prefix", kind)
                 box.run(command, "--python", kind)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    option=st.sampled_from(
+        [
+            ("image", "--base"),
+            ("image", "--name"),
+            ("deploy", "--image"),
+            ("deploy", "--command"),
+            ("deploy", "--shm-size"),
+            ("deploy", "--port"),
+        ]
+    ),
+    value=ARGUMENT,
+)
+def test_hostile_options_kept_in_the_spec(option: tuple[str, str], value: str) -> None:
+    """The options `image` and `deploy` keep in the spec: a value is refused with the spec left
+    byte for byte, or it is saved and the spec still loads, as the same environment."""
+    from ship_project import ship_project
+    from torchenv.spec import load_spec, spec_hash
+
+    command, flag = option
+    with sandbox() as box:
+        spec = ship_project(box.project)
+        before, hashed = spec.read_bytes(), spec_hash(load_spec(spec, box.project))
+        args = [command, flag, value] + (["--to", "k8s"] if command == "deploy" else [])
+        written = box.project / ("image" if command == "image" else "deploy")
+        done = box.run(*args, allowed=[spec, written])
+        assert done.code in (0, 2)
+        if done.code == 2:
+            assert spec.read_bytes() == before
+        else:
+            assert spec_hash(load_spec(spec, box.project)) == hashed

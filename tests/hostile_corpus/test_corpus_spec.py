@@ -18,8 +18,11 @@ from hypothesis import strategies as st
 
 from hostile import Sandbox, hostile_text, sandbox, values
 from ship_project import write_sealed_lock
-from torchenv.errors import TorchenvError
-from torchenv.spec import load_spec
+from torchenv.errors import TorchenvError, UsageError
+from torchenv.spec import load_spec, spec_hash
+from torchenv.spec.remember import remember_options
+from torchenv.spec.ship import DEPLOY_KEYS, IMAGE_KEYS
+from torchenv.untrusted.text import UNSAFE_IN_A_LINE, load_toml
 
 BASE: dict[str, Any] = {
     "name": "demo",
@@ -178,3 +181,55 @@ def test_a_pyproject_spec_with_hostile_project_name(tmp_path: Path) -> None:
             '[project]\nname = "a\\nb$(id)"\n[tool.torchenv]\ntorch = "==2.13.0"\n'
         )
         assert box.run("create", allowed=[box.project / ".venv"]).code == 2
+
+
+SAVED_KEYS = [("image", k) for k in IMAGE_KEYS] + [("deploy", k) for k in DEPLOY_KEYS]
+# values the checks accept, with shell, TOML and YAML syntax in them
+SHARP_SAVES = [
+    ("deploy", "command", ["train.py", "--x", '"]\n[tool]', "$(touch PWNED)", "a = 1", "#", "\\"]),
+    ("deploy", "image", "registry.example.com:5000/team/vision:1"),
+    ("image", "base", "python:3.11-slim-bookworm"),
+    ("image", "apt", ["git", "libgl1=1.7.0-1+b2"]),
+    ("deploy", "shm-size", "64G"),
+    ("deploy", "gpus-per-node", 8),
+    ("image", "jupyter", True),
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    case=st.one_of(
+        st.tuples(
+            st.sampled_from(SAVED_KEYS),
+            st.one_of(
+                hostile_text,
+                st.lists(hostile_text, max_size=3),
+                st.integers(min_value=-(2**63), max_value=2**63 - 1),
+                st.booleans(),
+            ),
+        ).map(lambda c: (*c[0], c[1])),
+        st.sampled_from(SHARP_SAVES),
+    )
+)
+def test_command_line_values_saved_into_the_spec(case: tuple[str, str, object]) -> None:
+    """What `image` and `deploy` save from their options (spec/remember.py) is refused, leaving
+    the file as it was, or becomes exactly that value in a spec of the same environment, with
+    the user's comments kept and a note that carries no control character."""
+    table, key, value = case
+    with sandbox() as box:
+        spec = box.project / "torchenv.toml"
+        text = "# the user's own words\n" + tomli_w.dumps(BASE)
+        spec.write_text(text)
+        before = spec_hash(load_spec(None, box.project))
+        try:
+            notes = remember_options(spec, table, {key: value})
+        except UsageError:
+            event("the value is refused")
+            assert spec.read_text() == text
+            return
+        event("the value is saved")
+        assert spec_hash(load_spec(None, box.project)) == before
+        saved = spec.read_text()
+        assert saved.startswith("# the user's own words\n")
+        assert load_toml(saved)[table][key] == value
+        assert all(UNSAFE_IN_A_LINE.search(note) is None for note in notes)

@@ -13,6 +13,16 @@ from torchenv.cli import common
 @click.argument("spec", required=False, metavar="[SPEC]")
 @click.option("--jupyter", is_flag=True, help="Add Jupyter Lab (jupyterlab must be in the lock).")
 @click.option("--ssh", is_flag=True, help="Add a key-only sshd, run as the image's user.")
+@click.option("--base", "base_image", metavar="REF", help="Base image, pinned by tag or digest.")
+@click.option(
+    "--name", "image_name", metavar="REF", help="Image reference with registry (e.g. ghcr.io/o/x)."
+)
+@click.option(
+    "--no-save",
+    is_flag=True,
+    help="Use --jupyter, --ssh, --base and --name for this run only; by default they are kept "
+    "in the spec's [image] table.",
+)
 @click.option("--out", metavar="DIR", help="Where the build context goes (default: image/).")
 @click.option("--build", is_flag=True, help="Build it with docker, podman or buildah.")
 @click.option(
@@ -33,6 +43,9 @@ def image(
     spec: str | None,
     jupyter: bool,
     ssh: bool,
+    base_image: str | None,
+    image_name: str | None,
+    no_save: bool,
     out: str | None,
     build: bool,
     builder: str | None,
@@ -51,6 +64,9 @@ def image(
         out=out,
         jupyter=jupyter,
         ssh=ssh,
+        base_image=base_image,
+        image_name=image_name,
+        save=not no_save,
         build=build,
         builder=builder,
         build_args=build_args,
@@ -86,6 +102,13 @@ def image(
 @click.option("--nodes", type=click.IntRange(1), help="Number of machines.")
 @click.option("--gpus-per-node", type=click.IntRange(0), help="GPUs (processes) per machine.")
 @click.option("--command", metavar="'SCRIPT ARGS'", help="What torchrun starts (quoted).")
+@click.option("--port", type=click.IntRange(1, 65535), help="torchrun's rendezvous port.")
+@click.option("--shm-size", metavar="SIZE", help="/dev/shm of each container (e.g. 16g).")
+@click.option(
+    "--no-save",
+    is_flag=True,
+    help="Use these options for this run only; by default they are kept in [deploy].",
+)
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.deploy/1)."
 )
@@ -97,6 +120,9 @@ def deploy(
     nodes: int | None,
     gpus_per_node: int | None,
     command: str | None,
+    port: int | None,
+    shm_size: str | None,
+    no_save: bool,
     as_json: bool,
 ) -> None:
     """Launch files for the environment: compose (one machine), an indexed Kubernetes Job with
@@ -112,6 +138,9 @@ def deploy(
         nodes=nodes,
         gpus_per_node=gpus_per_node,
         command=command,
+        port=port,
+        shm_size=shm_size,
+        save=not no_save,
     )
     if as_json:
         common.write_json(report)

@@ -30,6 +30,9 @@ def run_deploy(
     nodes: int | None = None,
     gpus_per_node: int | None = None,
     command: str | None = None,
+    port: int | None = None,
+    shm_size: str | None = None,
+    save: bool = True,
 ) -> DeployReport:
     from torchenv.commands.image import load_ship_inputs, with_user_ids  # noqa: PLC0415
     from torchenv.ship import cluster, compose  # noqa: PLC0415
@@ -39,11 +42,24 @@ def run_deploy(
         raise UsageError(
             "deploy-target", f"Unknown target {to!r}.", "Use " + ", ".join(DEPLOY_TARGETS) + "."
         )
+    from torchenv.commands.shipoptions import given, save_options, with_options  # noqa: PLC0415
+
     spec, _, stack = load_ship_inputs(spec_file, cwd)
+    values = given(
+        {
+            "image": image,
+            "nodes": nodes,
+            "gpus-per-node": gpus_per_node,
+            "command": _argv(command) if command is not None else None,
+            "port": port,
+            "shm-size": shm_size,
+        }
+    )
+    spec = with_options(spec, "deploy", values)
     notes: list[str] = []
-    deploy = _sized(spec.deploy, stack.cuda is not None, nodes, gpus_per_node, command, notes)
+    deploy = _cpu_sized(spec.deploy, stack.cuda is not None, gpus_per_node is not None, notes)
     options = with_user_ids(spec.image)  # the same user as the image `torchenv image` makes
-    chosen = image or deploy.image or image_reference(options, stack)
+    chosen = deploy.image or image_reference(options, stack)
     spec_dir = spec_directory(spec, cwd)
     target = Path(out).expanduser() if out else spec_dir / "deploy" / to
     if not target.is_absolute():
@@ -71,7 +87,7 @@ def run_deploy(
         text = cluster.render_pytorchjob(stack, options, deploy, chosen)
         files = [ShipFile(f"{name}-pytorchjob.yaml", text)]
     else:
-        in_image = image or deploy.image
+        in_image = deploy.image
         prefix = str((spec_dir / ".venv").absolute())
         text = cluster.render_slurm(stack, deploy, in_image, prefix)
         files = [ShipFile(f"{name}.sbatch", text, executable=True)]
@@ -87,6 +103,7 @@ def run_deploy(
             "[image] name (or --image) to that reference"
         )
     outdir.replace_dir(target, lambda root: outdir.write_files(root, files))
+    notes += save_options(spec, "deploy", values, save)
     return DeployReport(
         DEPLOY_SCHEMA,
         to,
@@ -99,33 +116,22 @@ def run_deploy(
     )
 
 
-def _sized(
-    deploy: SpecDeploy,
-    gpu_build: bool,
-    nodes: int | None,
-    gpus_per_node: int | None,
-    command: str | None,
-    notes: list[str],
+def _argv(command: str) -> list[str]:
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise UsageError("deploy-command", f"--command {command!r}: {exc}.") from None
+    if not argv:
+        raise UsageError("deploy-command", "--command is empty.", "Give the script to run.")
+    return argv
+
+
+def _cpu_sized(
+    deploy: SpecDeploy, gpu_build: bool, gpus_given: bool, notes: list[str]
 ) -> SpecDeploy:
-    """[deploy] with the command line's options over it; a CPU build asks for no GPUs unless
-    told to."""
-    changes: dict[str, object] = {}
-    if nodes is not None:
-        changes["nodes"] = nodes
-    if gpus_per_node is not None:
-        changes["gpus_per_node"] = gpus_per_node
-    elif not gpu_build and deploy.gpus_per_node:
-        changes["gpus_per_node"] = 0
-        notes.append("the lock holds a CPU build: no GPUs requested")
-    if command is not None:
-        try:
-            argv = tuple(shlex.split(command))
-        except ValueError as exc:
-            raise UsageError("deploy-command", f"--command {command!r}: {exc}.") from None
-        if not argv:
-            raise UsageError("deploy-command", "--command is empty.", "Give the script to run.")
-        changes["command"] = argv
-    sized = dataclasses.replace(deploy, **changes)  # type: ignore[arg-type]
-    if sized.nodes < 1 or sized.gpus_per_node < 0:
-        raise UsageError("deploy-size", "--nodes must be 1 or more, --gpus-per-node 0 or more.")
-    return sized
+    """A CPU build asks for no GPUs, unless the command line or the spec asks for a number of
+    its own (the default, one GPU, is not one); this run's reading of the lock, never saved."""
+    if gpu_build or gpus_given or deploy.gpus_per_node != SpecDeploy().gpus_per_node:
+        return deploy
+    notes.append("the lock holds a CPU build: no GPUs requested")
+    return dataclasses.replace(deploy, gpus_per_node=0)

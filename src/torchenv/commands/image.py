@@ -99,6 +99,9 @@ def run_image(
     out: str | None = None,
     jupyter: bool = False,
     ssh: bool = False,
+    base_image: str | None = None,
+    image_name: str | None = None,
+    save: bool = True,
     build: bool = False,
     builder: str | None = None,
     build_args: tuple[str, ...] = (),
@@ -106,6 +109,7 @@ def run_image(
     progress: Progress = lambda _: None,
 ) -> ImageReport:
     from torchenv.backends.selfwheel import write_tool_wheel  # noqa: PLC0415
+    from torchenv.commands.shipoptions import given, save_options, with_options  # noqa: PLC0415
     from torchenv.ship.base import image_reference  # noqa: PLC0415
     from torchenv.ship.compose import render_dev_compose  # noqa: PLC0415
     from torchenv.ship.dockerfile import (  # noqa: PLC0415
@@ -117,18 +121,10 @@ def run_image(
     from torchenv.ship.runtime import render_entrypoint, render_jupyter_config  # noqa: PLC0415
 
     spec, lock, stack = load_ship_inputs(spec_file, cwd)
-    if _minor(stack.python) < (3, 10):
-        raise UsageError(
-            "image-python-too-old",
-            f"The lock is for Python {stack.python}; torchenv, which the image carries for its "
-            "HEALTHCHECK, needs Python 3.10 or newer.",
-            'Set python = "3.10" or newer in the spec, then `torchenv lock`.',
-        )
-    options = with_user_ids(
-        dataclasses.replace(
-            spec.image, jupyter=spec.image.jupyter or jupyter, ssh=spec.image.ssh or ssh
-        )
-    )
+    chosen = given({"jupyter": jupyter, "ssh": ssh, "base": base_image, "name": image_name})
+    spec = with_options(spec, "image", chosen)
+    _require_python(stack)
+    options = with_user_ids(spec.image)
     _require_jupyter(options, lock, spec)
     conda = spec.installer == "conda"
     base = _choose_base(conda, stack, options)
@@ -187,6 +183,7 @@ def run_image(
     if build:
         urls = context.index_urls
         result = _build(ctx, target, image, builder, build_args, verbose, progress, urls)
+    notes += save_options(spec, "image", chosen, save)
     return ImageReport(
         IMAGE_SCHEMA,
         str(target),
@@ -278,6 +275,16 @@ def _record(lock: Lock, lock_text: str, stack: ImageStack, machines: list[str]) 
         plan=lock.tool,
     )
     return json.dumps(record, indent=2, sort_keys=True) + "\n"
+
+
+def _require_python(stack: ImageStack) -> None:
+    if _minor(stack.python) < (3, 10):
+        raise UsageError(
+            "image-python-too-old",
+            f"The lock is for Python {stack.python}; torchenv, which the image carries for its "
+            "HEALTHCHECK, needs Python 3.10 or newer.",
+            'Set python = "3.10" or newer in the spec, then `torchenv lock`.',
+        )
 
 
 def _require_jupyter(options: SpecImage, lock: Lock, spec: Spec) -> None:

@@ -3,9 +3,13 @@ the same every-problem-at-once style as the rest of the spec (validate.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from torchenv.errors import UsageError
 from torchenv.models.ship import SpecDeploy, SpecImage, parse_reference
 
 if TYPE_CHECKING:
@@ -18,6 +22,7 @@ _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # Debian package names (Debian Policy 5.6.1), optionally pinned "name=version"
 _APT = re.compile(r"[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?")
 _SIZE = re.compile(r"[1-9][0-9]*[bkmg]?", re.IGNORECASE)
+T = TypeVar("T")
 
 
 def check_image(check: Checker, value: object, key: str) -> SpecImage | None:
@@ -146,3 +151,42 @@ def _reference(check: Checker, key: str, text: str, *, pinned: bool) -> bool:
         )
         return False
     return True
+
+
+def override_image(current: SpecImage, values: Mapping[str, object]) -> SpecImage:
+    """``current`` with the command line's ``[image]`` values (TOML keys) over it, each checked
+    as the spec's own are."""
+    checked = _checked_table(check_image, "image", values)
+    return dataclasses.replace(current, **_fields(checked, values))
+
+
+def override_deploy(current: SpecDeploy, values: Mapping[str, object]) -> SpecDeploy:
+    """``current`` with the command line's ``[deploy]`` values over it, checked."""
+    checked = _checked_table(check_deploy, "deploy", values)
+    return dataclasses.replace(current, **_fields(checked, values))
+
+
+def _checked_table(
+    checker: Callable[[Checker, object, str], T | None], table: str, values: Mapping[str, object]
+) -> T:
+    from torchenv.spec.checker import Checker  # noqa: PLC0415
+
+    problems: list[str] = []
+    check = Checker(lambda key, message: problems.append(f"{key}: {message}"), Path.cwd())
+    checked = checker(
+        check, {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}, table
+    )
+    if problems or checked is None:
+        raise UsageError(
+            "ship-option",
+            "The command line's options are not valid:\n  " + "\n  ".join(problems),
+            "Give them as the spec would hold them (`torchenv image --help`, "
+            "`torchenv deploy --help`).",
+        )
+    return checked
+
+
+def _fields(checked: object, values: Mapping[str, object]) -> dict[str, Any]:
+    """The dataclass fields of the keys given (TOML "gpus-per-node" is gpus_per_node)."""
+    names = [key.replace("-", "_") for key in values]
+    return {name: getattr(checked, name) for name in names}
