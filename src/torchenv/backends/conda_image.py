@@ -92,6 +92,10 @@ def install_lock(lock: Path, prefix: Path, packages: Path, recorded_as: str) -> 
 
     data, record = read_sealed_lock(lock)
     part = platform_part(str(lock), read_lock(lock), host_subdir())
+    if prefix.is_symlink() or (prefix.exists() and not prefix.is_dir()):
+        raise UsageError(
+            "prefix-not-a-directory", f"{prefix} is not a directory.", "Install into a new one."
+        )
     if prefix.exists() and any(prefix.iterdir()):
         raise UsageError(
             "prefix-not-empty",
@@ -130,9 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        count = install_lock(
-            args.lock, args.prefix, args.packages, args.recorded_as or str(args.lock)
-        )
+        recorded_as = args.recorded_as or str(args.lock)
+        count = install_lock(args.lock, args.prefix, args.packages.absolute(), recorded_as)
     except TorchenvError as exc:
         print(f"torchenv: error: {exc.message}", file=sys.stderr)
         if exc.hint:

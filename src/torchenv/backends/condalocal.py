@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 
 PACKAGES_DIR = "conda-pkgs"
 # a conda archive's file name: <name>-<version>-<build>.conda or .tar.bz2 (CEP 2 / conda docs)
-_ARCHIVE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+!-]*-[^-/\\]+-[^-/\\]+\.(conda|tar\.bz2)")
+_ARCHIVE = re.compile(
+    r"[A-Za-z0-9_][A-Za-z0-9_.+!-]*-[A-Za-z0-9_.+!]+-[A-Za-z0-9_.+!]+\.(conda|tar\.bz2)"
+)
 _SUBDIR = re.compile(r"[a-z0-9]+-[a-z0-9_]+|noarch")
 AGAIN = "Lock again with `torchenv lock`; check the lock if you did not write it."
 

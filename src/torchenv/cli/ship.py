@@ -11,8 +11,14 @@ from torchenv.cli import common
 
 @click.command()
 @click.argument("spec", required=False, metavar="[SPEC]")
-@click.option("--jupyter", is_flag=True, help="Add Jupyter Lab (jupyterlab must be in the lock).")
-@click.option("--ssh", is_flag=True, help="Add a key-only sshd, run as the image's user.")
+@click.option(
+    "--jupyter/--no-jupyter",
+    default=None,
+    help="Add Jupyter Lab (jupyterlab must be in the lock), or leave it out.",
+)
+@click.option(
+    "--ssh/--no-ssh", default=None, help="Add a key-only sshd, run as the image's user, or not."
+)
 @click.option("--base", "base_image", metavar="REF", help="Base image, pinned by tag or digest.")
 @click.option(
     "--name", "image_name", metavar="REF", help="Image reference with registry (e.g. ghcr.io/o/x)."
@@ -41,8 +47,8 @@ from torchenv.cli import common
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.image/1).")
 def image(
     spec: str | None,
-    jupyter: bool,
-    ssh: bool,
+    jupyter: bool | None,
+    ssh: bool | None,
     base_image: str | None,
     image_name: str | None,
     no_save: bool,

@@ -57,7 +57,8 @@ def run_deploy(
     )
     spec = with_options(spec, "deploy", values)
     notes: list[str] = []
-    deploy = _cpu_sized(spec.deploy, stack.cuda is not None, gpus_per_node is not None, notes)
+    asked = gpus_per_node is not None or _spec_sets(spec.path, "gpus-per-node")
+    deploy = _cpu_sized(spec.deploy, stack.cuda is not None, asked, notes)
     options = with_user_ids(spec.image)  # the same user as the image `torchenv image` makes
     chosen = deploy.image or image_reference(options, stack)
     spec_dir = spec_directory(spec, cwd)
@@ -126,12 +127,16 @@ def _argv(command: str) -> list[str]:
     return argv
 
 
-def _cpu_sized(
-    deploy: SpecDeploy, gpu_build: bool, gpus_given: bool, notes: list[str]
-) -> SpecDeploy:
-    """A CPU build asks for no GPUs, unless the command line or the spec asks for a number of
-    its own (the default, one GPU, is not one); this run's reading of the lock, never saved."""
-    if gpu_build or gpus_given or deploy.gpus_per_node != SpecDeploy().gpus_per_node:
+def _spec_sets(path: str | None, key: str) -> bool:
+    from torchenv.spec.remember import keys_in_file  # noqa: PLC0415
+
+    return bool(path) and key in keys_in_file(Path(str(path)), "deploy")
+
+
+def _cpu_sized(deploy: SpecDeploy, gpu_build: bool, asked: bool, notes: list[str]) -> SpecDeploy:
+    """A CPU build asks for no GPUs, unless the command line or the spec file names a number
+    (the default of one GPU is not one); this run's reading of the lock, never saved."""
+    if gpu_build or asked:
         return deploy
     notes.append("the lock holds a CPU build: no GPUs requested")
     return dataclasses.replace(deploy, gpus_per_node=0)

@@ -16,9 +16,8 @@ Table = Literal["image", "deploy"]
 
 
 def given(values: Mapping[str, object]) -> dict[str, object]:
-    """The options the user gave: None is "not given", and so is False for a switch (--jupyter
-    cannot say "off")."""
-    return {k: v for k, v in values.items() if v is not None and v is not False}
+    """The options the user gave: None is "not given" (a switch is --jupyter or --no-jupyter)."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def with_options(spec: Spec, table: Table, values: Mapping[str, object]) -> Spec:
@@ -33,9 +32,14 @@ def with_options(spec: Spec, table: Table, values: Mapping[str, object]) -> Spec
 
 def save_options(spec: Spec, table: Table, values: Mapping[str, object], save: bool) -> list[str]:
     """Keep ``values`` in the spec file's ``[table]``; notes of what changed. Called once the
-    command's files are written, so a failed run leaves the spec as it was."""
+    command's work is done, so a failed run leaves the spec as it was; a spec that cannot take
+    them (a link, a read-only checkout) is a note, since the files the user asked for exist."""
     if not save or not values or not spec.path:
         return []
+    from torchenv.errors import UsageError  # noqa: PLC0415
     from torchenv.spec.remember import remember_options  # noqa: PLC0415
 
-    return remember_options(Path(spec.path), table, values)
+    try:
+        return remember_options(Path(spec.path), table, values)
+    except UsageError as exc:
+        return [f"{exc.message} ({exc.hint})" if exc.hint else exc.message]

@@ -129,14 +129,20 @@ case ":$PATH:" in
 esac
 export PATH
 if [ -z "${{TORCHENV_ACTIVATED:-}}" ]; then
-    TORCHENV_ACTIVATED=1
-    export TORCHENV_ACTIVATED
+    # the scripts are written for `conda activate`, which runs them without -e and -u; a
+    # shell started with them (a RUN of an image built FROM this one) gets them back after
+    torchenv_flags=$-
+    set +eu
     for torchenv_script in {prefix}/etc/conda/activate.d/*.sh; do
         if [ -r "$torchenv_script" ]; then
             # shellcheck source=/dev/null
             . "$torchenv_script"
         fi
     done
-    unset torchenv_script
+    case $torchenv_flags in *e*) set -e ;; esac
+    case $torchenv_flags in *u*) set -u ;; esac
+    unset torchenv_script torchenv_flags
+    TORCHENV_ACTIVATED=1
+    export TORCHENV_ACTIVATED
 fi
 """

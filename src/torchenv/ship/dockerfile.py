@@ -151,6 +151,11 @@ def render_dockerfile(inputs: ImageInputs) -> str:
     ]
     if inputs.conda:
         lines.append(f"COPY activate.sh {ACTIVATE}")
+        # interactive shells (`docker exec -it ... bash`) read neither BASH_ENV nor profile.d
+        lines.append(
+            f"RUN printf '\\n# the conda environment (torchenv)\\n. {ACTIVATE}\\n' "
+            ">> /etc/bash.bashrc"
+        )
     if options.jupyter:
         lines.append("COPY jupyter_server_config.py /etc/torchenv/jupyter_server_config.py")
     if options.ssh:

@@ -24,12 +24,12 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def render_entrypoint() -> str:
-    return f"""#!/bin/sh
+    return f"""#!/bin/bash
 # Entrypoint of the torchenv image: tini (PID 1) starts it as the image's user.
 # It starts sshd when the image has it and a public key is mounted, then runs the command.
 
-# a conda image's activation (activate.d scripts of its packages), before `set -u`: those
-# scripts are written for shells that allow unset variables
+# a conda image's activation (activate.d scripts of its packages), in bash as `conda activate`
+# runs them, and before `set -u`: they are written for shells that allow unset variables
 if [ -r {ACTIVATE} ]; then
     # shellcheck source=/dev/null
     . {ACTIVATE}

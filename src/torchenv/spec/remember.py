@@ -308,3 +308,17 @@ def _render(value: Value) -> str:
 
 def _lines(values: Mapping[str, Value]) -> str:
     return ", ".join(f"`{key} = {_render(value)}`" for key, value in values.items())
+
+
+def keys_in_file(path: Path, table: Literal["image", "deploy"]) -> set[str]:
+    """The keys the spec file itself sets in ``[table]`` (a default is not one of them); empty
+    when the file cannot be read (loading the spec has said why already)."""
+    try:
+        text = files.read_bytes(path, SPEC_LIMIT).decode("utf-8-sig")
+        data = load_toml(text)
+        if path.name == PYPROJECT:
+            data = data.get("tool", {}).get("torchenv", {})
+        found = data.get(table, {})
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return set()
+    return set(found) if isinstance(found, dict) else set()

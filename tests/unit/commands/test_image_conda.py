@@ -173,6 +173,10 @@ def test_the_installer_installs_the_copies_and_writes_the_record(
     copy.write_bytes(copy.read_bytes() + b"\0")
     assert conda_image.main([argv[0], str(tmp_path / "env2"), *argv[2:]]) == 2
     assert "does not have the sha256" in capsys.readouterr().err
+    afile = tmp_path / "a-file"
+    afile.write_text("")
+    assert conda_image.main([argv[0], str(afile), *argv[2:]]) == 2
+    assert "is not a directory" in capsys.readouterr().err
     (out / "conda.lock").write_bytes((out / "conda.lock").read_bytes() + b"\n# edited\n")
     assert conda_image.main([argv[0], str(tmp_path / "env3"), *argv[2:]]) == 2
     err = capsys.readouterr().err

@@ -118,3 +118,33 @@ def test_the_cpu_rule_is_not_saved(tmp_path: Path, capsys: Any) -> None:
     assert code == 0, err
     assert report["gpus_per_node"] == 0
     assert "gpus-per-node" not in spec.read_text() and "nodes = 2" in spec.read_text()
+
+
+def test_a_saved_switch_can_be_turned_off(tmp_path: Path, capsys: Any) -> None:
+    spec = project(tmp_path)
+    assert run(capsys, spec, "image", "--ssh")[0] == 0
+    assert load_spec(spec, tmp_path).image.ssh
+    code, report, err = run(capsys, spec, "image", "--no-ssh")
+    assert code == 0, err
+    assert not load_spec(spec, tmp_path).image.ssh and "sshd_config" not in report["files"]
+
+
+def test_a_spec_that_cannot_take_the_options_is_a_note(tmp_path: Path, capsys: Any) -> None:
+    """The files the user asked for are written; only keeping the options failed."""
+    spec = project(tmp_path)
+    real = spec.with_name("team.toml")
+    spec.rename(real)
+    spec.symlink_to(real.name)
+    code, report, err = run(capsys, spec, "image", "--ssh")
+    assert code == 0, err
+    assert "sshd_config" in report["files"]
+    assert any("not saved" in n and "symbolic link" in n for n in report["notes"])
+    assert spec.is_symlink() and "ssh" not in real.read_text()
+
+
+def test_a_cpu_lock_keeps_the_gpus_the_spec_names(tmp_path: Path, capsys: Any) -> None:
+    spec = project(tmp_path)
+    code, report, err = run(capsys, spec, "deploy", "--to", "k8s", "--gpus-per-node", "1")
+    assert code == 0 and report["gpus_per_node"] == 1, err
+    code, again, err = run(capsys, spec, "deploy", "--to", "k8s")  # the spec names 1 now
+    assert code == 0 and again["gpus_per_node"] == 1, err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,7 +122,7 @@ def test_default_image_name_follows_the_lock() -> None:
 
 def test_runtime_files_read_secrets_at_start_only() -> None:
     entry = render_entrypoint()
-    assert entry.startswith("#!/bin/sh\n") and "ssh-keygen" in entry and 'exec "$@"' in entry
+    assert entry.startswith("#!/bin/bash\n") and "ssh-keygen" in entry and 'exec "$@"' in entry
     config = render_jupyter_config()
     compile(config, "jupyter_server_config.py", "exec")  # valid Python
     assert "JUPYTER_TOKEN" in config and "SystemExit" in config
@@ -134,3 +135,31 @@ def test_runtime_files_read_secrets_at_start_only() -> None:
         "Port 2022",
     } <= lines
     assert "HostKey /state/ssh_host_ed25519_key" in lines
+
+
+def test_activation_runs_strict_shells_activate_d_scripts_leniently(tmp_path: Path) -> None:
+    """An activate.d script that reads an unset variable (as GDAL's does) runs to its end under
+    `bash -eu` (a RUN of an image built FROM a conda image), and the shell keeps -e and -u."""
+    import subprocess
+
+    from torchenv.ship.condaimage import render_activate
+
+    prefix = tmp_path / "env"
+    scripts = prefix / "etc" / "conda" / "activate.d"
+    scripts.mkdir(parents=True)
+    (scripts / "a.sh").write_text('export SAVED="$NOT_SET_ANYWHERE"\nexport A_RAN=1\n')
+    (scripts / "b.sh").write_text("export B_RAN=1\n")
+    activate = tmp_path / "activate.sh"
+    activate.write_text(render_activate(str(prefix)))
+    check = f'. {activate}; echo "$A_RAN $B_RAN $CONDA_PREFIX $-"; echo "$UNSET_AFTER"'
+    done = subprocess.run(
+        ["bash", "-eu", "-c", check],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
+        timeout=30,
+    )
+    first = done.stdout.splitlines()[0].split()
+    assert first[:3] == ["1", "1", str(prefix)] and "e" in first[3] and "u" in first[3]
+    assert done.returncode != 0 and "UNSET_AFTER" in done.stderr  # -u is back on
