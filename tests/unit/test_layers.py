@@ -49,10 +49,10 @@ THIRD_PARTY = {
     "spec": {"packaging", "tomli", "tomli_w", "tomlkit"},
     "backends": {"packaging", "tomli", "tomli_w", "filelock", "uv", "rattler", "yaml"},
     "verify": set(),
-    "report": {"packaging", "rich"},
+    "report": {"packaging", "rich", "prometheus_client"},
     "ship": {"yaml"},
-    "commands": set(),
-    "cli": {"click", "rich"},
+    "commands": {"prometheus_client"},
+    "cli": {"click", "rich", "prometheus_client"},
 }
 
 
@@ -100,6 +100,7 @@ def test_imports_follow_the_layers(path: Path) -> None:
             "tomli",
             "tomli_w",
             "tomlkit",
+            "prometheus_client",
             "filelock",
             "uv",
             "rattler",

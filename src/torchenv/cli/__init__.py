@@ -22,6 +22,7 @@ from torchenv.cli.init import init
 from torchenv.cli.lifecycle import history, rollback, upgrade
 from torchenv.cli.listing import list_environments
 from torchenv.cli.matrix import matrix
+from torchenv.cli.monitor import monitor
 from torchenv.cli.plan import plan
 from torchenv.cli.ship import deploy, image
 from torchenv.cli.verify import verify
@@ -147,6 +148,7 @@ for _command in (
     export,
     adopt,
     ci,
+    monitor,
 ):
     app.add_command(_command)
 

@@ -1,0 +1,113 @@
+"""`torchenv monitor`: a Prometheus exporter of the GPUs and their processes, with the alert
+rules and the Grafana dashboard that go with it."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from torchenv.cli import common
+
+
+@click.group()
+def monitor() -> None:
+    """Watch the GPUs: a Prometheus exporter, its alert rules and a Grafana dashboard."""
+
+
+@monitor.command()
+@click.option(
+    "--listen",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="ADDR",
+    help="Address to bind; another than loopback only when asked (a warning says so).",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=9847, show_default=True)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1, 3600),
+    default=15.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often the GPUs are read; a scrape serves the latest reading.",
+)
+@click.option("--once", is_flag=True, help="Read once, print the metrics and exit.")
+def serve(listen: str, port: int, interval: float, once: bool) -> None:
+    """Serve GPU metrics for Prometheus: utilization, memory, temperature, power, clocks,
+    throttling, ECC, per-process memory with the process's environment and torch build."""
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from torchenv.commands.image import torchenv_version  # noqa: PLC0415
+    from torchenv.commands.monitor import (  # noqa: PLC0415
+        Monitor,
+        check_listen,
+        gpu_reader,
+        require_prometheus_client,
+    )
+    from torchenv.commands.monitor import serve as run_serve  # noqa: PLC0415
+
+    ctx = common.context()
+    if once:
+        require_prometheus_client()
+        from prometheus_client import CollectorRegistry, generate_latest  # noqa: PLC0415
+
+        check_listen(listen)
+        read, close = gpu_reader(ctx)
+        try:
+            monitor = Monitor(read, torchenv_version())
+            monitor.collect_once()
+        finally:
+            close()
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(monitor)  # a Collector: it has collect()
+        sys.stdout.write(generate_latest(registry).decode("utf-8"))
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    run_serve(
+        ctx,
+        listen=listen,
+        port=port,
+        interval=interval,
+        torchenv=torchenv_version(),
+        progress=common.progress,
+        stop=stop,
+    )
+
+
+@monitor.command()
+@click.option(
+    "--job", default="torchenv", show_default=True, help="Prometheus job of the exporter."
+)
+@click.option("--out", metavar="FILE", type=click.Path(dir_okay=False), help="Write to FILE.")
+def rules(job: str, out: str | None) -> None:
+    """Prometheus alerting rules for the exporter's metrics: GPU lost, ECC errors, thermal or
+    power throttling, memory nearly full, collection failing, exporter down."""
+    from torchenv.commands.monitor import rules_text  # noqa: PLC0415
+
+    _emit(rules_text(job), out, "the alerting rules")
+
+
+@monitor.command()
+@click.option(
+    "--job", default="torchenv", show_default=True, help="Prometheus job of the exporter."
+)
+@click.option("--out", metavar="FILE", type=click.Path(dir_okay=False), help="Write to FILE.")
+def dashboard(job: str, out: str | None) -> None:
+    """A Grafana dashboard of the exporter's metrics: per-GPU panels, per-process memory with
+    its environment, throttling, temperature, and the published bf16 peak verify compares with."""
+    from torchenv.commands.monitor import dashboard_text  # noqa: PLC0415
+
+    _emit(dashboard_text(job), out, "the dashboard")
+
+
+def _emit(text: str, out: str | None, what: str) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    from torchenv.untrusted import files  # noqa: PLC0415
+
+    files.write_output(out, text.encode("utf-8"), what=what)
+    common.progress(f"wrote {what} to {out}")
