@@ -522,3 +522,260 @@ def test_sshd_accepts_the_configuration(tmp_path: Path) -> None:
         ).returncode
         != 0
     )
+
+
+# --- the monitoring of `deploy` (ship/monitorstack.py) ----------------------------------------
+
+
+def monitored_compose_texts() -> list[str]:
+    texts = [
+        render_train_compose(
+            stack(), SpecDeploy(gpus_per_node=4), "demo:1", exporter_user=(1000, 1000)
+        ),
+        render_train_compose(
+            stack(),
+            SpecDeploy(gpus_per_node=8),
+            "r.io/demo:1",
+            exporter_user=(1234, 59),  # "1234:59" reads as a number to a YAML 1.1 reader
+            monitoring=True,
+        ),
+    ]
+    for project in ("/srv/$HOME/a:b c", "../x}y: z\n'"):
+        texts.append(
+            render_train_compose(
+                stack(),
+                SpecDeploy(),
+                "demo:1",
+                project,
+                exporter_user=(1000, 1000),
+                monitoring=True,
+            )
+        )
+    return texts
+
+
+def test_compose_files_with_the_exporter_and_monitoring_match_the_compose_specification() -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(compose_schema())
+    texts = monitored_compose_texts()
+    for text in texts:
+        document = yaml.safe_load(text)
+        errors = [e.message for e in validator.iter_errors(document)]
+        assert not errors, text
+        assert document["services"]["exporter"]["user"] in ("1000:1000", "1234:59")
+    broken = yaml.safe_load(texts[1])
+    broken["services"]["exporter"]["pid_mode"] = "host"  # docker run's name, not compose's
+    assert list(validator.iter_errors(broken))
+    secret = yaml.safe_load(texts[1])
+    secret["secrets"]["grafana_admin_password"] = {"path": "./x"}  # file, environment or external
+    assert list(validator.iter_errors(secret))
+
+
+def test_the_exporter_daemonset_and_service_match_the_kubernetes_schemas() -> None:
+    import kubernetes_validate
+
+    from torchenv.ship.monitorstack import render_exporter_k8s
+
+    for options in (SpecImage(), SpecImage(uid=1234, gid=59)):
+        documents = list(yaml.safe_load_all(render_exporter_k8s("demo", options, "r.io/demo:1")))
+        assert [d["kind"] for d in documents] == ["Service", "DaemonSet"]
+        for document in documents:
+            k8s_validate(document)
+    broken = copy.deepcopy(documents[1])
+    broken["spec"]["template"]["spec"]["hostPid"] = True  # the field is hostPID
+    with pytest.raises(kubernetes_validate.ValidationError):
+        k8s_validate(broken)
+
+
+def test_only_hostpid_keeps_the_exporter_from_the_restricted_standard() -> None:
+    """hostPID is forbidden by baseline (and so by restricted): the exporter's namespace needs
+    the privileged level. Everything else of its pod meets restricted."""
+    from torchenv.ship.monitorstack import render_exporter_k8s
+
+    _, daemonset = yaml.safe_load_all(render_exporter_k8s("demo", SpecImage(), "r.io/d:1"))
+    template = daemonset["spec"]["template"]
+    assert restricted_violations(template) == ["spec.hostPID"]
+    template["spec"].pop("hostPID")
+    assert restricted_violations(template) == []
+
+
+# The fields of the Prometheus operator's CRDs that torchenv writes, with the types and patterns
+# of their OpenAPI schemas (prometheus-operator v0.93.0, example/prometheus-operator-crd/
+# monitoring.coreos.com_servicemonitors.yaml and _prometheusrules.yaml), and the names of every
+# field of the objects they sit in: a misspelt field, which the API server would prune
+# silently, fails here. The CRDs themselves are not installed where the tests run.
+DURATION = {
+    "type": "string",
+    "pattern": "^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?"
+    "(([0-9]+)ms)?)$",
+}
+STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
+SERVICE_MONITOR_SPEC_FIELDS = [
+    "attachMetadata", "bodySizeLimit", "convertClassicHistogramsToNHCB", "endpoints",
+    "fallbackScrapeProtocol", "jobLabel", "keepDroppedTargets", "labelLimit",
+    "labelNameLengthLimit", "labelValueLengthLimit", "namespaceSelector",
+    "nativeHistogramBucketLimit", "nativeHistogramMinBucketFactor", "podTargetLabels",
+    "sampleLimit", "scrapeClass", "scrapeClassicHistograms", "scrapeNativeHistograms",
+    "scrapeProtocols", "selector", "selectorMechanism", "serviceDiscoveryRole", "targetLabels",
+    "targetLimit",
+]  # fmt: skip
+ENDPOINT_FIELDS = [
+    "authorization", "basicAuth", "bearerTokenFile", "bearerTokenSecret", "enableHttp2",
+    "filterRunning", "followRedirects", "honorLabels", "honorTimestamps", "interval",
+    "metricRelabelings", "noProxy", "oauth2", "params", "path", "port", "proxyConnectHeader",
+    "proxyFromEnvironment", "proxyUrl", "relabelings", "scheme", "scrapeTimeout", "targetPort",
+    "tlsConfig", "trackTimestampsStaleness",
+]  # fmt: skip
+RELABEL = {
+    "type": "object",
+    "propertyNames": {
+        "enum": ["action", "modulus", "regex", "replacement", "separator", "sourceLabels",
+                 "targetLabel"]
+    },
+    "properties": {
+        "sourceLabels": {"type": "array", "items": {"type": "string"}},
+        "targetLabel": {"type": "string"},
+        "action": {"enum": ["replace", "Replace", "keep", "Keep", "drop", "Drop", "labelmap"]},
+    },
+}  # fmt: skip
+SERVICE_MONITOR = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "ServiceMonitor"},
+        "spec": {
+            "type": "object",
+            "required": ["endpoints", "selector"],
+            "propertyNames": {"enum": SERVICE_MONITOR_SPEC_FIELDS},
+            "properties": {
+                "jobLabel": {"type": "string"},
+                "selector": {
+                    "type": "object",
+                    "propertyNames": {"enum": ["matchExpressions", "matchLabels"]},
+                    "properties": {"matchLabels": STRINGS},
+                },
+                "endpoints": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "propertyNames": {"enum": ENDPOINT_FIELDS},
+                        "properties": {
+                            "port": {"type": "string"},
+                            "path": {"type": "string"},
+                            "interval": DURATION,
+                            "relabelings": {"type": "array", "items": RELABEL},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+RULE_FIELDS = ["alert", "annotations", "expr", "for", "keep_firing_for", "labels", "record"]
+PROMETHEUS_RULE = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "PrometheusRule"},
+        "spec": {
+            "type": "object",
+            "propertyNames": {"enum": ["groups"]},
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name"],
+                        "propertyNames": {
+                            "enum": ["interval", "labels", "limit", "name",
+                                     "partial_response_strategy", "query_offset", "rules"]
+                        },
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1},
+                            "rules": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["expr"],
+                                    "propertyNames": {"enum": RULE_FIELDS},
+                                    "properties": {
+                                        "alert": {"type": "string"},
+                                        "expr": {"type": ["string", "integer"]},
+                                        "for": DURATION,
+                                        "labels": STRINGS,
+                                        "annotations": STRINGS,
+                                    },
+                                },
+                            },
+                        },
+                    },
+                }
+            },
+        },
+    },
+}  # fmt: skip
+
+
+def test_the_service_monitor_and_prometheus_rule_have_the_operators_shape(
+    tmp_path: Path,
+) -> None:
+    """kubernetes-validate knows no CRD: the two are held to the operator's schema of the
+    fields written (above), their metadata to Kubernetes' ObjectMeta, and the rules to
+    promtool."""
+    import jsonschema
+
+    from torchenv.ship.monitorstack import render_operator_k8s
+
+    monitor, rules = yaml.safe_load_all(render_operator_k8s("demo"))
+    for document, schema in ((monitor, SERVICE_MONITOR), (rules, PROMETHEUS_RULE)):
+        errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(document)]
+        assert not errors
+        # ObjectMeta is Kubernetes' own: checked on an object that has one
+        k8s_validate({"apiVersion": "v1", "kind": "ConfigMap", "metadata": document["metadata"]})
+    misspelt = copy.deepcopy(monitor)
+    misspelt["spec"]["endpoints"][0]["relabelConfigs"] = []  # the field is relabelings
+    assert list(jsonschema.Draft202012Validator(SERVICE_MONITOR).iter_errors(misspelt))
+    bad_for = copy.deepcopy(rules)
+    bad_for["spec"]["groups"][0]["rules"][0]["for"] = "1 minute"
+    assert list(jsonschema.Draft202012Validator(PROMETHEUS_RULE).iter_errors(bad_for))
+    # the rules of the PrometheusRule, as the operator hands them to Prometheus
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules["spec"]))
+    done = subprocess.run(
+        [tool("promtool"), "check", "rules", "rules.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def promtool_check_config(directory: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [tool("promtool"), "check", "config", "prometheus.yml"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_promtool_accepts_the_prometheus_config_with_its_rules_beside_it(tmp_path: Path) -> None:
+    from torchenv.backends.outdir import write_files
+    from torchenv.ship.monitorstack import compose_monitoring_files
+
+    write_files(tmp_path, compose_monitoring_files())
+    prometheus = tmp_path / "prometheus"  # mounted whole at /etc/prometheus
+    done = promtool_check_config(prometheus)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # it read the rules file, found by its relative path
+    assert "rules.yml" in done.stdout + done.stderr
+    (prometheus / "rules.yml").write_text("groups:\n- name: x\n  rules:\n  - alert: A\n")
+    assert promtool_check_config(prometheus).returncode != 0  # an alert without expr
+    (prometheus / "rules.yml").unlink()
+    assert promtool_check_config(prometheus).returncode != 0

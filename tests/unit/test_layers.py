@@ -75,7 +75,18 @@ def imports(path: Path) -> list[str]:
     return names
 
 
-STDLIB = {"json", "os", "platform", "sys", "sysconfig", "site", "time", "traceback", "warnings"}
+STDLIB = {
+    "atexit",
+    "json",
+    "os",
+    "platform",
+    "sys",
+    "sysconfig",
+    "site",
+    "time",
+    "traceback",
+    "warnings",
+}
 MODULES = sorted(p for p in SRC.rglob("*.py") if "scripts" not in p.parts)
 
 

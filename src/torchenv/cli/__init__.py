@@ -24,6 +24,7 @@ from torchenv.cli.listing import list_environments
 from torchenv.cli.matrix import matrix
 from torchenv.cli.monitor import monitor
 from torchenv.cli.plan import plan
+from torchenv.cli.run import run
 from torchenv.cli.ship import deploy, image
 from torchenv.cli.verify import verify
 from torchenv.errors import ExitCode, TorchenvError
@@ -149,6 +150,7 @@ for _command in (
     adopt,
     ci,
     monitor,
+    run,
 ):
     app.add_command(_command)
 

@@ -111,6 +111,12 @@ def image(
 @click.option("--port", type=click.IntRange(1, 65535), help="torchrun's rendezvous port.")
 @click.option("--shm-size", metavar="SIZE", help="/dev/shm of each container (e.g. 16g).")
 @click.option(
+    "--monitoring",
+    is_flag=True,
+    help="Add Prometheus and Grafana (compose) or the GPU exporter's DaemonSet and a "
+    "ServiceMonitor (k8s, pytorchjob); for this run only, never kept in [deploy].",
+)
+@click.option(
     "--no-save",
     is_flag=True,
     help="Use these options for this run only; by default they are kept in [deploy].",
@@ -128,11 +134,13 @@ def deploy(
     command: str | None,
     port: int | None,
     shm_size: str | None,
+    monitoring: bool,
     no_save: bool,
     as_json: bool,
 ) -> None:
     """Launch files for the environment: compose (one machine), an indexed Kubernetes Job with
-    a headless Service, a Kubeflow PyTorchJob, or a Slurm batch script; torchrun throughout."""
+    a headless Service, a Kubeflow PyTorchJob, or a Slurm batch script; torchrun throughout.
+    A compose run on GPUs gets the GPU exporter (torchenv monitor serve) beside it."""
     from torchenv.commands.deploy import run_deploy  # noqa: PLC0415
 
     report = run_deploy(
@@ -147,6 +155,7 @@ def deploy(
         port=port,
         shm_size=shm_size,
         save=not no_save,
+        monitoring=monitoring,
     )
     if as_json:
         common.write_json(report)

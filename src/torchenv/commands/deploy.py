@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from torchenv.backends import outdir
 from torchenv.errors import UsageError
@@ -14,8 +14,10 @@ from torchenv.models.ship import (
     DEPLOY_SCHEMA,
     DEPLOY_TARGETS,
     DeployReport,
+    ImageStack,
     ShipFile,
     SpecDeploy,
+    SpecImage,
 )
 from torchenv.spec import spec_directory
 
@@ -33,14 +35,25 @@ def run_deploy(
     port: int | None = None,
     shm_size: str | None = None,
     save: bool = True,
+    monitoring: bool = False,
 ) -> DeployReport:
+    """``monitoring``: Prometheus and Grafana beside the compose run, or the exporter's
+    DaemonSet with the Prometheus operator's objects on Kubernetes; this run's choice, never
+    saved in [deploy]."""
     from torchenv.commands.image import load_ship_inputs, with_user_ids  # noqa: PLC0415
-    from torchenv.ship import cluster, compose  # noqa: PLC0415
+    from torchenv.ship import cluster, monitorstack  # noqa: PLC0415
     from torchenv.ship.base import image_reference  # noqa: PLC0415
 
     if to not in DEPLOY_TARGETS:
         raise UsageError(
             "deploy-target", f"Unknown target {to!r}.", "Use " + ", ".join(DEPLOY_TARGETS) + "."
+        )
+    if monitoring and to == "slurm":
+        raise UsageError(
+            "deploy-monitoring",
+            "--monitoring writes a compose stack or Kubernetes objects; Slurm takes neither.",
+            "Run `torchenv monitor serve` on the GPU nodes, with the files of `torchenv monitor "
+            "rules` and `torchenv monitor dashboard` for your Prometheus and Grafana.",
         )
     from torchenv.commands.shipoptions import given, save_options, with_options  # noqa: PLC0415
 
@@ -59,6 +72,12 @@ def run_deploy(
     notes: list[str] = []
     asked = gpus_per_node is not None or _spec_sets(spec.path, "gpus-per-node")
     deploy = _cpu_sized(spec.deploy, stack.cuda is not None, asked, notes)
+    if monitoring and not deploy.gpus_per_node:
+        raise UsageError(
+            "deploy-monitoring",
+            "--monitoring watches GPUs, and this run requests none.",
+            "Give --gpus-per-node, or leave --monitoring out.",
+        )
     options = with_user_ids(spec.image)  # the same user as the image `torchenv image` makes
     chosen = deploy.image or image_reference(options, stack)
     spec_dir = spec_directory(spec, cwd)
@@ -73,14 +92,8 @@ def run_deploy(
                 f"compose runs on one machine; [deploy] asks for {deploy.nodes} nodes.",
                 "Use --to k8s, pytorchjob or slurm for several nodes, or --nodes 1.",
             )
-        files = [
-            ShipFile(
-                "compose.yaml",
-                compose.render_train_compose(
-                    stack, deploy, chosen, os.path.relpath(spec_dir, target)
-                ),
-            )
-        ]
+        project = os.path.relpath(spec_dir, target)
+        files = _compose_files(stack, deploy, options, chosen, project, target, monitoring, notes)
     elif to == "k8s":
         text = cluster.render_k8s_job(stack, options, deploy, chosen)
         files = [ShipFile(f"{name}.yaml", text)]
@@ -98,12 +111,16 @@ def run_deploy(
             else f"runs the environment at {prefix} (made by `torchenv create`; a shared file "
             "system); give --image to run the container through pyxis"
         )
+    if to in ("k8s", "pytorchjob") and monitoring:
+        files += _cluster_monitoring(name, options, chosen, notes)
     if to in ("k8s", "pytorchjob") and "/" not in chosen.split(":")[0]:
         notes.append(
             f"{chosen} names no registry: push the image where the cluster can pull it and set "
             "[image] name (or --image) to that reference"
         )
-    outdir.replace_dir(target, lambda root: outdir.write_files(root, files))
+    # a password the user put beside compose.yaml outlives the next deploy
+    keep = [monitorstack.GRAFANA_PASSWORD_FILE] if to == "compose" else []
+    outdir.replace_dir(target, lambda root: _write(root, files), keep=keep)
     notes += save_options(spec, "deploy", values, save)
     return DeployReport(
         DEPLOY_SCHEMA,
@@ -115,6 +132,69 @@ def run_deploy(
         deploy.gpus_per_node,
         tuple(notes),
     )
+
+
+def _compose_files(
+    stack: ImageStack,
+    deploy: SpecDeploy,
+    options: SpecImage,
+    image: str,
+    project: str,
+    target: Path,
+    monitoring: bool,
+    notes: list[str],
+) -> list[ShipFile]:
+    """compose.yaml, with the exporter when the run has GPUs to watch (a run without them gets
+    no exporter, nor its GPU reservation, which a host without the NVIDIA runtime refuses),
+    and with ``monitoring`` the files of Prometheus and Grafana."""
+    from torchenv.ship import compose, monitorstack  # noqa: PLC0415
+
+    exporter = options.ids() if deploy.gpus_per_node else None
+    text = compose.render_train_compose(
+        stack, deploy, image, project, exporter_user=exporter, monitoring=monitoring
+    )
+    files = [ShipFile("compose.yaml", text)]
+    if monitoring:
+        files += monitorstack.compose_monitoring_files()
+        if not (target / monitorstack.GRAFANA_PASSWORD_FILE).is_file():
+            notes.append(
+                f"Grafana's admin password is read from {monitorstack.GRAFANA_PASSWORD_FILE}, "
+                "which torchenv never writes: make it before `docker compose up` (the header "
+                "of compose.yaml says how)"
+            )
+    if exporter is None:
+        notes.append("no GPUs requested: the compose file has no GPU exporter")
+    return files
+
+
+def _cluster_monitoring(
+    name: str, options: SpecImage, image: str, notes: list[str]
+) -> list[ShipFile]:
+    """The exporter's DaemonSet and Service, and the Prometheus operator's objects, each in a
+    file of its own: neither belongs in the training file's namespace or needs its CRDs."""
+    from torchenv.ship import monitorstack  # noqa: PLC0415
+
+    notes += [
+        f"{name}-exporter.yaml shares the host's PID namespace, which only the privileged Pod "
+        "Security level allows (baseline and restricted forbid it): apply it in a namespace "
+        "labelled pod-security.kubernetes.io/enforce=privileged, not beside restricted "
+        "training pods",
+        f"{name}-monitoring.yaml needs the Prometheus operator's CRDs (monitoring.coreos.com/v1)",
+    ]
+    return [
+        ShipFile(f"{name}-exporter.yaml", monitorstack.render_exporter_k8s(name, options, image)),
+        ShipFile(f"{name}-monitoring.yaml", monitorstack.render_operator_k8s(name)),
+    ]
+
+
+def _write(root: Path, files: list[ShipFile]) -> None:
+    outdir.write_files(root, files)
+    # the containers of Prometheus and Grafana read their files as users of their own: the
+    # directories are opened to them whatever the umask made them
+    for item in files:
+        for parent in PurePosixPath(item.path).parents:
+            if parent != PurePosixPath():
+                (root / parent).chmod(0o755)
 
 
 def _argv(command: str) -> list[str]:

@@ -11,6 +11,10 @@ Compose interpolates `$` in every value of the file (compose-spec, "Interpolatio
 from the spec or a path is written with each `$` doubled, which Compose reads as one `$`. The
 project and its data are mounted with the long volume syntax, since a `:` in a path would split
 the short one ("SOURCE:TARGET:MODE").
+
+A training run on GPUs gets the exporter of ``torchenv monitor serve`` beside it, in the same
+image, and with ``monitoring`` a Prometheus and a Grafana reading it (ship/monitorstack.py
+writes their files): every port on 127.0.0.1, as above.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import string
 from typing import Any
 
 from torchenv.models.ship import ImageStack, SpecDeploy, SpecImage
+from torchenv.ship import monitorstack as ms
 from torchenv.ship.dockerfile import JUPYTER_PORT, SSH_PORT, WORKSPACE
 from torchenv.ship.yamltext import yaml_text
 
@@ -116,10 +121,20 @@ def render_dev_compose(
 
 
 def render_train_compose(
-    stack: ImageStack, deploy: SpecDeploy, image: str, project: str = "../.."
+    stack: ImageStack,
+    deploy: SpecDeploy,
+    image: str,
+    project: str = "../..",
+    *,
+    exporter_user: tuple[int, int] | None = None,
+    monitoring: bool = False,
 ) -> str:
     """One machine, ``gpus_per_node`` GPUs: torchrun --standalone, in the project directory
-    (``project``, relative to the compose file) mounted at /workspace, where the script is."""
+    (``project``, relative to the compose file) mounted at /workspace, where the script is.
+    ``exporter_user``: (uid, gid) of an exporter service beside it, none when None;
+    ``monitoring``: Prometheus and Grafana too, whose files ``monitorstack`` writes."""
+    if monitoring and exporter_user is None:
+        raise ValueError("monitoring reads the exporter: give exporter_user")
     argv = [
         "torchrun",
         "--standalone",
@@ -156,7 +171,16 @@ def render_train_compose(
     }
     if deploy.gpus_per_node:
         service["deploy"] = _gpus(deploy.gpus_per_node)
-    document = {"name": _project(stack.name, "train"), "services": {"train": service}}
+    services = {"train": service}
+    if exporter_user is not None:
+        services["exporter"] = _exporter(image, exporter_user)
+    if monitoring:
+        services["prometheus"] = _prometheus()
+        services["grafana"] = _grafana()
+    document: dict[str, Any] = {"name": _project(stack.name, "train"), "services": services}
+    if monitoring:
+        document["volumes"] = {"prometheus-data": {}, "grafana-data": {}}
+        document["secrets"] = {ms.GRAFANA_SECRET: {"file": f"./{ms.GRAFANA_PASSWORD_FILE}"}}
     header = (
         f"Training run of {stack.name!r} on one machine (written by torchenv deploy).\n"
         f"docker compose up; /workspace is the project directory ({project} from here), with\n"
@@ -169,8 +193,124 @@ def render_train_compose(
         )
         + "NCCL_DEBUG is left unset (NCCL's docs: debug variables are not for production runs);\n"
         "add `environment: {NCCL_DEBUG: INFO}` to the service to debug a hang."
+        + (_exporter_header() if exporter_user is not None else "")
+        + (_monitoring_header() if monitoring else "")
     )
-    return yaml_text(header, [document])
+    text = yaml_text(header, [document])
+    if exporter_user is None:
+        return text
+    return ms.comment_before(text, "pid: host", ms.HOST_PID_WHY)
+
+
+def _hardened(service: dict[str, Any]) -> dict[str, Any]:
+    """No privilege gained through setuid binaries, no capability kept: none of the
+    monitoring services needs one (each runs as a user other than root)."""
+    service["security_opt"] = ["no-new-privileges:true"]
+    service["cap_drop"] = ["ALL"]
+    service["restart"] = "unless-stopped"
+    return service
+
+
+def _exporter(image: str, user: tuple[int, int]) -> dict[str, Any]:
+    """`torchenv monitor serve` in the training image, seeing every GPU (NVML's "utility"
+    capability only) and the host's processes."""
+    uid, gid = user
+    port = ms.EXPORTER_PORT
+    service: dict[str, Any] = {
+        "image": _literal(image),
+        "command": ms.exporter_args(),
+        "user": f"{uid}:{gid}",  # the image's user, whose training processes it labels
+        "pid": "host",
+        "environment": dict(ms.EXPORTER_ENV),
+        "ports": [f"127.0.0.1:{port}:{port}"],
+        "read_only": True,
+        "tmpfs": ["/tmp"],
+        # the image's HEALTHCHECK verifies the environment (torch, CUDA): here, the metrics
+        "healthcheck": {
+            "test": ["CMD", *ms.HEALTH],
+            "interval": "30s",
+            "timeout": "15s",
+            "start_period": "30s",
+            "retries": 3,
+        },
+        "deploy": _gpus("all"),
+    }
+    return _hardened(service)
+
+
+def _prometheus() -> dict[str, Any]:
+    port = ms.PROMETHEUS_PORT
+    service: dict[str, Any] = {
+        "image": ms.PROMETHEUS_IMAGE,
+        "command": [
+            f"--config.file={ms.PROMETHEUS_DIR}/prometheus.yml",
+            "--storage.tsdb.path=/prometheus",
+        ],
+        "ports": [f"127.0.0.1:{port}:{port}"],
+        "volumes": [
+            _bind("./prometheus", ms.PROMETHEUS_DIR, read_only=True),
+            {"type": "volume", "source": "prometheus-data", "target": "/prometheus"},
+        ],
+        "read_only": True,
+        "depends_on": ["exporter"],
+    }
+    return _hardened(service)
+
+
+def _grafana() -> dict[str, Any]:
+    port = ms.GRAFANA_PORT
+    provisioning = "/etc/grafana/provisioning"
+    service: dict[str, Any] = {
+        "image": ms.GRAFANA_IMAGE,
+        "ports": [f"127.0.0.1:{port}:{port}"],
+        "environment": {
+            # Grafana reads a setting's value from a file named by <VARIABLE>__FILE
+            "GF_SECURITY_ADMIN_PASSWORD__FILE": f"/run/secrets/{ms.GRAFANA_SECRET}",
+            "GF_AUTH_ANONYMOUS_ENABLED": "false",
+            "GF_USERS_ALLOW_SIGN_UP": "false",
+        },
+        "secrets": [ms.GRAFANA_SECRET],
+        "volumes": [
+            _bind(
+                "./grafana/provisioning/datasources",
+                f"{provisioning}/datasources",
+                read_only=True,
+            ),
+            _bind(
+                "./grafana/provisioning/dashboards", f"{provisioning}/dashboards", read_only=True
+            ),
+            _bind("./grafana/dashboards", ms.GRAFANA_DASHBOARDS, read_only=True),
+            {"type": "volume", "source": "grafana-data", "target": "/var/lib/grafana"},
+        ],
+        "depends_on": ["prometheus"],
+    }
+    return _hardened(service)
+
+
+def _exporter_header() -> str:
+    port = ms.EXPORTER_PORT
+    return (
+        f"\nexporter: torchenv monitor serve in the same image, http://127.0.0.1:{port}/metrics,\n"
+        "with every GPU and the host's PID namespace (pid: host), read-only, as the image's user.\n"
+        "`docker compose up --exit-code-from train` stops it when the training ends."
+    )
+
+
+def _monitoring_header() -> str:
+    secret = ms.GRAFANA_PASSWORD_FILE
+    return (
+        f"\nPrometheus: http://127.0.0.1:{ms.PROMETHEUS_PORT} (prometheus/: the scrape config, "
+        "the alert rules).\n"
+        f"Grafana: http://127.0.0.1:{ms.GRAFANA_PORT}, user admin, anonymous access off, the "
+        "dashboard from grafana/.\n"
+        f"Its admin password is read from {secret}, which torchenv never\n"
+        "writes (and carries over when it writes this directory again). Make it first:\n"
+        "  mkdir -p -m 700 secrets\n"
+        f"  (umask 022 && openssl rand -base64 24 > {secret})\n"
+        "Grafana's user in its container (uid 472) reads the file through the mount; the 0700\n"
+        "directory keeps the other users of this machine out.\n"
+        "From another machine, reach the ports through an SSH tunnel (ssh -L 3000:127.0.0.1:3000)."
+    )
 
 
 def _project(name: str, role: str) -> str:

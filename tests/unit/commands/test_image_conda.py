@@ -107,7 +107,9 @@ def test_the_context_holds_the_lock_as_it_is_and_its_local_packages(
         and "ARG BASE_IMAGE=debian:bookworm-slim" in dockerfile
     )
     assert "COPY --from=build /opt/python" not in dockerfile  # the conda env has its Python
-    assert "py-rattler==" in (out / "torchenv/constraints.txt").read_text()
+    constraints = (out / "torchenv/constraints.txt").read_text()
+    assert "py-rattler==" in constraints
+    assert "prometheus-client==" in constraints  # the exporter `deploy` starts runs in the image
     assert "CONDA_PREFIX=/opt/env" in (out / "sshd_config").read_text()
     assert "/etc/torchenv/activate.sh" in (out / "profile.sh").read_text()
     allowed = (out / ".dockerignore").read_text()
