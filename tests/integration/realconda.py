@@ -212,5 +212,8 @@ def build_channel(venv: Path, out: Path, staging: Path) -> Path:
     # in a child: py-rattler 0.28 at times aborts the interpreter at exit after an async call
     # (test-environment.md), which must not take the test session with it
     index = f"import asyncio, rattler.index; asyncio.run(rattler.index.index_fs({str(out)!r}))"
-    subprocess.run([sys.executable, "-c", index], check=True, capture_output=True, timeout=300)
-    return out
+    for _ in range(3):  # judged by what it wrote: the crash comes after the work
+        subprocess.run([sys.executable, "-c", index], check=False, capture_output=True, timeout=300)
+        if (out / "linux-64" / "repodata.json").is_file():
+            return out
+    raise AssertionError(f"rattler did not index {out}")

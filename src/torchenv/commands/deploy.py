@@ -144,12 +144,13 @@ def _compose_files(
     monitoring: bool,
     notes: list[str],
 ) -> list[ShipFile]:
-    """compose.yaml, with the exporter when the run has GPUs to watch (a run without them gets
-    no exporter, nor its GPU reservation, which a host without the NVIDIA runtime refuses),
-    and with ``monitoring`` the files of Prometheus and Grafana."""
+    """compose.yaml; with ``monitoring`` the exporter (when the run has GPUs to watch: without
+    them it would only bring a GPU reservation, which a host without the NVIDIA runtime
+    refuses) and the files of Prometheus and Grafana. Never without asking: a long-running
+    service would keep `docker compose up` from returning when the training ends."""
     from torchenv.ship import compose, monitorstack  # noqa: PLC0415
 
-    exporter = options.ids() if deploy.gpus_per_node else None
+    exporter = options.ids() if deploy.gpus_per_node and monitoring else None
     text = compose.render_train_compose(
         stack, deploy, image, project, exporter_user=exporter, monitoring=monitoring
     )
@@ -162,7 +163,7 @@ def _compose_files(
                 "which torchenv never writes: make it before `docker compose up` (the header "
                 "of compose.yaml says how)"
             )
-    if exporter is None:
+    if monitoring and exporter is None:
         notes.append("no GPUs requested: the compose file has no GPU exporter")
     return files
 

@@ -121,10 +121,16 @@ def gpu_reader(ctx: ProbeContext) -> tuple[Reader, Callable[[], None]]:
     environments = ProcessEnvironments()
     nvml = NvmlSource()
     smi = SmiSource(ctx)  # kept: it remembers the fields this driver does not know
-    use_nvml = nvml.read().error is None
+    chosen: list[bool] = []  # decided by the first read, in the collector's thread: a driver
+    # that hangs at start-up must not keep the HTTP server from answering
 
     def read() -> Collection:
-        collection = nvml.read() if use_nvml else smi.read()
+        if not chosen:
+            first = nvml.read()
+            chosen.append(first.error is None)
+            if chosen[0]:
+                return with_environments(first, environments)
+        collection = nvml.read() if chosen[0] else smi.read()
         return with_environments(collection, environments)
 
     return read, nvml.close
@@ -222,7 +228,8 @@ def serve(
         server.shutdown()
         server.server_close()
         collector.join(timeout=interval + 5)
-        close()
+        if not collector.is_alive():  # never shut NVML down under a call still running
+            close()
 
 
 def rules_text(job: str) -> str:

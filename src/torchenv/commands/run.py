@@ -146,9 +146,27 @@ def cuda_absence(ctx: ProbeContext, env: Environment) -> str | None:
 
 def snapshot_dir(path: str) -> Path:
     """DIR as a directory of this user's that nobody else may write to (made with mode 0700):
-    the pickles in it are loaded, so a file, a link or another user's directory is refused."""
+    the pickles in it are loaded, so a file, a link or another user's directory is refused. An
+    existing directory of the user's that others may write to is refused too, not chmod-ed:
+    it is the user's (a shared project directory), and its mode is theirs to set."""
+    target = Path(path).expanduser().absolute()
     try:
-        return files.private_dir(Path(path).expanduser().absolute())
+        info = os.lstat(target)
+    except OSError:
+        info = None
+    if (
+        info is not None
+        and stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and info.st_mode & 0o022
+    ):
+        raise UsageError(
+            "memory-snapshot-dir-shared",
+            f"{path} can be written by others, so snapshots loaded from it could be theirs.",
+            f"Pass a directory of your own that only you can write to, or `chmod go-w {path}`.",
+        )
+    try:
+        return files.private_dir(target)
     except OSError as exc:
         raise UsageError(
             "memory-snapshot-dir-unusable",

@@ -13,6 +13,7 @@ those of nvml.h (through nvidia-ml-py, module ``pynvml``) and of ``nvidia-smi
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import time
 from dataclasses import replace
@@ -39,9 +40,10 @@ def _text(value: Any) -> str:
 
 def _scaled(value: Any, factor: float) -> float | None:
     try:
-        return float(value) * factor if value is not None else None
-    except (TypeError, ValueError):
+        number = float(value) * factor if value is not None else None
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if number is None or math.isfinite(number) else None
 
 
 def _pair(value: Any) -> tuple[Any, Any]:  # of what NVML returns as a tuple (or a list)
@@ -53,7 +55,7 @@ def _pair(value: Any) -> tuple[Any, Any]:  # of what NVML returns as a tuple (or
 def _count(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

@@ -163,9 +163,16 @@ def _scan(directory: Path) -> Iterable[str]:
 
 
 def _from_dist_info(prefix: Path) -> str:
-    """torch's version from ``lib/python3.*/site-packages/torch-<version>.dist-info``."""
-    for lib in sorted(name for name in _scan(prefix / "lib") if name.startswith("python3.")):
+    """torch's version from ``lib/python3.*/site-packages/torch-<version>.dist-info``. The
+    prefix may be another user's making: at most 4 ``python3.*`` directories are looked in,
+    within one budget of ``SCAN_LIMIT`` names in all, so no tree can stall the collector."""
+    libs = sorted(name for name in _scan(prefix / "lib") if name.startswith("python3."))[:4]
+    budget = SCAN_LIMIT
+    for lib in libs:
         for name in _scan(prefix / "lib" / lib / "site-packages"):
+            budget -= 1
+            if budget < 0:
+                return ""
             match = _TORCH_DIST.fullmatch(name)
             if match:
                 return match.group("version")

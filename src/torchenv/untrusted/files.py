@@ -80,7 +80,12 @@ def _too_large(path: str | os.PathLike[str], limit: int) -> FileTooLarge:
 
 
 def _open_regular_fd(path: str | os.PathLike[str]) -> tuple[int, os.stat_result]:
-    """A descriptor of ``path`` opened without blocking, checked to be a regular file."""
+    """A descriptor of ``path`` opened without blocking, checked to be a regular file. It is
+    checked before the open too: opening some devices acts (a watchdog arms, a tape rewinds),
+    and paths here may come from other users (a process's environment, a lock)."""
+    before = os.stat(path)
+    if not stat.S_ISREG(before.st_mode):
+        raise _not_regular(path, before.st_mode)
     fd = os.open(path, _OPEN_FLAGS)
     try:
         info = os.fstat(fd)

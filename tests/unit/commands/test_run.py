@@ -11,6 +11,7 @@ import pickle
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import termios
@@ -361,3 +362,17 @@ def test_ctrl_c_on_a_terminal_reaches_the_command_once() -> None:
         if proc.poll() is None:
             proc.kill()
         os.close(master)
+
+
+def test_a_snapshot_dir_others_can_write_is_refused_not_changed(tmp_path: Path) -> None:
+    from torchenv.commands.run import snapshot_dir
+    from torchenv.errors import UsageError
+
+    shared = tmp_path / "project"
+    shared.mkdir()
+    shared.chmod(0o2775)
+    with pytest.raises(UsageError, match="can be written by others"):
+        snapshot_dir(str(shared))
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o2775  # left as the user set it
+    made = snapshot_dir(str(tmp_path / "new"))
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700

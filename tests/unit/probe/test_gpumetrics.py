@@ -452,3 +452,11 @@ def test_smi_stray_warning_line_keeps_the_gpus(tmp_path: Path) -> None:
     assert collection.notes == (
         "nvidia-smi: not a GPU row: 'WARNING: infoROM is corrupted at gpu 0000:19:00.0'",
     )
+
+
+def test_values_out_of_range_are_left_out_not_fatal() -> None:
+    from torchenv.probe.gpumetrics import _count, _scaled
+
+    assert _scaled("1e400", 1.0) is None and _scaled("nan", 1.0) is None
+    assert _scaled("inf", 1.0) is None and _scaled("12.5", 2.0) == 25.0
+    assert _count(float("inf")) is None and _count("7") == 7
