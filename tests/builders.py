@@ -496,3 +496,18 @@ def require(condition: bool, reason: str) -> None:
     if os.environ.get("TORCHENV_REQUIRE_INTEGRATION"):
         pytest.fail(f"required for CI: {reason}")
     pytest.skip(reason)
+
+
+def index_channel(out: Path) -> None:
+    """rattler's index of the local conda channel ``out``, in a child process: py-rattler 0.28
+    at times dies at interpreter exit after an async call (SIGSEGV seen here, after the work
+    is done), which must not take the test session with it; judged by what it wrote."""
+    import subprocess
+    import sys
+
+    index = f"import asyncio, rattler.index; asyncio.run(rattler.index.index_fs({str(out)!r}))"
+    for _ in range(3):
+        subprocess.run([sys.executable, "-c", index], check=False, capture_output=True, timeout=300)
+        if (out / "linux-64" / "repodata.json").is_file():
+            return
+    raise AssertionError(f"rattler did not index {out}")

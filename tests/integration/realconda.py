@@ -25,9 +25,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
+
+from builders import index_channel
 
 PYTHON_BUILD = "h0_real_cpython"
 TORCH_BUILD = "cpu_generic_py311_0"  # conda-forge's build string for a CPU build
@@ -209,11 +210,5 @@ def build_channel(venv: Path, out: Path, staging: Path) -> Path:
             compression_level=1,
             detect_prefix=False,
         )
-    # in a child: py-rattler 0.28 at times aborts the interpreter at exit after an async call
-    # (test-environment.md), which must not take the test session with it
-    index = f"import asyncio, rattler.index; asyncio.run(rattler.index.index_fs({str(out)!r}))"
-    for _ in range(3):  # judged by what it wrote: the crash comes after the work
-        subprocess.run([sys.executable, "-c", index], check=False, capture_output=True, timeout=300)
-        if (out / "linux-64" / "repodata.json").is_file():
-            return out
-    raise AssertionError(f"rattler did not index {out}")
+    index_channel(out)
+    return out

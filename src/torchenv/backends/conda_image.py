@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from torchenv.backends.conda import conda_installed, content_hash, meta_path, parse_meta
-from torchenv.backends.condalocal import file_sha256, is_local
+from torchenv.backends.condalocal import is_local
 from torchenv.backends.envrecord import write_env_record
 from torchenv.backends.lockfile import LOCK_LIMIT
 from torchenv.errors import TorchenvError, UsageError
@@ -66,7 +66,7 @@ def local_copies(records: Sequence[Any], packages: Path) -> list[Any]:
         name = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).name
         copy = packages / str(record.subdir) / name
         try:
-            digest = file_sha256(copy)
+            digest = files.sha256_of(copy)
         except OSError as exc:
             raise UsageError(
                 "image-package-missing",

@@ -11,7 +11,6 @@ image's label), and the installer maps each local URL to the copy by file name a
 
 from __future__ import annotations
 
-import hashlib
 import re
 import urllib.parse
 import urllib.request
@@ -86,7 +85,7 @@ def _checked(lock_path: str, record: Any, url: str) -> LocalPackage:
             AGAIN,
         )
     try:
-        digest = file_sha256(source)
+        digest = files.sha256_of(source)
     except FileNotFoundError:
         raise UsageError(
             "image-package-missing",
@@ -107,12 +106,3 @@ def _checked(lock_path: str, record: Any, url: str) -> LocalPackage:
             AGAIN,
         )
     return LocalPackage(subdir, source)
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a regular file, read in blocks (a CUDA pytorch package is gigabytes)."""
-    digest = hashlib.sha256()
-    with files.open_regular(path) as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

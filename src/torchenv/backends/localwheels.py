@@ -8,7 +8,6 @@ file into an image. The image checks the copies against the same hashes when it 
 
 from __future__ import annotations
 
-import hashlib
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -64,7 +63,7 @@ def _local_wheel(lock: Lock, url: str, sha256: str | None) -> Path:
             "Lock again with `torchenv lock` (uv records the hash of every file).",
         )
     try:
-        digest = _file_sha256(source)
+        digest = files.sha256_of(source)
     except FileNotFoundError:
         raise UsageError(
             "image-wheel-missing",
@@ -85,12 +84,3 @@ def _local_wheel(lock: Lock, url: str, sha256: str | None) -> Path:
             "Lock again with `torchenv lock`; check the lock if you did not write it.",
         )
     return source
-
-
-def _file_sha256(path: Path) -> str:
-    """sha256 of a regular file, read in blocks (CUDA wheels are gigabytes)."""
-    digest = hashlib.sha256()
-    with files.open_regular(path) as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

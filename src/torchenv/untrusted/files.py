@@ -141,6 +141,17 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """sha256 of a regular file, read in blocks (CUDA wheels and packages are gigabytes)."""
+    import hashlib  # noqa: PLC0415
+
+    digest = hashlib.sha256()
+    with open_regular(path) as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def existing_regular(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` holds a regular file that a write may replace (False: nothing is
     there). Anything else in its place, a symbolic link included, is ``NotRegularFile``."""

@@ -5,13 +5,11 @@ build context holds, and the locks and package copies it refuses."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from builders import FakeRunner, probe_context, require
+from builders import FakeRunner, index_channel, probe_context, require
 from torchenv import cli
 from torchenv.backends import conda_image
 from torchenv.backends.conda import render_meta
@@ -58,17 +56,6 @@ def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (out / "noarch").mkdir()
     index_channel(out)
     return out
-
-
-def index_channel(out: Path) -> None:
-    """rattler's index, in a child: py-rattler 0.28 at times dies at interpreter exit after an
-    async call (SIGSEGV seen here), after the work is done; judged by what it wrote."""
-    index = f"import asyncio, rattler.index; asyncio.run(rattler.index.index_fs({str(out)!r}))"
-    for _ in range(3):
-        subprocess.run([sys.executable, "-c", index], check=False, capture_output=True, timeout=120)
-        if (out / "linux-64" / "repodata.json").is_file():
-            return
-    raise AssertionError(f"rattler did not index {out}")
 
 
 @pytest.fixture
