@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -84,6 +85,24 @@ def uv_bin() -> str | None:
     return uv.find_uv_bin()
 
 
+@functools.cache
+def pip_local_indexes() -> tuple[str, ...]:
+    """The local (file://) package indexes pip is configured with on this machine, as uv
+    options: uv does not read pip's configuration. torch's dependencies lie there, so the test
+    venvs do not depend on pypi.org answering (a CI run failed building one)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.extra-index-url"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    options: list[str] = []
+    for url in done.stdout.split() if done.returncode == 0 else []:
+        if url.startswith("file://") and Path(url.removeprefix("file://")).is_dir():
+            options += ["--extra-index-url", url]
+    return tuple(options)
+
+
 def build_venv(name: str, python: str, install: list[str]) -> Path:
     """.venvs/NAME with `uv pip install INSTALL`, kept between runs once it is complete."""
     uv = uv_bin()
@@ -92,13 +111,15 @@ def build_venv(name: str, python: str, install: list[str]) -> Path:
     marker = venv / ".complete"
     if not marker.exists():
         shutil.rmtree(venv, ignore_errors=True)
-        env = {**os.environ, "UV_HTTP_RETRIES": "1"}
-        subprocess.run([uv, "venv", "-q", "-p", python, str(venv)], check=True, env=env)
-        subprocess.run(
-            [uv, "pip", "install", "-q", "--python", str(venv / "bin/python"), *install],
-            check=True,
-            env=env,
-        )
+        target = str(venv / "bin/python")
+        steps = [
+            [uv, "venv", "-q", "-p", python, str(venv)],
+            [uv, "pip", "install", "-q", "--python", target, *pip_local_indexes(), *install],
+        ]
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True, check=False)
+            # the reason in the report: CI shows a fixture's exception, not its output
+            assert done.returncode == 0, f"{' '.join(step)}: exit {done.returncode}\n{done.stderr}"
         marker.write_text("ok\n")
     return venv
 
