@@ -160,3 +160,49 @@ def test_script_runs_on_every_python_torch_supports(python: str, tmp_path: Path)
     )
     data = json.loads(result.stdout.split("\nCOOKIE\n")[1])
     assert data["checks"][0]["id"] == "import-torch" and data["facts"]["python"].startswith("3.")
+    # the modules a GPU run imports parse in that Python too
+    for module in sorted(SCRIPT.parent.glob("verify_*.py")):
+        source = f"compile(open({str(module)!r}).read(), {module.name!r}, 'exec')"
+        subprocess.run([python, "-S", "-c", source], check=True, timeout=60)
+
+
+# a stand-in for a GPU on this machine's CPU build: torch.cuda says one H100 is there and what
+# its allocator holds; moving a tensor to it still fails, as it would with a broken driver
+FAKE_GPU = """
+import torch
+torch.cuda.is_available = lambda: True
+torch.cuda.device_count = lambda: 1
+torch.cuda.get_device_capability = lambda index=0: (9, 0)
+torch.cuda.get_device_name = lambda index=0: "NVIDIA H100 80GB HBM3"
+torch.cuda.empty_cache = lambda: None
+torch.cuda.memory_stats = lambda index=0: {
+    "reserved_bytes.all.current": 3 << 30, "inactive_split_bytes.all.current": 1 << 30,
+    "allocated_bytes.all.peak": 5 << 30, "num_alloc_retries": 2,
+}
+"""
+
+
+def test_the_gpu_checks_run_from_their_own_module_and_read_the_allocator(
+    torch_venv: Path, tmp_path: Path
+) -> None:
+    """The real script in the real torch venv, its GPU half (verify_gpu.py, imported from beside
+    it even with PYTHONSAFEPATH set) driven by a stand-in torch.cuda."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(FAKE_GPU)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(tmp_path / "site"), "PYTHONSAFEPATH": "1"}
+    options = json.dumps({"tmp": str(tmp_path), "quick": True})
+    result = subprocess.run(
+        [str(torch_venv / "bin/python"), str(SCRIPT), "COOKIE", options],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+        env=env,
+    )
+    out = parse_output(json.loads(result.stdout.split("\nCOOKIE\n")[1]), 0.0)
+    matmul = next(c for c in out.checks if c.id == "matmul")
+    assert matmul.gpu == 0 and matmul.status.value == "fail"  # a CPU build cannot move to it
+    (state,) = out.allocator
+    assert state.reserved_bytes == 3 << 30 and state.fragmentation == round(1 / 3, 4)
+    assert state.peak_allocated_bytes == 5 << 30 and state.alloc_retries == 2

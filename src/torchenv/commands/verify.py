@@ -131,6 +131,7 @@ def run_verify(
         torch=facts.get("torch") if isinstance(facts.get("torch"), str) else None,
         cuda=facts.get("cuda") if isinstance(facts.get("cuda"), str) else None,
         python=facts.get("python") if isinstance(facts.get("python"), str) else interp.version,
+        allocator=output.allocator,
     )
 
 

@@ -58,6 +58,23 @@ class VerifyPerfTable:
 
 
 @dataclass(frozen=True)
+class AllocatorState:
+    """The CUDA caching allocator on one GPU after verify's checks, from
+    ``torch.cuda.memory_stats`` (bytes and counters since the check process started)."""
+
+    gpu: int
+    allocated_bytes: int = 0  # held by live tensors now: more than 0 means a check leaked
+    reserved_bytes: int = 0  # taken from the driver by the allocator now, cached included
+    peak_allocated_bytes: int = 0
+    peak_reserved_bytes: int = 0
+    inactive_split_bytes: int = 0  # parts of split blocks that are free but cannot be released
+    fragmentation: float = 0.0  # inactive_split_bytes / reserved_bytes, 0 when none reserved
+    alloc_retries: int = 0  # cudaMalloc failed, the cache was flushed and the call retried
+    ooms: int = 0  # out-of-memory errors raised
+    error: str | None = None  # why torch could not say; the figures are then 0
+
+
+@dataclass(frozen=True)
 class VerifySummary:
     passed: int
     failed: int
@@ -80,3 +97,4 @@ class VerifyReport:
     torch: str | None = None  # torch.__version__ as imported
     cuda: str | None = None  # torch.version.cuda
     python: str | None = None  # the interpreter's version
+    allocator: tuple[AllocatorState, ...] = ()  # one per GPU the checks ran on

@@ -4,7 +4,7 @@ shows (GitHub Actions through a reporter action, GitLab's ``artifacts:reports:ju
 One ``testsuite`` per run; one ``testcase`` per check (``name`` the check id, with ``[gpuN]``
 for a per-GPU check); a failed check carries ``<failure message=...>`` with what was seen, a
 skipped one ``<skipped message=...>``. The environment's facts are ``properties``, the
-throughput figures go to ``system-out``.
+throughput figures and the allocator's state go to ``system-out``.
 
 Details come from inside the environment (its torch prints them): anything XML 1.0 cannot carry
 (control characters, lone surrogates) is replaced, and ElementTree escapes the rest, so the file
@@ -17,6 +17,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from torchenv.models.verify import CheckStatus, VerifyReport
+from torchenv.report.render_verify import allocator_segments
 
 # the characters XML 1.0 allows (section 2.2), everything else becomes U+FFFD
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -74,6 +75,9 @@ def junit_xml(report: VerifyReport, name: str = "torchenv verify") -> bytes:
         + (f" ({p.percent:.0f}% of {p.peak:g})" if p.percent is not None and p.peak else "")
         for p in report.perf.entries
     ]
+    for state in report.allocator:
+        text = "".join(t for t, _ in allocator_segments(state))
+        lines.append(f"allocator gpu{state.gpu}: {text}")
     if lines:
         ET.SubElement(suite, "system-out").text = xml_text("\n".join(lines))
     return _serialise(root)

@@ -3,7 +3,7 @@ SKIP dim) with its time, then throughput against the published peak, then the ve
 
 from __future__ import annotations
 
-from torchenv.models.verify import CheckStatus, VerifyCheck, VerifyReport
+from torchenv.models.verify import AllocatorState, CheckStatus, VerifyCheck, VerifyReport
 from torchenv.report.segments import Emit, Segment
 
 STATUS = {
@@ -53,6 +53,12 @@ def render_verify(emit: Emit, report: VerifyReport) -> None:
             else:
                 line.append((" (no published peak known for this GPU)", "dim"))
             emit(line)
+    if report.allocator:
+        emit([])
+        after = " (after the checks, before releasing its cache)"
+        emit([("Memory allocator", "bold"), (after, "dim")])
+        for state in report.allocator:
+            emit([(f"  cuda:{state.gpu}: ", None), *allocator_segments(state)])
     s = report.summary
     emit([])
     verdict = ("FAIL", "bold red") if s.failed else ("OK", "bold green")
@@ -67,3 +73,33 @@ def render_verify(emit: Emit, report: VerifyReport) -> None:
             ),
         ]
     )
+
+
+def size_text(size: int) -> str:
+    """Bytes in binary units, as torch's memory_summary shows them."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def allocator_segments(state: AllocatorState) -> list[Segment]:
+    if state.error is not None:
+        return [(f"torch could not read it: {state.error}", "dim")]
+    text = (
+        f"{size_text(state.reserved_bytes)} reserved (peak {size_text(state.peak_reserved_bytes)})"
+        f", {size_text(state.allocated_bytes)} allocated "
+        f"(peak {size_text(state.peak_allocated_bytes)}), fragmentation "
+        f"{state.fragmentation:.0%}"
+    )
+    segments: list[Segment] = [(text, None)]
+    trouble = []
+    if state.alloc_retries:
+        trouble.append(f"{state.alloc_retries} cudaMalloc retries")
+    if state.ooms:
+        trouble.append(f"{state.ooms} out-of-memory errors")
+    if trouble:
+        segments.append((", " + ", ".join(trouble), "bold yellow"))
+    return segments

@@ -20,7 +20,7 @@ from typing import Any
 from torchenv.errors import ExternalError
 from torchenv.models.codec import DecodeError, from_data
 from torchenv.models.process import Runner, RunResult
-from torchenv.models.verify import VerifyCheck
+from torchenv.models.verify import AllocatorState, VerifyCheck
 from torchenv.untrusted.text import load_json
 
 SCRIPT = Path(__file__).parent / "scripts" / "verify_check.py"
@@ -34,6 +34,7 @@ class ScriptOutput:
     checks: tuple[VerifyCheck, ...]
     perf: tuple[dict[str, Any], ...]  # {"check", "gpu", "value", "unit"}
     seconds: float  # the process, interpreter start-up included
+    allocator: tuple[AllocatorState, ...] = ()  # one per GPU, after its checks
 
 
 def stderr_tail(result: RunResult, lines: int = TAIL_LINES) -> str:
@@ -75,6 +76,46 @@ def _failure(python: str, what: str, result: RunResult, hint: str) -> ExternalEr
     return ExternalError("verify-script-failed", message, hint)
 
 
+# the script's names for the allocator's figures (scripts/verify_gpu.py, ALLOCATOR_STATS)
+ALLOCATOR_FIGURES = (
+    "allocated_bytes",
+    "reserved_bytes",
+    "peak_allocated_bytes",
+    "peak_reserved_bytes",
+    "inactive_split_bytes",
+    "alloc_retries",
+    "ooms",
+)
+
+
+def parse_allocator(entry: Any, where: str) -> AllocatorState:
+    """One GPU's allocator reading; DecodeError unless every figure is a whole number >= 0."""
+    if not isinstance(entry, dict) or type(entry.get("gpu")) is not int or entry["gpu"] < 0:
+        raise DecodeError(f"{where}: expected {{gpu, figures...}} with a GPU index")
+    error = entry.get("error")
+    if error is not None:
+        return AllocatorState(entry["gpu"], error=str(error)[:600])
+    figures: dict[str, int] = {}
+    for name in ALLOCATOR_FIGURES:
+        value = entry.get(name, 0)
+        if type(value) is not int or value < 0:
+            raise DecodeError(f"{where}.{name}: expected a whole number >= 0, got {value!r}")
+        figures[name] = value
+    reserved, inactive = figures["reserved_bytes"], figures["inactive_split_bytes"]
+    fragmentation = round(min(inactive / reserved, 1.0), 4) if reserved else 0.0
+    return AllocatorState(
+        entry["gpu"],
+        allocated_bytes=figures["allocated_bytes"],
+        reserved_bytes=reserved,
+        peak_allocated_bytes=figures["peak_allocated_bytes"],
+        peak_reserved_bytes=figures["peak_reserved_bytes"],
+        inactive_split_bytes=inactive,
+        fragmentation=fragmentation,
+        alloc_retries=figures["alloc_retries"],
+        ooms=figures["ooms"],
+    )
+
+
 def parse_output(data: Any, seconds: float) -> ScriptOutput:
     """The script's JSON as a ScriptOutput; DecodeError when it does not have that shape."""
     if not isinstance(data, dict):
@@ -82,14 +123,18 @@ def parse_output(data: Any, seconds: float) -> ScriptOutput:
     if "error" in data:
         raise DecodeError(f"the script failed: {str(data['error']).strip()[-1500:]}")
     facts, checks, perf = data.get("facts"), data.get("checks"), data.get("perf", [])
+    allocator = data.get("allocator", [])  # one per GPU; optional
     if not isinstance(facts, dict) or not isinstance(checks, list) or not isinstance(perf, list):
         raise DecodeError("$: expected facts (object), checks and perf (lists)")
+    if not isinstance(allocator, list):
+        raise DecodeError("$.allocator: expected a list")
     parsed = tuple(from_data(VerifyCheck, c, f"$.checks[{i}]") for i, c in enumerate(checks))
     for i, entry in enumerate(perf):
         ok = isinstance(entry, dict) and isinstance(entry.get("gpu"), int)
         if not ok or not isinstance(entry.get("value"), (int, float)):
             raise DecodeError(f"$.perf[{i}]: expected {{check, gpu, value, unit}}")
-    return ScriptOutput(facts, parsed, tuple(perf), seconds)
+    states = tuple(parse_allocator(e, f"$.allocator[{i}]") for i, e in enumerate(allocator))
+    return ScriptOutput(facts, parsed, tuple(perf), seconds, states)
 
 
 def run_script(

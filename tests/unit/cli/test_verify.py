@@ -68,7 +68,22 @@ def payload(gpu: bool = False, failing: str | None = None) -> dict[str, Any]:
             {"id": i, "status": "pass", "detail": i, "seconds": 0.2, "gpu": 0} for i in GPU + PERF
         ]
         checks.append({"id": "nccl-all-reduce", "status": "pass", "detail": "ok", "seconds": 1})
-    return {"facts": facts, "checks": checks, "perf": perf, "seconds": 2.0}
+    answer = {"facts": facts, "checks": checks, "perf": perf, "seconds": 2.0}
+    if gpu:  # what verify_gpu.allocator_state read after the H100's checks
+        answer["allocator"] = [ALLOCATOR_H100]
+    return answer
+
+
+ALLOCATOR_H100 = {
+    "gpu": 0,
+    "allocated_bytes": 0,
+    "reserved_bytes": 2 << 30,
+    "peak_allocated_bytes": 20 << 30,
+    "peak_reserved_bytes": 20 << 30,
+    "inactive_split_bytes": 512 << 20,
+    "alloc_retries": 0,
+    "ooms": 0,
+}
 
 
 class Recorder:
@@ -165,7 +180,14 @@ def test_text_report_with_gpu_and_peaks(
     assert "PASS  matmul [cuda:0]" in out and "SKIP  versions-match-lock" in out
     assert "bf16 matmul 790 TFLOP/s = 80% of peak" in out
     assert "memory bandwidth 3000 GB/s = 90% of peak" in out
+    assert "Memory allocator" in out
+    assert (
+        "cuda:0: 2.0 GiB reserved (peak 20.0 GiB), 0 B allocated (peak 20.0 GiB), fragmentation 25%"
+    ) in out
     assert out.rstrip().splitlines()[-1].startswith("OK ") and "\x1b[" not in out
+    code, out, _ = run(capsys, "--prefix", str(env.prefix), "--json")
+    state = json.loads(out)["allocator"]
+    assert code == 0 and state == [{**ALLOCATOR_H100, "fragmentation": 0.25, "error": None}]
 
 
 def test_quick_and_timeout_reach_the_script(
@@ -407,6 +429,7 @@ def test_a_gpu_run_with_a_failure(
     assert props["torch"] == "2.14.1+cu130" and props["cuda"] == "13.0"
     out = suite.find("system-out")
     assert out is not None and "perf-matmul-bf16 gpu0" in (out.text or "")
+    assert "allocator gpu0: 2.0 GiB reserved" in (out.text or "")
 
 
 def test_junit_beside_json_and_never_over_a_non_file(

@@ -13,61 +13,12 @@ import time
 import traceback
 import warnings
 
+# the sibling modules (verify_common.py, verify_gpu.py) are found from this script's folder even
+# where PYTHONSAFEPATH keeps it off sys.path; NCCL's spawned workers inherit sys.path
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from verify_common import Report, _close, _error, _which
+
 OPTIONS = {"quick": False, "tmp": None}
-MAX_DETAIL = 600
-NO_BF16 = "the GPU has no bfloat16 support (compute capability < 8.0)"
-
-
-def _error(exc):
-    """The last line of an exception, as a user reads it."""
-    text = f"{type(exc).__name__}: {exc}".strip()
-    return text.splitlines()[-1][:MAX_DETAIL]
-
-
-class Report:
-    def __init__(self):
-        self.checks, self.perf, self.facts, self.torch = [], [], {}, None
-
-    def check(self, check_id, gpu=None):
-        """A decorator that runs the function at once, as the check ``check_id``."""
-        return lambda fn: self.run(check_id, fn, gpu)
-
-    def add_perf(self, check_id, gpu, value, unit):
-        self.perf.append({"check": check_id, "gpu": gpu, "value": value, "unit": unit})
-
-    def run(self, check_id, fn, gpu=None):
-        """Time ``fn`` (returns (status, detail)); an exception is a failure with its message."""
-        where = "" if gpu is None else f" on cuda:{gpu}"
-        sys.stderr.write(f"torchenv-verify: running {check_id}{where}\n")
-        sys.stderr.flush()
-        start = time.perf_counter()
-        try:
-            status, detail = fn()
-        except Exception as exc:
-            status, detail = "fail", _error(exc)
-        seconds = round(time.perf_counter() - start, 4)
-        entry = {"id": check_id, "status": status, "detail": str(detail)[:MAX_DETAIL]}
-        self.checks.append(dict(entry, seconds=seconds, gpu=gpu))
-
-
-def _which(name):
-    """shutil.which without shutil: the first executable ``name`` on PATH."""
-    if os.sep in name:
-        return name if os.access(name, os.X_OK) else None
-    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        path = os.path.join(folder or ".", name)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return None
-
-
-def _close(what, got, expected, tolerance):
-    """Compare by max |got - expected| / max |expected|, in float64 on the CPU."""
-    got, expected = got.detach().double().cpu(), expected.detach().double().cpu()
-    err = float((got - expected).abs().max()) / (float(expected.abs().max()) or 1.0)
-    if not err <= tolerance:  # also true for NaN, which compares false with everything
-        return "fail", f"{what} differs from the reference: max relative error {err:.2e}"
-    return "pass", f"{what} matches the reference (max relative error {err:.1e})"
 
 
 def import_torch(report):
@@ -190,168 +141,6 @@ def torch_compile(torch, report, on_gpu):
         return status, f"{what}: {detail}"
 
 
-def gpu_checks(torch, report, index, quick):
-    import torch.nn.functional as F
-
-    device, gen = f"cuda:{index}", torch.Generator().manual_seed(index)
-
-    def randn(*shape):
-        return torch.randn(*shape, generator=gen)
-
-    @report.check("matmul", index)
-    def matmul():
-        n = 256 if quick else 1024
-        a, b = randn(n, n), randn(n, n)
-        got = a.to(device) @ b.to(device)
-        torch.cuda.synchronize(index)
-        # TF32 may be on for matmul (torch.backends.cuda.matmul.allow_tf32): a 10-bit mantissa
-        return _close(f"float32 {n}x{n} matmul on {device}", got, a.double() @ b.double(), 5e-3)
-
-    if quick:
-        return
-
-    @report.check("conv-cudnn", index)
-    def conv():
-        if not torch.backends.cudnn.is_available():
-            return "fail", "cuDNN is not available to this torch build"
-        torch.backends.cudnn.enabled = True
-        x, w = randn(8, 16, 32, 32), randn(32, 16, 3, 3)
-        got = F.conv2d(x.to(device), w.to(device), padding=1)
-        torch.cuda.synchronize(index)
-        expected = F.conv2d(x.double(), w.double(), padding=1)
-        status, detail = _close("conv2d", got, expected, 5e-3)
-        return status, f"cuDNN {torch.backends.cudnn.version()}: {detail}"
-
-    bf16 = bool(torch.version.hip) or torch.cuda.get_device_capability(index) >= (8, 0)
-
-    @report.check("bf16-autocast", index)
-    def autocast():
-        if not bf16:
-            return "skip", NO_BF16
-        a, b = randn(512, 512), randn(512, 512)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            got = a.to(device) @ b.to(device)
-        torch.cuda.synchronize(index)
-        if got.dtype != torch.bfloat16:
-            return "fail", f"autocast matmul returned {got.dtype}, expected torch.bfloat16"
-        # bfloat16 keeps 8 bits of mantissa: ~1e-2 relative error after a 512-term sum
-        return _close("bfloat16 autocast matmul", got, a.double() @ b.double(), 5e-2)
-
-    @report.check("memory-alloc", index)
-    def memory():
-        size = int(torch.cuda.mem_get_info(index)[0] * 0.25)
-        block = torch.empty(size, dtype=torch.uint8, device=device).fill_(7)
-        last = int(block[-1].item())
-        del block
-        torch.cuda.empty_cache()
-        status = "pass" if last == 7 else "fail"
-        return status, f"one {size / 2**30:.1f} GiB tensor (25% of free) filled with 7: read {last}"
-
-    @report.check("perf-matmul-bf16", index)
-    def perf_matmul():
-        if not bf16:
-            return "skip", NO_BF16
-        size = 8192
-        a, b = (torch.randn(size, size, device=device, dtype=torch.bfloat16) for _ in range(2))
-        seconds = _median_time(torch, index, lambda: torch.mm(a, b))
-        tflops = 2.0 * size**3 / seconds / 1e12
-        report.add_perf("perf-matmul-bf16", index, tflops, "TFLOP/s")
-        return "pass", f"{tflops:.0f} TFLOP/s: bf16 {size}^3 matmul, median of 10 runs"
-
-    @report.check("perf-memory-bandwidth", index)
-    def perf_copy():
-        size = min(1 << 30, int(torch.cuda.mem_get_info(index)[0] * 0.2))  # 2 buffers <= 1 GiB
-        buffers = [torch.empty(size, dtype=torch.uint8, device=device).fill_(1)]
-        buffers.append(torch.empty_like(buffers[0]))
-        seconds = _median_time(torch, index, lambda: buffers[1].copy_(buffers[0]))
-        gbps = 2.0 * size / seconds / 1e9  # every byte is read once and written once
-        buffers.clear()
-        torch.cuda.empty_cache()
-        report.add_perf("perf-memory-bandwidth", index, gbps, "GB/s")
-        copy = f"{size >> 20} MiB device-to-device copy (read + write)"
-        return "pass", f"{gbps:.0f} GB/s: {copy}, median of 10 runs"
-
-
-def _median_time(torch, index, fn, warmup=3, runs=10):
-    """Median seconds of ``fn`` on the GPU, timed with CUDA events after ``warmup`` calls."""
-    times = []
-    with torch.cuda.device(index):
-        for _ in range(warmup):
-            fn()
-        torch.cuda.synchronize(index)
-        for _ in range(runs):
-            start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end) / 1000.0)
-    return sorted(times)[len(times) // 2]
-
-
-def nccl_all_reduce(torch, report, count):
-    @report.check("nccl-all-reduce")
-    def check():
-        import torch.distributed as dist
-
-        if not dist.is_available() or not dist.is_nccl_available():
-            return "fail", "torch.distributed has no NCCL backend in this build"
-        tmp = OPTIONS.get("tmp") or "."
-        _nccl_worker(0, 1, os.path.join(tmp, "nccl-init-1"))
-        version = torch.cuda.nccl.version()  # a tuple in torch 2.x, an int in 1.x
-        version = ".".join(map(str, version)) if isinstance(version, tuple) else version
-        detail = f"one-process all_reduce on cuda:0 (NCCL {version})"
-        if count < 2:
-            return "pass", detail
-        error = _spawn_all_reduce(count, os.path.join(tmp, f"nccl-init-{count}"))
-        if error:
-            return "fail", f"{detail} passed; across {count} GPUs: {error}"
-        return "pass", f"{detail}; all_reduce across {count} GPUs (one process each)"
-
-
-def _nccl_worker(rank, world, init_file):
-    """all_reduce of (rank + 1) over ``world`` processes, one GPU each; raises on a wrong sum."""
-    import torch
-    import torch.distributed as dist
-
-    torch.cuda.set_device(rank)
-    # a timedelta without importing datetime (the script keeps to a short stdlib list)
-    timeout = type(dist.constants.default_pg_timeout)(seconds=120)
-    dist.init_process_group(
-        "nccl", init_method="file://" + init_file, rank=rank, world_size=world, timeout=timeout
-    )
-    try:
-        value = torch.full((1 << 16,), float(rank + 1), device=f"cuda:{rank}")
-        dist.all_reduce(value)
-        torch.cuda.synchronize(rank)
-        expected = world * (world + 1) / 2.0
-        if not bool((value == expected).all()):
-            got = float(value[0].item())
-            raise RuntimeError(f"all_reduce on rank {rank} gave {got}, expected {expected}")
-    finally:
-        dist.destroy_process_group()
-
-
-def _spawn_all_reduce(count, init_file, limit=180.0):
-    """One spawned process per GPU; the error, or None. Stuck workers are killed at ``limit``."""
-    import torch.multiprocessing as mp
-
-    context = mp.start_processes(
-        _nccl_worker, args=(count, init_file), nprocs=count, join=False, start_method="spawn"
-    )
-    deadline = time.monotonic() + limit
-    try:
-        while not context.join(timeout=max(1.0, deadline - time.monotonic())):
-            if time.monotonic() > deadline:
-                for process in context.processes:
-                    if process.is_alive():
-                        process.kill()
-                return f"did not finish within {limit:.0f}s (killed)"
-    except Exception as exc:
-        return _error(exc)
-    return None
-
-
 def run_checks(quick):
     report = Report()
     report.facts.update(python=platform.python_version(), prefix=sys.prefix)
@@ -364,10 +153,13 @@ def run_checks(quick):
     devices = report.facts["devices"]
     if not quick:
         torch_compile(torch, report, on_gpu=bool(devices))
-    for device in devices:
-        gpu_checks(torch, report, device["index"], quick)
-    if devices and not quick:
-        nccl_all_reduce(torch, report, len(devices))
+    if devices:
+        import verify_gpu
+
+        for device in devices:
+            verify_gpu.gpu_checks(torch, report, device["index"], quick)
+        if not quick:
+            verify_gpu.nccl_all_reduce(torch, report, len(devices), OPTIONS.get("tmp"))
     return report
 
 
@@ -388,6 +180,7 @@ def main():
     try:
         report = run_checks(bool(OPTIONS.get("quick")))
         result = {"facts": report.facts, "checks": report.checks, "perf": report.perf}
+        result["allocator"] = report.allocator
     except BaseException:
         result = {"error": traceback.format_exc(limit=4)}
     result["seconds"] = round(time.perf_counter() - start, 4)
