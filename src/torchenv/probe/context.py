@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,8 @@ class ProbeContext:
     nvml: Callable[[], NvmlReading] | None = None
     # cuDriverGetVersion through libcuda.so.1 (raises OSError when it cannot be loaded)
     libcuda: Callable[[], int] | None = None
+    # the environment torchenv itself runs from: never a target unless named (probe/target.py)
+    own_prefix: Path | None = None
 
     @classmethod
     def for_host(cls) -> ProbeContext:
@@ -66,6 +69,7 @@ class ProbeContext:
             tool_timeout=timeout,
             nvml=read_nvml if use_driver_api else None,
             libcuda=read_libcuda_version if use_driver_api else None,
+            own_prefix=Path(sys.prefix),
         )
 
     def path(self, absolute: str) -> Path:
@@ -85,6 +89,15 @@ class ProbeContext:
 
     def which(self, name: str) -> str | None:
         return shutil.which(name, path=self.env.get("PATH", os.defpath))
+
+    def which_all(self, name: str) -> list[str]:
+        """Every executable ``name`` on PATH, in PATH order, each once."""
+        found: list[str] = []
+        for folder in self.env.get("PATH", os.defpath).split(os.pathsep):
+            hit = shutil.which(name, path=folder or ".")
+            if hit is not None and hit not in found:
+                found.append(hit)
+        return found
 
     def run_cached(self, argv: list[str], key_file: str) -> tuple[str | None, str | None]:
         """(stdout, None) of a tool whose output depends only on ``key_file`` (``nvcc

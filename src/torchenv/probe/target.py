@@ -1,7 +1,9 @@
 """Which environment a command looks at, and why that one (design.md, "command-line surface").
 
 ``--prefix`` or ``--python`` when given; else the active environment (``VIRTUAL_ENV``, then
-``CONDA_PREFIX``); else the ``python3``/``python`` found on PATH.
+``CONDA_PREFIX``); else the ``python3``/``python`` found on PATH. The environment torchenv runs
+from is passed over unless named: installed in a venv of its own (as the README says) with that
+venv's bin on PATH, its python would otherwise be the first one found.
 """
 
 from __future__ import annotations
@@ -75,20 +77,50 @@ def choose_target(ctx: ProbeContext, python: str | None, prefix: str | None) -> 
             )
         _check_executable(exe)
         return TargetChoice(None, str(exe.absolute()), "--python")
+    passed_over: Path | None = None
     for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
         value = ctx.env.get(var)
         if value and Path(value).is_dir():
             root = Path(value).absolute()
+            if _is_own(ctx, root):
+                passed_over = root
+                continue
             return TargetChoice(root, python_in_prefix(root), f"${var}")
     for name in ("python3", "python"):
-        found = ctx.which(name)
-        if found:
-            return TargetChoice(None, found, f"{name} on PATH")
+        for found in ctx.which_all(name):
+            # bin/python3 of a venv or conda prefix; the link is not followed (a venv's python
+            # links to the interpreter it was made from)
+            if _is_own(ctx, Path(found).parent.parent):
+                passed_over = Path(found).parent.parent
+                continue
+            why = f"{name} on PATH"
+            if passed_over is not None:
+                why += f", passing over torchenv's own environment {passed_over}"
+            return TargetChoice(None, found, why)
+    if passed_over is not None:
+        raise UsageError(
+            "only-own-environment",
+            f"The only Python environment found is torchenv's own ({passed_over}), which it "
+            "does not take as a target unless named.",
+            "Activate the environment to look at, or pass --prefix DIR or --python PATH "
+            f"(--prefix {passed_over} looks at torchenv's own).",
+        )
     raise UsageError(
         "no-python-found",
         "No active environment and no python3 on PATH.",
         "Activate an environment, or pass --prefix DIR or --python PATH.",
     )
+
+
+def _is_own(ctx: ProbeContext, prefix: Path) -> bool:
+    """Whether ``prefix`` is the environment torchenv runs from (the same directory, however
+    it is spelled)."""
+    if ctx.own_prefix is None:
+        return False
+    try:
+        return os.path.samefile(prefix, ctx.own_prefix)
+    except OSError:
+        return False
 
 
 def _check_executable(exe: Path) -> None:

@@ -18,7 +18,7 @@ from torchenv.models import (
     Target,
 )
 from torchenv.models.archs import describe
-from torchenv.report.segments import Emit, Segment
+from torchenv.report.segments import Emit, Segment, emit_target
 
 __all__ = ["Emit", "Segment", "render_doctor", "render_inspect", "render_rules"]
 
@@ -36,12 +36,7 @@ def _notes(notes: tuple[ProbeNote, ...]) -> str:
 
 
 def _target_line(emit: Emit, target: Target) -> None:
-    emit(
-        [
-            ("Environment", "bold"),
-            (f" {target.prefix} ({target.kind}, chosen by {target.selected_by})", None),
-        ]
-    )
+    emit_target(emit, target)
 
 
 def _plain(emit: Emit, text: str) -> None:

@@ -4,7 +4,7 @@ SKIP dim) with its time, then throughput against the published peak, then the ve
 from __future__ import annotations
 
 from torchenv.models.verify import AllocatorState, CheckStatus, VerifyCheck, VerifyReport
-from torchenv.report.segments import Emit, Segment
+from torchenv.report.segments import Emit, Segment, emit_target
 
 STATUS = {
     CheckStatus.PASS: ("PASS", "bold green"),
@@ -19,7 +19,7 @@ def _label(check: VerifyCheck) -> str:
 
 def render_verify(emit: Emit, report: VerifyReport) -> None:
     t = report.target
-    emit([("Environment", "bold"), (f" {t.prefix} ({t.kind}, chosen by {t.selected_by})", None)])
+    emit_target(emit, t)
     build = f"torch {report.torch}" if report.torch else "torch not importable"
     if report.torch:
         build += f", CUDA {report.cuda}" if report.cuda else ", no CUDA"

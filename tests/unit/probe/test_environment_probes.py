@@ -282,6 +282,46 @@ def test_prefix_that_is_a_file(tmp_path: Path) -> None:
         choose_target(ctx, None, str(tmp_path / "file"))
 
 
+def executable(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    path.chmod(0o755)
+    return path
+
+
+def test_torchenvs_own_venv_on_path_is_passed_over(tmp_path: Path) -> None:
+    """torchenv in a venv of its own, that venv's bin first on PATH, nothing activated: the
+    next python3 on PATH is the target, and the choice says what it passed over."""
+    own = make_venv(tmp_path, "torchenv-venv")
+    executable(own.prefix / "bin/python3")
+    other = executable(tmp_path / "usr/bin/python3")
+    path = f"{own.prefix / 'bin'}:{other.parent}"
+    ctx, _ = probe_context(tmp_path, env={"PATH": path})
+    ctx.own_prefix = own.prefix
+    choice = choose_target(ctx, None, None)
+    assert choice.python == str(other)
+    assert choice.selected_by == (
+        f"python3 on PATH, passing over torchenv's own environment {own.prefix}"
+    )
+    # activated, it is passed over too; named, it is taken
+    ctx.env = {"PATH": path, "VIRTUAL_ENV": str(own.prefix)}
+    assert choose_target(ctx, None, None).python == str(other)
+    assert choose_target(ctx, None, str(own.prefix)).prefix == own.prefix
+    assert choose_target(ctx, str(own.prefix / "bin/python3"), None).selected_by == "--python"
+
+
+def test_torchenvs_own_venv_spelled_another_way_is_still_its_own(tmp_path: Path) -> None:
+    own = make_venv(tmp_path, "own")
+    executable(own.prefix / "bin/python3")
+    (tmp_path / "link").symlink_to(own.prefix)
+    ctx, _ = probe_context(tmp_path, env={"PATH": str(tmp_path / "link/bin")})
+    ctx.own_prefix = own.prefix
+    with pytest.raises(UsageError) as info:
+        choose_target(ctx, None, None)
+    assert info.value.reference == "only-own-environment"
+    assert "torchenv's own" in info.value.message and "--prefix DIR" in (info.value.hint or "")
+
+
 def test_no_python_anywhere(tmp_path: Path) -> None:
     ctx, _ = probe_context(tmp_path)
     with pytest.raises(UsageError, match="No active environment"):
