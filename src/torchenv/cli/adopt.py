@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ Emit = Callable[[list[tuple[str, str | None]]], None]
 LOCK_FAILED = "locking failed: "  # how commands.adopt notes a lock that could not be made
 
 
-@click.command()
+@click.command(epilog=examples("adopt"))
 @click.option(
     "--prefix",
     required=True,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode
 
 
@@ -20,7 +21,7 @@ def _no_stack(ctx: click.Context, exc: object) -> None:
     ctx.exit(ExitCode.NO_STACK)
 
 
-@click.command()
+@click.command(epilog=examples("lock"))
 @click.argument("spec", required=False, metavar="[SPEC]")
 @click.option(
     "--check",
@@ -77,7 +78,7 @@ def lock(ctx: click.Context, spec: str | None, check: bool, verbose: bool, as_js
     emit([("next: ", "dim"), ("torchenv create", None)])
 
 
-@click.command()
+@click.command(epilog=examples("create"))
 @click.argument("spec", required=False, metavar="[SPEC]")
 @click.option(
     "--backend",

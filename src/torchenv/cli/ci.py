@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 
 
-@click.command()
+@click.command(epilog=examples("ci"))
 @click.argument("spec", required=False, metavar="[SPEC]")
 @click.option(
     "--to", "to", type=click.Choice(["github", "gitlab"]), required=True, help="The CI system."

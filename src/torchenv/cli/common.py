@@ -31,6 +31,20 @@ class Seconds(click.FloatRange):
         return number
 
 
+class FilePath(click.Path):
+    """click.Path for a file, refusing a NUL byte itself: click's own check calls os.stat,
+    which raises ValueError (not OSError) for one, and that reached the user as an internal
+    error."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(dir_okay=False, **kwargs)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if "\0" in str(value):
+            self.fail(f"{value!r} holds a NUL byte; no file can have that name.", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def printer() -> Callable[[list[tuple[str, str | None]]], None]:
     """Prints one line of (text, style) segments: with rich colours on a terminal, plain when
     stdout is piped or NO_COLOR is set (and then rich is not imported at all). Names, paths and
@@ -115,7 +129,7 @@ def plan_target_options(func: F) -> F:
             "machine_files",
             multiple=True,
             metavar="MACHINE.json",
-            type=click.Path(dir_okay=False),
+            type=FilePath(),
             help="`torchenv inspect --json` of a target machine (repeat for a fleet).",
         ),
         click.option(

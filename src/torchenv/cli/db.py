@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 from torchenv.models.indexes import PYPI_INDEX, PYTORCH_INDEX
 
 if TYPE_CHECKING:
@@ -17,12 +18,12 @@ if TYPE_CHECKING:
 Line = Callable[[list[tuple[str, str | None]]], None]
 
 
-@click.group()
+@click.group(epilog=examples("db"))
 def db() -> None:
     """Maintain the knowledge base (torch releases, variants, drivers)."""
 
 
-@db.command()
+@db.command(epilog=examples("db update"))
 @click.option(
     "--pypi-index",
     default=PYPI_INDEX,
@@ -60,7 +61,7 @@ def db() -> None:
 )
 @click.option(
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=common.FilePath(path_type=Path),
     metavar="FILE",
     help="Write the result to FILE instead of the user data directory.",
 )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode
 
 
-@click.command()
+@click.command(epilog=examples("diff"))
 @click.argument("a", metavar="A")
 @click.argument("b", metavar="B")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.diff/1).")

@@ -8,13 +8,14 @@ from pathlib import Path
 import click
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 
 # backends/export.py FORMATS, spelled here so that `torchenv --help` does not import the backends
 # (a unit test holds the two equal)
 FORMATS = ("requirements.txt", "environment.yml", "pixi.toml")
 
 
-@click.command()
+@click.command(epilog=examples("export"))
 @click.argument("lock_file", required=False, metavar="[LOCK]")
 @click.option("--format", "fmt", required=True, type=click.Choice(FORMATS), help="What to write.")
 @click.option("--prefix", metavar="DIR", help="Export the lock this environment was made from.")

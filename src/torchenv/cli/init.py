@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 import click
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode
 
 if TYPE_CHECKING:
     from torchenv.models.plan import Stack
 
 
-@click.command()
+@click.command(epilog=examples("init"))
 @common.plan_target_options
 @click.option(
     "--installer",

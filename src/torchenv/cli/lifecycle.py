@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 
 if TYPE_CHECKING:
     from torchenv.models.diff import DiffReport
@@ -38,7 +39,7 @@ def _ask(question: str, yes: bool) -> bool:
     return click.confirm(question, default=False, err=True)
 
 
-@click.command()
+@click.command(epilog=examples("upgrade"))
 @click.argument("spec", required=False, metavar="[SPEC]")
 @click.option("--prefix", metavar="DIR", help=PREFIX_HELP)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before switching.")
@@ -140,7 +141,7 @@ def _render_upgrade(emit: Emit, report: UpgradeReport) -> None:
         emit([(f"  note: {note}", "dim")])
 
 
-@click.command()
+@click.command(epilog=examples("rollback"))
 @click.option("--prefix", metavar="DIR", help=PREFIX_HELP)
 @click.option(
     "--to", "to", type=click.IntRange(1), metavar="N", help="The generation to make live."
@@ -185,7 +186,7 @@ def rollback(prefix: str | None, to: int | None, yes: bool, as_json: bool) -> No
         emit([(f"  note: {note}", "dim")])
 
 
-@click.command()
+@click.command(epilog=examples("history"))
 @click.option("--prefix", metavar="DIR", help=PREFIX_HELP)
 @click.option(
     "--keep",

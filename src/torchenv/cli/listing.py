@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 
 
-@click.command("list")
+@click.command("list", epilog=examples("list"))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.list/1).")
 def list_environments(as_json: bool) -> None:
     """Every environment torchenv made: prefix, live generation, torch, variant, Python,

@@ -6,6 +6,7 @@ import click
 from click.core import ParameterSource
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode
 from torchenv.models.indexes import PYPI_INDEX, PYTORCH_INDEX
 
@@ -13,7 +14,7 @@ from torchenv.models.indexes import PYPI_INDEX, PYTORCH_INDEX
 _CHECK_ONLY = ("versions", "minors", "pypi_index", "pytorch_index")
 
 
-@click.command()
+@click.command(epilog=examples("matrix"))
 @click.option(
     "--torch",
     "torch_spec",

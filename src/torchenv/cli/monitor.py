@@ -8,14 +8,15 @@ import sys
 import click
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 
 
-@click.group()
+@click.group(epilog=examples("monitor"))
 def monitor() -> None:
     """Watch the GPUs: a Prometheus exporter, its alert rules and a Grafana dashboard."""
 
 
-@monitor.command()
+@monitor.command(epilog=examples("monitor serve"))
 @click.option(
     "--listen",
     default="127.0.0.1",
@@ -77,11 +78,11 @@ def serve(listen: str, port: int, interval: float, once: bool) -> None:
     )
 
 
-@monitor.command()
+@monitor.command(epilog=examples("monitor rules"))
 @click.option(
     "--job", default="torchenv", show_default=True, help="Prometheus job of the exporter."
 )
-@click.option("--out", metavar="FILE", type=click.Path(dir_okay=False), help="Write to FILE.")
+@click.option("--out", metavar="FILE", type=common.FilePath(), help="Write to FILE.")
 def rules(job: str, out: str | None) -> None:
     """Prometheus alerting rules for the exporter's metrics: GPU lost, ECC errors, thermal or
     power throttling, memory nearly full, collection failing, exporter down."""
@@ -90,11 +91,11 @@ def rules(job: str, out: str | None) -> None:
     _emit(rules_text(job), out, "the alerting rules")
 
 
-@monitor.command()
+@monitor.command(epilog=examples("monitor dashboard"))
 @click.option(
     "--job", default="torchenv", show_default=True, help="Prometheus job of the exporter."
 )
-@click.option("--out", metavar="FILE", type=click.Path(dir_okay=False), help="Write to FILE.")
+@click.option("--out", metavar="FILE", type=common.FilePath(), help="Write to FILE.")
 def dashboard(job: str, out: str | None) -> None:
     """A Grafana dashboard of the exporter's metrics: per-GPU panels, per-process memory with
     its environment, throttling, temperature, and the published bf16 peak verify compares with."""

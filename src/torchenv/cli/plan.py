@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode
 
 
-@click.command()
+@click.command(epilog=examples("plan"))
 @common.plan_target_options
 @click.option(
     "--installer",

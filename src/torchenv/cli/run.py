@@ -5,11 +5,13 @@ from __future__ import annotations
 import click
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 
 
 @click.command(
     context_settings={"allow_interspersed_args": False},
     short_help="Run a command in an environment, as if it were activated.",
+    epilog=examples("run"),
 )
 @common.target_options
 @click.option(

@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 
 
-@click.command()
+@click.command(epilog=examples("image"))
 @click.argument("spec", required=False, metavar="[SPEC]")
 @click.option(
     "--jupyter/--no-jupyter",
@@ -94,7 +95,7 @@ def image(
         emit([("next: ", "dim"), (f"docker build -t {report.image} {report.out}", None)])
 
 
-@click.command()
+@click.command(epilog=examples("deploy"))
 @click.argument("spec", required=False, metavar="[SPEC]")
 @click.option(
     "--to",

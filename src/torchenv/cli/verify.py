@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from torchenv.cli import common
+from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode, TorchenvError
 
 
-@click.command()
+@click.command(epilog=examples("verify"))
 @common.target_options
 @click.option(
     "--quick",
@@ -26,7 +27,7 @@ from torchenv.errors import ExitCode, TorchenvError
 @click.option(
     "--junit",
     metavar="FILE",
-    type=click.Path(dir_okay=False),
+    type=common.FilePath(),
     help="Also write the checks as JUnit XML to FILE, for a CI system's test report.",
 )
 @click.option(

@@ -211,6 +211,12 @@ def write_output(
             f"Cannot write {what} {os.fspath(path)}: {describe(exc)}.",
             "Choose a location you can write to.",
         ) from None
+    except ValueError:  # a NUL byte in the path: no file can have that name
+        raise UsageError(
+            "output-bad-path",
+            f"Cannot write {what} {os.fspath(path)!r}: a path cannot hold a NUL byte.",
+            "Choose another path.",
+        ) from None
 
 
 def private_dir(path: str | os.PathLike[str]) -> Path:

@@ -1,0 +1,83 @@
+"""`torchenv doctor`: findings with their evidence and fixes."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from torchenv.cli import common
+from torchenv.cli.common import printer, progress, target_options
+from torchenv.cli.examples import examples
+from torchenv.errors import ExitCode
+from torchenv.models import Severity
+
+
+@click.command(epilog=examples("doctor"))
+@target_options
+@click.option(
+    "--deep", is_flag=True, help="Also import torch in the environment and run a CUDA op."
+)
+@click.option(
+    "--deep-timeout",
+    type=common.Seconds(),
+    default=180.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the --deep check may take.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.doctor/1)."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning"]),
+    default="error",
+    show_default=True,
+    help="Exit with 1 when a finding reaches this severity.",
+)
+@click.option("--list-rules", is_flag=True, help="Print the rule catalog and exit.")
+@click.pass_context
+def doctor(
+    ctx: click.Context,
+    python: str | None,
+    prefix: str | None,
+    deep: bool,
+    deep_timeout: float,
+    as_json: bool,
+    fail_on: str,
+    list_rules: bool,
+) -> None:
+    """Diagnose an environment: each finding with its evidence and the commands that fix it."""
+    from torchenv.commands.doctor import rule_catalog, run_doctor  # noqa: PLC0415
+
+    if list_rules:
+        catalog = rule_catalog()
+        if as_json:
+            from torchenv.report.render_json import render_json  # noqa: PLC0415
+
+            sys.stdout.write(render_json(catalog))
+        else:
+            from torchenv.report.render_text import render_rules  # noqa: PLC0415
+
+            render_rules(printer(), catalog)
+        return
+    report = run_doctor(
+        common.context(),
+        python,
+        prefix,
+        deep=deep,
+        deep_timeout=deep_timeout,
+        fail_on=Severity(fail_on),
+        progress=progress,
+    )
+    if as_json:
+        from torchenv.report.render_json import render_json  # noqa: PLC0415
+
+        sys.stdout.write(render_json(report))
+    else:
+        from torchenv.report.render_text import render_doctor  # noqa: PLC0415
+
+        render_doctor(printer(), report)
+    if report.summary.failed:
+        ctx.exit(ExitCode.FINDINGS)
