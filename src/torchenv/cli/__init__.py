@@ -69,6 +69,25 @@ def app(ctx: click.Context, debug: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    finally:
+        _warn_about_knowledge()
+
+
+def _warn_about_knowledge() -> None:
+    """A corrupt copy of `db update`'s data loses to the packaged data; say so, once."""
+    from torchenv.commands import knowledge_warnings  # noqa: PLC0415
+
+    for path, why in knowledge_warnings():
+        common.error_line(
+            f"torchenv: warning: the updated knowledge file {path} was not used ({why}); "
+            "the data packaged with torchenv was used instead"
+        )
+        common.error_line("  hint: run `torchenv db update` to write it again, or delete it")
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     for stream in (sys.stdout, sys.stderr):

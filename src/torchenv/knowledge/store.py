@@ -120,18 +120,53 @@ def packaged_retrieved(name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+# updated copies that exist but cannot be used, by path: reported once per process (the CLI
+# prints them at the end of the command through commands.knowledge_warnings)
+_UNUSABLE: dict[str, str] = {}
+_REPORTED: set[str] = set()
+
+
+def take_unusable_user_data() -> list[tuple[str, str]]:
+    """(path, why) of each updated knowledge file that was found but could not be used since
+    the last call."""
+    taken = list(_UNUSABLE.items())
+    _UNUSABLE.clear()
+    _REPORTED.update(path for path, _ in taken)
+    return taken
+
+
+def _unusable(path: Path, why: str) -> None:
+    if str(path) not in _REPORTED:
+        _UNUSABLE.setdefault(str(path), why)
+
+
 def _load_user(name: str) -> dict[str, Any] | None:
     """The updated copy of ``name``, or None when there is none, it cannot be used, or it was
-    retrieved before the packaged file (ISO dates compare as strings)."""
+    retrieved before the packaged file (ISO dates compare as strings). A copy that is there but
+    cannot be used is noted for a warning; an older one is not (the packaged data is newer after
+    an upgrade of torchenv, by design)."""
+    path = user_data_dir() / name
     try:
-        data = load_json(files.read_bytes(user_data_dir() / name, USER_DATA_LIMIT))
-    except (OSError, ValueError):
+        data = load_json(files.read_bytes(path, USER_DATA_LIMIT))
+    except FileNotFoundError:
         return None
-    if not (isinstance(data, dict) and data.get("schema") == SCHEMAS[name] and _SHAPES[name](data)):
+    except OSError as exc:
+        _unusable(path, f"it cannot be read: {files.describe(exc)}")
+        return None
+    except ValueError:
+        _unusable(path, "it is not valid JSON")
+        return None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMAS[name]:
+        found = data.get("schema") if isinstance(data, dict) else None
+        _unusable(path, f"its schema is {found!r}, not {SCHEMAS[name]!r}")
+        return None
+    if not _SHAPES[name](data):
+        _unusable(path, "its records do not have the expected fields")
         return None
     retrieved = data.get("retrieved")
     if not (isinstance(retrieved, str) and _DATE.fullmatch(retrieved)):
-        return None  # undated: it cannot be shown to be newer than the packaged file
+        _unusable(path, "it has no retrieval date, so it cannot be shown to be newer")
+        return None
     return data if retrieved >= packaged_retrieved(name) else None
 
 

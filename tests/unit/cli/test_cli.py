@@ -141,3 +141,23 @@ def test_bad_timeouts_are_usage_errors(
     assert code == 2 and "TORCHENV_TOOL_TIMEOUT='inf'" in err
     monkeypatch.delenv("TORCHENV_TOOL_TIMEOUT")
     assert run(capsys, "doctor", "--deep", "--deep-timeout", "0")[0] == 2
+
+
+def test_a_corrupt_updated_knowledge_file_is_named_once_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from torchenv.knowledge.store import load_knowledge, take_unusable_user_data
+
+    monkeypatch.setenv("TORCHENV_DATA_DIR", str(tmp_path))
+    (tmp_path / "torch.json").write_text('{"schema": "torchenv.knowledge.torch/1", "rel')
+    load_knowledge.cache_clear()
+    take_unusable_user_data()
+    try:
+        code = cli.main(["plan", "--gpu", "H100", "--driver", "580.65", "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0 and json.loads(out)["schema"] == "torchenv.plan/1"  # JSON unchanged
+        assert err.count("warning: the updated knowledge file") == 1
+        assert f"{tmp_path / 'torch.json'} was not used (it is not valid JSON)" in err
+        assert "hint: run `torchenv db update` to write it again, or delete it" in err
+    finally:
+        load_knowledge.cache_clear()

@@ -17,6 +17,7 @@ from torchenv.knowledge.store import (
     load_sources,
     packaged_retrieved,
     source_ids,
+    take_unusable_user_data,
 )
 from torchenv.models.archs import parse_arch
 from torchenv.models.compat import driver_at_least, driver_key
@@ -216,8 +217,10 @@ def test_source_ids() -> None:
 def user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("TORCHENV_DATA_DIR", str(tmp_path))
     load_knowledge.cache_clear()
+    take_unusable_user_data()
     yield tmp_path
     load_knowledge.cache_clear()
+    take_unusable_user_data()
 
 
 def packaged(name: str) -> dict[str, Any]:
@@ -276,6 +279,9 @@ def test_broken_records_fall_back_to_the_packaged_file(
     assert kb.describe_origin() == "packaged data retrieved 2026-11-23"
     assert kb.torch_releases()[-1].version == "2.15.0"
     assert kb.driver_requirement("13.0") is not None and kb.gpu_models()
+    assert take_unusable_user_data() == [
+        (str(user_dir / name), "its records do not have the expected fields")
+    ]
 
 
 def test_unreadable_or_foreign_copies_fall_back(user_dir: Path) -> None:
@@ -283,6 +289,35 @@ def test_unreadable_or_foreign_copies_fall_back(user_dir: Path) -> None:
     (user_dir / "gpus.json").write_text(json.dumps({"schema": "other/1", "gpus": []}), "utf-8")
     kb = load_knowledge()
     assert kb.describe_origin().startswith("packaged") and len(kb.gpu_models()) > 30
+    assert dict(take_unusable_user_data()) == {
+        str(user_dir / "torch.json"): "it is not valid JSON",
+        str(user_dir / "gpus.json"): ("its schema is 'other/1', not 'torchenv.knowledge.gpus/1'"),
+    }
+    # once per process: the next load of the same files says nothing more
+    load_knowledge.cache_clear()
+    load_knowledge()
+    assert take_unusable_user_data() == []
+
+
+def test_missing_or_older_copies_are_not_worth_a_warning(user_dir: Path) -> None:
+    older = packaged("gpus.json")
+    older["retrieved"] = "2020-01-01"  # packaged data newer: torchenv was upgraded since
+    (user_dir / "gpus.json").write_text(json.dumps(older), "utf-8")
+    load_knowledge()
+    assert take_unusable_user_data() == []
+
+
+def test_a_copy_that_cannot_be_read_or_has_no_date_is_named(user_dir: Path) -> None:
+    (user_dir / "torch.json").mkdir()
+    undated = packaged("gpus.json")
+    del undated["retrieved"]
+    (user_dir / "gpus.json").write_text(json.dumps(undated), "utf-8")
+    load_knowledge()
+    reasons = dict(take_unusable_user_data())
+    assert reasons[str(user_dir / "torch.json")].startswith("it cannot be read: ")
+    assert reasons[str(user_dir / "gpus.json")] == (
+        "it has no retrieval date, so it cannot be shown to be newer"
+    )
 
 
 # --- a user copy only wins when it is not older than the packaged file ----------------------
