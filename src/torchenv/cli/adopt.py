@@ -77,18 +77,19 @@ def adopt(
         origin += ["--find-links", link]
     if pytorch_index is not None:
         origin += ["--pytorch-index", pytorch_index]
-    report = run_adopt(
-        common.context(),
-        prefix,
-        Path.cwd(),
-        out=out,
-        force=force,
-        find_links=find_links,
-        pytorch_index=pytorch_index,
-        origin=shlex.join(origin),
-        progress=common.progress,
-        verbose=verbose,
-    )
+    with common.steps(quiet=as_json, live=not verbose) as progress:
+        report = run_adopt(
+            common.context(),
+            prefix,
+            Path.cwd(),
+            out=out,
+            force=force,
+            find_links=find_links,
+            pytorch_index=pytorch_index,
+            origin=shlex.join(origin),
+            progress=progress,
+            verbose=verbose,
+        )
     if as_json:
         common.write_json(report)
     else:

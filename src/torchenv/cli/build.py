@@ -56,7 +56,8 @@ def lock(ctx: click.Context, spec: str | None, check: bool, verbose: bool, as_js
             render_lock_check(common.printer(), checked)
         ctx.exit(0 if checked.fresh else 1)
     try:
-        report = run_lock(probe, spec, Path.cwd(), progress=common.progress, verbose=verbose)
+        with common.steps(quiet=as_json, live=not verbose) as progress:
+            report = run_lock(probe, spec, Path.cwd(), progress=progress, verbose=verbose)
     except NoStackError as exc:
         _no_stack(ctx, exc)
         return
@@ -114,17 +115,18 @@ def create(
     move it into place. An interrupted create leaves no environment behind."""
     from torchenv.commands.create import run_create  # noqa: PLC0415
 
-    report = run_create(
-        common.context(),
-        spec,
-        Path.cwd(),
-        backend=backend,
-        prefix=prefix,
-        force=force,
-        verbose=verbose,
-        check=not skip_verify,
-        progress=common.progress,
-    )
+    with common.steps(quiet=as_json, live=not verbose) as progress:
+        report = run_create(
+            common.context(),
+            spec,
+            Path.cwd(),
+            backend=backend,
+            prefix=prefix,
+            force=force,
+            verbose=verbose,
+            check=not skip_verify,
+            progress=progress,
+        )
     if as_json:
         common.write_json(report)
         return

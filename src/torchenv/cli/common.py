@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
@@ -69,6 +70,30 @@ def printer() -> Callable[[list[tuple[str, str | None]]], None]:
 
 def progress(message: str) -> None:
     error_line(f"torchenv: {message}")
+
+
+def _quiet(message: str) -> None:
+    del message
+
+
+@contextlib.contextmanager
+def steps(*, quiet: bool = False, live: bool = True) -> Iterator[Callable[[str], None]]:
+    """The ``progress`` callback of a long command: nothing when ``quiet`` (--json: stdout is
+    the document, and scripts read stderr for errors only); on a terminal, unless ``live`` is
+    off (--verbose streams the tool's own output, a question is asked mid-way) or NO_COLOR or
+    TERM=dumb say otherwise, a spinner with the step's elapsed time and a line per finished
+    step; else one plain line per step."""
+    if quiet:
+        yield _quiet
+        return
+    plain = os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb"
+    if not live or plain or not sys.stderr.isatty():
+        yield progress
+        return
+    from torchenv.cli.live import LiveSteps  # noqa: PLC0415  (rich, on a terminal only)
+
+    with LiveSteps() as display:
+        yield display
 
 
 def error_line(text: str) -> None:

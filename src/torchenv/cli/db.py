@@ -86,16 +86,17 @@ def update(
     reported, and the variants already known are kept)."""
     from torchenv.commands.db_update import run_db_update  # noqa: PLC0415
 
-    result = run_db_update(
-        pypi_index=pypi_index,
-        pytorch_index=pytorch_index,
-        full=full,
-        versions=versions or None,
-        archs=archs,
-        progress=common.progress,
-        from_scratch=from_scratch,
-        output=output,
-    )
+    with common.steps(quiet=as_json) as progress:
+        result = run_db_update(
+            pypi_index=pypi_index,
+            pytorch_index=pytorch_index,
+            full=full,
+            versions=versions or None,
+            archs=archs,
+            progress=progress,
+            from_scratch=from_scratch,
+            output=output,
+        )
     if as_json:
         common.write_json(result)
     else:

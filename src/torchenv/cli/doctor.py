@@ -7,7 +7,7 @@ import sys
 import click
 
 from torchenv.cli import common
-from torchenv.cli.common import printer, progress, target_options
+from torchenv.cli.common import printer, target_options
 from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode
 from torchenv.models import Severity
@@ -62,15 +62,16 @@ def doctor(
 
             render_rules(printer(), catalog)
         return
-    report = run_doctor(
-        common.context(),
-        python,
-        prefix,
-        deep=deep,
-        deep_timeout=deep_timeout,
-        fail_on=Severity(fail_on),
-        progress=progress,
-    )
+    with common.steps(quiet=as_json) as progress:
+        report = run_doctor(
+            common.context(),
+            python,
+            prefix,
+            deep=deep,
+            deep_timeout=deep_timeout,
+            fail_on=Severity(fail_on),
+            progress=progress,
+        )
     if as_json:
         from torchenv.report.render_json import render_json  # noqa: PLC0415
 

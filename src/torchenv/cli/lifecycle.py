@@ -90,18 +90,19 @@ def upgrade(
     from torchenv.commands.lock import NoStackError  # noqa: PLC0415
 
     try:
-        report = run_upgrade(
-            common.context(),
-            spec,
-            Path.cwd(),
-            prefix=prefix,
-            dry_run=dry_run,
-            confirm=confirm,
-            check=not skip_verify,
-            keep=keep,
-            verbose=verbose,
-            progress=common.progress,
-        )
+        with common.steps(quiet=as_json, live=not verbose and yes) as progress:
+            report = run_upgrade(
+                common.context(),
+                spec,
+                Path.cwd(),
+                prefix=prefix,
+                dry_run=dry_run,
+                confirm=confirm,
+                check=not skip_verify,
+                keep=keep,
+                verbose=verbose,
+                progress=progress,
+            )
     except NoStackError as exc:  # the plan's reasons, then exit 3, as lock does
         _no_stack(click.get_current_context(), exc)
         return

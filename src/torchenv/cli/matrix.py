@@ -115,13 +115,14 @@ def _check(
 ) -> None:
     from torchenv.commands.matrix_check import run_matrix_check  # noqa: PLC0415
 
-    report = run_matrix_check(
-        only=versions,
-        minors=minors,
-        pypi_index=pypi_index,
-        pytorch_index=pytorch_index,
-        progress=common.progress,
-    )
+    with common.steps(quiet=as_json) as progress:
+        report = run_matrix_check(
+            only=versions,
+            minors=minors,
+            pypi_index=pypi_index,
+            pytorch_index=pytorch_index,
+            progress=progress,
+        )
     if as_json:
         common.write_json(report)
     else:

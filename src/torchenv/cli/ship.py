@@ -64,22 +64,23 @@ def image(
     installs exactly the lock: non-root, tini, a verify HEALTHCHECK, labels with the lock."""
     from torchenv.commands.image import run_image  # noqa: PLC0415
 
-    report = run_image(
-        common.context(),
-        spec,
-        Path.cwd(),
-        out=out,
-        jupyter=jupyter,
-        ssh=ssh,
-        base_image=base_image,
-        image_name=image_name,
-        save=not no_save,
-        build=build,
-        builder=builder,
-        build_args=build_args,
-        verbose=verbose,
-        progress=common.progress,
-    )
+    with common.steps(quiet=as_json, live=not verbose) as progress:
+        report = run_image(
+            common.context(),
+            spec,
+            Path.cwd(),
+            out=out,
+            jupyter=jupyter,
+            ssh=ssh,
+            base_image=base_image,
+            image_name=image_name,
+            save=not no_save,
+            build=build,
+            builder=builder,
+            build_args=build_args,
+            verbose=verbose,
+            progress=progress,
+        )
     if as_json:
         common.write_json(report)
         return

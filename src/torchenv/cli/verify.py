@@ -51,9 +51,10 @@ def verify(
     from torchenv.commands.verify import run_verify  # noqa: PLC0415
 
     try:
-        report = run_verify(
-            common.context(), python, prefix, quick=quick, timeout=timeout, progress=common.progress
-        )
+        with common.steps(quiet=as_json) as progress:
+            report = run_verify(
+                common.context(), python, prefix, quick=quick, timeout=timeout, progress=progress
+            )
     except TorchenvError as exc:
         if junit is not None:  # CI publishes the report: it says why there are no checks
             from torchenv.commands.verify import write_junit_error  # noqa: PLC0415
