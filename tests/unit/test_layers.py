@@ -13,6 +13,7 @@ SRC = Path(__file__).parents[2] / "src" / "torchenv"
 ALLOWED = {
     "models": set(),
     "errors": set(),
+    "schemas": set(),  # the JSON Schemas of the --json documents: data, imports nothing
     "untrusted": {"errors"},
     "probe": {"models", "errors", "untrusted"},
     "knowledge": {"models", "errors", "untrusted"},
@@ -49,6 +50,7 @@ THIRD_PARTY = {
     "spec": {"packaging", "tomli", "tomli_w", "tomlkit"},
     "backends": {"packaging", "tomli", "tomli_w", "filelock", "uv", "rattler", "yaml"},
     "verify": set(),
+    "schemas": set(),
     "report": {"packaging", "rich", "prometheus_client"},
     "ship": {"yaml"},
     "commands": {"prometheus_client"},
