@@ -76,6 +76,8 @@ def _failure(python: str, what: str, result: RunResult, hint: str) -> ExternalEr
     return ExternalError("verify-script-failed", message, hint)
 
 
+PERF_UNITS = {"perf-matmul-bf16": "TFLOP/s", "perf-memory-bandwidth": "GB/s"}
+
 # the script's names for the allocator's figures (scripts/verify_gpu.py, ALLOCATOR_STATS)
 ALLOCATOR_FIGURES = (
     "allocated_bytes",
@@ -133,6 +135,9 @@ def parse_output(data: Any, seconds: float) -> ScriptOutput:
         ok = isinstance(entry, dict) and isinstance(entry.get("gpu"), int)
         if not ok or not isinstance(entry.get("value"), (int, float)):
             raise DecodeError(f"$.perf[{i}]: expected {{check, gpu, value, unit}}")
+        # what the script measures (scripts/verify_gpu.py), as the verify/1 schema lists it
+        if PERF_UNITS.get(entry.get("check")) != entry.get("unit"):
+            raise DecodeError(f"$.perf[{i}]: not a measurement the script makes")
     states = tuple(parse_allocator(e, f"$.allocator[{i}]") for i, e in enumerate(allocator))
     return ScriptOutput(facts, parsed, tuple(perf), seconds, states)
 

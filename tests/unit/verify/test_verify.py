@@ -174,9 +174,23 @@ def test_an_interpreter_that_cannot_start() -> None:
         {"facts": {}, "checks": "all fine"},
         {"facts": {}, "checks": [{"id": "matmul", "status": "great", "detail": "", "seconds": 1}]},
         {"facts": {}, "checks": [], "perf": [{"gpu": "zero", "value": 1}]},
+        {"facts": {}, "checks": [], "perf": [{"check": "x", "gpu": 0, "value": 1, "unit": "?"}]},
+        {
+            "facts": {},
+            "checks": [],
+            "perf": [{"check": "perf-matmul-bf16", "gpu": 0, "value": 1, "unit": "GB/s"}],
+        },
         {"error": "Traceback ...\nNameError: name 'x' is not defined"},
     ],
-    ids=["list", "checks-not-a-list", "unknown-status", "bad-perf", "script-error"],
+    ids=[
+        "list",
+        "checks-not-a-list",
+        "unknown-status",
+        "bad-perf",
+        "unknown-measurement",
+        "wrong-unit",
+        "script-error",
+    ],
 )
 def test_a_malformed_answer_is_an_external_error(payload: Any) -> None:
     with pytest.raises(ExternalError) as caught:
