@@ -37,6 +37,12 @@ from torchenv.models import Severity
     help="Exit with 1 when a finding reaches this severity.",
 )
 @click.option("--list-rules", is_flag=True, help="Print the rule catalog and exit.")
+@click.option(
+    "--explain",
+    metavar="RULE",
+    help="Print a rule's full entry (what it means, how it is detected, the fix for each "
+    "installer, the sources) and exit.",
+)
 @click.pass_context
 def doctor(
     ctx: click.Context,
@@ -47,10 +53,20 @@ def doctor(
     as_json: bool,
     fail_on: str,
     list_rules: bool,
+    explain: str | None,
 ) -> None:
     """Diagnose an environment: each finding with its evidence and the commands that fix it."""
-    from torchenv.commands.doctor import rule_catalog, run_doctor  # noqa: PLC0415
+    from torchenv.commands.doctor import explain_rule, rule_catalog, run_doctor  # noqa: PLC0415
 
+    if explain is not None:
+        if as_json:
+            raise click.UsageError("--explain prints text; --list-rules --json lists the rules.")
+        from torchenv.report.render_explain import render_explanation  # noqa: PLC0415
+
+        found = explain_rule(explain)  # a UsageError for an unknown id
+        if found.info is not None:
+            render_explanation(printer(), found.info, found.explanation)
+        return
     if list_rules:
         catalog = rule_catalog()
         if as_json:
@@ -58,9 +74,10 @@ def doctor(
 
             sys.stdout.write(render_json(catalog))
         else:
-            from torchenv.report.render_text import render_rules  # noqa: PLC0415
+            from torchenv.report.explain import rule_listing  # noqa: PLC0415
+            from torchenv.report.render_explain import render_rule_listing  # noqa: PLC0415
 
-            render_rules(printer(), catalog)
+            render_rule_listing(printer(), rule_listing())
         return
     with common.steps(quiet=as_json) as progress:
         report = run_doctor(

@@ -61,7 +61,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "doctor": (
         ("diagnose the active environment (or python3 on PATH)", "torchenv doctor"),
         ("another one, also importing torch in it", "torchenv doctor --prefix ~/envs/train --deep"),
-        ("fail a CI job on warnings too", "torchenv doctor --fail-on warning --json"),
+        (
+            "what a finding means and how to fix it with each installer",
+            "torchenv doctor --explain driver-too-old-for-build",
+        ),
     ),
     "export": (
         (

@@ -4,9 +4,11 @@ imports torch inside the environment)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from torchenv.commands.inspect import run_inspect
 from torchenv.commands.provenance import read_provenance
+from torchenv.errors import UsageError
 from torchenv.knowledge import load_knowledge
 from torchenv.models import DoctorReport, RuleCatalog, Severity, Summary
 from torchenv.models.reports import DOCTOR_SCHEMA
@@ -14,6 +16,9 @@ from torchenv.probe.context import ProbeContext
 from torchenv.probe.runtime import run_runtime_check
 from torchenv.report.outlook import outlook
 from torchenv.report.rules import REGISTRY, Facts, evaluate
+
+if TYPE_CHECKING:
+    from torchenv.report.explain import RuleLookup
 
 Progress = Callable[[str], None]
 
@@ -55,3 +60,18 @@ def run_doctor(
 
 def rule_catalog() -> RuleCatalog:
     return RuleCatalog("torchenv.doctor-rules/1", tuple(r.info for r in REGISTRY))
+
+
+def explain_rule(query: str) -> RuleLookup:
+    """``doctor --explain RULE``: the rule and its full entry; a UsageError naming the closest
+    rule ids when none has that id."""
+    from torchenv.report.explain import lookup_rule, unknown_rule_message  # noqa: PLC0415
+
+    found = lookup_rule(query)
+    if found.info is None:
+        raise UsageError(
+            "unknown-rule",
+            unknown_rule_message(found),
+            "`torchenv doctor --list-rules` lists every rule with its id.",
+        )
+    return found

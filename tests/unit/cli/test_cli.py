@@ -105,10 +105,34 @@ def test_internal_errors_hide_the_traceback_unless_debug(
 
 def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "doctor", "--list-rules")
-    assert code == 0 and "driver-too-old-for-build" in out and "(A3)" in out
+    line = next(row for row in out.splitlines() if "driver-too-old-for-build" in row)
+    assert code == 0 and line.split()[1:3] == ["error", "A3"]
     code, out, _ = run(capsys, "doctor", "--list-rules", "--json")
     doc = json.loads(out)
     assert doc["schema"] == "torchenv.doctor-rules/1" and len(doc["rules"]) >= 20
+
+
+def test_explain_prints_the_rules_entry(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "doctor", "--explain", "driver-too-old-for-build")
+    assert code == 0 and out.startswith("driver-too-old-for-build  error")
+    sections = ["What it means", "How torchenv detects it", "How to fix it", "Sources"]
+    assert [line for line in out.splitlines() if line in sections] == sections
+    assert "  uv:" in out and "  conda:" in out and "failure-catalog.md §4 A3" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--explain", "driver-to-old"], "did you mean driver-too-old-for-build?"),
+        (["--explain", "\x1b]0;x\x07"], "no rule"),
+        (["--explain", "A3", "--json"], "--explain prints text"),
+    ],
+)
+def test_explain_of_an_unknown_rule_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], args: list[str], words: str
+) -> None:
+    code, out, err = run(capsys, "doctor", *args)
+    assert code == 2 and out == "" and words in err and "\x07" not in err
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
