@@ -23,3 +23,4 @@ rm -rf .venvs/bench
   --torchenv .venvs/bench/bin/torchenv --json benchmarks/results/doctor.json "$@"
 .venvs/bench/bin/python benchmarks/bench_plan.py --torchenv .venvs/bench/bin/torchenv \
   --json benchmarks/results/plan.json
+.venvs/bench/bin/python benchmarks/bench_startup.py --torchenv .venvs/bench/bin/torchenv --json benchmarks/results/startup.json

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from torchenv.errors import UsageError
 from torchenv.knowledge import load_knowledge
 from torchenv.knowledge.gpus import gpu_name_cc, resolve_gpu
-from torchenv.models import Machine
 from torchenv.models.codec import DecodeError, from_data
 from torchenv.models.plan import PlanOptions, PlanReport, PlanTarget
 from torchenv.models.schemas import INSPECT_SCHEMA
@@ -19,6 +18,7 @@ from torchenv.untrusted import files
 from torchenv.untrusted.text import load_json, printable
 
 if TYPE_CHECKING:
+    from torchenv.models import Machine
     from torchenv.probe.context import ProbeContext
 from torchenv.plan.targets import (
     python_of_version,
@@ -102,6 +102,8 @@ def _target_from_file(path: Path, cc_of_name: Any) -> PlanTarget:
             "machine-file-schema", f"{path} is not an inspect document (schema: {found}).", expected
         )
     try:
+        from torchenv.models import Machine  # noqa: PLC0415  (--gpu plans need no Machine)
+
         machine = from_data(Machine, data.get("machine"))
     except DecodeError as exc:
         raise UsageError(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -56,7 +57,13 @@ def user_data_dir() -> Path:
     override = os.environ.get("TORCHENV_DATA_DIR")
     if override:
         return Path(override).expanduser()
-    import platformdirs  # noqa: PLC0415  (only when no override: keeps start-up light)
+    if sys.platform.startswith("linux"):
+        # what platformdirs answers on Linux (the XDG base directory spec: an absolute
+        # $XDG_DATA_HOME, else ~/.local/share), without its import on every start-up
+        xdg = os.environ.get("XDG_DATA_HOME", "").strip()
+        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+        return base / "torchenv" / "knowledge"
+    import platformdirs  # noqa: PLC0415  (macOS and Windows have their own places)
 
     return Path(platformdirs.user_data_dir("torchenv", appauthor=False)) / "knowledge"
 

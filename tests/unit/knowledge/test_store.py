@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from torchenv.knowledge.store import (
     packaged_retrieved,
     source_ids,
     take_unusable_user_data,
+    user_data_dir,
 )
 from torchenv.models.archs import parse_arch
 from torchenv.models.compat import driver_at_least, driver_key
@@ -366,3 +368,22 @@ def test_an_undated_user_copy_loses(user_dir: Path, retrieved: object) -> None:
     (user_dir / "gpus.json").write_text(json.dumps(gpus), "utf-8")
     assert len(load_knowledge().gpu_models()) > 1
     assert load_data("gpus.json")["_origin"] == "packaged"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the XDG rule is Linux's")
+@pytest.mark.parametrize("xdg", [None, "/srv/data", "relative/data", "  "])
+def test_user_data_dir_on_linux_is_where_platformdirs_puts_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, xdg: str | None
+) -> None:
+    import platformdirs
+
+    monkeypatch.delenv("TORCHENV_DATA_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if xdg is None:
+        monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_DATA_HOME", xdg)
+    expected = Path(platformdirs.user_data_dir("torchenv", appauthor=False)) / "knowledge"
+    if xdg == "relative/data":  # the XDG spec ignores a relative path; platformdirs takes it
+        expected = tmp_path / ".local/share/torchenv/knowledge"
+    assert user_data_dir() == expected
