@@ -799,6 +799,22 @@ def _(tmp_path: Path) -> list[Finding]:
     return diagnose(machine([orin], "540.4.0", host=host), probe(tmp_path, env))
 
 
+def test_a_thor_build_with_sm_110_is_not_sent_to_jetpack(tmp_path: Path) -> None:
+    """The aarch64 cu130 wheels carry sm_110: Jetson Thor's recommended build (catalog C3)."""
+    from torchenv.models import Host
+
+    env = make_venv(tmp_path)
+    arch = "sm_80 sm_90 sm_100 sm_110 sm_120 compute_120"
+    add_torch(env.site, "2.14.1+cu130", arch=arch, requires=[])
+    host = Host(os="linux", arch="aarch64", jetson=True, shm_bytes=8 << 30)
+    thor = Gpu(0, "Thor", None, "11.0")
+    ids = [f.id for f in diagnose(machine([thor], "580.65.06", host=host), probe(tmp_path, env))]
+    assert "jetson-needs-jetpack-build" not in ids and "gpu-arch-not-in-build" not in ids
+    orin = Gpu(0, "Orin", None, "8.7")
+    ids = [f.id for f in diagnose(machine([orin], "580.65.06", host=host), probe(tmp_path, env))]
+    assert "jetson-needs-jetpack-build" in ids
+
+
 def test_generic_environment_names_do_not_claim_kernels(tmp_path: Path) -> None:
     env = make_venv(tmp_path, "venv")
     add_torch(env.site, "2.13.0+cpu", cuda=None, arch=None)

@@ -333,13 +333,15 @@ ENTRIES = (
             "rule excludes them, and CUDA ops fail with `no kernel image is available`. NVIDIA "
             "publishes torch builds for each JetPack release. Jetson Thor (11.0) is the "
             "exception: the aarch64 CUDA 13 wheels carry `sm_110` and are its recommended "
-            "build, so there this warning does not apply."
+            "build, so a build with native code for the board's GPU is not reported."
         ),
         detection=(
             "Checks for `/etc/nv_tegra_release` (present on Jetson), then reads "
-            "`torch/version.py`: a CUDA build whose local tag starts with `cu` is reported "
-            "(NVIDIA's Jetson builds carry other labels, e.g. `+nv24.03`), unless it is torch "
-            "2.15 or newer with CUDA 13.2 or newer. `--deep` is not needed."
+            "`torch/version.py`: a CUDA build whose local tag starts with `cu` (NVIDIA's Jetson "
+            "builds carry other labels, e.g. `+nv24.03`) is reported for each GPU its compiled "
+            "architectures (read from `libtorch_cuda.so`) have no native code for; when they "
+            "cannot be read, it is reported unless it is torch 2.15 or newer with CUDA 13.2 or "
+            "newer. `--deep` is not needed."
         ),
         fixes=(
             (

@@ -253,12 +253,30 @@ def jetson_build(f: Facts) -> Iterator[Hit]:
     torch = f.environment.torch
     if not f.machine.host.jetson or torch is None or not torch.cuda:
         return
-    if not (torch.local or "").startswith("cu") or unified_tegra(torch.version, torch.cuda):
+    if not (torch.local or "").startswith("cu"):
         return  # JetPack builds carry their own local label (e.g. "+nv24.03")
+    unified = unified_tegra(torch.version, torch.cuda)
+    gpus = tuple(g for g in f.machine.gpus if g.compute_capability)
+    if torch.arch_list:
+        # the aarch64 cu130 wheels carry sm_110: Thor's own build (failure catalog C3); only a
+        # GPU the build has no native code for needs NVIDIA's JetPack build
+        gpus = tuple(
+            g
+            for g in gpus
+            if coverage(torch.arch_list, g.compute_capability or "", unified=unified) != "native"
+        )
+    elif unified:
+        return  # torch >= 2.15 with CUDA 13.2: one build for servers and Jetson
+    if not gpus:
+        return
     yield Hit(
-        f"torch {torch.version} is a server (SBSA) build: before torch 2.15 with CUDA 13.2 these "
-        "wheels have no kernels for Jetson GPUs (Orin 8.7, Xavier 7.2)",
-        ("/etc/nv_tegra_release present (Jetson)", f"torch/version.py: {torch.version}"),
+        f"torch {torch.version} is a server (SBSA) build without kernels for "
+        f"{_gpu_list(gpus)}: install the build NVIDIA publishes for this JetPack release",
+        (
+            "/etc/nv_tegra_release present (Jetson)",
+            f"torch/version.py: {torch.version}",
+            f"compiled architectures: {describe(torch.arch_list)}",
+        ),
         (
             "install the PyTorch build NVIDIA publishes for your JetPack release (NVIDIA's "
             "'Installing PyTorch for Jetson Platform' guide), or use a jetson-containers image",
