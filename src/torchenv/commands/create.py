@@ -98,7 +98,7 @@ def registry_path() -> Path:
     """The user's registry (user data dir, environments.json), checked before anything is
     built: a create must not fail after the environment is in place."""
     from torchenv.backends.registry import check_location  # noqa: PLC0415
-    from torchenv.knowledge.store import registry_file  # noqa: PLC0415
+    from torchenv.knowledge.userdata import registry_file  # noqa: PLC0415
 
     path = registry_file()
     check_location(path)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from torchenv.errors import UsageError
 from torchenv.knowledge.remote import Remote, SourceFailure, http_timeout, url_problem
-from torchenv.knowledge.store import load_knowledge, packaged_retrieved, user_data_dir
+from torchenv.knowledge.store import load_knowledge, packaged_retrieved
 from torchenv.knowledge.update import (
     NAME,
     UpdateOptions,
@@ -26,6 +26,7 @@ from torchenv.knowledge.update import (
     update_torch_data,
     write_atomic,
 )
+from torchenv.knowledge.userdata import user_data_dir
 from torchenv.models.indexes import PYPI_INDEX, PYTORCH_INDEX
 from torchenv.untrusted import files
 from torchenv.untrusted.text import strip_credentials

@@ -35,7 +35,7 @@ _NAME_SHOWN = 80  # a skipped registry key is quoted in a note: a long one only 
 def run_list(registry: Path | None = None) -> ListReport:
     """The rows of every environment the registry names, sorted by prefix."""
     if registry is None:
-        from torchenv.knowledge.store import registry_file  # noqa: PLC0415
+        from torchenv.knowledge.userdata import registry_file  # noqa: PLC0415
 
         registry = registry_file()
     notes: list[str] = []

@@ -13,9 +13,7 @@ place that rule lives: ``db update`` starts from what it returns. The typed view
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from torchenv.errors import TorchenvError
 from torchenv.knowledge.rows import release_of as _release
 from torchenv.knowledge.rows import version_key as _vkey
+from torchenv.knowledge.userdata import user_data_dir
 from torchenv.models import DomainPairing, DriverRequirement, VariantArchs
 from torchenv.models.compat import (
     CondaForgeBuild,
@@ -52,22 +51,6 @@ class KnowledgeError(TorchenvError):
     pass
 
 
-def user_data_dir() -> Path:
-    """Where ``db update`` writes: $TORCHENV_DATA_DIR, else the platform's user data directory."""
-    override = os.environ.get("TORCHENV_DATA_DIR")
-    if override:
-        return Path(override).expanduser()
-    if sys.platform.startswith("linux"):
-        # what platformdirs answers on Linux (the XDG base directory spec: an absolute
-        # $XDG_DATA_HOME, else ~/.local/share), without its import on every start-up
-        xdg = os.environ.get("XDG_DATA_HOME", "").strip()
-        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
-        return base / "torchenv" / "knowledge"
-    import platformdirs  # noqa: PLC0415  (macOS and Windows have their own places)
-
-    return Path(platformdirs.user_data_dir("torchenv", appauthor=False)) / "knowledge"
-
-
 def _records(value: Any, *keys: str) -> bool:
     """A list of objects, each with a string under every one of ``keys``."""
     return isinstance(value, list) and all(
@@ -93,15 +76,6 @@ _SHAPES: dict[str, Callable[[dict[str, Any]], bool]] = {
 
 
 USER_DATA_LIMIT = 64 << 20  # torch.json is ~70 kB packaged; `db update --full` adds little
-
-
-def registry_file() -> Path:
-    """The user's list of environments torchenv created: in $TORCHENV_DATA_DIR when set, else
-    in the platform's user data directory."""
-    override = os.environ.get("TORCHENV_DATA_DIR")
-    if override:
-        return Path(override).expanduser() / "environments.json"
-    return user_data_dir().parent / "environments.json"
 
 
 # The packaged files begin with "schema" then "retrieved" (seed_knowledge.py writes them so, and
