@@ -23,6 +23,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # the knowledge store prefers `db update`'s copies in the user data directory; tests must
     # see the packaged data unless they point TORCHENV_DATA_DIR somewhere themselves
     os.environ["TORCHENV_DATA_DIR"] = tempfile.mkdtemp(prefix="torchenv-test-data-")
+    # torchenv speaks the language of the locale (torchenv/i18n.py), and the tests read its
+    # English: the tests and every torchenv they start run in the C locale, with UTF-8, whatever
+    # the machine's (before the CLI is imported: its help is translated then). The tests of the
+    # translations choose a language themselves (tests/unit/test_i18n*.py).
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        os.environ.pop(variable, None)
+    os.environ["LANG"] = "C.UTF-8"
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +44,9 @@ def _guard_process_state() -> Iterator[None]:
     yield
     assert snapshot() == environ, "a test changed os.environ"
     assert os.getcwd() == cwd, "a test changed the working directory"
+    from torchenv import i18n
+
+    assert i18n.language() is None, "a test left torchenv speaking another language than English"
 
 
 PYPI_PROBE = "https://pypi.org/simple/"

@@ -9,8 +9,10 @@ import pytest
 
 SRC = Path(__file__).parents[2] / "src" / "torchenv"
 
-# layer -> the torchenv layers it may import (itself always allowed)
+# layer -> the torchenv layers it may import (itself always allowed); every layer may import
+# i18n (the translation of messages, standard library only), added below
 ALLOWED = {
+    "i18n": set(),
     "models": set(),
     "errors": set(),
     "schemas": set(),  # the JSON Schemas of the --json documents: data, imports nothing
@@ -40,8 +42,12 @@ ALLOWED = {
     "__main__": {"cli"},
     "__init__": set(),
 }
+for _layer, _allowed in ALLOWED.items():
+    if _layer != "i18n":
+        _allowed.add("i18n")
 # third-party imports allowed per layer (stdlib is always allowed)
 THIRD_PARTY = {
+    "i18n": set(),
     "models": set(),
     "untrusted": {"tomli"},
     "probe": {"platformdirs", "pynvml", "yaml"},

@@ -14,9 +14,17 @@ from importlib import import_module
 
 import click
 
-from torchenv import __version__
+from torchenv import __version__, i18n
 from torchenv.cli import common
 from torchenv.errors import ExitCode, TorchenvError
+from torchenv.i18n import _
+
+if i18n.language() is not None:
+    # click's own words ("Usage:", "Options", its errors) in the user's language, before the
+    # first click decorator below runs (some are read there); nothing of it in English
+    from torchenv.cli import translate
+
+    translate.install()
 
 # name -> "module:attribute" of the click command
 SUBCOMMANDS = {
@@ -59,12 +67,16 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="torchenv")
-@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=_("PyTorch + CUDA environments that work, prove that they work, and can be rebuilt."),
+)
+# the version line stays the same in every language: scripts read it
+@click.version_option(__version__, prog_name="torchenv", message="%(prog)s, version %(version)s")
+@click.option("--debug", is_flag=True, help=_("Show tracebacks of errors."))
 @click.pass_context
 def app(ctx: click.Context, debug: bool) -> None:
-    """PyTorch + CUDA environments that work, prove that they work, and can be rebuilt."""
     ctx.obj = {"debug": debug}
 
 
@@ -81,10 +93,14 @@ def _warn_about_knowledge() -> None:
 
     for path, why in knowledge_warnings():
         common.error_line(
-            f"torchenv: warning: the updated knowledge file {path} was not used ({why}); "
-            "the data packaged with torchenv was used instead"
+            _(
+                "torchenv: warning: the updated knowledge file {path} was not used ({why}); "
+                "the data packaged with torchenv was used instead"
+            ).format(path=path, why=why)
         )
-        common.error_line("  hint: run `torchenv db update` to write it again, or delete it")
+        common.error_line(
+            "  " + _("hint: run `torchenv db update` to write it again, or delete it")
+        )
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -112,9 +128,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except TorchenvError as exc:
         if debug:
             raise
-        common.error_line(f"torchenv: error: {exc.message}")
+        common.error_line(_("torchenv: error: {message}").format(message=exc.message))
         if exc.hint:
-            common.error_line(f"  hint: {exc.hint}")
+            common.error_line("  " + _("hint: {hint}").format(hint=exc.hint))
         return int(exc.exit_code)
     except KeyboardInterrupt:
         return 130
@@ -123,7 +139,11 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception as exc:
         if debug:
             raise
-        common.error_line(f"torchenv: internal error: {type(exc).__name__}: {exc}")
-        common.error_line("  hint: run again with --debug and report the traceback")
+        common.error_line(
+            _("torchenv: internal error: {kind}: {error}").format(
+                kind=type(exc).__name__, error=exc
+            )
+        )
+        common.error_line("  " + _("hint: run again with --debug and report the traceback"))
         return ExitCode.INTERNAL
     return ExitCode.OK

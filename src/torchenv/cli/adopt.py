@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 import click
 
 from torchenv.cli import common
-from torchenv.cli.examples import examples
+from torchenv.cli.examples import examples, inline_examples
 from torchenv.errors import ExitCode
+from torchenv.i18n import _
 
 if TYPE_CHECKING:
     from torchenv.models.lifecycle import AdoptReport
@@ -20,33 +21,47 @@ Emit = Callable[[list[tuple[str, str | None]]], None]
 LOCK_FAILED = "locking failed: "  # how commands.adopt notes a lock that could not be made
 
 
-@click.command(epilog=examples("adopt"))
+@click.command(
+    epilog=examples("adopt"),
+    short_help=_("Write a spec and a lock for an environment made by hand."),
+    help=_(
+        "Bring an environment made by hand (pip, uv, conda) under torchenv: write a spec "
+        "(torchenv.toml) and a lock that rebuild it as closely as the package indexes allow, and "
+        "list every package that cannot be pinned, with the reason. The environment is read from "
+        "its files, without importing torch, and is left as it is. When the lock cannot be made, "
+        "the spec stays for you to edit, and the exit code is 2."
+    )
+    + inline_examples(
+        "torchenv adopt --prefix ~/venvs/train --out ~/projects/train",
+        "torchenv adopt --prefix /opt/conda/envs/vision --json",
+    ),
+)
 @click.option(
     "--prefix",
     required=True,
     metavar="DIR",
-    help="The environment to adopt (a venv or conda prefix); nothing in it is changed.",
+    help=_("The environment to adopt (a venv or conda prefix); nothing in it is changed."),
 )
 @click.option(
     "--out",
     metavar="DIR",
-    help="Where torchenv.toml and its lock go (default: the current directory).",
+    help=_("Where torchenv.toml and its lock go (default: the current directory)."),
 )
-@click.option("--force", is_flag=True, help="Replace a torchenv.toml or lock already there.")
+@click.option("--force", is_flag=True, help=_("Replace a torchenv.toml or lock already there."))
 @click.option(
     "--find-links",
     "find_links",
     multiple=True,
     metavar="DIR|URL",
-    help="A folder (or URL) of wheels for the spec's [index] (repeat for several).",
+    help=_("A folder (or URL) of wheels for the spec's [index] (repeat for several)."),
 )
 @click.option(
     "--pytorch-index",
     metavar="URL",
-    help="The PyTorch wheel index (or a mirror of it) for the spec's [index].",
+    help=_("The PyTorch wheel index (or a mirror of it) for the spec's [index]."),
 )
-@click.option("--verbose", "-v", is_flag=True, help="Show the resolver's commands and output.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.adopt/1).")
+@click.option("--verbose", "-v", is_flag=True, help=_("Show the resolver's commands and output."))
+@click.option("--json", "as_json", is_flag=True, help=common.json_help("torchenv.adopt/1"))
 @click.pass_context
 def adopt(
     ctx: click.Context,
@@ -58,17 +73,6 @@ def adopt(
     verbose: bool,
     as_json: bool,
 ) -> None:
-    """Bring an environment made by hand (pip, uv, conda) under torchenv: write a spec
-    (torchenv.toml) and a lock that rebuild it as closely as the package indexes allow, and
-    list every package that cannot be pinned, with the reason. The environment is read from
-    its files, without importing torch, and is left as it is. When the lock cannot be made,
-    the spec stays for you to edit, and the exit code is 2.
-
-    \b
-    Examples:
-      torchenv adopt --prefix ~/venvs/train --out ~/projects/train
-      torchenv adopt --prefix /opt/conda/envs/vision --json
-    """
     from torchenv.commands.adopt import run_adopt  # noqa: PLC0415
 
     # the spec records how it was made; --out, --force and output flags do not change it
@@ -97,36 +101,53 @@ def adopt(
     if report.lock is None:
         failure = next((n for n in report.notes if n.startswith(LOCK_FAILED)), None)
         common.error_line(
-            f"torchenv: error: {failure or 'locking failed'}; the spec {report.spec} stays: "
-            "edit it, then run `torchenv lock`"
+            _(
+                "torchenv: error: {failure}; the spec {spec} stays: edit it, then run "
+                "`torchenv lock`"
+            ).format(failure=failure or _("locking failed"), spec=report.spec)
         )
         ctx.exit(ExitCode.USAGE)
 
 
 def _render(emit: Emit, report: AdoptReport) -> None:
-    emit([("adopted ", None), (report.prefix, "bold"), (f" ({report.installer})", None)])
-    build = report.torch or "?"
+    emit(
+        common.styled(
+            _("adopted {prefix} ({installer})"),
+            prefix=(report.prefix, "bold"),
+            installer=report.installer,
+        )
+    )
+    build = (report.torch or "?", "bold green")
+    variant = report.variant or _("unknown")
+    if report.python:
+        line = _("torch {build} (variant {variant}, cuda = {cuda}), Python {python}")
+    else:
+        line = _("torch {build} (variant {variant}, cuda = {cuda})")
     emit(
         [
-            ("  torch ", None),
-            (build, "bold green"),
-            (f" (variant {report.variant or 'unknown'}, cuda = {report.cuda})", None),
-            (f", Python {report.python}" if report.python else "", None),
+            ("  ", None),
+            *common.styled(
+                line, build=build, variant=variant, cuda=report.cuda, python=report.python
+            ),
         ]
     )
     if report.libraries:
-        emit(
-            [(f"  libraries: {', '.join(report.libraries)} (paired with torch by the plan)", None)]
+        libraries = ", ".join(report.libraries)
+        line = _("libraries: {libraries} (paired with torch by the plan)")
+        emit([("  " + line.format(libraries=libraries), None)])
+    emit(
+        common.styled(
+            _("wrote {path} ({count} pinned)"), path=(report.spec, "bold"), count=report.pinned
         )
-    emit([("wrote ", None), (report.spec, "bold"), (f" ({report.pinned} pinned)", None)])
+    )
     if report.lock is not None:
-        emit([("wrote ", None), (report.lock, "bold")])
+        emit(common.wrote(report.lock))
     if report.unpinned:
-        emit([(f"not pinned ({len(report.unpinned)}):", "yellow")])
+        emit([(_("not pinned ({count}):").format(count=len(report.unpinned)), "yellow")])
         for line in report.unpinned:
             emit([(f"  {line}", None)])
     for note in report.notes:
         if not note.startswith(LOCK_FAILED):  # the error line on stderr says it
-            emit([("  note: ", "dim"), (note, None)])
+            emit(common.note(note))
     if report.lock is not None:
-        emit([("next: ", "dim"), ("torchenv create --prefix DIR", None)])
+        emit(common.next_step("torchenv create --prefix DIR"))

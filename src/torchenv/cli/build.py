@@ -9,6 +9,7 @@ import click
 from torchenv.cli import common
 from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode
+from torchenv.i18n import _
 
 
 def _no_stack(ctx: click.Context, exc: object) -> None:
@@ -17,30 +18,39 @@ def _no_stack(ctx: click.Context, exc: object) -> None:
     plan = getattr(exc, "plan", None)
     if plan is not None:
         render_plan(common.printer(), plan)
-    common.error_line(f"torchenv: error: {getattr(exc, 'message', exc)}")
+    common.error_line(_("torchenv: error: {message}").format(message=getattr(exc, "message", exc)))
     ctx.exit(ExitCode.NO_STACK)
 
 
-@click.command(epilog=examples("lock"))
+@click.command(
+    epilog=examples("lock"),
+    short_help=_("Resolve the spec into a lock with hashes."),
+    help=_(
+        "Resolve the spec (torchenv.toml, or [tool.torchenv] in pyproject.toml) into a lock: "
+        "pylock.toml (uv, pip) or conda.lock (conda), with exact versions, where every file "
+        "comes from and its sha256, and torchenv's plan."
+    ),
+)
 @click.argument("spec", required=False, metavar="[SPEC]")
 @click.option(
     "--check",
     is_flag=True,
-    help="Write nothing; exit 0 when the lock is fresh (spec unchanged, lock unedited, its build "
-    "still admitted by the knowledge), 1 with what changed when it is stale.",
+    help=_(
+        "Write nothing; exit 0 when the lock is fresh (spec unchanged, lock unedited, its build "
+        "still admitted by the knowledge), 1 with what changed when it is stale."
+    ),
 )
-@click.option("--verbose", "-v", is_flag=True, help="Show the resolver's commands and output.")
+@click.option("--verbose", "-v", is_flag=True, help=_("Show the resolver's commands and output."))
 @click.option(
     "--json",
     "as_json",
     is_flag=True,
-    help="Print one JSON document (torchenv.lock/1; with --check torchenv.lock-check/1).",
+    help=_("Print one JSON document ({schema}; with {option} {other}).").format(
+        schema="torchenv.lock/1", option="--check", other="torchenv.lock-check/1"
+    ),
 )
 @click.pass_context
 def lock(ctx: click.Context, spec: str | None, check: bool, verbose: bool, as_json: bool) -> None:
-    """Resolve the spec (torchenv.toml, or [tool.torchenv] in pyproject.toml) into a lock:
-    pylock.toml (uv, pip) or conda.lock (conda), with exact versions, where every file comes
-    from and its sha256, and torchenv's plan."""
     from torchenv.commands.lock import NoStackError, run_lock  # noqa: PLC0415
 
     probe = common.context()
@@ -66,42 +76,64 @@ def lock(ctx: click.Context, spec: str | None, check: bool, verbose: bool, as_js
         return
     emit = common.printer()
     stack = report.stack
-    emit([("wrote ", None), (report.lock, "bold"), (f" ({len(report.packages)} packages)", None)])
+    emit(
+        common.styled(
+            _("wrote {path} ({count} packages)"),
+            path=(report.lock, "bold"),
+            count=len(report.packages),
+        )
+    )
     emit(
         [
-            ("  torch ", None),
-            (stack.build, "bold green"),
-            (f", Python {stack.python}, for {', '.join(report.platforms)}", None),
+            ("  ", None),
+            *common.styled(
+                _("torch {build}, Python {python}, for {platforms}"),
+                build=(stack.build, "bold green"),
+                python=stack.python,
+                platforms=", ".join(report.platforms),
+            ),
         ]
     )
     for note in report.notes:
-        emit([("  note: ", "dim"), (note, None)])
-    emit([("next: ", "dim"), ("torchenv create", None)])
+        emit(common.note(note))
+    emit(common.next_step("torchenv create"))
 
 
-@click.command(epilog=examples("create"))
+@click.command(
+    epilog=examples("create"),
+    short_help=_("Build the environment of the lock, check it, move it into place."),
+    help=_(
+        "Build the environment of the lock in a sibling directory, check that torch imports, "
+        "then move it into place. An interrupted create leaves no environment behind."
+    ),
+)
 @click.argument("spec", required=False, metavar="[SPEC]")
 @click.option(
     "--backend",
     type=click.Choice(["uv", "pip", "conda", "micromamba"]),
-    help="Installer (default: the spec's `installer`, else uv). conda: py-rattler inside "
-    "torchenv when installed, else micromamba on PATH.",
+    help=_(
+        "Installer (default: the spec's `installer`, else uv). conda: py-rattler inside "
+        "torchenv when installed, else micromamba on PATH."
+    ),
 )
 @click.option(
-    "--prefix", metavar="DIR", help="Where the environment goes (default: .venv beside the spec)."
+    "--prefix",
+    metavar="DIR",
+    help=_("Where the environment goes (default: .venv beside the spec)."),
 )
-@click.option("--force", is_flag=True, help="Replace an existing environment at the prefix.")
+@click.option("--force", is_flag=True, help=_("Replace an existing environment at the prefix."))
 @click.option(
     "--no-verify",
     "skip_verify",
     is_flag=True,
-    help="Move the environment into place without running verify --quick in it first "
-    "(saves the import of torch, seconds; the install itself is still checked by its hashes).",
+    help=_(
+        "Move the environment into place without running verify --quick in it first "
+        "(saves the import of torch, seconds; the install itself is still checked by its "
+        "hashes)."
+    ),
 )
-@click.option("--verbose", "-v", is_flag=True, help="Show the installer's commands and output.")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.create/1)."
-)
+@click.option("--verbose", "-v", is_flag=True, help=_("Show the installer's commands and output."))
+@click.option("--json", "as_json", is_flag=True, help=common.json_help("torchenv.create/1"))
 def create(
     spec: str | None,
     backend: str | None,
@@ -111,8 +143,6 @@ def create(
     verbose: bool,
     as_json: bool,
 ) -> None:
-    """Build the environment of the lock in a sibling directory, check that torch imports, then
-    move it into place. An interrupted create leaves no environment behind."""
     from torchenv.commands.create import run_create  # noqa: PLC0415
 
     with common.steps(quiet=as_json, live=not verbose) as progress:
@@ -133,19 +163,24 @@ def create(
     emit = common.printer()
     total = sum(s.seconds for s in report.steps)
     emit(
-        [
-            ("created ", None),
-            (report.prefix, "bold"),
-            (f" with {report.backend} in {total:.1f} s", None),
-        ]
+        common.styled(
+            _("created {prefix} with {installer} in {seconds} s"),
+            prefix=(report.prefix, "bold"),
+            installer=report.backend,
+            seconds=f"{total:.1f}",
+        )
     )
     emit(
         [
-            ("  torch ", None),
-            (report.torch, "bold green"),
-            (f", {report.packages} packages from {report.lock}", None),
+            ("  ", None),
+            *common.styled(
+                _("torch {build}, {count} packages from {lock}"),
+                build=(report.torch, "bold green"),
+                count=report.packages,
+                lock=report.lock,
+            ),
         ]
     )
     if report.replaced:
-        emit([("  replaced the environment that was there", "yellow")])
-    emit([("next: ", "dim"), (f"torchenv verify --prefix {report.prefix}", None)])
+        emit([("  " + _("replaced the environment that was there"), "yellow")])
+    emit(common.next_step(f"torchenv verify --prefix {report.prefix}"))

@@ -8,36 +8,51 @@ import click
 
 from torchenv.cli import common
 from torchenv.cli.examples import examples
+from torchenv.i18n import _
 
 
-@click.command(epilog=examples("ci"))
+@click.command(
+    epilog=examples("ci"),
+    short_help=_("Write the CI workflow that keeps the environment honest."),
+    help=_(
+        "Write the CI workflow that keeps the environment honest: the lock is fresh, the "
+        "environment builds from it (installer cache kept between runs), `torchenv verify` "
+        "passes (JUnit report uploaded); optionally GPU checks on a self-hosted runner and the "
+        "image on tags. Actions are pinned to commit SHAs; a workflow you wrote is never "
+        "replaced."
+    ),
+)
 @click.argument("spec", required=False, metavar="[SPEC]")
 @click.option(
-    "--to", "to", type=click.Choice(["github", "gitlab"]), required=True, help="The CI system."
+    "--to", "to", type=click.Choice(["github", "gitlab"]), required=True, help=_("The CI system.")
 )
 @click.option(
     "--gpu-runner",
     metavar="LABEL",
-    help="Also run the full GPU checks on a self-hosted runner with this label.",
+    help=_("Also run the full GPU checks on a self-hosted runner with this label."),
 )
-@click.option("--image", is_flag=True, help="On tags, build the image from the lock and push it.")
+@click.option(
+    "--image", is_flag=True, help=_("On tags, build the image from the lock and push it.")
+)
 @click.option(
     "--image-ref",
     metavar="REGISTRY/NAME",
-    help="Where --image pushes (default: the CI system's own registry); implies --image.",
+    help=_("Where --image pushes (default: the CI system's own registry); implies --image."),
 )
 @click.option(
     "--install",
     metavar="COMMAND",
-    help="How the runners install torchenv (default: pip install torchenv==this version).",
+    help=_("How the runners install torchenv (default: pip install torchenv==this version)."),
 )
 @click.option(
     "--out",
     metavar="DIR",
-    help="The repository's root, where .github/ or .gitlab-ci.yml goes (default: the spec's "
-    "directory).",
+    help=_(
+        "The repository's root, where .github/ or .gitlab-ci.yml goes (default: the spec's "
+        "directory)."
+    ),
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.ci/1).")
+@click.option("--json", "as_json", is_flag=True, help=common.json_help("torchenv.ci/1"))
 def ci(
     spec: str | None,
     to: str,
@@ -48,10 +63,6 @@ def ci(
     out: str | None,
     as_json: bool,
 ) -> None:
-    """Write the CI workflow that keeps the environment honest: the lock is fresh, the
-    environment builds from it (installer cache kept between runs), `torchenv verify` passes
-    (JUnit report uploaded); optionally GPU checks on a self-hosted runner and the image on tags.
-    Actions are pinned to commit SHAs; a workflow you wrote is never replaced."""
     from torchenv.commands.ci import run_ci  # noqa: PLC0415
 
     report = run_ci(
@@ -68,7 +79,10 @@ def ci(
         common.write_json(report)
         return
     emit = common.printer()
-    emit([("replaced " if report.replaced else "wrote ", None), (report.path, "bold")])
-    emit([("  jobs: ", None), (", ".join(report.jobs), None)])
+    if report.replaced:
+        emit(common.styled(_("replaced {path}"), path=(report.path, "bold")))
+    else:
+        emit(common.wrote(report.path))
+    emit([("  " + _("jobs: {jobs}").format(jobs=", ".join(report.jobs)), None)])
     for note in report.notes:
-        emit([("  note: ", "dim"), (note, None)])
+        emit(common.note(note))

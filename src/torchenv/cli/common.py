@@ -11,9 +11,11 @@ from typing import Any, TypeVar
 
 import click
 
+from torchenv.i18n import _
 from torchenv.untrusted.text import for_terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
+Segment = tuple[str, str | None]
 
 
 class Seconds(click.FloatRange):
@@ -28,7 +30,9 @@ class Seconds(click.FloatRange):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         number = super().convert(value, param, ctx)
         if not math.isfinite(number):
-            self.fail(f"{value!r} is not a number of seconds.", param, ctx)
+            self.fail(
+                _("{value} is not a number of seconds.").format(value=repr(value)), param, ctx
+            )
         return number
 
 
@@ -42,7 +46,13 @@ class FilePath(click.Path):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if "\0" in str(value):
-            self.fail(f"{value!r} holds a NUL byte; no file can have that name.", param, ctx)
+            self.fail(
+                _("{value} holds a NUL byte; no file can have that name.").format(
+                    value=repr(value)
+                ),
+                param,
+                ctx,
+            )
         return super().convert(value, param, ctx)
 
 
@@ -66,6 +76,55 @@ def printer() -> Callable[[list[tuple[str, str | None]]], None]:
         console.print(Text.assemble(*((for_terminal(t), s or "") for t, s in segments)))
 
     return rich_line
+
+
+def styled(template: str, words_style: str | None = None, /, **fields: object) -> list[Segment]:
+    """The segments of one line from a translated ``template``: its ``{name}`` fields filled
+    from ``fields`` (a value shown plain, a ``(value, style)`` pair in that style), the words
+    around them in ``words_style``. A translation may put the fields in any order it needs."""
+    import string  # noqa: PLC0415
+
+    segments: list[Segment] = []
+    for literal, name, spec, _conversion in string.Formatter().parse(template):
+        if literal:
+            segments.append((literal, words_style))
+        if name is not None:
+            value, style = fields[name], None
+            if isinstance(value, tuple):
+                value, style = value
+            segments.append((format(value, spec or ""), style))
+    return segments
+
+
+def json_help(schema: str) -> str:
+    """The help of a command's --json option."""
+    return _("Print one JSON document ({schema}).").format(schema=schema)
+
+
+def wrote(path: str) -> list[Segment]:
+    return styled(_("wrote {path}"), path=(path, "bold"))
+
+
+def note(text: str) -> list[Segment]:
+    """An indented note of a report (its text comes from the command, in English for now)."""
+    return [("  ", None), *styled(_("note: {note}"), "dim", note=(text, None))]
+
+
+def next_step(command: str, style: str | None = None) -> list[Segment]:
+    """The command to run next."""
+    return styled(_("next: {command}"), "dim", command=(command, style))
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: two for a wide (CJK) character."""
+    import unicodedata  # noqa: PLC0415
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def padded(text: str, width: int) -> str:
+    """``text`` and spaces up to ``width`` columns, for labels in a column."""
+    return text + " " * max(width - display_width(text), 0)
 
 
 def progress(message: str) -> None:
@@ -105,9 +164,9 @@ def target_options(func: F) -> F:
     func = click.option(
         "--prefix",
         metavar="DIR",
-        help="Environment directory (venv or conda prefix), even one whose python does not run.",
+        help=_("Environment directory (venv or conda prefix), even one whose python does not run."),
     )(func)
-    return click.option("--python", metavar="PATH", help="Interpreter of the environment.")(func)
+    return click.option("--python", metavar="PATH", help=_("Interpreter of the environment."))(func)
 
 
 def context() -> Any:
@@ -126,28 +185,33 @@ def plan_target_options(func: F) -> F:
     """The options `plan` and `init` share: the constraints and the target machines."""
     options = [
         click.option(
-            "--torch", "torch_spec", metavar="SPEC", help='Release or specifier: "2.13", ">=2.8".'
+            "--torch",
+            "torch_spec",
+            metavar="SPEC",
+            help=_('Release or specifier: "2.13", ">=2.8".'),
         ),
         click.option(
-            "--python", metavar="X.Y", help="Python version (default: the environment's)."
+            "--python", metavar="X.Y", help=_("Python version (default: the environment's).")
         ),
         click.option(
             "--cuda",
             metavar="auto|cpu|X.Y|cuXYZ",
-            help="CUDA choice (default auto: fit the GPUs and driver; cpu when there is no GPU).",
+            help=_(
+                "CUDA choice (default auto: fit the GPUs and driver; cpu when there is no GPU)."
+            ),
         ),
         click.option(
             "--gpu",
             "gpus",
             multiple=True,
             metavar="NAME|X.Y|sm_XY",
-            help="A target GPU (repeat for several): a machine described on the command line.",
+            help=_("A target GPU (repeat for several): a machine described on the command line."),
         ),
-        click.option("--driver", metavar="VERSION", help="NVIDIA driver version of the target."),
+        click.option("--driver", metavar="VERSION", help=_("NVIDIA driver version of the target.")),
         click.option(
             "--platform",
             metavar="PLATFORM",
-            help="Platform of a --gpu target: linux_x86_64 (default), linux_aarch64, win_amd64.",
+            help=_("Platform of a --gpu target: linux_x86_64 (default), linux_aarch64, win_amd64."),
         ),
         click.option(
             "--for",
@@ -155,14 +219,16 @@ def plan_target_options(func: F) -> F:
             multiple=True,
             metavar="MACHINE.json",
             type=FilePath(),
-            help="`torchenv inspect --json` of a target machine (repeat for a fleet).",
+            help=_("`torchenv inspect --json` of a target machine (repeat for a fleet)."),
         ),
         click.option(
             "--no-pytorch-index",
             "no_pytorch_index",
             is_flag=True,
-            help="Only PyPI or its mirror is reachable: plan each release's PyPI build "
-            "(the spec's `[index] pytorch = false`).",
+            help=_(
+                "Only PyPI or its mirror is reachable: plan each release's PyPI build "
+                "(the spec's `[index] pytorch = false`)."
+            ),
         ),
     ]
     for option in reversed(options):

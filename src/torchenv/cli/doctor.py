@@ -10,13 +10,18 @@ from torchenv.cli import common
 from torchenv.cli.common import printer, target_options
 from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode
+from torchenv.i18n import _
 from torchenv.models import Severity
 
 
-@click.command(epilog=examples("doctor"))
+@click.command(
+    epilog=examples("doctor"),
+    short_help=_("Diagnose an environment, with the commands that fix it."),
+    help=_("Diagnose an environment: each finding with its evidence and the commands that fix it."),
+)
 @target_options
 @click.option(
-    "--deep", is_flag=True, help="Also import torch in the environment and run a CUDA op."
+    "--deep", is_flag=True, help=_("Also import torch in the environment and run a CUDA op.")
 )
 @click.option(
     "--deep-timeout",
@@ -24,24 +29,24 @@ from torchenv.models import Severity
     default=180.0,
     show_default=True,
     metavar="SECONDS",
-    help="How long the --deep check may take.",
+    help=_("How long the --deep check may take."),
 )
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.doctor/1)."
-)
+@click.option("--json", "as_json", is_flag=True, help=common.json_help("torchenv.doctor/1"))
 @click.option(
     "--fail-on",
     type=click.Choice(["error", "warning"]),
     default="error",
     show_default=True,
-    help="Exit with 1 when a finding reaches this severity.",
+    help=_("Exit with 1 when a finding reaches this severity."),
 )
-@click.option("--list-rules", is_flag=True, help="Print the rule catalog and exit.")
+@click.option("--list-rules", is_flag=True, help=_("Print the rule catalog and exit."))
 @click.option(
     "--explain",
     metavar="RULE",
-    help="Print a rule's full entry (what it means, how it is detected, the fix for each "
-    "installer, the sources) and exit.",
+    help=_(
+        "Print a rule's full entry (what it means, how it is detected, the fix for each "
+        "installer, the sources) and exit."
+    ),
 )
 @click.pass_context
 def doctor(
@@ -55,12 +60,11 @@ def doctor(
     list_rules: bool,
     explain: str | None,
 ) -> None:
-    """Diagnose an environment: each finding with its evidence and the commands that fix it."""
     from torchenv.commands.doctor import explain_rule, rule_catalog, run_doctor  # noqa: PLC0415
 
     if explain is not None:
         if as_json:
-            raise click.UsageError("--explain prints text; --list-rules --json lists the rules.")
+            raise click.UsageError(_("--explain prints text; --list-rules --json lists the rules."))
         from torchenv.report.render_explain import render_explanation  # noqa: PLC0415
 
         found = explain_rule(explain)  # a UsageError for an unknown id

@@ -12,29 +12,40 @@ import click
 from torchenv.cli import common
 from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode
+from torchenv.i18n import _
 
 if TYPE_CHECKING:
     from torchenv.models.plan import Stack
 
 
-@click.command(epilog=examples("init"))
+@click.command(
+    epilog=examples("init"),
+    short_help=_("Write a spec pinned to the stack the plan chooses."),
+    help=_(
+        "Plan a stack (with the options of `torchenv plan`) and write a spec pinned to it.\n\n"
+        "Without --gpu or --for the target is this machine. Exit code 3 when no build fits; "
+        "nothing is written then."
+    ),
+)
 @common.plan_target_options
 @click.option(
     "--installer",
     type=click.Choice(["uv", "pip", "conda"]),
-    help="The installer the spec names (default uv); conda plans among conda-forge builds.",
+    help=_("The installer the spec names (default uv); conda plans among conda-forge builds."),
 )
-@click.option("--name", metavar="NAME", help="Name of the environment (default: the directory's).")
+@click.option(
+    "--name", metavar="NAME", help=_("Name of the environment (default: the directory's).")
+)
 @click.option(
     "--out",
     default="torchenv.toml",
     show_default=True,
     metavar="FILE",
-    help="Where to write the spec (a directory gets a torchenv.toml).",
+    help=_("Where to write the spec (a directory gets a torchenv.toml)."),
 )
-@click.option("--force", is_flag=True, help="Overwrite an existing spec file.")
-@click.option("--verbose", "-v", is_flag=True, help="When no build fits: list every candidate.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.init/1).")
+@click.option("--force", is_flag=True, help=_("Overwrite an existing spec file."))
+@click.option("--verbose", "-v", is_flag=True, help=_("When no build fits: list every candidate."))
+@click.option("--json", "as_json", is_flag=True, help=common.json_help("torchenv.init/1"))
 @click.pass_context
 def init(
     ctx: click.Context,
@@ -53,11 +64,6 @@ def init(
     verbose: bool,
     as_json: bool,
 ) -> None:
-    """Plan a stack (with the options of `torchenv plan`) and write a spec pinned to it.
-
-    Without --gpu or --for the target is this machine. Exit code 3 when no build fits; nothing
-    is written then.
-    """
     from torchenv.commands.init import run_init  # noqa: PLC0415
     from torchenv.commands.plan import parse_options  # noqa: PLC0415
 
@@ -100,10 +106,11 @@ def init(
         render_plan(common.printer(), report.plan, verbose=verbose)
     else:
         emit = common.printer()
-        emit([("wrote ", None), (_shown(report.path), "bold")])
+        emit(common.wrote(_shown(report.path)))
         if report.plan.stack is not None:
-            emit([("stack: ", None), (stack_line(report.plan.stack), "green")])
-        emit([("next: ", "dim"), ("torchenv lock", "bold")])
+            line = _("stack: {stack}")
+            emit(common.styled(line, stack=(stack_line(report.plan.stack), "green")))
+        emit(common.next_step("torchenv lock", "bold"))
     if report.plan.stack is None:
         ctx.exit(ExitCode.NO_STACK)
 
@@ -113,14 +120,16 @@ def stack_line(stack: Stack) -> str:
         parts = [f"torch {stack.build}"]
     else:
         kind = f"cuda{stack.variant[2:]}" if stack.cuda else "cpu"
-        parts = [f"pytorch {stack.torch} (conda-forge {kind} build)"]
+        parts = [
+            _("pytorch {version} (conda-forge {kind} build)").format(version=stack.torch, kind=kind)
+        ]
     parts += [
         f"{lib} {v}"
         for lib, v in (("torchvision", stack.torchvision), ("torchaudio", stack.torchaudio))
         if v
     ]
     parts.append(f"Python {stack.python}")
-    parts.append(f"CUDA {stack.cuda}" if stack.cuda else "CPU only")
+    parts.append(f"CUDA {stack.cuda}" if stack.cuda else _("CPU only"))
     return ", ".join(parts)
 
 

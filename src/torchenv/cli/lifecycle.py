@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING
 import click
 
 from torchenv.cli import common
-from torchenv.cli.examples import examples
+from torchenv.cli.examples import examples, inline_examples
+from torchenv.i18n import _
 
 if TYPE_CHECKING:
     from torchenv.models.diff import DiffReport
     from torchenv.models.lifecycle import HistoryReport, UpgradeReport
 
 Emit = Callable[[list[tuple[str, str | None]]], None]
-PREFIX_HELP = "The environment (default: .venv beside the spec)."
+PREFIX_HELP = _("The environment (default: .venv beside the spec).")
 
 
 def _interactive() -> bool:
@@ -33,31 +34,42 @@ def _ask(question: str, yes: bool) -> bool:
 
         raise UsageError(
             "confirmation-needed",
-            f"{question} needs a confirmation, and this is not a terminal.",
-            "Pass --yes to go ahead without one.",
+            _("{question} needs a confirmation, and this is not a terminal.").format(
+                question=question
+            ),
+            _("Pass --yes to go ahead without one."),
         )
     return click.confirm(question, default=False, err=True)
 
 
-@click.command(epilog=examples("upgrade"))
+@click.command(
+    epilog=examples("upgrade"),
+    short_help=_("Take the environment to what the spec says now, side by side."),
+    help=_(
+        "Take the environment to what the spec says now: lock, show the change, build the new "
+        "generation beside the live one, verify it, then switch. The old generation stays as "
+        "the rollback target; a failed or interrupted upgrade leaves it live and untouched."
+    )
+    + inline_examples(
+        "torchenv upgrade --dry-run", "torchenv upgrade --yes --prefix /opt/envs/train"
+    ),
+)
 @click.argument("spec", required=False, metavar="[SPEC]")
 @click.option("--prefix", metavar="DIR", help=PREFIX_HELP)
-@click.option("--yes", "-y", is_flag=True, help="Do not ask before switching.")
-@click.option("--dry-run", is_flag=True, help="Lock and show the change; build nothing.")
+@click.option("--yes", "-y", is_flag=True, help=_("Do not ask before switching."))
+@click.option("--dry-run", is_flag=True, help=_("Lock and show the change; build nothing."))
 @click.option(
-    "--no-verify", "skip_verify", is_flag=True, help="Switch without verify --quick first."
+    "--no-verify", "skip_verify", is_flag=True, help=_("Switch without verify --quick first.")
 )
 @click.option(
     "--keep",
     type=click.IntRange(2, 100),
     default=3,
     show_default=True,
-    help="Generations kept afterwards, at least the new one and the rollback target.",
+    help=_("Generations kept afterwards, at least the new one and the rollback target."),
 )
-@click.option("--verbose", "-v", is_flag=True, help="Show the installer's commands and output.")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.upgrade/1)."
-)
+@click.option("--verbose", "-v", is_flag=True, help=_("Show the installer's commands and output."))
+@click.option("--json", "as_json", is_flag=True, help=common.json_help("torchenv.upgrade/1"))
 def upgrade(
     spec: str | None,
     prefix: str | None,
@@ -68,15 +80,6 @@ def upgrade(
     verbose: bool,
     as_json: bool,
 ) -> None:
-    """Take the environment to what the spec says now: lock, show the change, build the new
-    generation beside the live one, verify it, then switch. The old generation stays as the
-    rollback target; a failed or interrupted upgrade leaves it live and untouched.
-
-    \b
-    Examples:
-      torchenv upgrade --dry-run
-      torchenv upgrade --yes --prefix /opt/envs/train
-    """
     from torchenv.commands.upgrade import run_upgrade  # noqa: PLC0415
 
     emit = common.printer()
@@ -84,7 +87,7 @@ def upgrade(
     def confirm(change: DiffReport) -> bool:
         if not as_json:
             _show_change(change)
-        return _ask("Build the new generation and switch to it?", yes)
+        return _ask(_("Build the new generation and switch to it?"), yes)
 
     from torchenv.cli.build import _no_stack  # noqa: PLC0415
     from torchenv.commands.lock import NoStackError  # noqa: PLC0415
@@ -122,44 +125,44 @@ def _show_change(change: DiffReport) -> None:
 
 def _render_upgrade(emit: Emit, report: UpgradeReport) -> None:
     if report.state == "up-to-date":
-        emit([(f"{report.prefix} is up to date with its spec", "green")])
+        emit([(_("{prefix} is up to date with its spec").format(prefix=report.prefix), "green")])
     elif report.state == "dry-run":
         _show_change(report.change)
-        emit([("dry run: nothing was built or switched", "dim")])
+        emit([(_("dry run: nothing was built or switched"), "dim")])
     elif report.state == "cancelled":
-        emit([("cancelled: nothing was built or switched", "yellow")])
+        emit([(_("cancelled: nothing was built or switched"), "yellow")])
     else:
         emit(
-            [
-                ("upgraded ", None),
-                (report.prefix, "bold"),
-                (f" to generation {report.live} (verify: {report.verify})", None),
-            ]
+            common.styled(
+                _("upgraded {prefix} to generation {number} (verify: {verify})"),
+                prefix=(report.prefix, "bold"),
+                number=report.live,
+                verify=report.verify,
+            )
         )
-        emit([(f"  rollback target: generation {report.previous}", "dim")])
-        emit([(f"  lock: {report.lock}", "dim")])
+        line = _("rollback target: generation {number}").format(number=report.previous)
+        emit([("  " + line, "dim")])
+        emit([("  " + _("lock: {path}").format(path=report.lock), "dim")])
     for note in report.notes:
-        emit([(f"  note: {note}", "dim")])
+        emit([("  " + _("note: {note}").format(note=note), "dim")])
 
 
-@click.command(epilog=examples("rollback"))
+@click.command(
+    epilog=examples("rollback"),
+    short_help=_("Make the previous (or the named) generation live again."),
+    help=_(
+        "Make the previous (or the named) generation live again, in one atomic switch, and put "
+        "the project's lock back as it was for it."
+    )
+    + inline_examples("torchenv rollback", "torchenv rollback --to 2 --yes"),
+)
 @click.option("--prefix", metavar="DIR", help=PREFIX_HELP)
 @click.option(
-    "--to", "to", type=click.IntRange(1), metavar="N", help="The generation to make live."
+    "--to", "to", type=click.IntRange(1), metavar="N", help=_("The generation to make live.")
 )
-@click.option("--yes", "-y", is_flag=True, help="Do not ask before switching.")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.rollback/1)."
-)
+@click.option("--yes", "-y", is_flag=True, help=_("Do not ask before switching."))
+@click.option("--json", "as_json", is_flag=True, help=common.json_help("torchenv.rollback/1"))
 def rollback(prefix: str | None, to: int | None, yes: bool, as_json: bool) -> None:
-    """Make the previous (or the named) generation live again, in one atomic switch, and put
-    the project's lock back as it was for it.
-
-    \b
-    Examples:
-      torchenv rollback
-      torchenv rollback --to 2 --yes
-    """
     from torchenv.commands.rollback import run_rollback  # noqa: PLC0415
     from torchenv.commands.upgrade import default_prefix, project_directory  # noqa: PLC0415
 
@@ -168,45 +171,46 @@ def rollback(prefix: str | None, to: int | None, yes: bool, as_json: bool) -> No
         target,
         project_directory(Path.cwd()),
         to=to,
-        confirm=lambda a, b: _ask(f"Switch {target} from {a} to {b}?", yes),
+        confirm=lambda a, b: _ask(
+            _("Switch {prefix} from {old} to {new}?").format(prefix=target, old=a, new=b), yes
+        ),
     )
     if as_json:
         common.write_json(report)
         return
     emit = common.printer()
     emit(
-        [
-            ("rolled back ", None),
-            (report.prefix, "bold"),
-            (f" to generation {report.live} (was {report.previous})", None),
-        ]
+        common.styled(
+            _("rolled back {prefix} to generation {number} (was {previous})"),
+            prefix=(report.prefix, "bold"),
+            number=report.live,
+            previous=report.previous,
+        )
     )
     for path in report.restored:
-        emit([(f"  restored {path}", None)])
+        emit([("  " + _("restored {path}").format(path=path), None)])
     for note in report.notes:
-        emit([(f"  note: {note}", "dim")])
+        emit([("  " + _("note: {note}").format(note=note), "dim")])
 
 
-@click.command(epilog=examples("history"))
+@click.command(
+    epilog=examples("history"),
+    short_help=_("The generations of an environment, and which is live."),
+    help=_(
+        "The generations of an environment: number, date, torch, variant, Python, lock hash, "
+        "verify result, and which is live."
+    )
+    + inline_examples("torchenv history", "torchenv history --keep 2 --prefix /opt/envs/train"),
+)
 @click.option("--prefix", metavar="DIR", help=PREFIX_HELP)
 @click.option(
     "--keep",
     type=click.IntRange(1, 100),
     metavar="N",
-    help="Delete all but the newest N generations (the live one always stays).",
+    help=_("Delete all but the newest N generations (the live one always stays)."),
 )
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.history/1)."
-)
+@click.option("--json", "as_json", is_flag=True, help=common.json_help("torchenv.history/1"))
 def history(prefix: str | None, keep: int | None, as_json: bool) -> None:
-    """The generations of an environment: number, date, torch, variant, Python, lock hash,
-    verify result, and which is live.
-
-    \b
-    Examples:
-      torchenv history
-      torchenv history --keep 2 --prefix /opt/envs/train
-    """
     from torchenv.commands.lifecycle import history as run_history  # noqa: PLC0415
     from torchenv.commands.upgrade import default_prefix  # noqa: PLC0415
 
@@ -224,17 +228,17 @@ def _render_history(emit: Emit, report: HistoryReport) -> None:
         build = f"torch {row.torch or '?'}" + (f" ({row.variant})" if row.variant else "")
         parts = [
             f"{mark} {row.number:>3}",
-            (row.created or "date unknown")[:16].replace("T", " "),
+            row.created[:16].replace("T", " ") if row.created else _("date unknown"),
             build,
             f"Python {row.python or '?'}",
             row.backend or "?",
-            f"lock {row.lock_sha256[:12]}" if row.lock_sha256 else "lock ?",
-            f"verify {row.verify or 'not recorded'}",
+            _("lock {hash}").format(hash=row.lock_sha256[:12] if row.lock_sha256 else "?"),
+            _("verify {result}").format(result=row.verify or _("not recorded")),
         ]
         emit([("  ".join(parts), "bold" if row.live else None)])
         if row.problem:
             emit([(f"        {row.problem}", "yellow")])
     for number in report.pruned:
-        emit([(f"  pruned generation {number}", "dim")])
+        emit([("  " + _("pruned generation {number}").format(number=number), "dim")])
     for note in report.notes:
-        emit([(f"  note: {note}", "dim")])
+        emit([("  " + _("note: {note}").format(note=note), "dim")])

@@ -7,17 +7,25 @@ import click
 from torchenv.cli import common
 from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode
+from torchenv.i18n import _
 
 
-@click.command(epilog=examples("plan"))
+@click.command(
+    epilog=examples("plan"),
+    short_help=_("Choose the PyTorch build that fits these machines."),
+    help=_(
+        "Choose the PyTorch stack for these machines and say how to install it.\n\n"
+        "Without --gpu or --for the target is this machine. Exit code 3 when no build fits."
+    ),
+)
 @common.plan_target_options
 @click.option(
     "--installer",
     type=click.Choice(["uv", "pip", "conda", "pixi"]),
-    help="Plan for one installer (conda and pixi: conda-forge builds). Default: all.",
+    help=_("Plan for one installer (conda and pixi: conda-forge builds). Default: all."),
 )
-@click.option("--verbose", "-v", is_flag=True, help="List every rejected candidate.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.plan/1).")
+@click.option("--verbose", "-v", is_flag=True, help=_("List every rejected candidate."))
+@click.option("--json", "as_json", is_flag=True, help=common.json_help("torchenv.plan/1"))
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -33,10 +41,6 @@ def plan(
     verbose: bool,
     as_json: bool,
 ) -> None:
-    """Choose the PyTorch stack for these machines and say how to install it.
-
-    Without --gpu or --for the target is this machine. Exit code 3 when no build fits.
-    """
     from torchenv.commands.plan import parse_options, run_plan  # noqa: PLC0415
 
     options = parse_options(

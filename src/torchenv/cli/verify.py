@@ -7,32 +7,43 @@ import click
 from torchenv.cli import common
 from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode, TorchenvError
+from torchenv.i18n import _
 
 
-@click.command(epilog=examples("verify"))
+@click.command(
+    epilog=examples("verify"),
+    short_help=_("Prove that an environment works, by running checks inside it."),
+    help=_(
+        "Run checks inside an environment: torch imports at the locked versions, torchvision "
+        "and torchaudio agree with it, CUDA works, and on every GPU the build has code for it, "
+        "matmul and cuDNN convolution match the CPU, bf16 autocast and large allocations work, "
+        "torch.compile and NCCL run; bf16 matmul TFLOP/s and memory bandwidth as a percentage "
+        "of the GPU's published peak. Exit code 1 when a check fails."
+    ),
+)
 @common.target_options
 @click.option(
     "--quick",
     is_flag=True,
-    help="Only import, versions, CUDA, the arch list and a small matmul per GPU: a few seconds, "
-    "for a container HEALTHCHECK.",
+    help=_(
+        "Only import, versions, CUDA, the arch list and a small matmul per GPU: a few seconds, "
+        "for a container HEALTHCHECK."
+    ),
 )
 @click.option(
     "--timeout",
     type=common.Seconds(),
     default=None,
     metavar="SECONDS",
-    help="How long the checks may take in all (default 120 with --quick, 900 otherwise).",
+    help=_("How long the checks may take in all (default 120 with --quick, 900 otherwise)."),
 )
 @click.option(
     "--junit",
     metavar="FILE",
     type=common.FilePath(),
-    help="Also write the checks as JUnit XML to FILE, for a CI system's test report.",
+    help=_("Also write the checks as JUnit XML to FILE, for a CI system's test report."),
 )
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON document (torchenv.verify/1)."
-)
+@click.option("--json", "as_json", is_flag=True, help=common.json_help("torchenv.verify/1"))
 @click.pass_context
 def verify(
     ctx: click.Context,
@@ -43,11 +54,6 @@ def verify(
     junit: str | None,
     as_json: bool,
 ) -> None:
-    """Run checks inside an environment: torch imports at the locked versions, torchvision and
-    torchaudio agree with it, CUDA works, and on every GPU the build has code for it, matmul and
-    cuDNN convolution match the CPU, bf16 autocast and large allocations work, torch.compile and
-    NCCL run; bf16 matmul TFLOP/s and memory bandwidth as a percentage of the GPU's published
-    peak. Exit code 1 when a check fails."""
     from torchenv.commands.verify import run_verify  # noqa: PLC0415
 
     try:
@@ -62,7 +68,9 @@ def verify(
             try:
                 write_junit_error(exc, prefix or python, junit)
             except TorchenvError as unwritten:
-                common.error_line(f"torchenv: warning: {unwritten.message}")
+                common.error_line(
+                    _("torchenv: warning: {message}").format(message=unwritten.message)
+                )
         raise
     if junit is not None:
         from torchenv.commands.verify import write_junit  # noqa: PLC0415
