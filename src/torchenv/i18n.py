@@ -127,6 +127,33 @@ def N_(message: str) -> str:  # gettext's name for it, which Babel extracts
     return message
 
 
+class Msg(str):
+    """English text that remembers the message it was made from, for results that are both
+    shown and written as JSON (a finding's title, evidence and fixes): as a ``str`` it is the
+    English text, so the JSON documents never change with the language; ``shown`` gives it in
+    the language of the process. ``Msg("torch {version} is a CPU build", version=v)``: the
+    template is the msgid (Babel extracts it as it extracts ``_``), the fields are filled in
+    after translation; a field that is itself a ``Msg`` is translated too."""
+
+    __slots__ = ("fields", "template")
+    template: str
+    fields: dict[str, object]
+
+    def __new__(cls, template: str, /, **fields: object) -> Msg:
+        text = super().__new__(cls, template.format(**fields) if fields else template)
+        text.template, text.fields = template, fields
+        return text
+
+
+def shown(text: str) -> str:
+    """``text`` as it is shown: a ``Msg`` in this process's language, any other text as it is
+    (names, paths and versions read from the machine are never looked up in a catalog)."""
+    if not isinstance(text, Msg) or translation() is None:
+        return str(text)
+    fields = {k: shown(v) if isinstance(v, Msg) else v for k, v in text.fields.items()}
+    return _(text.template).format(**fields) if fields else _(text.template)
+
+
 def reset() -> None:
     """Forget the language and the catalogs: the next message chooses again (tests)."""
     global _language  # noqa: PLW0603

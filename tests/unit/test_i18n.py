@@ -6,6 +6,7 @@ point in each; a damaged catalog falls back to English. The tests themselves run
 from __future__ import annotations
 
 import gettext
+import json
 import os
 import subprocess
 import sys
@@ -246,3 +247,22 @@ def test_every_help_page_in_chinese() -> None:
         for line in page.splitlines()[1:]:
             command_line = line.startswith("    torchenv ")
             assert common.display_width(line) <= 80 or command_line, line
+
+
+def test_a_msg_is_english_as_a_str_and_translated_when_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from torchenv.i18n import Msg, shown
+
+    title = Msg("wrote {path}", path="/tmp/x")
+    assert title == "wrote /tmp/x" and isinstance(title, str)
+    assert json.dumps({"t": title}) == '{"t": "wrote /tmp/x"}'  # what JSON documents get
+    assert shown(title) == "wrote /tmp/x" and shown("plain") == "plain"
+    monkeypatch.setenv("LANGUAGE", "zh_CN")
+    i18n.reset()
+    try:
+        assert shown(title) != "wrote /tmp/x" and "/tmp/x" in shown(title)
+        assert shown("wrote /tmp/x") == "wrote /tmp/x"  # data is never looked up
+    finally:
+        monkeypatch.delenv("LANGUAGE")
+        i18n.reset()

@@ -26,7 +26,7 @@ from torchenv import i18n
 ROOT = Path(__file__).parents[2]
 SRC = ROOT / "src" / "torchenv"
 LOCALE = Path(i18n.LOCALE_DIR)
-KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}  # scripts/i18n's -k options
+KEYWORDS = {"_": None, "N_": None, "Msg": None, "ngettext": (1, 2)}  # scripts/i18n's -k options
 FIX = "run scripts/i18n, translate the empty and fuzzy entries of {po}, then run it again"
 # click's words on torchenv's help and in its usage errors: each must be in the installed click
 # (a click that renamed one would show it in English) and translated. Other click messages are
