@@ -2,8 +2,9 @@
 
 ``--prefix`` or ``--python`` when given; else the active environment (``VIRTUAL_ENV``, then
 ``CONDA_PREFIX``); else the ``python3``/``python`` found on PATH. The environment torchenv runs
-from is passed over unless named: installed in a venv of its own (as the README says) with that
-venv's bin on PATH, its python would otherwise be the first one found.
+from is passed over unless named, when torch is not installed in it: a venv of torchenv's own
+(as the README says), whose python would otherwise be the first one on PATH. Installed into the
+environment it is meant to check (beside torch), that environment is the target as before.
 """
 
 from __future__ import annotations
@@ -100,8 +101,8 @@ def choose_target(ctx: ProbeContext, python: str | None, prefix: str | None) -> 
     if passed_over is not None:
         raise UsageError(
             "only-own-environment",
-            f"The only Python environment found is torchenv's own ({passed_over}), which it "
-            "does not take as a target unless named.",
+            f"The only Python environment found is torchenv's own ({passed_over}, without "
+            "torch), which it does not take as a target unless named.",
             "Activate the environment to look at, or pass --prefix DIR or --python PATH "
             f"(--prefix {passed_over} looks at torchenv's own).",
         )
@@ -113,14 +114,23 @@ def choose_target(ctx: ProbeContext, python: str | None, prefix: str | None) -> 
 
 
 def _is_own(ctx: ProbeContext, prefix: Path) -> bool:
-    """Whether ``prefix`` is the environment torchenv runs from (the same directory, however
-    it is spelled)."""
+    """Whether ``prefix`` is torchenv's own tool environment: the one it runs from (the same
+    directory, however it is spelled), without torch in it."""
     if ctx.own_prefix is None:
         return False
     try:
-        return os.path.samefile(prefix, ctx.own_prefix)
+        same = os.path.samefile(prefix, ctx.own_prefix)
     except OSError:
         return False
+    return same and not _has_torch(prefix)
+
+
+# where a venv or conda prefix keeps torch (POSIX, then Windows)
+_TORCH_PACKAGES = ("lib/python3*/site-packages/torch", "Lib/site-packages/torch")
+
+
+def _has_torch(prefix: Path) -> bool:
+    return any(any(prefix.glob(pattern)) for pattern in _TORCH_PACKAGES)
 
 
 def _check_executable(exe: Path) -> None:

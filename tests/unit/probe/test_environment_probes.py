@@ -310,6 +310,20 @@ def test_torchenvs_own_venv_on_path_is_passed_over(tmp_path: Path) -> None:
     assert choose_target(ctx, str(own.prefix / "bin/python3"), None).selected_by == "--python"
 
 
+def test_torchenv_installed_beside_torch_looks_at_that_environment(tmp_path: Path) -> None:
+    """`pip install torchenv` into the training venv: that venv, with torch, is the target."""
+    own = make_venv(tmp_path, "train")
+    add_torch(own.site, "2.13.0+cpu", cuda=None, arch=None)
+    executable(own.prefix / "bin/python3")
+    other = executable(tmp_path / "usr/bin/python3")
+    path = f"{own.prefix / 'bin'}:{other.parent}"
+    ctx, _ = probe_context(tmp_path, env={"PATH": path, "VIRTUAL_ENV": str(own.prefix)})
+    ctx.own_prefix = own.prefix
+    assert choose_target(ctx, None, None).selected_by == "$VIRTUAL_ENV"
+    ctx.env = {"PATH": path}
+    assert choose_target(ctx, None, None).python == str(own.prefix / "bin/python3")
+
+
 def test_torchenvs_own_venv_spelled_another_way_is_still_its_own(tmp_path: Path) -> None:
     own = make_venv(tmp_path, "own")
     executable(own.prefix / "bin/python3")
