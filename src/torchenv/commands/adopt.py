@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from torchenv.backends.conda import CONDA_LOCK_FILE
 from torchenv.errors import TorchenvError, UsageError
+from torchenv.i18n import _
 from torchenv.models.environment import Distribution
 from torchenv.models.lifecycle import ADOPT_SCHEMA, AdoptReport
 from torchenv.models.spec import LOCK_FILE, PYTORCH_INDEX, SPEC_FILE, SpecIndex
@@ -61,7 +62,11 @@ def run_adopt(
             "Pass the environment's root directory: the one holding bin/python.",
         )
     _outside(out_dir, Path(env.prefix))
-    progress(f"read {len(env.distributions)} distributions in {env.prefix}")
+    progress(
+        _("read {count} distributions in {prefix}").format(
+            count=len(env.distributions), prefix=env.prefix
+        )
+    )
     index = SpecIndex(pytorch=pytorch_index or PYTORCH_INDEX, find_links=_links(cwd, find_links))
     adoption = adopt_spec(env, spec_name(env.prefix), index, read_origins(env.distributions))
     spec_path = out_dir / SPEC_FILE
@@ -77,7 +82,7 @@ def run_adopt(
             "adopt-out-unwritable", f"Cannot make the directory {out_dir}: {files.describe(exc)}."
         ) from None
     files.write_output(spec_path, text.encode("utf-8"), what="the spec")
-    progress(f"wrote {spec_path}")
+    progress(_("wrote {path}").format(path=spec_path))
     notes = list(adoption.notes)
     lock: str | None = None
     from torchenv.commands.lock import run_lock  # noqa: PLC0415

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from torchenv.backends.base import Backend, BuildPlan, SpecRef, Steps
 from torchenv.backends.envrecord import write_env_record
 from torchenv.backends.tools import BackendError
+from torchenv.i18n import _
 from torchenv.models.build import BuildStep
 from torchenv.models.envrecord import EnvRecord
 
@@ -94,7 +95,7 @@ def quick_verify(ctx: ProbeContext, steps: list[BuildStep], build: Path, progres
     from torchenv.commands.verify import run_verify  # noqa: PLC0415
     from torchenv.models.verify import CheckStatus  # noqa: PLC0415
 
-    progress("checking the new environment (verify --quick)")
+    progress(_("checking the new environment (verify --quick)"))
     started = time.perf_counter()
     report = run_verify(ctx, prefix=str(build), quick=True)
     steps.append(BuildStep("verify", time.perf_counter() - started))

@@ -14,6 +14,7 @@ from torchenv.backends.choice import choose_backend
 from torchenv.backends.registry import registered
 from torchenv.commands.build import build_into
 from torchenv.errors import UsageError
+from torchenv.i18n import _
 from torchenv.models.build import CREATE_SCHEMA, CreateReport
 from torchenv.models.spec import Spec
 
@@ -71,7 +72,7 @@ def run_create(
         progress(builder.describe())
     with staging.terminate_as_interrupt(), staging.exclusive(target):
         for path in staging.remove_leftovers(target):
-            progress(f"removed {path.name}, left by an interrupted create")
+            progress(_("removed {name}, left by an interrupted create").format(name=path.name))
         with staging.build_dir(target) as build:
             built = build_into(ctx, builder, plan, ref, build, target, steps, check=check)
             with steps.timed("move"):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchenv.errors import UsageError
+from torchenv.i18n import _
 from torchenv.knowledge.remote import Remote, SourceFailure, http_timeout, url_problem
 from torchenv.knowledge.store import load_knowledge, packaged_retrieved
 from torchenv.knowledge.update import (
@@ -124,8 +125,10 @@ def run_db_update(
     path = output if output is not None else user_data_dir() / NAME
     if origin == "packaged" and path.exists() and output is None:
         progress(
-            f"{path} is not used (older than the packaged data, or not readable): "
-            "starting from the packaged data"
+            _(
+                "{path} is not used (older than the packaged data, or not readable): "
+                "starting from the packaged data"
+            ).format(path=path)
         )
     outcome = update_torch_data(remote, current, options, progress)
     written = output is not None or origin == "packaged" or outcome.data != current
@@ -141,12 +144,14 @@ def run_db_update(
                 "file's place.",
             ) from None
         load_knowledge.cache_clear()  # this process sees the new data from now on
-        progress(f"wrote {path}")
+        progress(_("wrote {path}").format(path=path))
         # a clock behind the data's: the store would prefer the packaged file to the copy
         if output is None and outcome.data["retrieved"] < packaged_retrieved(NAME):
             progress(
-                f"the packaged data is dated {packaged_retrieved(NAME)}, after today "
-                f"({outcome.data['retrieved']}): it stays in use until the clock is right"
+                _(
+                    "the packaged data is dated {packaged}, after today ({today}): it stays in "
+                    "use until the clock is right"
+                ).format(packaged=packaged_retrieved(NAME), today=outcome.data["retrieved"])
             )
     return DbUpdateResult(
         schema=SCHEMA,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from torchenv.commands.inspect import run_inspect
 from torchenv.commands.provenance import read_provenance
 from torchenv.errors import UsageError
+from torchenv.i18n import _
 from torchenv.knowledge import load_knowledge
 from torchenv.models import DoctorReport, RuleCatalog, Severity, Summary
 from torchenv.models.reports import DOCTOR_SCHEMA
@@ -38,7 +39,11 @@ def run_doctor(
     runtime = None
     if deep and env.torch is not None:
         if progress is not None:
-            progress(f"importing torch in {env.interpreter.executable} (timeout {deep_timeout:g}s)")
+            progress(
+                _("importing torch in {python} (timeout {seconds}s)").format(
+                    python=env.interpreter.executable, seconds=f"{deep_timeout:g}"
+                )
+            )
         runtime = run_runtime_check(
             ctx, env.interpreter.executable if env.interpreter.runs else None, deep_timeout
         )

@@ -18,6 +18,7 @@ from torchenv.backends.condalocal import LocalPackage
 from torchenv.backends.localwheels import portable_lock
 from torchenv.backends.lockfile import Lock, content_hash
 from torchenv.errors import UsageError
+from torchenv.i18n import _
 from torchenv.models.build import ENV_RECORD_FILE, env_record
 from torchenv.models.ship import (
     IMAGE_SCHEMA,
@@ -172,7 +173,7 @@ def run_image(
             token.write_text(secrets.token_hex(32) + "\n")
             token.chmod(0o600)
 
-    progress(f"writing the build context of {image} to {target}")
+    progress(_("writing the build context of {image} to {path}").format(image=image, path=target))
     written = outdir.replace_dir(target, fill, keep=["secrets/jupyter_token"])
     notes = [f"base {base.image}: {base.reason}"]
     if wheels:

@@ -13,6 +13,7 @@ from torchenv.backends.installers import Sources, uv_compile
 from torchenv.backends.lockfile import parse_lock, with_tool_table
 from torchenv.backends.tools import find_uv, run_step
 from torchenv.errors import ExitCode, TorchenvError, UsageError
+from torchenv.i18n import _
 from torchenv.models.build import LOCK_SCHEMA, LockReport
 from torchenv.models.indexes import UNLABELED_RELEASES, local_label, pins
 from torchenv.models.plan import PlanReport, Stack
@@ -150,7 +151,11 @@ def run_lock(
     reqs = requirements(spec, stack, platforms)
     out = (out_dir or spec_dir) / LOCK_FILE
     uv = find_uv()
-    progress(f"resolving torch {stack.build} for Python {stack.python} with uv")
+    progress(
+        _("resolving torch {build} for Python {python} with {tool}").format(
+            build=stack.build, python=stack.python, tool="uv"
+        )
+    )
     with tempfile.TemporaryDirectory(prefix="torchenv-lock-") as tmp:
         req_file = Path(tmp) / "requirements.in"
         req_file.write_text("\n".join(reqs) + "\n", "utf-8")
@@ -236,13 +241,25 @@ def _lock_conda(
     channels = spec_channels(spec, cwd)
     urls = conda_rattler.channel_urls(channels)
     progress(
-        f"solving pytorch {stack.torch} ({stack.variant}) for Python {stack.python} with "
-        f"py-rattler against {', '.join(spec.index.channels)}"
+        _(
+            "solving pytorch {version} ({variant}) for Python {python} with {tool} against "
+            "{channels}"
+        ).format(
+            version=stack.torch,
+            variant=stack.variant,
+            python=stack.python,
+            tool="py-rattler",
+            channels=", ".join(spec.index.channels),
+        )
     )
     if verbose:
-        progress("match specs: " + "; ".join(specs))
+        progress(_("match specs: {specs}").format(specs="; ".join(specs)))
         for subdir, assumed in virtuals.items():
-            progress(f"virtual packages for {subdir}: {' '.join(assumed)}")
+            progress(
+                _("virtual packages for {platform}: {packages}").format(
+                    platform=subdir, packages=" ".join(assumed)
+                )
+            )
     solved = conda_rattler.solve(channels, specs, virtuals)
     out = (out_dir or spec_directory(spec, cwd)) / conda.CONDA_LOCK_FILE
     sources = {

@@ -16,6 +16,7 @@ from typing import Any
 
 from torchenv.commands.db_update import normalise_index
 from torchenv.errors import UsageError
+from torchenv.i18n import _
 from torchenv.knowledge import datadiff
 from torchenv.knowledge.indexes import IndexFile, fetch_files, project_url
 from torchenv.knowledge.releases import MINIMUM, group_releases
@@ -82,7 +83,11 @@ def run_matrix_check(
         )
     fresh, failures = None, None
     if read:
-        progress(f"reading torch {', '.join(read)} in full (about 14 MB of wheel ranges each)")
+        progress(
+            _("reading torch {versions} in full (about 14 MB of wheel ranges each)").format(
+                versions=", ".join(read)
+            )
+        )
         skeleton: dict[str, Any] = {
             "schema": packaged.get("schema"),
             "retrieved": packaged.get("retrieved"),
@@ -140,7 +145,7 @@ def _index_releases(
 ) -> dict[str, list[IndexFile]]:
     """The final torch releases from 1.13.0 on that the PyPI index lists; exit 4 when the page
     cannot be read, 2 when it lists none (not a torch index: every release would look gone)."""
-    progress(f"reading the torch file list from {strip_credentials(pypi)}")
+    progress(_("reading the torch file list from {index}").format(index=strip_credentials(pypi)))
     try:
         files = fetch_files(remote, pypi, "torch")
     except NotFound as exc:

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from torchenv.errors import UsageError
+from torchenv.i18n import N_
+from torchenv.i18n import _ as translated  # serve() has a local `_`
 from torchenv.models.monitor import Collection
 
 if TYPE_CHECKING:
@@ -199,7 +201,7 @@ def serve(
     from prometheus_client import CollectorRegistry, start_http_server  # noqa: PLC0415
 
     for warning in check_listen(listen):
-        progress(f"warning: {warning}")
+        progress(translated(N_("warning: {warning}")).format(warning=warning))
     read, close = reader or gpu_reader(ctx)
     monitor = Monitor(read, torchenv)
     registry = CollectorRegistry(auto_describe=False)
@@ -217,7 +219,11 @@ def serve(
             "Choose another --port, or stop what uses this one.",
         ) from None
     bound = int(server.server_address[1])
-    progress(f"serving GPU metrics on http://{listen}:{bound}/metrics (every {interval:g} s)")
+    progress(
+        translated(N_("serving GPU metrics on {url} (every {seconds} s)")).format(
+            url=f"http://{listen}:{bound}/metrics", seconds=f"{interval:g}"
+        )
+    )
     ready(bound)
     try:
         stop.wait()

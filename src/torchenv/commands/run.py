@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchenv.errors import ExternalError, UsageError
+from torchenv.i18n import _
 from torchenv.models import Environment
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.environment import probe_environment
@@ -349,8 +350,10 @@ def run_command(
     if absent is not None:
         if progress is not None:
             progress(
-                f"no CUDA in {target.env.prefix} ({absent}): --memory-snapshot records "
-                "nothing; running the command unchanged"
+                _(
+                    "no CUDA in {prefix} ({why}): --memory-snapshot records nothing; running "
+                    "the command unchanged"
+                ).format(prefix=target.env.prefix, why=absent)
             )
         return RunOutcome(execute(command, executable, env))
     before, started_ns = _snapshots(directory), time.time_ns()
@@ -365,7 +368,7 @@ def run_command(
         hooked["PYTHONPATH"] = str(hook) + (os.pathsep + old if old else "")
         hooked[DIR_VAR] = str(directory)
         if progress is not None:
-            progress(f"recording the CUDA allocator's history into {directory}")
+            progress(_("recording the CUDA allocator's history into {path}").format(path=directory))
         code = execute(command, executable, hooked)
         pickles = new_snapshots(directory, before, started_ns)
         pages, problems = render(ctx, target.python, env, pickles, str(empty))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from torchenv.backends.envrecord import RecordUnusable, read_env_record
 from torchenv.errors import ExternalError, TorchenvError, UsageError
+from torchenv.i18n import _
 from torchenv.knowledge.peaks import peak_for
 from torchenv.models import Environment, Target
 from torchenv.models.verify import (
@@ -98,8 +99,11 @@ def run_verify(
     record = read_record(Path(env.prefix))
     limit = timeout or (QUICK_TIMEOUT if quick else FULL_TIMEOUT)
     if progress is not None:
-        kind = "quick checks" if quick else "checks"
-        progress(f"running the {kind} in {exe} (timeout {limit:g}s)")
+        if quick:
+            running = _("running the quick checks in {python} (timeout {seconds}s)")
+        else:
+            running = _("running the checks in {python} (timeout {seconds}s)")
+        progress(running.format(python=exe, seconds=f"{limit:g}"))
     # a scratch directory that the next verify removes if this one is killed (untrusted.scratch)
     with scratch_dir("verify") as tmp:
         output = run_script(ctx.runner, exe, quick=quick, timeout=limit, tmp=str(tmp), env=ctx.env)

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.diff import (
     CONDA_PACKAGES,
     DIFF_SCHEMA,
@@ -198,7 +199,7 @@ def diff_inputs(a: DiffInput, b: DiffInput) -> DiffReport:
         # say which side lacks the list: a document shared without it, or an emptied one
         for side in (a, b):
             if side.python is None and side.conda is None:
-                notes.append(f"Packages not compared: {side.path} lists none.")
+                notes.append(Msg("Packages not compared: {path} lists none.", path=side.path))
     return DiffReport(
         schema=DIFF_SCHEMA,
         a=DiffSide(a.kind, a.path, a.detail),

@@ -13,6 +13,7 @@ import shlex
 from collections import Counter
 from collections.abc import Sequence
 
+from torchenv.i18n import Msg
 from torchenv.models import Environment
 from torchenv.models import installer_argv as argv_of
 from torchenv.models.compat import split_local
@@ -73,9 +74,10 @@ def install(
     if kind == "conda":
         return [conda_install(env, [conda_spec(r) for r in reqs], force=reinstall)]
     if kind == "pixi":
-        steps = []
+        steps: list[str] = []
         if index:
-            steps.append(f'add to pixi.toml: [pypi-options] extra-index-urls = ["{index}"]')
+            setting = f'[pypi-options] extra-index-urls = ["{index}"]'
+            steps.append(Msg("add to pixi.toml: {setting}", setting=setting))
         steps.append(shlex.join(argv_of.pixi_add(reqs, pypi=True)))
         return steps
     options = argv_of.index_options(None, index)

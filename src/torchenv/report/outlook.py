@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from torchenv.i18n import Msg
 from torchenv.models import Finding, Severity
 from torchenv.models.findings import Outlook
 from torchenv.report.rules.base import Facts
@@ -18,7 +19,7 @@ def outlook(facts: Facts, findings: tuple[Finding, ...]) -> Outlook:
     verified = rt.cuda_available is True and rt.op_ok is not False if rt and rt.ran else None
     if torch is None:
         return Outlook(
-            None, "none", m.driver.version, gpus, False, "torch is not installed", verified
+            None, "none", m.driver.version, gpus, False, Msg("torch is not installed"), verified
         )
     if torch.cuda:
         build = f"cuda {torch.cuda}"
@@ -28,16 +29,22 @@ def outlook(facts: Facts, findings: tuple[Finding, ...]) -> Outlook:
         build = "cpu"
     errors = [f.id for f in findings if f.severity is Severity.ERROR]
     if build == "cpu":
-        reason = "CPU-only build: torch.cuda.is_available() is False by construction"
+        reason = Msg("CPU-only build: torch.cuda.is_available() is False by construction")
         expected = False
     elif not torch.cuda:
-        reason, expected = "not a CUDA build", False
+        reason, expected = Msg("not a CUDA build"), False
     elif not m.driver.version:
-        reason, expected = "no NVIDIA driver on this machine", False
+        reason, expected = Msg("no NVIDIA driver on this machine"), False
     elif not m.gpus or not (m.visible_devices.visible_indices or _mig(facts)):
-        reason, expected = "no visible NVIDIA GPU", False
+        reason, expected = Msg("no visible NVIDIA GPU"), False
     elif errors:
-        reason, expected = "blocked by: " + ", ".join(dict.fromkeys(errors)), False
+        blocked = ", ".join(dict.fromkeys(errors))
+        reason, expected = Msg("blocked by: {findings}", findings=blocked), False
     else:
-        reason, expected = f"CUDA {torch.cuda} build, driver {m.driver.version}, GPUs covered", True
+        reason = Msg(
+            "CUDA {cuda} build, driver {driver}, GPUs covered",
+            cuda=torch.cuda,
+            driver=m.driver.version,
+        )
+        expected = True
     return Outlook(torch.version, build, m.driver.version, gpus, expected, reason, verified)

@@ -7,6 +7,7 @@ Names and versions come from files somebody else wrote: every value is passed th
 
 from __future__ import annotations
 
+from torchenv.i18n import N_, _, shown
 from torchenv.models.diff import (
     CONDA_PACKAGES,
     DiffReport,
@@ -20,28 +21,30 @@ from torchenv.report.segments import Emit
 from torchenv.untrusted.text import printable
 
 MACHINE_LABELS = {
-    "platform": "platform",
-    "os_release": "OS",
+    "platform": N_("platform"),
+    "os_release": N_("OS"),
     "libc": "libc",
-    "driver": "NVIDIA driver",
-    "cuda_driver_api": "CUDA driver API",
-    "gpus": "GPUs",
-    "toolkits": "CUDA toolkits",
+    "driver": N_("NVIDIA driver"),
+    "cuda_driver_api": N_("CUDA driver API"),
+    "gpus": N_("GPUs"),
+    "toolkits": N_("CUDA toolkits"),
 }
 
 
-def _text(value: str | None, missing: str = "none") -> str:
-    return missing if value is None else printable(value)
+def _text(value: str | None, missing: str | None = None) -> str:
+    if value is None:
+        return _("none") if missing is None else missing
+    return printable(value)
 
 
 def _side(emit: Emit, mark: str, letter: str, side: DiffSide, style: str) -> None:
-    what = side.kind + (f", {side.detail}" if side.detail else "")
+    what = side.kind + (f", {shown(side.detail)}" if side.detail else "")
     emit([(f"{mark} {letter}: ", style), (printable(side.path), "bold"), (f" ({what})", "dim")])
 
 
 def _build(torch: TorchSummary | None) -> str:
     if torch is None:
-        return "not installed"
+        return _("not installed")
     return printable(torch.version)
 
 
@@ -55,28 +58,29 @@ def torch_line(diff: TorchDiff) -> str:
         parts.append(f"CUDA {_text(a.cuda if a else None)} -> {_text(b.cuda if b else None)}")
     # the variant is shown when its change is not already plain from CUDA's
     if "variant" in diff.changed and "cuda" not in diff.changed:
-        parts.append(
-            f"variant {_text(a.variant if a else None, '?')} -> "
-            f"{_text(b.variant if b else None, '?')}"
+        change = _("variant {a} -> {b}").format(
+            a=_text(a.variant if a else None, "?"), b=_text(b.variant if b else None, "?")
         )
+        parts.append(change)
     return line + (": " + ", ".join(parts) if parts else "")
 
 
 def _machine(emit: Emit, diff: MachineDiff) -> None:
     if not diff.changed:
-        emit([("Machines: ", "bold"), ("the same driver, GPUs, toolkits and platform", None)])
+        same = _("the same driver, GPUs, toolkits and platform")
+        emit([(_("Machines: "), "bold"), (same, None)])
         return
-    emit([("Machines:", "bold")])
+    emit([(_("Machines:"), "bold")])
     for change in diff.changed:
         _field(emit, change)
 
 
 def _field(emit: Emit, change: FieldChange) -> None:
-    label = MACHINE_LABELS.get(change.field, change.field)
+    label = MACHINE_LABELS.get(change.field)
     emit(
         [
             ("~ ", "yellow"),
-            (f"{label}: ", None),
+            (_("{field}: ").format(field=change.field if label is None else _(label)), None),
             (_text(change.a), None),
             (" -> ", "dim"),
             (_text(change.b), None),
@@ -85,11 +89,11 @@ def _field(emit: Emit, change: FieldChange) -> None:
 
 
 def _summary(report: DiffReport) -> str:
-    what = "conda packages" if report.packages == CONDA_PACKAGES else "Python packages"
-    counts = (
-        f"{len(report.added)} added, {len(report.removed)} removed, {len(report.changed)} changed"
+    what = _("conda packages") if report.packages == CONDA_PACKAGES else _("Python packages")
+    counts = _("{added} added, {removed} removed, {changed} changed").format(
+        added=len(report.added), removed=len(report.removed), changed=len(report.changed)
     )
-    return f"{what}: {counts}"
+    return _("{packages}: {counts}").format(packages=what, counts=counts)
 
 
 def render_diff(emit: Emit, report: DiffReport) -> None:
@@ -128,8 +132,8 @@ def render_diff(emit: Emit, report: DiffReport) -> None:
     if report.machine is not None:
         _machine(emit, report.machine)
     for note in report.notes:
-        emit([("note: ", "dim"), (printable(note), None)])
+        emit([(_("note: "), "dim"), (printable(shown(note)), None)])
     if report.same:
-        emit([("No differences.", "bold green")])
+        emit([(_("No differences."), "bold green")])
     else:
-        emit([("They differ.", "bold yellow")])
+        emit([(_("They differ."), "bold yellow")])

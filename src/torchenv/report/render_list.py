@@ -8,11 +8,23 @@ through ``for_terminal`` too).
 
 from __future__ import annotations
 
+from torchenv.i18n import N_, _, ngettext, shown
 from torchenv.models.lifecycle import EnvironmentRow, ListReport
-from torchenv.report.segments import Emit, Segment
+from torchenv.report.segments import Emit, Segment, pad, width
 from torchenv.untrusted.text import printable
 
 HEADERS = ("PREFIX", "GEN", "TORCH", "VARIANT", "PYTHON", "INSTALLER", "HEALTH", "SPEC")
+# the headers as the table shows them (the names of packages stay as they are)
+SHOWN_HEADERS = (
+    N_("PREFIX"),
+    N_("GEN"),
+    "TORCH",
+    N_("VARIANT"),
+    "PYTHON",
+    N_("INSTALLER"),
+    N_("HEALTH"),
+    N_("SPEC"),
+)
 # a column is never padded wider than this: one long prefix must not push every other row's
 # columns off the screen (its own line is longer instead)
 WIDEST = 48
@@ -30,33 +42,33 @@ GAP = "  "
 
 
 def _cells(row: EnvironmentRow) -> list[str]:
-    def shown(value: str | None) -> str:
+    def cell(value: str | None) -> str:
         return "-" if value is None else printable(value)
 
     return [
         printable(row.prefix),
         "-" if row.generation is None else str(row.generation),
-        shown(row.torch),
-        shown(row.variant),
-        shown(row.python),
-        shown(row.backend),
+        cell(row.torch),
+        cell(row.variant),
+        cell(row.python),
+        cell(row.backend),
         ", ".join(printable(word) for word in row.health),
-        shown(row.spec),
+        cell(row.spec),
     ]
 
 
 def _widths(table: list[list[str]]) -> list[int]:
-    return [min(max(len(line[i]) for line in table), WIDEST) for i in range(len(HEADERS))]
+    return [min(max(width(line[i]) for line in table), WIDEST) for i in range(len(HEADERS))]
 
 
-def _health(row: EnvironmentRow, width: int) -> list[Segment]:
+def _health(row: EnvironmentRow, columns: int) -> list[Segment]:
     out: list[Segment] = []
     for index, word in enumerate(row.health):
         if index:
             out.append((", ", None))
         out.append((printable(word), HEALTH_STYLE.get(word, "yellow")))
-    shown = sum(len(text) for text, _ in out)
-    out.append((" " * max(width - shown, 0), None))
+    used = sum(width(text) for text, _style in out)
+    out.append((" " * max(columns - used, 0), None))
     return out
 
 
@@ -68,7 +80,7 @@ def _line(cells: list[str], widths: list[int], health: list[Segment] | None) -> 
         if index == HEADERS.index("HEALTH") and health is not None:
             segments += health
         else:
-            segments.append((cell if index == last else cell.ljust(widths[index]), None))
+            segments.append((cell if index == last else pad(cell, widths[index]), None))
         if index != last:
             segments.append((GAP, None))
     return segments
@@ -76,12 +88,13 @@ def _line(cells: list[str], widths: list[int], health: list[Segment] | None) -> 
 
 def render_list(emit: Emit, report: ListReport) -> None:
     if not report.environments:
-        emit([("No environments yet: ", "bold"), (_empty(report), None)])
+        emit([(_("No environments yet: "), "bold"), (_empty(report), None)])
     else:
         rows = [_cells(row) for row in report.environments]
-        widths = _widths([list(HEADERS), *rows])
-        header = _line(list(HEADERS), widths, None)
-        emit([(text, "bold") for text, _ in header])
+        headers = [_(header) for header in SHOWN_HEADERS]  # TORCH, PYTHON: in no catalog
+        widths = _widths([headers, *rows])
+        header = _line(headers, widths, None)
+        emit([(text, "bold") for text, _style in header])
         health_column = HEADERS.index("HEALTH")
         for row, cells in zip(report.environments, rows, strict=True):
             emit(_line(cells, widths, _health(row, widths[health_column])))
@@ -89,11 +102,13 @@ def render_list(emit: Emit, report: ListReport) -> None:
         emit([])
         emit([(_summary(report.environments), "dim")])
     for note in report.notes:
-        emit([(f"note: {printable(note)}", "dim")])
+        emit([(_("note: {note}").format(note=printable(shown(note))), "dim")])
 
 
 def _empty(report: ListReport) -> str:
-    return f"`torchenv create` adds each environment it makes to {printable(report.registry)}."
+    return _("`torchenv create` adds each environment it makes to {registry}.").format(
+        registry=printable(report.registry)
+    )
 
 
 def _details(emit: Emit, rows: tuple[EnvironmentRow, ...]) -> None:
@@ -104,14 +119,18 @@ def _details(emit: Emit, rows: tuple[EnvironmentRow, ...]) -> None:
             continue
         emit([])
         words = ", ".join(printable(word) for word in row.health)
-        emit([(printable(row.prefix), "bold"), (f" ({words}):", None)])
+        emit([(printable(row.prefix), "bold"), (_(" ({health}):").format(health=words), None)])
         for line in row.detail:
-            emit([(f"  - {printable(line)}", None)])
+            emit([(f"  - {printable(shown(line))}", None)])
 
 
 def _summary(rows: tuple[EnvironmentRow, ...]) -> str:
     healthy = sum(1 for row in rows if row.health == ("ok",))
-    count = f"{len(rows)} environment{'s' if len(rows) != 1 else ''}"
+    count = ngettext("{count} environment", "{count} environments", len(rows)).format(
+        count=len(rows)
+    )
     if healthy == len(rows):
-        return f"{count}, all ok"
-    return f"{count}: {healthy} ok, {len(rows) - healthy} with problems"
+        return _("{environments}, all ok").format(environments=count)
+    return _("{environments}: {healthy} ok, {problems} with problems").format(
+        environments=count, healthy=healthy, problems=len(rows) - healthy
+    )

@@ -6,6 +6,7 @@ The locked values come from the lock, which anyone may have written: each passes
 
 from __future__ import annotations
 
+from torchenv.i18n import _, shown
 from torchenv.models.build import LockCheckReport
 from torchenv.report.segments import Emit
 from torchenv.untrusted.text import printable
@@ -14,19 +15,20 @@ from torchenv.untrusted.text import printable
 def render_lock_check(emit: Emit, report: LockCheckReport) -> None:
     lock, build = printable(report.lock), printable(report.stack)
     if report.fresh:
-        emit([(lock, "bold"), (" is fresh", "green"), (f": {build}, for {report.spec}", None)])
+        what = _(": {build}, for {spec}").format(build=build, spec=report.spec)
+        emit([(lock, "bold"), (_(" is fresh"), "green"), (what, None)])
         for note in report.notes:
-            emit([("  note: ", "dim"), (note, None)])
+            emit([("  " + _("note: "), "dim"), (shown(note), None)])
         return
     what = f" ({build})" if build else ""
-    emit([(lock, "bold"), (" is stale", "bold yellow"), (what, None)])
+    emit([(lock, "bold"), (_(" is stale"), "bold yellow"), (what, None)])
     for change in report.changes:
         if change.field in ("lock", "knowledge"):
-            emit([(f"  {change.field}: ", "yellow"), (printable(change.now), None)])
+            emit([(f"  {change.field}: ", "yellow"), (printable(shown(change.now)), None)])
             continue
-        was = printable(change.locked) or "(unset)"
-        now = printable(change.now) or "(unset)"
+        was = printable(change.locked) or _("(unset)")
+        now = printable(change.now) or _("(unset)")
         emit([(f"  {change.field}: ", "yellow"), (f"{was} -> {now}", None)])
     for note in report.notes:
-        emit([("  note: ", "dim"), (note, None)])
-    emit([("fix: ", "dim"), ("torchenv lock", "bold"), (" (then commit the lock)", None)])
+        emit([("  " + _("note: "), "dim"), (shown(note), None)])
+    emit([(_("fix: "), "dim"), ("torchenv lock", "bold"), (_(" (then commit the lock)"), None)])

@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from torchenv.i18n import N_, _, ngettext, shown
 from torchenv.models.archs import parse_arch
 from torchenv.models.matrix import (
     ABSENT,
@@ -17,21 +18,23 @@ from torchenv.models.matrix import (
     MatrixReport,
     MatrixRow,
 )
+from torchenv.report.segments import pad
+from torchenv.report.segments import width as text_width
 
 Segment = tuple[str, str | None]
 Emit = Callable[[list[Segment]], None]  # prints one line
 
 HEADERS = (
     "torch",
-    "released",
+    N_("released"),
     "Python",
     "PyPI",
     "CUDA",
-    "GPU code",
-    "driver>=",
+    N_("GPU code"),
+    N_("driver>="),
     "torchvision",
     "torchaudio",
-    "download.pytorch.org variants",
+    N_("download.pytorch.org variants"),
 )
 GAP = "  "
 
@@ -42,7 +45,7 @@ def compact_archs(archs: tuple[str, ...]) -> str:
     cubins = sorted((c for c in codes if c.kind == "sm"), key=lambda c: c.cc)
     ptx = "+PTX" if any(c.kind == "compute" for c in codes) else ""
     if not cubins:
-        return "PTX only" if ptx else "-"
+        return _("PTX only") if ptx else "-"
     first, last = cubins[0].label, cubins[-1].label
     return (first if first == last else f"{first}-{last}") + ptx
 
@@ -64,7 +67,7 @@ def compact_python(versions: tuple[str, ...]) -> str:
 def _cells(row: MatrixRow) -> tuple[str, ...]:
     variants = " ".join(row.index_variants) or "-"
     return (
-        row.torch + (" (yanked)" if row.yanked else ""),
+        row.torch + (_(" (yanked)") if row.yanked else ""),
         row.released or "?",
         compact_python(row.python),
         row.pypi_variant or "-",
@@ -83,7 +86,7 @@ def _line(
     segments: list[Segment] = []
     for i, (cell, width, style) in enumerate(zip(cells, widths, styles, strict=True)):
         last = i == len(cells) - 1
-        segments.append((cell if last else cell.ljust(width), style))
+        segments.append((cell if last else pad(cell, width), style))
         if not last:
             segments.append((GAP, None))
     return segments
@@ -91,11 +94,15 @@ def _line(
 
 def render_matrix(emit: Emit, report: MatrixReport) -> None:
     if not report.rows:
-        emit([(f"No torch release in the knowledge base matches {report.torch_spec!r}.", None)])
+        nothing = _("No torch release in the knowledge base matches {spec}.").format(
+            spec=repr(report.torch_spec)
+        )
+        emit([(nothing, None)])
     else:
-        table = [HEADERS, *(_cells(row) for row in report.rows)]
-        widths = [max(len(cells[i]) for cells in table) for i in range(len(HEADERS))]
-        emit(_line(HEADERS, widths, ("bold",) * len(HEADERS)))
+        headers = tuple(_(header) for header in HEADERS)  # the names of packages: in no catalog
+        table = [headers, *(_cells(row) for row in report.rows)]
+        widths = [max(text_width(cells[i]) for cells in table) for i in range(len(HEADERS))]
+        emit(_line(headers, widths, ("bold",) * len(HEADERS)))
         for row, cells in zip(report.rows, table[1:], strict=True):
             dim = "dim" if row.yanked else None
             styles = ("bold", dim, dim, "cyan", dim, dim, dim, dim, dim, dim)
@@ -104,29 +111,32 @@ def render_matrix(emit: Emit, report: MatrixReport) -> None:
         emit(
             [
                 (
-                    "Linux x86_64: Python versions with a wheel on PyPI, the build `pip install "
-                    "torch` gets, its GPU code and the oldest driver its CUDA major runs on "
-                    "(minor-version compatibility).",
+                    _(
+                        "Linux x86_64: Python versions with a wheel on PyPI, the build `pip "
+                        "install torch` gets, its GPU code and the oldest driver its CUDA major "
+                        "runs on (minor-version compatibility)."
+                    ),
                     "dim",
                 )
             ]
         )
         if any(not row.index_verified for row in report.rows):
-            emit([("* variant list inferred, not read from the index", "dim")])
+            emit([(_("* variant list inferred, not read from the index"), "dim")])
         for row in report.rows:
             for note in row.notes:
-                emit([(f"{row.torch}: ", "bold"), (note, None)])
+                emit([(f"{row.torch}: ", "bold"), (shown(note), None)])
     ids = " ".join(source.id for source in report.sources)
-    emit([("Data: ", "bold"), (report.origin, None)])
+    emit([(_("Data: "), "bold"), (shown(report.origin), None)])
     if ids:
-        emit([("Sources: ", "bold"), (ids, None), (" (torchenv matrix --json lists them)", "dim")])
+        listed = _(" (torchenv matrix --json lists them)")
+        emit([(_("Sources: "), "bold"), (ids, None), (listed, "dim")])
 
 
 # --- matrix --check -------------------------------------------------------------------------
 def show_value(value: Any) -> str:
     """A value as the data file spells it, strings bare; "none" where a side has none."""
     if value is None:
-        return "none"
+        return _("none")
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
@@ -140,7 +150,7 @@ def list_change(packaged: Any, fresh: Any) -> str:
     added = [str(v) for v in fresh if v not in packaged]
     removed = [str(v) for v in packaged if v not in fresh]
     parts = [f"+{v}" for v in added] + [f"-{v}" for v in removed]
-    return ", ".join(parts) if parts else "same entries, another order"
+    return ", ".join(parts) if parts else _("same entries, another order")
 
 
 def _difference(difference: DataDifference) -> list[Segment]:
@@ -148,15 +158,15 @@ def _difference(difference: DataDifference) -> list[Segment]:
     head: list[Segment] = [("  ", None), (where, "bold"), (": ", None)]
     source = f" ({difference.source})"
     if difference.change == MISSING and not difference.field:
-        return [*head, ("missing from the packaged data", "yellow"), (source, "dim")]
+        return [*head, (_("missing from the packaged data"), "yellow"), (source, "dim")]
     if difference.change == ABSENT:
-        what = "in the packaged data, not on the index (deleted, or not this index)"
+        what = _("in the packaged data, not on the index (deleted, or not this index)")
         return [*head, (what, "red"), (source, "dim")]
     segments = [
         *head,
-        ("packaged ", "dim"),
+        (_("packaged "), "dim"),
         (show_value(difference.packaged), "red"),
-        (", now ", "dim"),
+        (_(", now "), "dim"),
         (show_value(difference.fresh), "green"),
     ]
     change = list_change(difference.packaged, difference.fresh)
@@ -166,28 +176,34 @@ def _difference(difference: DataDifference) -> list[Segment]:
 
 
 def render_matrix_check(emit: Emit, report: MatrixCheckReport) -> None:
-    emit([("Knowledge check: ", "bold"), (f"{report.packaged}, against {report.pypi_index}", None)])
+    against = _("{packaged}, against {index}").format(
+        packaged=report.packaged, index=report.pypi_index
+    )
+    emit([(_("Knowledge check: "), "bold"), (against, None)])
     if report.read:
-        emit([("  read in full: ", "dim"), (", ".join(f"torch {v}" for v in report.read), None)])
+        read = ", ".join(f"torch {v}" for v in report.read)
+        emit([("  " + _("read in full: "), "dim"), (read, None)])
     for source in report.sources:
         if not source.checked:
-            emit([(f"  not checked: {source.id}: ", "yellow"), (source.why or "", None)])
+            unchecked = _("not checked: {source}: ").format(source=source.id)
+            emit([("  " + unchecked, "yellow"), (shown(source.why or ""), None)])
     if report.differences:
         emit([])
     for difference in report.differences:
         emit(_difference(difference))
     emit([])
     count = len(report.differences)
-    summary = "no difference" if not count else f"{count} difference{'' if count == 1 else 's'}"
+    if count:
+        summary = ngettext("{count} difference", "{count} differences", count).format(count=count)
+    else:
+        summary = _("no difference")
     if report.missing or report.absent:
-        summary += f" (releases: {len(report.missing)} missing, {len(report.absent)} absent)"
-    emit(
-        [
-            (summary, "bold" if count else "green"),
-            (
-                f"; {report.requests} requests, {report.bytes_read / 1e6:.1f} MB "
-                f"in {report.seconds:.1f} s",
-                "dim",
-            ),
-        ]
+        summary += _(" (releases: {missing} missing, {absent} absent)").format(
+            missing=len(report.missing), absent=len(report.absent)
+        )
+    cost = _("; {requests} requests, {megabytes} MB in {seconds} s").format(
+        requests=report.requests,
+        megabytes=f"{report.bytes_read / 1e6:.1f}",
+        seconds=f"{report.seconds:.1f}",
     )
+    emit([(summary, "bold" if count else "green"), (cost, "dim")])

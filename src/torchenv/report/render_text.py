@@ -7,6 +7,7 @@ as they are (``[gpu]`` in a fix command survives).
 
 from __future__ import annotations
 
+from torchenv.i18n import N_, _, shown
 from torchenv.models import (
     DoctorReport,
     Environment,
@@ -23,6 +24,8 @@ from torchenv.report.segments import Emit, Segment, emit_target
 __all__ = ["Emit", "Segment", "render_doctor", "render_inspect", "render_rules"]
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+# a finding's severity as its heading shows it
+HEADING = {Severity.ERROR: N_("ERROR"), Severity.WARNING: N_("WARNING"), Severity.INFO: N_("INFO")}
 
 
 def _mib(value: int | None) -> str:
@@ -32,7 +35,12 @@ def _mib(value: int | None) -> str:
 
 
 def _notes(notes: tuple[ProbeNote, ...]) -> str:
-    return "; ".join(f"{n.source}: {n.message}" for n in notes)
+    return "; ".join(f"{n.source}: {shown(n.message)}" for n in notes)
+
+
+def _shown_or_none(text: str | None) -> str | None:
+    """A model's text as shown; None stays None (printed as such, as it always was)."""
+    return shown(text) if text else text
 
 
 def _target_line(emit: Emit, target: Target) -> None:
@@ -45,21 +53,32 @@ def _plain(emit: Emit, text: str) -> None:
 
 def _machine(emit: Emit, m: Machine) -> None:
     h = m.host
-    where = f", in a {h.container} container" if h.container else ""
-    where += ", WSL" if h.wsl else ""
+    where = _(", in a {container} container").format(container=h.container) if h.container else ""
+    where += _(", WSL") if h.wsl else ""
     shm = _mib(h.shm_bytes // (1 << 20)) if h.shm_bytes is not None else "?"
-    emit([("Machine", "bold")])
-    _plain(
-        emit,
-        f"  {h.os_release or h.os} {h.arch}, {h.libc or 'libc ?'}, {h.cpu_count or '?'} CPUs"
-        f"{where}; /dev/shm {shm}",
+    emit([(_("Machine"), "bold")])
+    line = _("{os} {arch}, {libc}, {cpus} CPUs{where}; /dev/shm {shm}").format(
+        os=h.os_release or h.os,
+        arch=h.arch,
+        libc=h.libc or "libc ?",
+        cpus=h.cpu_count or "?",
+        where=where,
+        shm=shm,
     )
+    _plain(emit, "  " + line)
     d = m.driver
-    if d.version:
-        api = f", CUDA driver API {d.cuda_driver_api}" if d.cuda_driver_api else ""
-        _plain(emit, f"  NVIDIA driver {d.version}{api} (from {d.source})")
+    if d.version and d.cuda_driver_api:
+        line = _("NVIDIA driver {version}, CUDA driver API {api} (from {source})").format(
+            version=d.version, api=d.cuda_driver_api, source=d.source
+        )
+        _plain(emit, "  " + line)
+    elif d.version:
+        line = _("NVIDIA driver {version} (from {source})").format(
+            version=d.version, source=d.source
+        )
+        _plain(emit, "  " + line)
     else:
-        _plain(emit, f"  NVIDIA driver: none ({_notes(d.notes)})")
+        _plain(emit, "  " + _("NVIDIA driver: none ({notes})").format(notes=_notes(d.notes)))
     for g in m.gpus:
         hidden = g.index not in m.visible_devices.visible_indices
         emit(
@@ -69,26 +88,31 @@ def _machine(emit: Emit, m: Machine) -> None:
                     f"{_mib(g.memory_total_mib)}, {g.uuid or ''}",
                     None,
                 ),
-                (" (hidden)" if hidden else "", "dim"),
+                (_(" (hidden)") if hidden else "", "dim"),
             ]
         )
     if not m.gpus and m.pci_nvidia_devices:
-        _plain(emit, f"  NVIDIA PCI devices: {', '.join(m.pci_nvidia_devices)}")
+        devices = ", ".join(m.pci_nvidia_devices)
+        _plain(emit, "  " + _("NVIDIA PCI devices: {devices}").format(devices=devices))
     vis = m.visible_devices
     if vis.cuda_visible_devices is not None:
-        _plain(
-            emit,
-            f"  CUDA_VISIBLE_DEVICES={vis.cuda_visible_devices!r} -> GPUs "
-            f"{list(vis.visible_indices)}",
+        line = _("CUDA_VISIBLE_DEVICES={value} -> GPUs {indices}").format(
+            value=repr(vis.cuda_visible_devices), indices=list(vis.visible_indices)
         )
+        _plain(emit, "  " + line)
     for kit in m.toolkits:
-        _plain(
-            emit, f"  CUDA toolkit {kit.version or '?'} ({kit.found_by}: {kit.nvcc or kit.root})"
+        line = _("CUDA toolkit {version} ({found_by}: {path})").format(
+            version=kit.version or "?", found_by=kit.found_by, path=kit.nvcc or kit.root
         )
+        _plain(emit, "  " + line)
     if not m.toolkits:
-        _plain(emit, "  CUDA toolkit: none (not needed to run pip wheels)")
+        _plain(emit, "  " + _("CUDA toolkit: none (not needed to run pip wheels)"))
     c = m.compilers
-    _plain(emit, f"  compilers: cc {c.cc or 'none'}, c++ {c.cxx or 'none'} {c.cxx_version or ''}")
+    none = _("none")
+    line = _("compilers: cc {cc}, c++ {cxx} {version}").format(
+        cc=c.cc or none, cxx=c.cxx or none, version=c.cxx_version or ""
+    )
+    _plain(emit, "  " + line)
 
 
 def _environment(emit: Emit, env: Environment) -> None:
@@ -96,18 +120,24 @@ def _environment(emit: Emit, env: Environment) -> None:
     emit(
         [
             (f"  Python {i.version or '?'} {i.executable or ''}", None),
-            ("" if i.runs else " (does not run)", "red"),
+            ("" if i.runs else _(" (does not run)"), "red"),
         ]
     )
-    _plain(emit, f"  {len(env.distributions)} distributions in {', '.join(env.site_dirs) or '-'}")
+    line = _("{count} distributions in {directories}").format(
+        count=len(env.distributions), directories=", ".join(env.site_dirs) or "-"
+    )
+    _plain(emit, "  " + line)
     t = env.torch
     if t is None:
-        _plain(emit, "  torch: not installed")
+        _plain(emit, "  " + _("torch: not installed"))
     else:
-        build = f"CUDA {t.cuda}" if t.cuda else (f"ROCm {t.hip}" if t.hip else "CPU only")
-        _plain(emit, f"  torch {t.version} ({build}), installed by {t.installer or '?'}")
+        build = f"CUDA {t.cuda}" if t.cuda else (f"ROCm {t.hip}" if t.hip else _("CPU only"))
+        line = _("torch {version} ({build}), installed by {installer}").format(
+            version=t.version, build=build, installer=t.installer or "?"
+        )
+        _plain(emit, "  " + line)
         if t.arch_list:
-            _plain(emit, f"    GPU code: {describe(t.arch_list)}")
+            _plain(emit, "    " + _("GPU code: {archs}").format(archs=describe(t.arch_list)))
         libs = ", ".join(
             f"{name} {value}"
             for name, value in (("cuDNN", t.cudnn), ("NCCL", t.nccl), ("cudart", t.cuda_runtime))
@@ -116,13 +146,23 @@ def _environment(emit: Emit, env: Environment) -> None:
         if libs:
             _plain(emit, f"    {libs}")
     for lib in (env.torchvision, env.torchaudio):
-        if lib is not None:
-            req = f", requires torch{lib.requires_torch}" if lib.requires_torch else ""
-            _plain(emit, f"  {lib.name} {lib.version}{req}")
+        if lib is None:
+            continue
+        if lib.requires_torch:
+            line = _("{name} {version}, requires torch{requirement}").format(
+                name=lib.name, version=lib.version, requirement=lib.requires_torch
+            )
+        else:
+            line = f"{lib.name} {lib.version}"
+        _plain(emit, "  " + line)
     if env.conda is not None:
-        _plain(emit, f"  conda records: {len(env.conda.records)}")
+        line = _("conda records: {count}").format(count=len(env.conda.records))
+        _plain(emit, "  " + line)
     for spec in env.kernels:
-        _plain(emit, f"  Jupyter kernel {spec.name!r} ({spec.scope}): {spec.argv0 or spec.error}")
+        line = _("Jupyter kernel {name} ({scope}): {command}").format(
+            name=repr(spec.name), scope=spec.scope, command=_shown_or_none(spec.argv0 or spec.error)
+        )
+        _plain(emit, "  " + line)
 
 
 def render_inspect(emit: Emit, report: InspectReport) -> None:
@@ -134,47 +174,65 @@ def render_inspect(emit: Emit, report: InspectReport) -> None:
 def render_doctor(emit: Emit, report: DoctorReport) -> None:
     _target_line(emit, report.target)
     o = report.outlook
-    gpus = ", ".join(o.gpus) or "no NVIDIA GPU"
-    _plain(emit, f"  torch {o.torch or '-'} ({o.build}); driver {o.driver or 'none'}; {gpus}")
-    verdict = (
-        ("expected to work", "green") if o.cuda_expected else ("not expected to work", "yellow")
+    line = _("torch {torch} ({build}); driver {driver}; {gpus}").format(
+        torch=o.torch or "-",
+        build=_("none") if o.build == "none" else o.build,  # no torch: "none" in the JSON
+        driver=o.driver or _("none"),
+        gpus=", ".join(o.gpus) or _("no NVIDIA GPU"),
     )
-    emit([("  CUDA: ", None), verdict, (f" ({o.reason})", None)])
+    _plain(emit, "  " + line)
+    verdict = (
+        (_("expected to work"), "green")
+        if o.cuda_expected
+        else (_("not expected to work"), "yellow")
+    )
+    reason = _(" ({reason})").format(reason=shown(o.reason))
+    emit([("  " + _("CUDA: "), None), verdict, (reason, None)])
     for finding in report.findings:
         _plain(emit, "")
         emit(
             [
-                (finding.severity.value.upper(), STYLE[finding.severity]),
+                (_(HEADING[finding.severity]), STYLE[finding.severity]),
                 (" ", None),
                 (finding.id, "bold"),
                 (f" ({finding.catalog})" if finding.catalog else "", "dim"),
             ]
         )
-        _plain(emit, f"  {finding.title}")
+        _plain(emit, "  " + shown(finding.title))
         for line in finding.evidence:
-            emit([("  seen: ", "dim"), (line, None)])
+            emit([("  " + _("seen: "), "dim"), (shown(line), None)])
         for step in finding.fix:
-            emit([("  fix: ", "green"), (step, None)])
+            emit([("  " + _("fix: "), "green"), (shown(step), None)])
     rt = report.runtime
     if rt is not None and rt.ran and not rt.error:
-        cuda = "available" if rt.cuda_available else "NOT available"
-        op = {True: ", GPU matmul OK", False: ", GPU matmul FAILED", None: ""}[rt.op_ok]
-        devices = f", {rt.device_count} device(s)" if rt.device_count else ""
         _plain(emit, "")
-        _plain(
-            emit,
-            f"import torch {rt.torch_version} took {rt.seconds:.1f}s; CUDA {cuda}{devices}{op}",
+        cuda = _("available") if rt.cuda_available else _("NOT available")
+        op = {True: _(", GPU matmul OK"), False: _(", GPU matmul FAILED"), None: ""}[rt.op_ok]
+        devices = _(", {count} device(s)").format(count=rt.device_count) if rt.device_count else ""
+        line = _("import torch {version} took {seconds}s; CUDA {cuda}{devices}{op}").format(
+            version=rt.torch_version,
+            seconds=f"{rt.seconds:.1f}",
+            cuda=cuda,
+            devices=devices,
+            op=op,
         )
+        _plain(emit, line)
     s = report.summary
     _plain(emit, "")
+    counts = _(
+        "{errors} error(s), {warnings} warning(s), {infos} note(s) from {rules} rules "
+        "(fail on: {fail_on})"
+    ).format(
+        errors=s.errors,
+        warnings=s.warnings,
+        infos=s.infos,
+        rules=s.rules_checked,
+        fail_on=s.fail_on.value,
+    )
     emit(
         [
-            ("FAIL" if s.failed else "OK", "bold red" if s.failed else "bold green"),
-            (
-                f" {s.errors} error(s), {s.warnings} warning(s), {s.infos} note(s) from "
-                f"{s.rules_checked} rules (fail on: {s.fail_on.value})",
-                None,
-            ),
+            (_("FAIL") if s.failed else _("OK"), "bold red" if s.failed else "bold green"),
+            (" " + counts, None),
         ]
     )
 
@@ -190,4 +248,4 @@ def render_rules(emit: Emit, catalog: RuleCatalog) -> None:
                 (" [--deep]" if info.needs == "deep" else "", "dim"),
             ]
         )
-        _plain(emit, f"        {info.summary}")
+        _plain(emit, "        " + shown(info.summary))

@@ -3,13 +3,16 @@ SKIP dim) with its time, then throughput against the published peak, then the ve
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from torchenv.i18n import N_, _, shown
 from torchenv.models.verify import AllocatorState, CheckStatus, VerifyCheck, VerifyReport
 from torchenv.report.segments import Emit, Segment, emit_target
 
 STATUS = {
-    CheckStatus.PASS: ("PASS", "bold green"),
-    CheckStatus.FAIL: ("FAIL", "bold red"),
-    CheckStatus.SKIP: ("SKIP", "dim"),
+    CheckStatus.PASS: (N_("PASS"), "bold green"),
+    CheckStatus.FAIL: (N_("FAIL"), "bold red"),
+    CheckStatus.SKIP: (N_("SKIP"), "dim"),
 }
 
 
@@ -17,13 +20,21 @@ def _label(check: VerifyCheck) -> str:
     return check.id if check.gpu is None else f"{check.id} [cuda:{check.gpu}]"
 
 
+def _build(report: VerifyReport) -> str:
+    if not report.torch:
+        return _("torch not importable")
+    if report.cuda:
+        return f"torch {report.torch}, CUDA {report.cuda}"
+    return _("torch {version}, no CUDA").format(version=report.torch)
+
+
 def render_verify(emit: Emit, report: VerifyReport) -> None:
     t = report.target
     emit_target(emit, t)
-    build = f"torch {report.torch}" if report.torch else "torch not importable"
-    if report.torch:
-        build += f", CUDA {report.cuda}" if report.cuda else ", no CUDA"
-    emit([(f"  {build}; Python {report.python or '?'} at {t.python}", None)])
+    line = _("{build}; Python {python} at {path}").format(
+        build=_build(report), python=report.python or "?", path=t.python
+    )
+    emit([("  " + line, None)])
     emit([])
     width = max((len(_label(c)) for c in report.checks), default=0)
     for check in report.checks:
@@ -32,47 +43,42 @@ def render_verify(emit: Emit, report: VerifyReport) -> None:
         emit(
             [
                 ("  ", None),
-                (word, style),
+                (_(word), style),
                 ("  ", None),
                 (_label(check).ljust(width), "bold" if check.status is CheckStatus.FAIL else None),
                 (f"  {check.seconds:6.2f}s  ", "dim"),
-                (check.detail, detail_style),
+                (shown(check.detail), detail_style),
             ]
         )
     if report.perf.entries:
         emit([])
-        emit([("Throughput", "bold")])
+        emit([(_("Throughput"), "bold")])
         for perf in report.perf.entries:
-            what = "bf16 matmul" if perf.check == "perf-matmul-bf16" else "memory bandwidth"
-            line: list[Segment] = [
+            what = _("bf16 matmul") if perf.check == "perf-matmul-bf16" else _("memory bandwidth")
+            line_segments: list[Segment] = [
                 (f"  cuda:{perf.gpu} {perf.gpu_name}: {what} {perf.value:g} {perf.unit}", None)
             ]
             if perf.percent is not None and perf.peak is not None:
-                line.append((f" = {perf.percent:.0f}% of peak", "bold"))
-                line.append((f" ({perf.peak:g} {perf.unit}, {perf.peak_source})", "dim"))
+                percent = _(" = {percent} of peak").format(percent=f"{perf.percent:.0f}%")
+                line_segments.append((percent, "bold"))
+                line_segments.append((f" ({perf.peak:g} {perf.unit}, {perf.peak_source})", "dim"))
             else:
-                line.append((" (no published peak known for this GPU)", "dim"))
-            emit(line)
+                line_segments.append((_(" (no published peak known for this GPU)"), "dim"))
+            emit(line_segments)
     if report.allocator:
         emit([])
-        after = " (after the checks, before releasing its cache)"
-        emit([("Memory allocator", "bold"), (after, "dim")])
+        after = _(" (after the checks, before releasing its cache)")
+        emit([(_("Memory allocator"), "bold"), (after, "dim")])
         for state in report.allocator:
-            emit([(f"  cuda:{state.gpu}: ", None), *allocator_segments(state)])
+            emit([(f"  cuda:{state.gpu}: ", None), *allocator_segments(state, _)])
     s = report.summary
     emit([])
-    verdict = ("FAIL", "bold red") if s.failed else ("OK", "bold green")
-    mode = " (--quick)" if s.quick else ""
-    emit(
-        [
-            verdict,
-            (
-                f" {s.passed} passed, {s.failed} failed, {s.skipped} skipped in "
-                f"{s.seconds:.1f}s{mode}",
-                None,
-            ),
-        ]
+    verdict = (_("FAIL"), "bold red") if s.failed else (_("OK"), "bold green")
+    mode = _(" (--quick)") if s.quick else ""
+    counts = _("{passed} passed, {failed} failed, {skipped} skipped in {seconds}s").format(
+        passed=s.passed, failed=s.failed, skipped=s.skipped, seconds=f"{s.seconds:.1f}"
     )
+    emit([verdict, (f" {counts}{mode}", None)])
 
 
 def size_text(size: int) -> str:
@@ -85,21 +91,38 @@ def size_text(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-def allocator_segments(state: AllocatorState) -> list[Segment]:
+def _english(message: str) -> str:
+    return message
+
+
+def allocator_segments(
+    state: AllocatorState, translate: Callable[[str], str] = _english
+) -> list[Segment]:
+    """The allocator's state in words: English by default (the JUnit report is English);
+    ``translate=i18n._`` for the terminal."""
     if state.error is not None:
-        return [(f"torch could not read it: {state.error}", "dim")]
-    text = (
-        f"{size_text(state.reserved_bytes)} reserved (peak {size_text(state.peak_reserved_bytes)})"
-        f", {size_text(state.allocated_bytes)} allocated "
-        f"(peak {size_text(state.peak_allocated_bytes)}), fragmentation "
-        f"{state.fragmentation:.0%}"
+        return [
+            (translate(N_("torch could not read it: {error}")).format(error=state.error), "dim")
+        ]
+    text = translate(
+        N_(
+            "{reserved} reserved (peak {peak_reserved}), {allocated} allocated "
+            "(peak {peak_allocated}), fragmentation {fragmentation}"
+        )
+    ).format(
+        reserved=size_text(state.reserved_bytes),
+        peak_reserved=size_text(state.peak_reserved_bytes),
+        allocated=size_text(state.allocated_bytes),
+        peak_allocated=size_text(state.peak_allocated_bytes),
+        fragmentation=f"{state.fragmentation:.0%}",
     )
     segments: list[Segment] = [(text, None)]
     trouble = []
     if state.alloc_retries:
-        trouble.append(f"{state.alloc_retries} cudaMalloc retries")
+        retries = translate(N_("{count} cudaMalloc retries"))
+        trouble.append(retries.format(count=state.alloc_retries))
     if state.ooms:
-        trouble.append(f"{state.ooms} out-of-memory errors")
+        trouble.append(translate(N_("{count} out-of-memory errors")).format(count=state.ooms))
     if trouble:
         segments.append((", " + ", ".join(trouble), "bold yellow"))
     return segments

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from torchenv.i18n import N_, _
 from torchenv.models import RuleInfo
 from torchenv.report.explain import (
     entries_conda,
@@ -68,16 +69,17 @@ def _index() -> dict[str, RuleExplanation]:
 
 _EXPLANATIONS = _index()
 
-# the rule modules (rules/*.py) are the families, in registry order
+# the rule modules (rules/*.py) are the families, in registry order; English here (docs/rules/),
+# translated where they are shown (render_explain)
 FAMILY_TITLES = {
-    "environment": "Environment and Jupyter kernels",
-    "provenance": "Environments built by torchenv",
-    "packages": "Installed packages",
-    "cuda_libs": "NVIDIA CUDA libraries",
-    "conda": "conda environments",
-    "driver": "Driver, torch build and GPUs",
-    "machine": "Machine, containers and toolchain",
-    "runtime": "Runtime checks (--deep)",
+    "environment": N_("Environment and Jupyter kernels"),
+    "provenance": N_("Environments built by torchenv"),
+    "packages": N_("Installed packages"),
+    "cuda_libs": N_("NVIDIA CUDA libraries"),
+    "conda": N_("conda environments"),
+    "driver": N_("Driver, torch build and GPUs"),
+    "machine": N_("Machine, containers and toolchain"),
+    "runtime": N_("Runtime checks (--deep)"),
 }
 
 
@@ -154,10 +156,14 @@ def lookup_rule(query: str) -> RuleLookup:
 
 
 def unknown_rule_message(lookup: RuleLookup) -> str:
-    """``no rule 'X'; did you mean Y?`` for the CLI's error line."""
-    text = f"no rule {lookup.query!r}"
+    """``no rule 'X'; did you mean Y?`` for the CLI's error line, in the user's language."""
+    rule = repr(lookup.query)
     if len(lookup.suggestions) == 1:
-        return f"{text}; did you mean {lookup.suggestions[0]}?"
+        return _("no rule {rule}; did you mean {suggestion}?").format(
+            rule=rule, suggestion=lookup.suggestions[0]
+        )
     if lookup.suggestions:
-        return f"{text}; did you mean one of {', '.join(lookup.suggestions)}?"
-    return f"{text}; `torchenv doctor --list-rules` lists them"
+        return _("no rule {rule}; did you mean one of {suggestions}?").format(
+            rule=rule, suggestions=", ".join(lookup.suggestions)
+        )
+    return _("no rule {rule}; `torchenv doctor --list-rules` lists them").format(rule=rule)

@@ -8,6 +8,7 @@ from download.pytorch.org/whl/cuXYZ or PyPI (compat-matrix.md section 7).
 
 from __future__ import annotations
 
+from torchenv.i18n import N_
 from torchenv.report.explain.model import (
     CONDA_FORGE_PYTORCH,
     PYTORCH_CONDA_DEPRECATION,
@@ -17,52 +18,51 @@ from torchenv.report.explain.model import (
     pull,
 )
 
-_PY = "<prefix>/bin/python"
-_CHANNEL_FILES = (
-    "`<prefix>/.condarc`, `~/.condarc`, `~/.conda/.condarc`, `~/.config/conda/.condarc`, "
-    "`$CONDARC`, and `environment.yml`/`environment.yaml` in the current directory"
-)
-
 ENTRIES = (
     RuleExplanation(
         id="pip-torch-over-conda-pytorch",
-        meaning=(
+        meaning=N_(
             "conda's records say this environment has a conda torch package (`pytorch`, "
             "`pytorch-gpu`, `libtorch`, `pytorch-cuda`, ...), but the `torch` Python package on "
-            "disk was installed by pip or uv. Both claim the same files, so conda no longer "
-            "knows what is on disk, and a later `conda install` or `conda update` can overwrite "
-            "part of pip's torch. Symptoms: `torch.__version__` differs from "
-            "`conda list pytorch`, `libtorch_cuda_cu.so: cannot open shared object file`, "
-            "random undefined symbols."
+            "disk was installed by pip or uv. Both claim the same files, so conda no longer knows "
+            "what is on disk, and a later `conda install` or `conda update` can overwrite part of "
+            "pip's torch. Symptoms: `torch.__version__` differs from `conda list pytorch`, "
+            "`libtorch_cuda_cu.so: cannot open shared object file`, random undefined symbols."
         ),
-        detection=(
+        detection=N_(
             "Reads the `conda-meta/*.json` records and looks for `pytorch`, `pytorch-gpu`, "
             "`pytorch-cpu`, `libtorch`, `pytorch-cuda` or `pytorch-nightly`. Then reads the "
-            "`INSTALLER` file in `torch-*.dist-info`: when it names anything but conda (pip, "
-            "uv), the finding is reported. `--deep` is not needed."
+            "`INSTALLER` file in `torch-*.dist-info`: when it names anything but conda (pip, uv), "
+            "the finding is reported. `--deep` is not needed."
         ),
         fixes=(
             (
                 "pip",
-                "Keep pip's torch: `conda remove -p <prefix> --force <the conda packages "
-                f"listed>`, then `{_PY} -m pip install --force-reinstall --no-deps "
-                "torch==<version>` (with its `--index-url` for a `+cuXYZ` build) to restore "
-                "its files.",
+                N_(
+                    "Keep pip's torch: `conda remove -p <prefix> --force <the conda packages "
+                    "listed>`, then `<prefix>/bin/python -m pip install --force-reinstall "
+                    "--no-deps torch==<version>` (with its `--index-url` for a `+cuXYZ` build) to "
+                    "restore its files."
+                ),
             ),
             (
                 "uv",
-                "Keep uv's torch: `conda remove -p <prefix> --force <the conda packages "
-                f"listed>`, then `uv pip install --python {_PY} --reinstall --no-deps "
-                "torch==<version>`.",
+                N_(
+                    "Keep uv's torch: `conda remove -p <prefix> --force <the conda packages "
+                    "listed>`, then `uv pip install --python <prefix>/bin/python --reinstall "
+                    "--no-deps torch==<version>`."
+                ),
             ),
             (
                 "conda",
-                f"Keep conda's: `{_PY} -m pip uninstall -y torch torchvision torchaudio`, then "
-                "`conda install -p <prefix> -c conda-forge --force-reinstall pytorch`. If the "
-                "conda packages came from the `pytorch` channel (last release 2.5.1), move to "
-                "conda-forge's `pytorch-gpu` instead.",
+                N_(
+                    "Keep conda's: `<prefix>/bin/python -m pip uninstall -y torch torchvision "
+                    "torchaudio`, then `conda install -p <prefix> -c conda-forge --force-reinstall "
+                    "pytorch`. If the conda packages came from the `pytorch` channel (last release "
+                    "2.5.1), move to conda-forge's `pytorch-gpu` instead."
+                ),
             ),
-            ("any", "Best: recreate the environment with one installer for torch."),
+            ("any", N_("Best: recreate the environment with one installer for torch.")),
         ),
         sources=(
             catalog("E1"),
@@ -72,68 +72,78 @@ ENTRIES = (
     ),
     RuleExplanation(
         id="conda-pip-duplicate-package",
-        meaning=(
-            "A package other than torch was installed twice into the same site-packages: once "
-            "by conda, once by pip or uv. The later install overwrote the earlier one's files, "
-            "so `conda list` may show a version that is not the one Python imports, and "
-            "removing either copy can break the other. Not always fatal, but later installs and "
-            "updates become unpredictable."
+        meaning=N_(
+            "A package other than torch was installed twice into the same site-packages: once by "
+            "conda, once by pip or uv. The later install overwrote the earlier one's files, so "
+            "`conda list` may show a version that is not the one Python imports, and removing "
+            "either copy can break the other. Not always fatal, but later installs and updates "
+            "become unpredictable."
         ),
-        detection=(
+        detection=N_(
             "Matches the names of the `conda-meta/*.json` records against the installed "
             "`*.dist-info` distributions whose `INSTALLER` file says pip or uv. torch itself is "
             "left to pip-torch-over-conda-pytorch. Names are compared as they are, so a package "
             "whose conda and PyPI names differ is not matched. `--deep` is not needed."
         ),
         fixes=(
-            ("pip", f"`{_PY} -m pip uninstall -y <names>`."),
-            ("uv", f"`uv pip uninstall --python {_PY} <names>`."),
+            ("pip", N_("`<prefix>/bin/python -m pip uninstall -y <names>`.")),
+            ("uv", N_("`uv pip uninstall --python <prefix>/bin/python <names>`.")),
             (
                 "conda",
-                "After removing the pip copy, restore conda's files: "
-                "`conda install -p <prefix> --force-reinstall <names>`.",
+                N_(
+                    "After removing the pip copy, restore conda's files: `conda install -p "
+                    "<prefix> --force-reinstall <names>`."
+                ),
             ),
         ),
         sources=(catalog("E1"), issue("huggingface/transformers", 29022)),
     ),
     RuleExplanation(
         id="pytorch-channel-missing-version",
-        meaning=(
+        meaning=N_(
             "An environment file or `.condarc` asks the `pytorch` conda channel for a torch "
-            "version it never published. PyTorch published to that channel for the last time "
-            "with 2.5 (2.5.1); from 2.6 it publishes no conda packages. The solve then fails "
-            "with `PackagesNotFoundError`, falls back to an older or CPU build, or mixes "
-            "channels. A conda-meta record that claims a newer pytorch from that channel is "
-            "reported too: it is not what it says."
+            "version it never published. PyTorch published to that channel for the last time with "
+            "2.5 (2.5.1); from 2.6 it publishes no conda packages. The solve then fails with "
+            "`PackagesNotFoundError`, falls back to an older or CPU build, or mixes channels. A "
+            "conda-meta record that claims a newer pytorch from that channel is reported too: it "
+            "is not what it says."
         ),
-        detection=(
-            f"Reads the channel files {_CHANNEL_FILES}. In a file that lists the `pytorch` "
-            "channel or has a `pytorch::` spec, it parses each `pytorch`/`torch` dependency and "
-            "reports one that only a release after the channel's last (2.5.1) can satisfy. It "
-            "also reports a `conda-meta/pytorch-*.json` record from channel `pytorch` with a "
-            "version above 2.5.1. `--deep` is not needed."
+        detection=N_(
+            "Reads the channel files `<prefix>/.condarc`, `~/.condarc`, `~/.conda/.condarc`, "
+            "`~/.config/conda/.condarc`, `$CONDARC`, and `environment.yml`/`environment.yaml` in "
+            "the current directory. In a file that lists the `pytorch` channel or has a "
+            "`pytorch::` spec, it parses each `pytorch`/`torch` dependency and reports one that "
+            "only a release after the channel's last (2.5.1) can satisfy. It also reports a "
+            "`conda-meta/pytorch-*.json` record from channel `pytorch` with a version above 2.5.1. "
+            "`--deep` is not needed."
         ),
         fixes=(
             (
                 "conda",
-                "Use conda-forge. In `environment.yml`: `channels: [conda-forge]`, and depend on "
-                "`pytorch-gpu` (CUDA) or `pytorch`, with `cuda-version` pinning the CUDA minor "
-                "(e.g. `cuda-version=12.9`). Drop `pytorch-cuda`, `pytorch-mutex`, `cpuonly` and "
-                "the `pytorch` and `nvidia` channels. On the command line, "
-                "`conda install -c conda-forge pytorch-gpu cuda-version=12.9` replaces the old "
-                "`conda install pytorch pytorch-cuda=12.1 -c pytorch -c nvidia`.",
+                N_(
+                    "Use conda-forge. In `environment.yml`: `channels: [conda-forge]`, and depend "
+                    "on `pytorch-gpu` (CUDA) or `pytorch`, with `cuda-version` pinning the CUDA "
+                    "minor (e.g. `cuda-version=12.9`). Drop `pytorch-cuda`, `pytorch-mutex`, "
+                    "`cpuonly` and the `pytorch` and `nvidia` channels. On the command line, "
+                    "`conda install -c conda-forge pytorch-gpu cuda-version=12.9` replaces the old "
+                    "`conda install pytorch pytorch-cuda=12.1 -c pytorch -c nvidia`."
+                ),
             ),
             (
                 "pip",
-                "Or use the pip wheels inside the conda environment, with no conda pytorch in "
-                f"it: `{_PY} -m pip install torch --index-url "
-                "https://download.pytorch.org/whl/cuXYZ`.",
+                N_(
+                    "Or use the pip wheels inside the conda environment, with no conda pytorch in "
+                    "it: `<prefix>/bin/python -m pip install torch --index-url "
+                    "https://download.pytorch.org/whl/cuXYZ`."
+                ),
             ),
             (
                 "uv",
-                f"`uv pip install --python {_PY} torch --index-url "
-                "https://download.pytorch.org/whl/cuXYZ`, with no conda pytorch in the "
-                "environment.",
+                N_(
+                    "`uv pip install --python <prefix>/bin/python torch --index-url "
+                    "https://download.pytorch.org/whl/cuXYZ`, with no conda pytorch in the "
+                    "environment."
+                ),
             ),
         ),
         sources=(
@@ -146,32 +156,38 @@ ENTRIES = (
     ),
     RuleExplanation(
         id="pytorch-channel-deprecated",
-        meaning=(
+        meaning=N_(
             "Packages in this environment come from the `pytorch` (or `pytorch-nightly`) conda "
-            "channel, or a channel file lists it. That channel is frozen: its last torch is "
-            "2.5.1, so it brings no newer torch and no fixes. conda-forge's `pytorch` and "
-            "`pytorch-gpu` packages are the maintained conda builds."
+            "channel, or a channel file lists it. That channel is frozen: its last torch is 2.5.1, "
+            "so it brings no newer torch and no fixes. conda-forge's `pytorch` and `pytorch-gpu` "
+            "packages are the maintained conda builds."
         ),
-        detection=(
-            "Reads the channel of every `conda-meta/*.json` record (its `channel` or `url` "
-            f"field) and the channel lists of {_CHANNEL_FILES}. A record or file that uses "
-            "`pytorch` or `pytorch-nightly` is reported. The `nvidia` channel is not: it still "
-            "publishes CUDA toolkit packages. `--deep` is not needed."
+        detection=N_(
+            "Reads the channel of every `conda-meta/*.json` record (its `channel` or `url` field) "
+            "and the channel lists of `<prefix>/.condarc`, `~/.condarc`, `~/.conda/.condarc`, "
+            "`~/.config/conda/.condarc`, `$CONDARC`, and `environment.yml`/`environment.yaml` in "
+            "the current directory. A record or file that uses `pytorch` or `pytorch-nightly` is "
+            "reported. The `nvidia` channel is not: it still publishes CUDA toolkit packages. "
+            "`--deep` is not needed."
         ),
         fixes=(
             (
                 "conda",
-                "Move to conda-forge: best recreate the environment, "
-                "`conda create -p <new prefix> -c conda-forge pytorch-gpu cuda-version=12.9`, "
-                "or in place `conda install -p <prefix> -c conda-forge pytorch-gpu`. Then remove "
-                "`pytorch` from the channels in `.condarc` and `environment.yml`.",
+                N_(
+                    "Move to conda-forge: best recreate the environment, `conda create -p <new "
+                    "prefix> -c conda-forge pytorch-gpu cuda-version=12.9`, or in place `conda "
+                    "install -p <prefix> -c conda-forge pytorch-gpu`. Then remove `pytorch` from "
+                    "the channels in `.condarc` and `environment.yml`."
+                ),
             ),
             (
                 "pip",
-                "Or replace conda's pytorch with the pip wheels: "
-                "`conda remove -p <prefix> --force pytorch pytorch-cuda pytorch-mutex`, then "
-                f"`{_PY} -m pip install torch --index-url https://download.pytorch.org/whl/cuXYZ`."
-                " Do not mix the two afterwards.",
+                N_(
+                    "Or replace conda's pytorch with the pip wheels: `conda remove -p <prefix> "
+                    "--force pytorch pytorch-cuda pytorch-mutex`, then `<prefix>/bin/python -m pip "
+                    "install torch --index-url https://download.pytorch.org/whl/cuXYZ`. Do not mix "
+                    "the two afterwards."
+                ),
             ),
         ),
         sources=(
@@ -183,33 +199,36 @@ ENTRIES = (
     ),
     RuleExplanation(
         id="conda-cpu-variant",
-        meaning=(
-            "conda installed the CPU build of pytorch although this machine has an NVIDIA GPU, "
-            "so `torch.cuda.is_available()` is False. Causes: a leftover `cpuonly` package or a "
+        meaning=N_(
+            "conda installed the CPU build of pytorch although this machine has an NVIDIA GPU, so "
+            "`torch.cuda.is_available()` is False. Causes: a leftover `cpuonly` package or a "
             "`pytorch-mutex` with a `cpu` build (from the `pytorch` channel), or conda-forge's "
-            "solver not seeing a driver (no `__cuda` virtual package) and choosing the CPU "
-            "variant."
+            "solver not seeing a driver (no `__cuda` virtual package) and choosing the CPU variant."
         ),
-        detection=(
+        detection=N_(
             "Reads the build strings of the `pytorch` and `libtorch` records in "
             "`conda-meta/*.json`: a build that contains `cpu`, or does not contain `cuda`, is a "
             "CPU build (conda-forge's CUDA builds look like `cuda129_...`, its CPU builds like "
             "`cpu_...`). An installed `cpuonly`, or a `pytorch-mutex` with a `cpu` build, counts "
-            "too. Reported only when an NVIDIA GPU is present: from NVML or `nvidia-smi`, or a "
-            "PCI device with vendor 0x10de under `/sys/bus/pci/devices`. `--deep` is not needed."
+            "too. Reported only when an NVIDIA GPU is present: from NVML or `nvidia-smi`, or a PCI "
+            "device with vendor 0x10de under `/sys/bus/pci/devices`. `--deep` is not needed."
         ),
         fixes=(
             (
                 "conda",
-                "`conda remove -p <prefix> cpuonly` if it is installed, then "
-                '`conda install -p <prefix> -c conda-forge "pytorch=*=cuda*"` (or '
-                "`pytorch-gpu`). Where the solver cannot see a driver (a build host, a container "
-                "without GPUs), run the install with `CONDA_OVERRIDE_CUDA=12.9`.",
+                N_(
+                    "`conda remove -p <prefix> cpuonly` if it is installed, then `conda install -p "
+                    '<prefix> -c conda-forge "pytorch=*=cuda*"` (or `pytorch-gpu`). Where the '
+                    "solver cannot see a driver (a build host, a container without GPUs), run the "
+                    "install with `CONDA_OVERRIDE_CUDA=12.9`."
+                ),
             ),
             (
                 "any",
-                "If the environment still holds `pytorch` channel packages, move it to "
-                "conda-forge as a whole (see pytorch-channel-deprecated).",
+                N_(
+                    "If the environment still holds `pytorch` channel packages, move it to "
+                    "conda-forge as a whole (see pytorch-channel-deprecated)."
+                ),
             ),
         ),
         sources=(
@@ -221,30 +240,34 @@ ENTRIES = (
     ),
     RuleExplanation(
         id="conda-mkl-itt-symbol",
-        meaning=(
+        meaning=N_(
             "pytorch builds from the `pytorch` and `defaults` channels link MKL dynamically and "
             "use a symbol (`iJIT_NotifyEvent`) that MKL 2024.1 removed. With mkl 2024.1 or newer "
             "in the environment, `import torch` fails with `libtorch_cpu.so: undefined symbol: "
             "iJIT_NotifyEvent`. pip wheels link MKL statically and are not affected."
         ),
-        detection=(
+        detection=N_(
             "Reads two conda-meta records: the channel of `pytorch` (`pytorch`, `defaults` or "
-            "`anaconda`) and the version of `mkl`. Reported when mkl is 2024.1 or newer. "
-            "`--deep` is not needed."
+            "`anaconda`) and the version of `mkl`. Reported when mkl is 2024.1 or newer. `--deep` "
+            "is not needed."
         ),
         fixes=(
             (
                 "conda",
-                "`conda install -p <prefix> mkl=2024.0`, and pin it (`mkl=2024.0` in "
-                "`environment.yml`). Better, since the `pytorch` channel gets no fixes: recreate "
-                "the environment from conda-forge, "
-                "`conda create -p <new prefix> -c conda-forge pytorch-gpu`.",
+                N_(
+                    "`conda install -p <prefix> mkl=2024.0`, and pin it (`mkl=2024.0` in "
+                    "`environment.yml`). Better, since the `pytorch` channel gets no fixes: "
+                    "recreate the environment from conda-forge, `conda create -p <new prefix> -c "
+                    "conda-forge pytorch-gpu`."
+                ),
             ),
             (
                 "pip",
-                "Or replace conda's pytorch with the pip wheels, which link MKL statically: "
-                "`conda remove -p <prefix> --force pytorch`, then "
-                f"`{_PY} -m pip install torch`.",
+                N_(
+                    "Or replace conda's pytorch with the pip wheels, which link MKL statically: "
+                    "`conda remove -p <prefix> --force pytorch`, then `<prefix>/bin/python -m pip "
+                    "install torch`."
+                ),
             ),
         ),
         sources=(
@@ -255,13 +278,13 @@ ENTRIES = (
     ),
     RuleExplanation(
         id="conda-meta-unreadable",
-        meaning=(
-            "A file in `conda-meta/` cannot be read or is not a valid package record. conda "
-            "keeps one JSON record per installed package there; with a corrupt one it cannot "
-            "update or remove that package and may fail on the whole environment. torchenv "
-            "falls back to the name, version and build in the file name."
+        meaning=N_(
+            "A file in `conda-meta/` cannot be read or is not a valid package record. conda keeps "
+            "one JSON record per installed package there; with a corrupt one it cannot update or "
+            "remove that package and may fail on the whole environment. torchenv falls back to the "
+            "name, version and build in the file name."
         ),
-        detection=(
+        detection=N_(
             "Parses every `conda-meta/*.json` (size-limited) and requires a JSON object with "
             "`name`, `version` and `build` strings. Each record that fails is reported with the "
             "reason. `--deep` is not needed."
@@ -269,8 +292,10 @@ ENTRIES = (
         fixes=(
             (
                 "conda",
-                "`conda install -p <prefix> --force-reinstall <name>` for each package named, "
-                "or recreate the environment.",
+                N_(
+                    "`conda install -p <prefix> --force-reinstall <name>` for each package named, "
+                    "or recreate the environment."
+                ),
             ),
         ),
         sources=(

@@ -3,6 +3,7 @@ its Jupyter kernels (rules/environment.py; failure catalog I1)."""
 
 from __future__ import annotations
 
+from torchenv.i18n import N_
 from torchenv.report.explain.model import (
     CONDA_FORGE_PYTORCH,
     UV_PYTORCH_GUIDE,
@@ -11,23 +12,17 @@ from torchenv.report.explain.model import (
     issue,
 )
 
-_KERNEL_DIRS = (
-    "`$JUPYTER_PATH`, the user data directory (`$JUPYTER_DATA_DIR` or "
-    "`~/.local/share/jupyter`), the environment's `share/jupyter`, `/usr/local/share/jupyter` and "
-    "`/usr/share/jupyter`"
-)
-
 ENTRIES = (
     RuleExplanation(
         id="interpreter-does-not-run",
-        meaning=(
+        meaning=N_(
             "The environment's Python interpreter cannot be started, so nothing installed in the "
             "environment can run. A venv holds no full Python: its `bin/python` is a link to, or a "
             "copy of, the interpreter it was made from. When that base Python is removed or "
             "replaced, the venv breaks. torchenv then reads the environment from its files alone, "
             "so other findings may be missing or less precise."
         ),
-        detection=(
+        detection=N_(
             "torchenv runs the environment's `python` with a small stdlib-only script "
             "(`interp_info.py`) that prints the version, `sys.path` and the `sysconfig` paths as "
             "JSON. The finding appears when that process cannot start, crashes, times out or "
@@ -39,37 +34,45 @@ ENTRIES = (
         fixes=(
             (
                 "uv",
-                "Recreate the environment with a Python that torch supports: "
-                "`rm -rf <prefix> && uv venv --python 3.12 <prefix>`, then install the packages "
-                "again, e.g. from a lock with `uv pip sync <lock> --python <prefix>/bin/python`.",
+                N_(
+                    "Recreate the environment with a Python that torch supports: `rm -rf <prefix> "
+                    "&& uv venv --python 3.12 <prefix>`, then install the packages again, e.g. "
+                    "from a lock with `uv pip sync <lock> --python <prefix>/bin/python`."
+                ),
             ),
             (
                 "pip",
-                "`rm -rf <prefix> && python3.12 -m venv <prefix>`, then reinstall the packages "
-                "from the requirements or lock file the environment came from.",
+                N_(
+                    "`rm -rf <prefix> && python3.12 -m venv <prefix>`, then reinstall the packages "
+                    "from the requirements or lock file the environment came from."
+                ),
             ),
             (
                 "conda",
-                "`conda remove -p <prefix> --all`, then "
-                "`conda create -p <prefix> -c conda-forge python=3.12 <packages>`.",
+                N_(
+                    "`conda remove -p <prefix> --all`, then `conda create -p <prefix> -c "
+                    "conda-forge python=3.12 <packages>`."
+                ),
             ),
             (
                 "any",
-                "An environment made by torchenv is rebuilt from its spec and lock with "
-                "`torchenv create <spec> --prefix <prefix> --force`.",
+                N_(
+                    "An environment made by torchenv is rebuilt from its spec and lock with "
+                    "`torchenv create <spec> --prefix <prefix> --force`."
+                ),
             ),
         ),
         sources=("https://docs.python.org/3/library/venv.html",),
     ),
     RuleExplanation(
         id="torch-not-installed",
-        meaning=(
+        meaning=N_(
             "No torch package was found in this environment. That is fine if the environment is "
             "not meant for PyTorch. If it is, torch went into another environment, or its install "
             "failed. The rules about the torch build, its CUDA libraries and torchvision are "
             "skipped."
         ),
-        detection=(
+        detection=N_(
             "Looks for `torch/__init__.py` in every site directory on the interpreter's "
             "`sys.path`, for a `torch-*.dist-info` directory, and for conda records "
             "(`conda-meta/*.json`) named `pytorch`, `pytorch-gpu` or `pytorch-cpu`. It reports "
@@ -79,26 +82,34 @@ ENTRIES = (
         fixes=(
             (
                 "pip",
-                "`<prefix>/bin/python -m pip install torch` installs PyPI's default build: a CUDA "
-                "build on Linux x86_64, CPU-only on Windows. For another CUDA variant add "
-                "`--index-url https://download.pytorch.org/whl/cuXYZ` (e.g. `cu126`).",
+                N_(
+                    "`<prefix>/bin/python -m pip install torch` installs PyPI's default build: a "
+                    "CUDA build on Linux x86_64, CPU-only on Windows. For another CUDA variant add "
+                    "`--index-url https://download.pytorch.org/whl/cuXYZ` (e.g. `cu126`)."
+                ),
             ),
             (
                 "uv",
-                "`uv pip install --python <prefix>/bin/python torch --torch-backend=auto` picks "
-                "the PyTorch index from the driver it finds; or name the index with "
-                "`--index-url https://download.pytorch.org/whl/cuXYZ`.",
+                N_(
+                    "`uv pip install --python <prefix>/bin/python torch --torch-backend=auto` "
+                    "picks the PyTorch index from the driver it finds; or name the index with "
+                    "`--index-url https://download.pytorch.org/whl/cuXYZ`."
+                ),
             ),
             (
                 "conda",
-                "`conda install -p <prefix> -c conda-forge pytorch-gpu` for a CUDA build "
-                "(`pytorch-cpu` for a CPU build); pin the CUDA minor with `cuda-version`, e.g. "
-                "`cuda-version=12.9`.",
+                N_(
+                    "`conda install -p <prefix> -c conda-forge pytorch-gpu` for a CUDA build "
+                    "(`pytorch-cpu` for a CPU build); pin the CUDA minor with `cuda-version`, e.g. "
+                    "`cuda-version=12.9`."
+                ),
             ),
             (
                 "any",
-                "`torchenv plan` shows the torch build that fits this machine and the commands "
-                "that install it.",
+                N_(
+                    "`torchenv plan` shows the torch build that fits this machine and the commands "
+                    "that install it."
+                ),
             ),
         ),
         sources=(
@@ -110,14 +121,14 @@ ENTRIES = (
     ),
     RuleExplanation(
         id="metadata-unreadable",
-        meaning=(
+        meaning=N_(
             "An installed package's metadata directory (`*.dist-info` or `*.egg-info`) has no "
-            "readable `METADATA` file, or that file has no `Version`. pip and uv read this file "
-            "to list, upgrade and uninstall packages, so they may skip the package, fail on it, "
-            "or resolve other packages wrongly. It usually comes from an interrupted install or "
-            "from files copied by hand."
+            "readable `METADATA` file, or that file has no `Version`. pip and uv read this file to "
+            "list, upgrade and uninstall packages, so they may skip the package, fail on it, or "
+            "resolve other packages wrongly. It usually comes from an interrupted install or from "
+            "files copied by hand."
         ),
-        detection=(
+        detection=N_(
             "Reads the beginning of every `*.dist-info/METADATA` and `*.egg-info/PKG-INFO` in the "
             "environment's site directories (regular files only). It reports a file that is "
             "missing, unreadable or malformed, and a `METADATA` without a `Version` header. "
@@ -126,20 +137,26 @@ ENTRIES = (
         fixes=(
             (
                 "pip",
-                "Reinstall the named package at its version without touching its dependencies: "
-                "`<prefix>/bin/python -m pip install --force-reinstall --no-deps "
-                "<name>==<version>`. If pip refuses, delete the broken `*.dist-info` directory "
-                "first.",
+                N_(
+                    "Reinstall the named package at its version without touching its dependencies: "
+                    "`<prefix>/bin/python -m pip install --force-reinstall --no-deps "
+                    "<name>==<version>`. If pip refuses, delete the broken `*.dist-info` directory "
+                    "first."
+                ),
             ),
             (
                 "uv",
-                "`uv pip install --python <prefix>/bin/python --reinstall --no-deps "
-                "<name>==<version>`.",
+                N_(
+                    "`uv pip install --python <prefix>/bin/python --reinstall --no-deps "
+                    "<name>==<version>`."
+                ),
             ),
             (
                 "conda",
-                "For a package conda installed: "
-                "`conda install -p <prefix> --force-reinstall <name>`.",
+                N_(
+                    "For a package conda installed: `conda install -p <prefix> --force-reinstall "
+                    "<name>`."
+                ),
             ),
         ),
         sources=(
@@ -149,15 +166,17 @@ ENTRIES = (
     ),
     RuleExplanation(
         id="jupyter-kernel-foreign-interpreter",
-        meaning=(
+        meaning=N_(
             "A Jupyter kernel meant for this environment starts a Python from somewhere else. "
             "Notebooks that use the kernel run that other interpreter: they see other packages, "
             "another torch, or no torch at all (`ModuleNotFoundError: No module named 'torch'`), "
             'although `python -c "import torch"` works in a terminal. The kernel was usually '
             "registered from another environment, or Jupyter runs outside the environment."
         ),
-        detection=(
-            f"Reads `kernel.json` in every kernel directory Jupyter searches: {_KERNEL_DIRS}. A "
+        detection=N_(
+            "Reads `kernel.json` in every kernel directory Jupyter searches: `$JUPYTER_PATH`, the "
+            "user data directory (`$JUPYTER_DATA_DIR` or `~/.local/share/jupyter`), the "
+            "environment's `share/jupyter`, `/usr/local/share/jupyter` and `/usr/share/jupyter`. A "
             "kernel is reported when its absolute `argv[0]` lies outside the environment's prefix "
             "and the kernel belongs to the environment: it sits in the environment's own "
             "`share/jupyter/kernels`, or its name or display name contains the environment's "
@@ -168,22 +187,28 @@ ENTRIES = (
         fixes=(
             (
                 "pip",
-                "From the environment: `<prefix>/bin/python -m pip install ipykernel && "
-                "<prefix>/bin/python -m ipykernel install --user --name <env> --display-name "
-                '"Python (<env>)"`, then select that kernel in the notebook.',
+                N_(
+                    "From the environment: `<prefix>/bin/python -m pip install ipykernel && "
+                    "<prefix>/bin/python -m ipykernel install --user --name <env> --display-name "
+                    '"Python (<env>)"`, then select that kernel in the notebook.'
+                ),
             ),
             (
                 "uv",
-                "`uv pip install --python <prefix>/bin/python ipykernel`, then "
-                "`<prefix>/bin/python -m ipykernel install --user --name <env> --display-name "
-                '"Python (<env>)"`.',
+                N_(
+                    "`uv pip install --python <prefix>/bin/python ipykernel`, then "
+                    "`<prefix>/bin/python -m ipykernel install --user --name <env> --display-name "
+                    '"Python (<env>)"`.'
+                ),
             ),
             (
                 "conda",
-                "`conda install -p <prefix> -c conda-forge ipykernel`, then "
-                "`<prefix>/bin/python -m ipykernel install --user --name <env>`.",
+                N_(
+                    "`conda install -p <prefix> -c conda-forge ipykernel`, then "
+                    "`<prefix>/bin/python -m ipykernel install --user --name <env>`."
+                ),
             ),
-            ("any", "Or start Jupyter from the environment itself."),
+            ("any", N_("Or start Jupyter from the environment itself.")),
         ),
         sources=(
             catalog("I1"),
@@ -193,25 +218,28 @@ ENTRIES = (
     ),
     RuleExplanation(
         id="jupyter-kernel-missing-interpreter",
-        meaning=(
+        meaning=N_(
             "A Jupyter kernel points at a Python that does not exist, or its `kernel.json` cannot "
-            "be read or has no `argv`. Jupyter still lists the kernel, but starting it fails. "
-            "This happens when an environment is deleted or moved while its kernel stays "
-            "registered."
+            "be read or has no `argv`. Jupyter still lists the kernel, but starting it fails. This "
+            "happens when an environment is deleted or moved while its kernel stays registered."
         ),
-        detection=(
-            f"Reads `kernel.json` in every kernel directory Jupyter searches: {_KERNEL_DIRS}. Only "
-            "Python kernels are checked. A kernel is reported when its `argv[0]` is an absolute "
-            "path that does not exist, or when `kernel.json` is unreadable, not a JSON object or "
-            "has no `argv`. Every kernel found is checked, not only this environment's. `--deep` "
-            "is not needed."
+        detection=N_(
+            "Reads `kernel.json` in every kernel directory Jupyter searches: `$JUPYTER_PATH`, the "
+            "user data directory (`$JUPYTER_DATA_DIR` or `~/.local/share/jupyter`), the "
+            "environment's `share/jupyter`, `/usr/local/share/jupyter` and `/usr/share/jupyter`. "
+            "Only Python kernels are checked. A kernel is reported when its `argv[0]` is an "
+            "absolute path that does not exist, or when `kernel.json` is unreadable, not a JSON "
+            "object or has no `argv`. Every kernel found is checked, not only this environment's. "
+            "`--deep` is not needed."
         ),
         fixes=(
             (
                 "any",
-                "`jupyter kernelspec remove <name>`, then register the kernel again from a "
-                "working environment: `<prefix>/bin/python -m ipykernel install --user "
-                "--name <name>`.",
+                N_(
+                    "`jupyter kernelspec remove <name>`, then register the kernel again from a "
+                    "working environment: `<prefix>/bin/python -m ipykernel install --user --name "
+                    "<name>`."
+                ),
             ),
         ),
         sources=(catalog("I1"), issue("jupyter/notebook", 5054)),

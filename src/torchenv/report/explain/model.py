@@ -14,10 +14,12 @@ Fix = tuple[str, str]  # (installer, text)
 @dataclass(frozen=True)
 class RuleExplanation:
     id: str  # the rule id, as registered with @rule
+    # the prose (meaning, detection, each fix's text) is English, marked with N_: docs/rules/ is
+    # written from it as it is, render_explain translates it where it is shown
     meaning: str  # what the finding means for the user
     detection: str  # which files, commands and facts the rule reads; whether it needs --deep
     fixes: tuple[Fix, ...]  # per installer where they differ
-    sources: tuple[str, ...]  # URLs, or "failure-catalog.md §4 A1" style references
+    sources: tuple[str, ...]  # URLs, or "failure-catalog.md §4 A1" style references (untranslated)
 
 
 def catalog(case: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from torchenv.i18n import Msg
 from torchenv.models import CompatKnowledge, Environment, Gpu
 from torchenv.models.archs import coverage, unified_tegra
 from torchenv.models.compat import driver_at_least, variant_cuda
@@ -20,7 +21,7 @@ from torchenv.report import fixes
 class VariantAdvice:
     variant: str
     cuda: str
-    caveat: str | None  # e.g. runs through minor-version compatibility only
+    caveat: str | None  # a Msg, e.g. runs through minor-version compatibility only
 
 
 def best_variant(
@@ -42,9 +43,12 @@ def best_variant(
             if not driver_at_least(driver, req.hard_floor):
                 continue
             if req.release_floor and not driver_at_least(driver, req.release_floor):
-                caveat = (
-                    f"driver {driver} runs CUDA {cuda} through minor-version compatibility only "
-                    f"(full support from {req.release_floor})"
+                caveat = Msg(
+                    "driver {driver} runs CUDA {cuda} through minor-version compatibility only "
+                    "(full support from {release})",
+                    driver=driver,
+                    cuda=cuda,
+                    release=req.release_floor,
                 )
         # the knowledge base holds the x86_64 arch lists; aarch64 builds differ (catalog 3.5)
         archs = kb.variant_archs(torch_version, variant) if arch == "x86_64" else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from torchenv.i18n import N_, Msg
 from torchenv.models import CondaRecord, Severity
 from torchenv.report import fixes
 from torchenv.report.rules.base import Facts, Hit, rule
@@ -28,7 +29,7 @@ def _records(f: Facts) -> tuple[CondaRecord, ...]:
 @rule(
     "pip-torch-over-conda-pytorch",
     ERROR,
-    "pip/uv installed torch into an environment whose conda records own pytorch",
+    N_("pip/uv installed torch into an environment whose conda records own pytorch"),
     catalog="E1",
 )
 def pip_over_conda(f: Facts) -> Iterator[Hit]:
@@ -39,21 +40,29 @@ def pip_over_conda(f: Facts) -> Iterator[Hit]:
         return
     listed = ", ".join(f"{r.name} {r.version} {r.build} ({r.channel or '?'})" for r in conda_torch)
     requirement, index = fixes.same_torch(env)
-    keep_pip = fixes.install(env, [requirement], index, reinstall=True)
+    keep_pip = (
+        fixes.conda_remove(env, [r.name for r in conda_torch], force=True)
+        + " && "
+        + " ".join(fixes.install(env, [requirement], index, reinstall=True))
+    )
+    keep_conda = (
+        fixes.pip_uninstall(env, ["torch", "torchvision", "torchaudio"])
+        + " && "
+        + fixes.conda_install(env, ["pytorch"], force=True)
+    )
     yield Hit(
-        f"torch {dist.version} was installed by {dist.installer} over conda's {listed}: both "
-        "claim the same files and conda no longer knows what is on disk",
+        Msg(
+            "torch {version} was installed by {installer} over conda's {packages}: both claim "
+            "the same files and conda no longer knows what is on disk",
+            version=dist.version,
+            installer=dist.installer,
+            packages=listed,
+        ),
         (f"conda-meta: {listed}", f"{dist.metadata_dir}/INSTALLER: {dist.installer}"),
         (
-            "pick one installer; to keep pip's build: "
-            + fixes.conda_remove(env, [r.name for r in conda_torch], force=True)
-            + " && "
-            + " ".join(keep_pip),
-            "or keep conda's: "
-            + fixes.pip_uninstall(env, ["torch", "torchvision", "torchaudio"])
-            + " && "
-            + fixes.conda_install(env, ["pytorch"], force=True),
-            "best: recreate the environment with one installer",
+            Msg("pick one installer; to keep pip's build: {command}", command=keep_pip),
+            Msg("or keep conda's: {command}", command=keep_conda),
+            Msg("best: recreate the environment with one installer"),
         ),
     )
 
@@ -61,7 +70,7 @@ def pip_over_conda(f: Facts) -> Iterator[Hit]:
 @rule(
     "conda-pip-duplicate-package",
     WARNING,
-    "A package is installed both by conda and by pip/uv",
+    N_("A package is installed both by conda and by pip/uv"),
     catalog="E1",
 )
 def conda_pip_duplicates(f: Facts) -> Iterator[Hit]:
@@ -73,14 +82,20 @@ def conda_pip_duplicates(f: Facts) -> Iterator[Hit]:
     ]
     if doubled:
         yield Hit(
-            "conda and pip both installed: " + ", ".join(d.name for d, _ in doubled),
+            Msg(
+                "conda and pip both installed: {packages}",
+                packages=", ".join(d.name for d, _ in doubled),
+            ),
             tuple(
                 f"{d.name}: conda {r.version} {r.build}, {d.installer} {d.version}"
                 for d, r in doubled
             ),
             (
                 fixes.pip_uninstall(f.environment, [d.name for d, _ in doubled]),
-                "then `conda install --force-reinstall` those packages if conda's copy is broken",
+                Msg(
+                    "then `conda install --force-reinstall` those packages if conda's copy is "
+                    "broken"
+                ),
             ),
         )
 
@@ -114,7 +129,7 @@ def pin_wants_newer(pin: str, last: str) -> bool:
 @rule(
     "pytorch-channel-missing-version",
     ERROR,
-    "A torch version is asked from the pytorch conda channel, which never published it",
+    N_("A torch version is asked from the pytorch conda channel, which never published it"),
     catalog="E2",
 )
 def pytorch_channel_missing(f: Facts) -> Iterator[Hit]:
@@ -131,13 +146,27 @@ def pytorch_channel_missing(f: Facts) -> Iterator[Hit]:
         for pin in file.pytorch_pins:
             if pin_wants_newer(pin, last):
                 yield Hit(
-                    f"{file.path} asks for {pin!r} from the pytorch channel, whose last release "
-                    f"is {last} (PyTorch stopped publishing to conda after 2.5)",
-                    (f"{file.path}: channels {', '.join(file.channels)}; dependency {pin!r}",),
+                    Msg(
+                        "{file} asks for {pin} from the pytorch channel, whose last release is "
+                        "{last} (PyTorch stopped publishing to conda after 2.5)",
+                        file=file.path,
+                        pin=repr(pin),
+                        last=last,
+                    ),
                     (
-                        "use conda-forge: channels [conda-forge], dependencies pytorch-gpu (or "
-                        "pytorch) with cuda-version=12.9/13.0; drop pytorch-cuda and the "
-                        "pytorch/nvidia channels",
+                        Msg(
+                            "{file}: channels {channels}; dependency {pin}",
+                            file=file.path,
+                            channels=", ".join(file.channels),
+                            pin=repr(pin),
+                        ),
+                    ),
+                    (
+                        Msg(
+                            "use conda-forge: channels [conda-forge], dependencies pytorch-gpu "
+                            "(or pytorch) with cuda-version=12.9/13.0; drop pytorch-cuda and the "
+                            "pytorch/nvidia channels"
+                        ),
                     ),
                 )
     for record in _records(f):
@@ -147,17 +176,21 @@ def pytorch_channel_missing(f: Facts) -> Iterator[Hit]:
             and _newer_than(record.version, last)
         ):
             yield Hit(
-                f"conda-meta records pytorch {record.version} from the pytorch channel, which "
-                f"never published it (last: {last}): the record is not what it claims",
+                Msg(
+                    "conda-meta records pytorch {version} from the pytorch channel, which never "
+                    "published it (last: {last}): the record is not what it claims",
+                    version=record.version,
+                    last=last,
+                ),
                 (f"conda-meta/{record.file}",),
-                ("recreate the environment from conda-forge",),
+                (Msg("recreate the environment from conda-forge"),),
             )
 
 
 @rule(
     "pytorch-channel-deprecated",
     WARNING,
-    "The environment uses the frozen pytorch conda channel",
+    N_("The environment uses the frozen pytorch conda channel"),
     catalog="E2",
 )
 def pytorch_channel_deprecated(f: Facts) -> Iterator[Hit]:
@@ -169,15 +202,35 @@ def pytorch_channel_deprecated(f: Facts) -> Iterator[Hit]:
     files = [c for c in conda.channel_files if set(c.channels) & set(_DEPRECATED_CHANNELS)]
     if not from_channel and not files:
         return
-    evidence = [f"{r.name} {r.version} from channel {r.channel}" for r in from_channel[:5]]
-    evidence += [f"{c.path}: channels {', '.join(c.channels)}" for c in files]
+    evidence = [
+        Msg(
+            "{package} {version} from channel {channel}",
+            package=r.name,
+            version=r.version,
+            channel=r.channel,
+        )
+        for r in from_channel[:5]
+    ]
+    evidence += [
+        Msg("{file}: channels {channels}", file=c.path, channels=", ".join(c.channels))
+        for c in files
+    ]
     yield Hit(
-        f"packages come from the pytorch conda channel, frozen at torch {last}: no "
-        "newer torch, no fixes",
+        Msg(
+            "packages come from the pytorch conda channel, frozen at torch {last}: no newer "
+            "torch, no fixes",
+            last=last,
+        ),
         tuple(evidence),
         (
-            f"move to conda-forge: {fixes.conda_install(f.environment, ['pytorch-gpu'])}",
-            "or use the pip wheels inside the environment (then do not mix with conda's pytorch)",
+            Msg(
+                "move to conda-forge: {command}",
+                command=fixes.conda_install(f.environment, ["pytorch-gpu"]),
+            ),
+            Msg(
+                "or use the pip wheels inside the environment (then do not mix with conda's "
+                "pytorch)"
+            ),
         ),
     )
 
@@ -185,7 +238,7 @@ def pytorch_channel_deprecated(f: Facts) -> Iterator[Hit]:
 @rule(
     "conda-cpu-variant",
     ERROR,
-    "conda installed the CPU build of pytorch on a machine with an NVIDIA GPU",
+    N_("conda installed the CPU build of pytorch on a machine with an NVIDIA GPU"),
     catalog="E3",
 )
 def conda_cpu_variant(f: Facts) -> Iterator[Hit]:
@@ -202,13 +255,23 @@ def conda_cpu_variant(f: Facts) -> Iterator[Hit]:
     if not cpu or not any(r.name in ("pytorch", "libtorch") for r in records):
         return
     yield Hit(
-        "conda's pytorch is the CPU build although this machine has an NVIDIA GPU",
-        tuple(f"{r.name} {r.version} build {r.build}" for r in cpu),
+        Msg("conda's pytorch is the CPU build although this machine has an NVIDIA GPU"),
+        tuple(
+            Msg(
+                "{package} {version} build {build}",
+                package=r.name,
+                version=r.version,
+                build=r.build,
+            )
+            for r in cpu
+        ),
         (
             *[fixes.conda_remove(f.environment, [r.name]) for r in records if r.name == "cpuonly"],
             fixes.conda_install(f.environment, ["pytorch=*=cuda*"]),
-            "conda-forge picks a CUDA build only when it sees the driver (__cuda virtual "
-            "package); where there is none, set CONDA_OVERRIDE_CUDA=12.9",
+            Msg(
+                "conda-forge picks a CUDA build only when it sees the driver (__cuda virtual "
+                "package); where there is none, set CONDA_OVERRIDE_CUDA=12.9"
+            ),
         ),
     )
 
@@ -216,7 +279,7 @@ def conda_cpu_variant(f: Facts) -> Iterator[Hit]:
 @rule(
     "conda-mkl-itt-symbol",
     ERROR,
-    "MKL >= 2024.1 with a pytorch-channel build: undefined symbol iJIT_NotifyEvent",
+    N_("MKL >= 2024.1 with a pytorch-channel build: undefined symbol iJIT_NotifyEvent"),
     catalog="E4",
 )
 def conda_mkl(f: Facts) -> Iterator[Hit]:
@@ -226,12 +289,19 @@ def conda_mkl(f: Facts) -> Iterator[Hit]:
         return
     if in_spec(">=2024.1", mkl.version):
         yield Hit(
-            f"mkl {mkl.version} removed a symbol that pytorch {torch.version} from "
-            f"{torch.channel} needs: import torch fails with 'undefined symbol: iJIT_NotifyEvent'",
+            Msg(
+                "mkl {mkl} removed a symbol that pytorch {version} from {channel} needs: import "
+                "torch fails with 'undefined symbol: iJIT_NotifyEvent'",
+                mkl=mkl.version,
+                version=torch.version,
+                channel=torch.channel,
+            ),
             (f"pytorch {torch.version} {torch.build} ({torch.channel})", f"mkl {mkl.version}"),
             (
-                f"conda install -p {f.environment.prefix} mkl=2024.0 (and pin it), or move to "
-                "conda-forge / pip builds",
+                Msg(
+                    "{command} (and pin it), or move to conda-forge / pip builds",
+                    command="conda install -p " + f.environment.prefix + " mkl=2024.0",
+                ),
             ),
         )
 
@@ -239,16 +309,18 @@ def conda_mkl(f: Facts) -> Iterator[Hit]:
 @rule(
     "conda-meta-unreadable",
     WARNING,
-    "A conda-meta record is corrupt; conda cannot manage that package",
+    N_("A conda-meta record is corrupt; conda cannot manage that package"),
 )
 def conda_meta_unreadable(f: Facts) -> Iterator[Hit]:
     conda = f.environment.conda
     if conda is not None and conda.notes:
         yield Hit(
-            f"{len(conda.notes)} conda-meta record(s) cannot be read",
+            Msg("{count} conda-meta record(s) cannot be read", count=len(conda.notes)),
             tuple(f"{n.source}: {n.message}" for n in conda.notes),
             (
-                "reinstall the named packages with `conda install --force-reinstall`, or recreate "
-                "the environment",
+                Msg(
+                    "reinstall the named packages with `conda install --force-reinstall`, or "
+                    "recreate the environment"
+                ),
             ),
         )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from torchenv.i18n import N_, Msg
 from torchenv.models import Environment, Machine, Severity
 from torchenv.models.environment import canonical_name
 from torchenv.report import fixes
@@ -120,6 +121,14 @@ def _required_by_others(env: Environment, name: str) -> list[str]:
     return users
 
 
+def _and(names: Sequence[str]) -> str:
+    """``a and b and c``, each ``and`` translated (a chain of messages)."""
+    joined = names[0] if names else ""
+    for name in names[1:]:
+        joined = Msg("{first} and {second}", first=joined, second=name)
+    return joined
+
+
 def cuda_majors(env: Environment) -> dict[str, list[str]]:
     """CUDA major -> the NVIDIA packages built for it."""
     majors: dict[str, list[str]] = {}
@@ -141,7 +150,7 @@ def _restore_torch_libraries(f: Facts) -> list[str]:
 @rule(
     "nvidia-mixed-cuda-majors",
     ERROR,
-    "NVIDIA CUDA packages of two CUDA major versions in one environment",
+    N_("NVIDIA CUDA packages of two CUDA major versions in one environment"),
     catalog="B4",
 )
 def mixed_majors(f: Facts) -> Iterator[Hit]:
@@ -154,19 +163,27 @@ def mixed_majors(f: Facts) -> Iterator[Hit]:
     evidence = [f"CUDA {m}: {', '.join(names)}" for m, names in sorted(majors.items())]
     fix: list[str] = []
     if wanted and torch is not None:
-        evidence.append(f"torch {torch.version} is built with CUDA {wanted}")
+        evidence.append(
+            Msg("torch {version} is built with CUDA {major}", version=torch.version, major=wanted)
+        )
         names = [n for m in foreign for n in majors[m]]
         kept = {n: _required_by_others(env, n) for n in names}
         removable = [n for n in names if not kept[n]]
         if removable:
             fix.append(fixes.pip_uninstall(env, removable))
-        fix += [f"keep {n}: {', '.join(users)} require(s) it" for n, users in kept.items() if users]
+        fix += [
+            Msg("keep {package}: {users} require(s) it", package=n, users=", ".join(users))
+            for n, users in kept.items()
+            if users
+        ]
         fix += _restore_torch_libraries(f)
     else:
-        fix.append("keep the CUDA major your packages need and uninstall the other set")
+        fix.append(Msg("keep the CUDA major your packages need and uninstall the other set"))
     yield Hit(
-        "CUDA libraries of more than one CUDA major are installed; they share directories "
-        "(nvidia/nccl/lib) and the last one written wins",
+        Msg(
+            "CUDA libraries of more than one CUDA major are installed; they share directories "
+            "(nvidia/nccl/lib) and the last one written wins"
+        ),
         tuple(evidence),
         tuple(fix),
     )
@@ -175,7 +192,7 @@ def mixed_majors(f: Facts) -> Iterator[Hit]:
 @rule(
     "file-owned-by-two-distributions",
     ERROR,
-    "Two distributions installed different content at the same path",
+    N_("Two distributions installed different content at the same path"),
     catalog="B3/E1",
 )
 def file_conflicts(f: Facts) -> Iterator[Hit]:
@@ -188,7 +205,12 @@ def file_conflicts(f: Facts) -> Iterator[Hit]:
     pinned = {r.name for r in torch_cuda_requirements(env, f.machine)}
     for owners, paths in by_owners.items():
         binary = any(re.search(r"\.so(\.|$)|\.pyd$|\.dll$", p) for p in paths)
-        shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        listed = ", ".join(paths[:3])
+        shown = (
+            Msg("paths: {paths} and {count} more", paths=listed, count=len(paths) - 3)
+            if len(paths) > 3
+            else Msg("paths: {paths}", paths=listed)
+        )
         keep = [o for o in owners if o in pinned]
         if len(keep) == 1:
             others = [o for o in owners if o != keep[0]]
@@ -196,13 +218,20 @@ def file_conflicts(f: Facts) -> Iterator[Hit]:
         else:
             reinstalls = [" ".join(fixes.install(env, [o], reinstall=True)) for o in owners]
             fix = [
-                "uninstall the one you do not need, then reinstall the other to restore its "
-                "files: " + " / ".join(reinstalls)
+                Msg(
+                    "uninstall the one you do not need, then reinstall the other to restore its "
+                    "files: {commands}",
+                    commands=" / ".join(reinstalls),
+                )
             ]
         yield Hit(
-            f"{' and '.join(owners)} both installed {len(paths)} file(s) with different content: "
-            "the last one installed won, and uninstalling either breaks the other",
-            (f"paths: {shown}",),
+            Msg(
+                "{packages} both installed {count} file(s) with different content: the last one "
+                "installed won, and uninstalling either breaks the other",
+                packages=_and(owners),
+                count=len(paths),
+            ),
+            (shown,),
             tuple(fix),
             severity=ERROR if binary else WARNING,
         )
@@ -211,7 +240,7 @@ def file_conflicts(f: Facts) -> Iterator[Hit]:
 @rule(
     "cuda-libs-do-not-match-torch",
     ERROR,
-    "The installed NVIDIA CUDA libraries are missing or differ from torch's pins",
+    N_("The installed NVIDIA CUDA libraries are missing or differ from torch's pins"),
     catalog="B1/B3/F4",
 )
 def cuda_libs_match(f: Facts) -> Iterator[Hit]:
@@ -223,11 +252,19 @@ def cuda_libs_match(f: Facts) -> Iterator[Hit]:
         return
     missing = any(r.installed is None for r in unmet)
     yield Hit(
-        "torch's CUDA libraries are "
-        + ("missing" if missing else "not the versions it was built with")
-        + ": expect 'cannot open shared object file' or undefined NCCL/cuBLAS symbols",
+        Msg(
+            "torch's CUDA libraries are missing: expect 'cannot open shared object file' or "
+            "undefined NCCL/cuBLAS symbols"
+        )
+        if missing
+        else Msg(
+            "torch's CUDA libraries are not the versions it was built with: expect 'cannot open "
+            "shared object file' or undefined NCCL/cuBLAS symbols"
+        ),
         tuple(
-            f"{r.text}: {r.installed + ' is installed' if r.installed else 'not installed'}"
+            Msg("{requirement}: {version} is installed", requirement=r.text, version=r.installed)
+            if r.installed
+            else Msg("{requirement}: not installed", requirement=r.text)
             for r in unmet
         ),
         tuple(fixes.install(env, [r.text for r in unmet])),

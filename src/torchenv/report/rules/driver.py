@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from torchenv.i18n import N_, Msg
 from torchenv.models import DriverRequirement, Gpu, Severity, TorchBuild
 from torchenv.models.archs import coverage, describe, unified_tegra
 from torchenv.models.compat import driver_at_least
@@ -20,7 +21,7 @@ def _gpu_list(gpus: tuple[Gpu, ...]) -> str:
 def _hardware(f: Facts) -> str:
     if f.machine.gpus:
         return _gpu_list(f.machine.gpus)
-    return "NVIDIA PCI device(s) " + ", ".join(f.machine.pci_nvidia_devices)
+    return Msg("NVIDIA PCI device(s) {devices}", devices=", ".join(f.machine.pci_nvidia_devices))
 
 
 def _reinstall(f: Facts) -> tuple[str, ...]:
@@ -33,20 +34,22 @@ def _reinstall(f: Facts) -> tuple[str, ...]:
     )
     if advice is None:
         return (
-            f"no build variant of torch {torch.base_version} fits this machine; "
-            "`torchenv plan` finds the newest release that has one and prints its install "
-            "commands",
+            Msg(
+                "no build variant of torch {version} fits this machine; `torchenv plan` finds the "
+                "newest release that has one and prints its install commands",
+                version=torch.base_version,
+            ),
         )
     steps = reinstall_torch_commands(f.environment, f.kb, torch.version, advice)
     if advice.caveat:
-        steps.append(f"note: {advice.caveat}")
+        steps.append(Msg("note: {caveat}", caveat=advice.caveat))
     return tuple(steps)
 
 
 @rule(
     "cpu-build-on-gpu-host",
     ERROR,
-    "A CPU-only torch build is installed on a machine with an NVIDIA GPU",
+    N_("A CPU-only torch build is installed on a machine with an NVIDIA GPU"),
     catalog="A1",
 )
 def cpu_build_on_gpu_host(f: Facts) -> Iterator[Hit]:
@@ -54,10 +57,13 @@ def cpu_build_on_gpu_host(f: Facts) -> Iterator[Hit]:
     if torch is None or torch.cuda or torch.hip or torch.xpu or not f.machine.has_nvidia_hardware:
         return
     yield Hit(
-        f"torch {torch.version} is a CPU-only build, but this machine has an NVIDIA GPU",
+        Msg(
+            "torch {version} is a CPU-only build, but this machine has an NVIDIA GPU",
+            version=torch.version,
+        ),
         (
             f"torch/version.py: __version__ = {torch.version!r}, cuda = None ({torch.location})",
-            f"GPUs: {_hardware(f)}",
+            Msg("GPUs: {gpus}", gpus=_hardware(f)),
         ),
         _reinstall(f),
     )
@@ -66,7 +72,7 @@ def cpu_build_on_gpu_host(f: Facts) -> Iterator[Hit]:
 @rule(
     "no-nvidia-driver",
     ERROR,
-    "An NVIDIA GPU is present but no NVIDIA driver is loaded",
+    N_("An NVIDIA GPU is present but no NVIDIA driver is loaded"),
     catalog="A2",
 )
 def no_nvidia_driver(f: Facts) -> Iterator[Hit]:
@@ -74,29 +80,35 @@ def no_nvidia_driver(f: Facts) -> Iterator[Hit]:
     if not m.pci_nvidia_devices or m.driver.version or m.driver.kernel_module:
         return
     torch = f.environment.torch
-    need = ""
+    install = Msg(
+        "install an NVIDIA driver, e.g. `sudo ubuntu-drivers install` or "
+        "`sudo apt install nvidia-driver-580-open`"
+    )
     if torch is not None and torch.cuda:
         req = f.kb.driver_requirement(torch.cuda, m.host.os)
         if req is not None:
-            need = f" (torch {torch.version} needs >= {req.release_floor or req.hard_floor})"
+            install = Msg(
+                "install an NVIDIA driver (torch {version} needs >= {driver}), e.g. "
+                "`sudo ubuntu-drivers install` or `sudo apt install nvidia-driver-580-open`",
+                version=torch.version,
+                driver=req.release_floor or req.hard_floor,
+            )
     yield Hit(
-        "An NVIDIA GPU is on the PCI bus but the NVIDIA kernel module is not loaded",
+        Msg("An NVIDIA GPU is on the PCI bus but the NVIDIA kernel module is not loaded"),
         (
-            "PCI devices with vendor 0x10de: " + ", ".join(m.pci_nvidia_devices),
-            "no /sys/module/nvidia and no /proc/driver/nvidia/version",
+            Msg(
+                "PCI devices with vendor 0x10de: {devices}", devices=", ".join(m.pci_nvidia_devices)
+            ),
+            Msg("no /sys/module/nvidia and no /proc/driver/nvidia/version"),
         ),
-        (
-            f"install an NVIDIA driver{need}, e.g. `sudo ubuntu-drivers install` or "
-            "`sudo apt install nvidia-driver-580-open`",
-            "with Secure Boot on, enroll the module's signing key; then reboot",
-        ),
+        (install, Msg("with Secure Boot on, enroll the module's signing key; then reboot")),
     )
 
 
 @rule(
     "cuda-build-without-gpu",
     INFO,
-    "A CUDA build of torch on a machine without NVIDIA GPU or driver (CPU only here)",
+    N_("A CUDA build of torch on a machine without NVIDIA GPU or driver (CPU only here)"),
 )
 def cuda_build_without_gpu(f: Facts) -> Iterator[Hit]:
     torch, m = f.environment.torch, f.machine
@@ -105,9 +117,16 @@ def cuda_build_without_gpu(f: Facts) -> Iterator[Hit]:
     if m.host.container:
         return  # container-without-gpu-access speaks for this case
     yield Hit(
-        f"torch {torch.version} is built for CUDA {torch.cuda}, but this machine has no NVIDIA "
-        "GPU: torch.cuda.is_available() will be False and everything runs on the CPU",
-        (f"torch/version.py: cuda = {torch.cuda!r}", "no NVIDIA GPU found (NVML, nvidia-smi, PCI)"),
+        Msg(
+            "torch {version} is built for CUDA {cuda}, but this machine has no NVIDIA GPU: "
+            "torch.cuda.is_available() will be False and everything runs on the CPU",
+            version=torch.version,
+            cuda=torch.cuda,
+        ),
+        (
+            f"torch/version.py: cuda = {torch.cuda!r}",
+            Msg("no NVIDIA GPU found (NVML, nvidia-smi, PCI)"),
+        ),
     )
 
 
@@ -123,7 +142,7 @@ def _build_and_driver(f: Facts) -> tuple[TorchBuild, str, DriverRequirement] | N
 @rule(
     "driver-too-old-for-build",
     ERROR,
-    "The driver is older than the minimum for the build's CUDA major version",
+    N_("The driver is older than the minimum for the build's CUDA major version"),
     catalog="A3",
 )
 def driver_too_old_for_build(f: Facts) -> Iterator[Hit]:
@@ -134,15 +153,27 @@ def driver_too_old_for_build(f: Facts) -> Iterator[Hit]:
     if driver_at_least(driver, req.hard_floor):
         return
     yield Hit(
-        f"driver {driver} is too old for torch {torch.version} (CUDA {torch.cuda} needs >= "
-        f"{req.hard_floor})",
-        (
-            f"driver {driver} (from {f.machine.driver.source})",
-            f"torch/version.py: cuda = {torch.cuda!r}",
-            f"CUDA {req.cuda.split('.')[0]}.x needs driver >= {req.hard_floor}; {req.source}",
+        Msg(
+            "driver {driver} is too old for torch {version} (CUDA {cuda} needs >= {floor})",
+            driver=driver,
+            version=torch.version,
+            cuda=torch.cuda,
+            floor=req.hard_floor,
         ),
         (
-            f"upgrade the driver to >= {req.release_floor or req.hard_floor}, or:",
+            Msg("driver {driver} (from {source})", driver=driver, source=f.machine.driver.source),
+            f"torch/version.py: cuda = {torch.cuda!r}",
+            Msg(
+                "CUDA {major}.x needs driver >= {floor}; {source}",
+                major=req.cuda.split(".")[0],
+                floor=req.hard_floor,
+                source=req.source,
+            ),
+        ),
+        (
+            Msg(
+                "upgrade the driver to >= {driver}, or:", driver=req.release_floor or req.hard_floor
+            ),
             *_reinstall(f),
         ),
     )
@@ -151,7 +182,7 @@ def driver_too_old_for_build(f: Facts) -> Iterator[Hit]:
 @rule(
     "driver-below-build-release",
     WARNING,
-    "The driver runs the build only through CUDA minor-version compatibility",
+    N_("The driver runs the build only through CUDA minor-version compatibility"),
     catalog="A3",
 )
 def driver_below_build_release(f: Facts) -> Iterator[Hit]:
@@ -164,14 +195,31 @@ def driver_below_build_release(f: Facts) -> Iterator[Hit]:
     if driver_at_least(driver, req.release_floor):
         return
     yield Hit(
-        f"driver {driver} is below CUDA {req.cuda}'s own driver {req.release_floor}: torch "
-        "runs through minor-version compatibility, without PTX JIT of newer PTX",
-        (
-            f"driver {driver} (from {f.machine.driver.source})",
-            f"torch/version.py: cuda = {torch.cuda!r}; CUDA {req.cuda} toolkit driver "
-            f">= {req.release_floor} ({req.source})",
+        Msg(
+            "driver {driver} is below CUDA {cuda}'s own driver {release}: torch runs through "
+            "minor-version compatibility, without PTX JIT of newer PTX",
+            driver=driver,
+            cuda=req.cuda,
+            release=req.release_floor,
         ),
-        (f"upgrade the driver to >= {req.release_floor} for full CUDA {req.cuda} support",),
+        (
+            Msg("driver {driver} (from {source})", driver=driver, source=f.machine.driver.source),
+            Msg(
+                "torch/version.py: cuda = {cuda}; CUDA {toolkit} toolkit driver >= {release} "
+                "({source})",
+                cuda=repr(torch.cuda),
+                toolkit=req.cuda,
+                release=req.release_floor,
+                source=req.source,
+            ),
+        ),
+        (
+            Msg(
+                "upgrade the driver to >= {release} for full CUDA {cuda} support",
+                release=req.release_floor,
+                cuda=req.cuda,
+            ),
+        ),
     )
 
 
@@ -192,7 +240,7 @@ def _gpus_covered_as(f: Facts, kind: str | None) -> list[Gpu]:
 @rule(
     "gpu-arch-not-in-build",
     ERROR,
-    "A GPU's compute capability has no kernels in the build (no kernel image)",
+    N_("A GPU's compute capability has no kernels in the build (no kernel image)"),
     catalog="C1/C2",
 )
 def gpu_arch_not_in_build(f: Facts) -> Iterator[Hit]:
@@ -200,11 +248,19 @@ def gpu_arch_not_in_build(f: Facts) -> Iterator[Hit]:
     if torch is None or not missing:
         return
     yield Hit(
-        f"torch {torch.version} has no kernels for {_gpu_list(tuple(missing))}: CUDA ops will "
-        "fail with 'no kernel image is available for execution on the device'",
+        Msg(
+            "torch {version} has no kernels for {gpus}: CUDA ops will fail with 'no kernel image "
+            "is available for execution on the device'",
+            version=torch.version,
+            gpus=_gpu_list(tuple(missing)),
+        ),
         (
-            f"compiled architectures: {describe(torch.arch_list)} ({torch.arch_list_source})",
-            f"GPUs without kernels: {_gpu_list(tuple(missing))}",
+            Msg(
+                "compiled architectures: {archs} ({source})",
+                archs=describe(torch.arch_list),
+                source=torch.arch_list_source,
+            ),
+            Msg("GPUs without kernels: {gpus}", gpus=_gpu_list(tuple(missing))),
         ),
         _reinstall(f),
     )
@@ -213,14 +269,14 @@ def gpu_arch_not_in_build(f: Facts) -> Iterator[Hit]:
 @rule(
     "gpu-arch-ptx-only",
     ERROR,
-    "A GPU runs the build only through PTX JIT compilation (fails below the build's driver)",
+    N_("A GPU runs the build only through PTX JIT compilation (fails below the build's driver)"),
     catalog="C1",
 )
 def gpu_arch_ptx_only(f: Facts) -> Iterator[Hit]:
     torch, jit = f.environment.torch, _gpus_covered_as(f, "ptx")
     if torch is None or not torch.cuda or not jit:
         return
-    evidence = [f"compiled architectures: {describe(torch.arch_list)}"]
+    evidence = [Msg("compiled architectures: {archs}", archs=describe(torch.arch_list))]
     # PTX of CUDA X.Y needs the driver of X.Y: minor-version compatibility does not cover JIT
     # (failure catalog 3.2, NVIDIA CUDA compatibility guide).
     known = _build_and_driver(f)
@@ -229,13 +285,28 @@ def gpu_arch_ptx_only(f: Facts) -> Iterator[Hit]:
         _, driver, req = known
         too_old = bool(req.release_floor) and not driver_at_least(driver, req.release_floor or "")
         if too_old:
-            evidence.append(f"driver {driver} is older than CUDA {req.cuda}'s {req.release_floor}")
+            evidence.append(
+                Msg(
+                    "driver {driver} is older than CUDA {cuda}'s {release}",
+                    driver=driver,
+                    cuda=req.cuda,
+                    release=req.release_floor,
+                )
+            )
+    gpus = _gpu_list(tuple(jit))
     yield Hit(
-        f"{_gpu_list(tuple(jit))} runs torch {torch.version} only by JIT-compiling PTX: "
-        + (
-            "the driver is too old to compile this PTX, so kernels will not load"
-            if too_old
-            else "slow first launch of every kernel"
+        Msg(
+            "{gpus} runs torch {version} only by JIT-compiling PTX: the driver is too old to "
+            "compile this PTX, so kernels will not load",
+            gpus=gpus,
+            version=torch.version,
+        )
+        if too_old
+        else Msg(
+            "{gpus} runs torch {version} only by JIT-compiling PTX: slow first launch of every "
+            "kernel",
+            gpus=gpus,
+            version=torch.version,
         ),
         tuple(evidence),
         _reinstall(f),
@@ -246,7 +317,7 @@ def gpu_arch_ptx_only(f: Facts) -> Iterator[Hit]:
 @rule(
     "jetson-needs-jetpack-build",
     WARNING,
-    "A Jetson board runs a PyPI/SBSA CUDA build instead of NVIDIA's JetPack build",
+    N_("A Jetson board runs a PyPI/SBSA CUDA build instead of NVIDIA's JetPack build"),
     catalog="C3",
 )
 def jetson_build(f: Facts) -> Iterator[Hit]:
@@ -270,15 +341,21 @@ def jetson_build(f: Facts) -> Iterator[Hit]:
     if not gpus:
         return
     yield Hit(
-        f"torch {torch.version} is a server (SBSA) build without kernels for "
-        f"{_gpu_list(gpus)}: install the build NVIDIA publishes for this JetPack release",
-        (
-            "/etc/nv_tegra_release present (Jetson)",
-            f"torch/version.py: {torch.version}",
-            f"compiled architectures: {describe(torch.arch_list)}",
+        Msg(
+            "torch {version} is a server (SBSA) build without kernels for {gpus}: install the "
+            "build NVIDIA publishes for this JetPack release",
+            version=torch.version,
+            gpus=_gpu_list(gpus),
         ),
         (
-            "install the PyTorch build NVIDIA publishes for your JetPack release (NVIDIA's "
-            "'Installing PyTorch for Jetson Platform' guide), or use a jetson-containers image",
+            Msg("/etc/nv_tegra_release present (Jetson)"),
+            f"torch/version.py: {torch.version}",
+            Msg("compiled architectures: {archs}", archs=describe(torch.arch_list)),
+        ),
+        (
+            Msg(
+                "install the PyTorch build NVIDIA publishes for your JetPack release (NVIDIA's "
+                "'Installing PyTorch for Jetson Platform' guide), or use a jetson-containers image"
+            ),
         ),
     )

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Iterator
 
+from torchenv.i18n import N_, Msg
 from torchenv.models import Severity
 from torchenv.report import fixes
 from torchenv.report.rules.base import Facts, Hit, rule
@@ -18,30 +19,34 @@ _INSTALLERS = {"pip": "pip", "uv": "uv", "conda": "conda", "uv-pixi": "pixi"}
 @rule(
     "interpreter-does-not-run",
     ERROR,
-    "The environment's Python interpreter cannot be started",
+    N_("The environment's Python interpreter cannot be started"),
 )
 def interpreter_does_not_run(f: Facts) -> Iterator[Hit]:
     interp = f.environment.interpreter
     if interp.runs:
         return
     yield Hit(
-        f"the interpreter of {f.environment.prefix} does not run; facts were read from its files",
+        Msg(
+            "the interpreter of {prefix} does not run; facts were read from its files",
+            prefix=f.environment.prefix,
+        ),
         tuple(f"{n.source}: {n.message}" for n in interp.notes)
-        or (f"no python executable under {f.environment.prefix}",),
-        ("recreate the environment (its base Python may have been removed or upgraded)",),
+        or (Msg("no python executable under {prefix}", prefix=f.environment.prefix),),
+        (Msg("recreate the environment (its base Python may have been removed or upgraded)"),),
     )
 
 
-@rule("torch-not-installed", INFO, "torch is not installed in this environment")
+@rule("torch-not-installed", INFO, N_("torch is not installed in this environment"))
 def torch_not_installed(f: Facts) -> Iterator[Hit]:
     env = f.environment
     conda_torch = env.conda is not None and any(
         r.name in ("pytorch", "pytorch-gpu", "pytorch-cpu") for r in env.conda.records
     )
     if env.torch is None and env.distribution("torch") is None and not conda_torch:
+        dirs = ", ".join(env.site_dirs) if env.site_dirs else Msg("(no site dirs)")
         yield Hit(
-            f"torch is not installed in {env.prefix}",
-            ("no torch package on sys.path: " + ", ".join(env.site_dirs or ("(no site dirs)",)),),
+            Msg("torch is not installed in {prefix}", prefix=env.prefix),
+            (Msg("no torch package on sys.path: {dirs}", dirs=dirs),),
             (),
         )
 
@@ -49,13 +54,13 @@ def torch_not_installed(f: Facts) -> Iterator[Hit]:
 @rule(
     "metadata-unreadable",
     WARNING,
-    "A distribution's metadata is missing or malformed; installers cannot manage it",
+    N_("A distribution's metadata is missing or malformed; installers cannot manage it"),
 )
 def metadata_unreadable(f: Facts) -> Iterator[Hit]:
     broken = [d for d in f.environment.distributions if d.error]
     if broken:
         yield Hit(
-            f"{len(broken)} installed distribution(s) have broken metadata",
+            Msg("{count} installed distribution(s) have broken metadata", count=len(broken)),
             tuple(f"{d.metadata_dir}: {d.error}" for d in broken),
             tuple(
                 " ".join(
@@ -89,7 +94,7 @@ def _names_environment(kernel: str, display: str | None, env_name: str) -> bool:
 @rule(
     "jupyter-kernel-foreign-interpreter",
     WARNING,
-    "A Jupyter kernel meant for this environment runs another interpreter",
+    N_("A Jupyter kernel meant for this environment runs another interpreter"),
     catalog="I1",
 )
 def kernel_foreign(f: Facts) -> Iterator[Hit]:
@@ -101,9 +106,16 @@ def kernel_foreign(f: Facts) -> Iterator[Hit]:
         if spec.scope != "env" and not _names_environment(spec.name, spec.display_name, name):
             continue
         yield Hit(
-            f"Jupyter kernel {spec.display_name or spec.name!r} runs {spec.argv0}, not this "
-            "environment's Python: notebooks using it will not see this environment's packages",
-            (f"{spec.path}: argv[0] = {spec.argv0}", f"environment: {env.prefix}"),
+            Msg(
+                "Jupyter kernel {kernel} runs {interpreter}, not this environment's Python: "
+                "notebooks using it will not see this environment's packages",
+                kernel=repr(spec.display_name or spec.name),
+                interpreter=spec.argv0,
+            ),
+            (
+                f"{spec.path}: argv[0] = {spec.argv0}",
+                Msg("environment: {prefix}", prefix=env.prefix),
+            ),
             (
                 f"{env.interpreter.executable or 'python'} -m pip install ipykernel && "
                 f"{env.interpreter.executable or 'python'} -m ipykernel install --user "
@@ -115,18 +127,25 @@ def kernel_foreign(f: Facts) -> Iterator[Hit]:
 @rule(
     "jupyter-kernel-missing-interpreter",
     WARNING,
-    "A Jupyter kernel points at an interpreter that no longer exists",
+    N_("A Jupyter kernel points at an interpreter that no longer exists"),
     catalog="I1",
 )
 def kernel_missing(f: Facts) -> Iterator[Hit]:
     for spec in f.environment.kernels:
         if spec.interpreter_exists is False or spec.error:
-            why = spec.error or f"{spec.argv0} does not exist"
+            why = spec.error or Msg("{interpreter} does not exist", interpreter=spec.argv0)
             yield Hit(
-                f"Jupyter kernel {spec.display_name or spec.name!r} cannot start: {why}",
+                Msg(
+                    "Jupyter kernel {kernel} cannot start: {reason}",
+                    kernel=repr(spec.display_name or spec.name),
+                    reason=why,
+                ),
                 (f"{spec.path}",),
                 (
-                    f"jupyter kernelspec remove {spec.name}, then reinstall it from a working "
-                    "environment with `python -m ipykernel install --user`",
+                    Msg(
+                        "{command}, then reinstall it from a working environment with "
+                        "`python -m ipykernel install --user`",
+                        command="jupyter kernelspec remove " + spec.name,
+                    ),
                 ),
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterator
 
+from torchenv.i18n import N_, Msg
 from torchenv.models import DomainLibrary, Severity, TorchBuild
 from torchenv.models.compat import variant_cuda
 from torchenv.report import fixes
@@ -24,16 +25,31 @@ def cuda_major_of_local(local: str | None) -> str | None:
 
 
 def _domain_mismatch(lib: DomainLibrary, torch: TorchBuild) -> list[str]:
-    problems = []
+    problems: list[str] = []
     if lib.requires_torch and in_spec(lib.requires_torch, torch.version) is False:
-        problems.append(f"{lib.name} {lib.version} requires torch{lib.requires_torch}")
+        problems.append(
+            Msg(
+                "{library} {version} requires torch{spec}",
+                library=lib.name,
+                version=lib.version,
+                spec=lib.requires_torch,
+            )
+        )
     lib_major, torch_major = cuda_major_of_local(lib.local), cuda_major_of_local(torch.local)
     if torch.local is None and torch.cuda:
         torch_major = torch.cuda.split(".")[0]
     if lib_major and torch_major and lib_major != torch_major:
         what = {"cpu": "CPU"}.get(lib_major, f"CUDA {lib_major}")
         theirs = {"cpu": "CPU"}.get(torch_major, f"CUDA {torch_major}")
-        problems.append(f"{lib.name} is a {what} build ({lib.version}), torch a {theirs} build")
+        problems.append(
+            Msg(
+                "{library} is a {what} build ({version}), torch a {theirs} build",
+                library=lib.name,
+                what=what,
+                version=lib.version,
+                theirs=theirs,
+            )
+        )
     return problems
 
 
@@ -55,12 +71,22 @@ def _domain_rule(f: Facts, name: str) -> Iterator[Hit]:
         fix = tuple(fixes.install(env, [f"{name}=={paired}{tag}"], index))
     else:
         fix = (
-            f"no {name} release is paired with torch {torch.base_version} in the knowledge "
-            f"base; uninstall it ({fixes.pip_uninstall(env, [name])}) or pick a torch that has one",
+            Msg(
+                "no {library} release is paired with torch {version} in the knowledge base; "
+                "uninstall it ({command}) or pick a torch that has one",
+                library=name,
+                version=torch.base_version,
+                command=fixes.pip_uninstall(env, [name]),
+            ),
         )
     yield Hit(
-        f"{name} {lib.version} was built for another torch than {torch.version}: expect "
-        f"'operator {name}::... does not exist' or undefined symbols",
+        Msg(
+            "{library} {version} was built for another torch than {torch}: expect "
+            "'operator {library}::... does not exist' or undefined symbols",
+            library=name,
+            version=lib.version,
+            torch=torch.version,
+        ),
         (*problems, f"torch {torch.version} ({torch.location})"),
         fix,
     )
@@ -69,7 +95,7 @@ def _domain_rule(f: Facts, name: str) -> Iterator[Hit]:
 @rule(
     "torchvision-torch-mismatch",
     ERROR,
-    "torchvision was built for another torch version or CUDA variant",
+    N_("torchvision was built for another torch version or CUDA variant"),
     catalog="D1",
 )
 def torchvision_mismatch(f: Facts) -> Iterator[Hit]:
@@ -79,7 +105,7 @@ def torchvision_mismatch(f: Facts) -> Iterator[Hit]:
 @rule(
     "torchaudio-torch-mismatch",
     ERROR,
-    "torchaudio was built for another torch version or CUDA variant",
+    N_("torchaudio was built for another torch version or CUDA variant"),
     catalog="D1",
 )
 def torchaudio_mismatch(f: Facts) -> Iterator[Hit]:
@@ -89,7 +115,7 @@ def torchaudio_mismatch(f: Facts) -> Iterator[Hit]:
 @rule(
     "torch-installed-twice",
     ERROR,
-    "More than one torch on sys.path (e.g. the user site shadows the environment)",
+    N_("More than one torch on sys.path (e.g. the user site shadows the environment)"),
     catalog="E1",
 )
 def torch_twice(f: Facts) -> Iterator[Hit]:
@@ -98,21 +124,36 @@ def torch_twice(f: Facts) -> Iterator[Hit]:
     copies = env.torch.copies if env.torch else ()
     if len(copies) < 2 and len(dists) < 2:
         return
-    evidence = [f"torch package: {c}" for c in copies]
-    evidence += [f"torch {d.version} metadata: {d.metadata_dir}" for d in dists]
+    evidence = [Msg("torch package: {path}", path=c) for c in copies]
+    evidence += [
+        Msg("torch {version} metadata: {path}", version=d.version, path=d.metadata_dir)
+        for d in dists
+    ]
     inside = env.prefix.rstrip("/") + "/"
     outside = [c for c in copies if not c.startswith(inside)]
     outside += [d.metadata_dir for d in dists if not d.metadata_dir.startswith(inside)]
     if outside:
-        fix = [f"remove the copy outside the environment: {shlex.join(['rm', '-r', *outside])}"]
+        fix = [
+            Msg(
+                "remove the copy outside the environment: {command}",
+                command=shlex.join(["rm", "-r", *outside]),
+            )
+        ]
     else:
         requirement, index = fixes.same_torch(env)
         reinstall = fixes.install(env, [requirement], index, reinstall=True)
-        fix = ["reinstall torch so that one copy remains: " + " ".join(reinstall)]
-    fix.append("or start Python with PYTHONNOUSERSITE=1 when the other copy is in the user site")
+        fix = [
+            Msg("reinstall torch so that one copy remains: {command}", command=" ".join(reinstall))
+        ]
+    fix.append(
+        Msg("or start Python with PYTHONNOUSERSITE=1 when the other copy is in the user site")
+    )
     yield Hit(
-        f"{max(len(copies), len(dists))} copies of torch are on sys.path; Python imports the "
-        "first, pip and uv may report another",
+        Msg(
+            "{count} copies of torch are on sys.path; Python imports the first, pip and uv may "
+            "report another",
+            count=max(len(copies), len(dists)),
+        ),
         tuple(evidence),
         tuple(fix),
     )
@@ -121,7 +162,7 @@ def torch_twice(f: Facts) -> Iterator[Hit]:
 @rule(
     "numpy2-with-numpy1-build",
     ERROR,
-    "NumPy 2 is installed but torch or an extension was built against NumPy 1",
+    N_("NumPy 2 is installed but torch or an extension was built against NumPy 1"),
     catalog="D2",
 )
 def numpy_abi(f: Facts) -> Iterator[Hit]:
@@ -130,29 +171,46 @@ def numpy_abi(f: Facts) -> Iterator[Hit]:
     numpy_version = version(numpy.version) if numpy else None
     if numpy_version is None or numpy_version.major < 2:
         return
-    evidence = [f"numpy {numpy_version} installed"]
+    evidence = [Msg("numpy {version} installed", version=numpy_version)]
     culprits = []
     if torch is not None:
         old = in_spec("<2.3", torch.base_version or "") is True
         if torch.numpy_abi == "numpy1":
-            evidence.append(f"{torch.arch_list_source} names only numpy.core (NumPy 1 headers)")
+            evidence.append(
+                Msg("{file} names only numpy.core (NumPy 1 headers)", file=torch.arch_list_source)
+            )
         if old:
-            evidence.append(f"torch {torch.version}: NumPy 2 support starts with torch 2.3")
+            evidence.append(
+                Msg("torch {version}: NumPy 2 support starts with torch 2.3", version=torch.version)
+            )
         if torch.numpy_abi == "numpy1" or old:
             culprits.append(f"torch {torch.version}")
     if env.numpy1_modules:
-        evidence += [f"built with NumPy 1 headers: {m}" for m in env.numpy1_modules[:8]]
+        evidence += [
+            Msg("built with NumPy 1 headers: {module}", module=m) for m in env.numpy1_modules[:8]
+        ]
         culprits += sorted({m.split(":")[0] for m in env.numpy1_modules})
     if not culprits:
         return
+    names = ", ".join(culprits)
     yield Hit(
-        f"{', '.join(culprits)} {'was' if len(culprits) == 1 else 'were'} built against NumPy 1 "
-        f"and fail with NumPy {numpy_version} ('A module that was compiled using NumPy 1.x "
-        "cannot be run in NumPy 2')",
+        Msg(
+            "{module} was built against NumPy 1 and fails with NumPy {numpy} ('A module that was "
+            "compiled using NumPy 1.x cannot be run in NumPy 2')",
+            module=names,
+            numpy=numpy_version,
+        )
+        if len(culprits) == 1
+        else Msg(
+            "{modules} were built against NumPy 1 and fail with NumPy {numpy} ('A module that "
+            "was compiled using NumPy 1.x cannot be run in NumPy 2')",
+            modules=names,
+            numpy=numpy_version,
+        ),
         tuple(evidence),
         (
             *fixes.install(env, ["numpy<2"]),
-            "or upgrade " + ", ".join(culprits) + " to releases built for NumPy 2",
+            Msg("or upgrade {packages} to releases built for NumPy 2", packages=names),
         ),
     )
 
@@ -160,7 +218,7 @@ def numpy_abi(f: Facts) -> Iterator[Hit]:
 @rule(
     "torch-requires-other-python",
     ERROR,
-    "The installed torch does not support this Python version",
+    N_("The installed torch does not support this Python version"),
     catalog="D3",
 )
 def torch_python(f: Facts) -> Iterator[Hit]:
@@ -170,10 +228,15 @@ def torch_python(f: Facts) -> Iterator[Hit]:
     if in_spec(torch.requires_python, interp.version) is not False:
         return
     yield Hit(
-        f"torch {torch.version} requires Python {torch.requires_python}, this is {interp.version}",
+        Msg(
+            "torch {version} requires Python {spec}, this is {python}",
+            version=torch.version,
+            spec=torch.requires_python,
+            python=interp.version,
+        ),
         (
             f"torch METADATA Requires-Python: {torch.requires_python}",
-            f"interpreter: {interp.version}",
+            Msg("interpreter: {version}", version=interp.version),
         ),
-        ("recreate the environment with a supported Python (e.g. `uv venv -p 3.12`)",),
+        (Msg("recreate the environment with a supported Python (e.g. `uv venv -p 3.12`)"),),
     )
