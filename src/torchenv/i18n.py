@@ -60,11 +60,15 @@ def catalog_for(name: str) -> str | None:
 
 
 def choose_language(environ: Mapping[str, str]) -> str | None:
-    """The catalog ``environ`` asks for, None for English. As Python's ``gettext.find``: the
-    first variable of ENVIRONMENT that is set and not empty is read, as a colon-separated list
-    of preferences; its first language that has a catalog (or is English) wins. (GNU gettext
-    also ignores LANGUAGE when the locale is C; ``gettext.find`` does not, and neither does
-    this: ``LANGUAGE=zh_CN`` alone is enough.)"""
+    """The catalog ``environ`` asks for, None for English. As GNU gettext: the locale of the
+    messages is the first of LC_ALL, LC_MESSAGES and LANG that is set and not empty; when it is
+    "C" or "POSIX", the messages are English whatever LANGUAGE says (``LC_ALL=C torchenv ...``
+    is how scripts ask for the untranslated text); else LANGUAGE, a colon-separated list of
+    preferences, comes first when set: its first language that has a catalog (or is English)
+    wins; else the locale names the language."""
+    locale = next((environ[v] for v in ENVIRONMENT[1:] if environ.get(v)), "")
+    if locale in ("C", "POSIX"):
+        return None
     for variable in ENVIRONMENT:
         value = environ.get(variable, "")
         if not value:

@@ -44,7 +44,11 @@ LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
         ({}, None),
         ({"LANG": ""}, None),
         # the first variable set wins, as in gettext
-        ({"LANGUAGE": "zh_CN", "LC_ALL": "C"}, "zh_CN"),
+        # GNU gettext: LANGUAGE is ignored in the C locale (LC_ALL=C is how scripts ask for
+        # English); C.UTF-8 is a locale of its own, where LANGUAGE counts
+        ({"LANGUAGE": "zh_CN", "LC_ALL": "C"}, None),
+        ({"LANGUAGE": "zh_CN", "LANG": "POSIX"}, None),
+        ({"LANGUAGE": "zh_CN", "LANG": "C.UTF-8"}, "zh_CN"),
         ({"LC_ALL": "C", "LANG": "zh_CN.UTF-8"}, None),
         ({"LC_MESSAGES": "en_GB", "LANG": "zh_CN.UTF-8"}, None),
         ({"LANGUAGE": "", "LANG": "zh_CN.UTF-8"}, "zh_CN"),

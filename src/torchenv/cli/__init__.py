@@ -7,6 +7,7 @@ them all): a short command pays for its own imports only (start-up, benchmarks/b
 
 from __future__ import annotations
 
+import contextlib
 import io
 import sys
 from collections.abc import Sequence
@@ -81,10 +82,12 @@ def app(ctx: click.Context, debug: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return _main(argv)
-    finally:
-        _warn_about_knowledge()
+    code = _main(argv)
+    if code != 130:  # not after an interrupt
+        # stderr closed (`2>&1 | head -1`): the command's own code stands
+        with contextlib.suppress(OSError):
+            _warn_about_knowledge()
+    return code
 
 
 def _warn_about_knowledge() -> None:

@@ -21,7 +21,7 @@ class LiveSteps:
         self.console = Console(stderr=True, highlight=False)
         self.display = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # paths hold [brackets]
             TimeElapsedColumn(),
             console=self.console,
             transient=True,  # the spinner line goes; the finished steps stay

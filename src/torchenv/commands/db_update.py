@@ -18,7 +18,7 @@ from pathlib import Path
 from torchenv.errors import UsageError
 from torchenv.i18n import _
 from torchenv.knowledge.remote import Remote, SourceFailure, http_timeout, url_problem
-from torchenv.knowledge.store import load_knowledge, packaged_retrieved
+from torchenv.knowledge.store import forget_unusable, load_knowledge, packaged_retrieved
 from torchenv.knowledge.update import (
     NAME,
     UpdateOptions,
@@ -143,6 +143,7 @@ def run_db_update(
                 f"Point {where} at a directory you can write to, or move away what is in the "
                 "file's place.",
             ) from None
+        forget_unusable(path)  # the copy that could not be used is replaced
         load_knowledge.cache_clear()  # this process sees the new data from now on
         progress(_("wrote {path}").format(path=path))
         # a clock behind the data's: the store would prefer the packaged file to the copy

@@ -116,6 +116,11 @@ def take_unusable_user_data() -> list[tuple[str, str]]:
     return taken
 
 
+def forget_unusable(path: Path) -> None:
+    """``path`` was just written anew (db update): what was wrong with it is no more."""
+    _UNUSABLE.pop(str(path), None)
+
+
 def _unusable(path: Path, why: str) -> None:
     if str(path) not in _REPORTED:
         _UNUSABLE.setdefault(str(path), why)

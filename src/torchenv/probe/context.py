@@ -12,7 +12,7 @@ import math
 import os
 import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,7 +69,9 @@ class ProbeContext:
             tool_timeout=timeout,
             nvml=read_nvml if use_driver_api else None,
             libcuda=read_libcuda_version if use_driver_api else None,
-            own_prefix=Path(sys.prefix),
+            # a venv of torchenv's own; a system or base interpreter is everybody's (an NGC
+            # container's /usr, a conda base): never passed over
+            own_prefix=Path(sys.prefix) if sys.prefix != sys.base_prefix else None,
         )
 
     def path(self, absolute: str) -> Path:
@@ -90,14 +92,15 @@ class ProbeContext:
     def which(self, name: str) -> str | None:
         return shutil.which(name, path=self.env.get("PATH", os.defpath))
 
-    def which_all(self, name: str) -> list[str]:
-        """Every executable ``name`` on PATH, in PATH order, each once."""
-        found: list[str] = []
+    def which_all(self, name: str) -> Iterator[str]:
+        """Every executable ``name`` on PATH, in PATH order, each once (looked up as needed:
+        a slow PATH entry is reached only when the ones before it did not answer)."""
+        seen: set[str] = set()
         for folder in self.env.get("PATH", os.defpath).split(os.pathsep):
             hit = shutil.which(name, path=folder or ".")
-            if hit is not None and hit not in found:
-                found.append(hit)
-        return found
+            if hit is not None and hit not in seen:
+                seen.add(hit)
+                yield hit
 
     def run_cached(self, argv: list[str], key_file: str) -> tuple[str | None, str | None]:
         """(stdout, None) of a tool whose output depends only on ``key_file`` (``nvcc

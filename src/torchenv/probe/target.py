@@ -1,16 +1,17 @@
 """Which environment a command looks at, and why that one (design.md, "command-line surface").
 
 ``--prefix`` or ``--python`` when given; else the active environment (``VIRTUAL_ENV``, then
-``CONDA_PREFIX``); else the ``python3``/``python`` found on PATH. The environment torchenv runs
-from is passed over unless named, when torch is not installed in it: a venv of torchenv's own
-(as the README says), whose python would otherwise be the first one on PATH. Installed into the
-environment it is meant to check (beside torch), that environment is the target as before.
+``CONDA_PREFIX``); else the ``python3``/``python`` found on PATH. On PATH, a venv of torchenv's
+own (as the README says: no torch in it) is passed over, since its python would otherwise be the
+first one found. Installed beside torch, in a system or base interpreter, or activated, the
+environment torchenv runs from is a target like any other.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,21 +79,22 @@ def choose_target(ctx: ProbeContext, python: str | None, prefix: str | None) -> 
             )
         _check_executable(exe)
         return TargetChoice(None, str(exe.absolute()), "--python")
-    passed_over: Path | None = None
+    # an activated environment is the user's choice, torchenv's own included
     for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
         value = ctx.env.get(var)
         if value and Path(value).is_dir():
             root = Path(value).absolute()
+            return TargetChoice(root, python_in_prefix(root), f"${var}")
+    passed_over: Path | None = None
+    for name in ("python3", "python"):
+        for hit in ctx.which_all(name):
+            found = os.path.abspath(hit)
+            # the link is not followed (a venv's python links to the interpreter it was made
+            # from); bin/python3 of a venv, python.exe at the root of a Windows conda prefix
+            home = Path(found).parent
+            root = home.parent if home.name in ("bin", "Scripts") else home
             if _is_own(ctx, root):
                 passed_over = root
-                continue
-            return TargetChoice(root, python_in_prefix(root), f"${var}")
-    for name in ("python3", "python"):
-        for found in ctx.which_all(name):
-            # bin/python3 of a venv or conda prefix; the link is not followed (a venv's python
-            # links to the interpreter it was made from)
-            if _is_own(ctx, Path(found).parent.parent):
-                passed_over = Path(found).parent.parent
                 continue
             why = f"{name} on PATH"
             if passed_over is not None:
@@ -118,11 +120,7 @@ def _is_own(ctx: ProbeContext, prefix: Path) -> bool:
     directory, however it is spelled), without torch in it."""
     if ctx.own_prefix is None:
         return False
-    try:
-        same = os.path.samefile(prefix, ctx.own_prefix)
-    except OSError:
-        return False
-    return same and not _has_torch(prefix)
+    return _same(prefix, ctx.own_prefix) and not _has_torch(prefix)
 
 
 # where a venv or conda prefix keeps torch (POSIX, then Windows)
@@ -130,7 +128,20 @@ _TORCH_PACKAGES = ("lib/python3*/site-packages/torch", "Lib/site-packages/torch"
 
 
 def _has_torch(prefix: Path) -> bool:
-    return any(any(prefix.glob(pattern)) for pattern in _TORCH_PACKAGES)
+    if any(any(prefix.glob(pattern)) for pattern in _TORCH_PACKAGES):
+        return True
+    # torchenv's own interpreter finds torch elsewhere (--system-site-packages, a user site, an
+    # editable install): looked up without importing it
+    import importlib.util  # noqa: PLC0415
+
+    return _same(prefix, Path(sys.prefix)) and importlib.util.find_spec("torch") is not None
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _check_executable(exe: Path) -> None:

@@ -136,7 +136,8 @@ def parse_output(data: Any, seconds: float) -> ScriptOutput:
         if not ok or not isinstance(entry.get("value"), (int, float)):
             raise DecodeError(f"$.perf[{i}]: expected {{check, gpu, value, unit}}")
         # what the script measures (scripts/verify_gpu.py), as the verify/1 schema lists it
-        if PERF_UNITS.get(entry.get("check")) != entry.get("unit"):
+        check = entry.get("check")
+        if not isinstance(check, str) or PERF_UNITS.get(check) != entry.get("unit"):
             raise DecodeError(f"$.perf[{i}]: not a measurement the script makes")
     states = tuple(parse_allocator(e, f"$.allocator[{i}]") for i, e in enumerate(allocator))
     return ScriptOutput(facts, parsed, tuple(perf), seconds, states)

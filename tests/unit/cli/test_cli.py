@@ -185,3 +185,21 @@ def test_a_corrupt_updated_knowledge_file_is_named_once_with_the_fix(
         assert "hint: run `torchenv db update` to write it again, or delete it" in err
     finally:
         load_knowledge.cache_clear()
+
+
+def test_the_knowledge_warning_neither_outlives_a_closed_stderr_nor_an_interrupt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def closed(text: str) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_main", lambda argv: 0)
+    monkeypatch.setattr(
+        "torchenv.commands.knowledge_warnings", lambda: [("/data/torch.json", "not JSON")]
+    )
+    monkeypatch.setattr(common, "error_line", closed)
+    assert cli.main(["plan"]) == 0  # the command's own code, not a crash
+    shown: list[str] = []
+    monkeypatch.setattr(common, "error_line", shown.append)
+    monkeypatch.setattr(cli, "_main", lambda argv: 130)
+    assert cli.main(["plan"]) == 130 and shown == []

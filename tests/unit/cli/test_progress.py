@@ -101,3 +101,13 @@ def test_on_a_terminal_the_step_that_failed_is_marked(monkeypatch: pytest.Monkey
         raise RuntimeError("uv failed")
     text = shown(screen)
     assert "✓ resolving torch" in text and "✗ installing" in text
+
+
+def test_brackets_in_a_step_are_text_not_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths hold brackets; rich would read `[/exp]` as a closing tag and raise."""
+    screen = terminal(monkeypatch)
+    with common.steps() as progress:
+        progress("writing /home/u/[exp]/torchenv.lock")
+        progress("reading [/exp] and [bold]x")
+    text = shown(screen)
+    assert "✓ writing /home/u/[exp]/torchenv.lock" in text and "[/exp] and [bold]x" in text

@@ -387,3 +387,12 @@ def test_user_data_dir_on_linux_is_where_platformdirs_puts_it(
     if xdg == "relative/data":  # the XDG spec ignores a relative path; platformdirs takes it
         expected = tmp_path / ".local/share/torchenv/knowledge"
     assert user_data_dir() == expected
+
+
+def test_a_copy_written_anew_is_not_reported(user_dir: Path) -> None:
+    from torchenv.knowledge.store import forget_unusable
+
+    (user_dir / "torch.json").write_text("{not json", "utf-8")
+    load_knowledge()
+    forget_unusable(user_dir / "torch.json")  # what db update does after writing it
+    assert take_unusable_user_data() == []

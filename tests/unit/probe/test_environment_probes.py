@@ -303,9 +303,9 @@ def test_torchenvs_own_venv_on_path_is_passed_over(tmp_path: Path) -> None:
     assert choice.selected_by == (
         f"python3 on PATH, passing over torchenv's own environment {own.prefix}"
     )
-    # activated, it is passed over too; named, it is taken
+    # activated or named, it is the user's choice
     ctx.env = {"PATH": path, "VIRTUAL_ENV": str(own.prefix)}
-    assert choose_target(ctx, None, None).python == str(other)
+    assert choose_target(ctx, None, None).selected_by == "$VIRTUAL_ENV"
     assert choose_target(ctx, None, str(own.prefix)).prefix == own.prefix
     assert choose_target(ctx, str(own.prefix / "bin/python3"), None).selected_by == "--python"
 
@@ -322,6 +322,36 @@ def test_torchenv_installed_beside_torch_looks_at_that_environment(tmp_path: Pat
     assert choose_target(ctx, None, None).selected_by == "$VIRTUAL_ENV"
     ctx.env = {"PATH": path}
     assert choose_target(ctx, None, None).python == str(own.prefix / "bin/python3")
+
+
+def test_a_system_interpreter_is_never_passed_over(tmp_path: Path) -> None:
+    """torchenv installed into a system Python (an NGC container's /usr, torch in dist-packages):
+    for_host sets no own prefix there, so /usr/bin/python3 is the target."""
+    usr = tmp_path / "usr"
+    python = executable(usr / "bin/python3")
+    (usr / "lib/python3/dist-packages/torch").mkdir(parents=True)
+    ctx, _ = probe_context(tmp_path, env={"PATH": str(usr / "bin")})
+    assert ctx.own_prefix is None  # what the tests' context and a system torchenv both have
+    assert choose_target(ctx, None, None).python == str(python)
+
+
+def test_a_windows_conda_prefix_keeps_python_at_its_root(tmp_path: Path) -> None:
+    own = tmp_path / "miniforge"
+    executable(own / "python")
+    other = executable(tmp_path / "usr/bin/python")
+    ctx, _ = probe_context(tmp_path, env={"PATH": f"{own}:{other.parent}"})
+    ctx.own_prefix = own
+    choice = choose_target(ctx, None, None)
+    assert choice.python == str(other) and str(own) in choice.selected_by
+
+
+def test_a_relative_path_entry_gives_an_absolute_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executable(tmp_path / "rel/bin/python3")
+    ctx, _ = probe_context(tmp_path, env={"PATH": "rel/bin"})
+    monkeypatch.chdir(tmp_path)
+    assert choose_target(ctx, None, None).python == str(tmp_path / "rel/bin/python3")
 
 
 def test_torchenvs_own_venv_spelled_another_way_is_still_its_own(tmp_path: Path) -> None:

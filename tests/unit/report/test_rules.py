@@ -813,6 +813,10 @@ def test_a_thor_build_with_sm_110_is_not_sent_to_jetpack(tmp_path: Path) -> None
     orin = Gpu(0, "Orin", None, "8.7")
     ids = [f.id for f in diagnose(machine([orin], "580.65.06", host=host), probe(tmp_path, env))]
     assert "jetson-needs-jetpack-build" in ids
+    # no GPU list (JetPack 5 has neither NVML nor nvidia-smi): the board still gets the warning
+    found = diagnose(machine([], "540.4.0", host=host), probe(tmp_path, env))
+    jetson = next(f for f in found if f.id == "jetson-needs-jetpack-build")
+    assert "Orin (8.7) and Xavier (7.2)" in jetson.title
 
 
 def test_generic_environment_names_do_not_claim_kernels(tmp_path: Path) -> None:

@@ -180,6 +180,11 @@ def test_an_interpreter_that_cannot_start() -> None:
             "checks": [],
             "perf": [{"check": "perf-matmul-bf16", "gpu": 0, "value": 1, "unit": "GB/s"}],
         },
+        {
+            "facts": {},
+            "checks": [],
+            "perf": [{"check": ["perf-matmul-bf16"], "gpu": 0, "value": 1, "unit": "GB/s"}],
+        },
         {"error": "Traceback ...\nNameError: name 'x' is not defined"},
     ],
     ids=[
@@ -189,6 +194,7 @@ def test_an_interpreter_that_cannot_start() -> None:
         "bad-perf",
         "unknown-measurement",
         "wrong-unit",
+        "check-not-a-string",
         "script-error",
     ],
 )

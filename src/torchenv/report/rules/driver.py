@@ -328,7 +328,7 @@ def jetson_build(f: Facts) -> Iterator[Hit]:
         return  # JetPack builds carry their own local label (e.g. "+nv24.03")
     unified = unified_tegra(torch.version, torch.cuda)
     gpus = tuple(g for g in f.machine.gpus if g.compute_capability)
-    if torch.arch_list:
+    if torch.arch_list and gpus:
         # the aarch64 cu130 wheels carry sm_110: Thor's own build (failure catalog C3); only a
         # GPU the build has no native code for needs NVIDIA's JetPack build
         gpus = tuple(
@@ -336,21 +336,31 @@ def jetson_build(f: Facts) -> Iterator[Hit]:
             for g in gpus
             if coverage(torch.arch_list, g.compute_capability or "", unified=unified) != "native"
         )
+        if not gpus:
+            return
     elif unified:
         return  # torch >= 2.15 with CUDA 13.2: one build for servers and Jetson
-    if not gpus:
-        return
     yield Hit(
         Msg(
             "torch {version} is a server (SBSA) build without kernels for {gpus}: install the "
             "build NVIDIA publishes for this JetPack release",
             version=torch.version,
             gpus=_gpu_list(gpus),
+        )
+        if gpus
+        else Msg(
+            "torch {version} is a server (SBSA) build: before torch 2.15 with CUDA 13.2 these "
+            "wheels have no kernels for the Jetson GPUs Orin (8.7) and Xavier (7.2)",
+            version=torch.version,
         ),
         (
             Msg("/etc/nv_tegra_release present (Jetson)"),
             f"torch/version.py: {torch.version}",
-            Msg("compiled architectures: {archs}", archs=describe(torch.arch_list)),
+            *(
+                (Msg("compiled architectures: {archs}", archs=describe(torch.arch_list)),)
+                if torch.arch_list
+                else ()
+            ),
         ),
         (
             Msg(

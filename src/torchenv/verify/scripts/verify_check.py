@@ -16,7 +16,8 @@ import warnings
 # the sibling modules (verify_common.py, verify_gpu.py) are found from this script's folder even
 # where PYTHONSAFEPATH keeps it off sys.path; NCCL's spawned workers inherit sys.path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from verify_common import Report, _close, _error, _which
+sys.dont_write_bytecode = True  # no __pycache__ of another interpreter in torchenv's package
+from verify_common import Report, _close, _error, _which  # noqa: E402
 
 OPTIONS = {"quick": False, "tmp": None}
 
