@@ -131,9 +131,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except TorchenvError as exc:
         if debug:
             raise
-        common.error_line(_("torchenv: error: {message}").format(message=exc.message))
+        common.error_line(_("torchenv: error: {message}").format(message=i18n.shown(exc.message)))
         if exc.hint:
-            common.error_line("  " + _("hint: {hint}").format(hint=exc.hint))
+            common.error_line("  " + _("hint: {hint}").format(hint=i18n.shown(exc.hint)))
         return int(exc.exit_code)
     except KeyboardInterrupt:
         return 130

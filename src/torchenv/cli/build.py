@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from torchenv import i18n
 from torchenv.cli import common
 from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode
@@ -18,7 +19,11 @@ def _no_stack(ctx: click.Context, exc: object) -> None:
     plan = getattr(exc, "plan", None)
     if plan is not None:
         render_plan(common.printer(), plan)
-    common.error_line(_("torchenv: error: {message}").format(message=getattr(exc, "message", exc)))
+    common.error_line(
+        _("torchenv: error: {message}").format(
+            message=i18n.shown(getattr(exc, "message", str(exc)))
+        )
+    )
     ctx.exit(ExitCode.NO_STACK)
 
 

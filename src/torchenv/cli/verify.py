@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from torchenv import i18n
 from torchenv.cli import common
 from torchenv.cli.examples import examples
 from torchenv.errors import ExitCode, TorchenvError
@@ -69,7 +70,7 @@ def verify(
                 write_junit_error(exc, prefix or python, junit)
             except TorchenvError as unwritten:
                 common.error_line(
-                    _("torchenv: warning: {message}").format(message=unwritten.message)
+                    _("torchenv: warning: {message}").format(message=i18n.shown(unwritten.message))
                 )
         raise
     if junit is not None:
