@@ -15,6 +15,7 @@ from torchenv.backends.pip import PipBackend
 from torchenv.backends.tools import BackendError
 from torchenv.backends.uv import UvBackend
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.spec import Spec
 
 BACKENDS = ("uv", "pip", "conda", "micromamba")
@@ -31,18 +32,44 @@ def choose_backend(
     if conda_spec and chosen not in CONDA_FAMILY:
         raise UsageError(
             "backend-mismatch",
-            f'{spec.path or "The spec"} has installer = "conda": its lock is {CONDA_LOCK_FILE}, '
-            f"which the {chosen} backend cannot install.",
-            'Create with --backend conda, or set installer = "uv" and lock again.',
+            Msg(
+                '{spec} has installer = "conda": its lock is {lock}, which the {backend} backend '
+                "cannot install.",
+                spec=spec.path,
+                lock=CONDA_LOCK_FILE,
+                backend=chosen,
+            )
+            if spec.path
+            else Msg(
+                'The spec has installer = "conda": its lock is {lock}, which the {backend} '
+                "backend cannot install.",
+                lock=CONDA_LOCK_FILE,
+                backend=chosen,
+            ),
+            Msg('Create with --backend conda, or set installer = "uv" and lock again.'),
         )
     if chosen in CONDA_FAMILY and not conda_spec:
         raise UsageError(
             "backend-mismatch",
-            f"The conda backend installs {CONDA_LOCK_FILE}, which `torchenv lock` writes for a "
-            f'spec with installer = "conda"; {spec.path or "this spec"} has installer = '
-            f'"{spec.installer}".',
-            'Set installer = "conda" in the spec and run `torchenv lock`, or create with '
-            f"--backend {spec.installer}.",
+            Msg(
+                "The conda backend installs {lock}, which `torchenv lock` writes for a spec with "
+                'installer = "conda"; {spec} has installer = "{installer}".',
+                lock=CONDA_LOCK_FILE,
+                spec=spec.path,
+                installer=spec.installer,
+            )
+            if spec.path
+            else Msg(
+                "The conda backend installs {lock}, which `torchenv lock` writes for a spec with "
+                'installer = "conda"; this spec has installer = "{installer}".',
+                lock=CONDA_LOCK_FILE,
+                installer=spec.installer,
+            ),
+            Msg(
+                'Set installer = "conda" in the spec and run `torchenv lock`, or create with '
+                "--backend {installer}.",
+                installer=spec.installer,
+            ),
         )
     backend: Backend
     if chosen == "uv":
@@ -61,17 +88,26 @@ def choose_backend(
         raise BackendError(
             "conda-backend-missing",
             MISSING_RATTLER,
-            'Or put micromamba on PATH, or set installer = "uv" in the spec (and create '
-            "with --backend uv or pip).",
+            Msg(
+                'Or put micromamba on PATH, or set installer = "uv" in the spec (and create '
+                "with --backend uv or pip)."
+            ),
         )
     else:
-        raise UsageError("bad-backend", f'"{chosen}" is not one of {", ".join(BACKENDS)}.')
+        raise UsageError(
+            "bad-backend",
+            Msg(
+                '"{backend}" is not one of {backends}.',
+                backend=chosen,
+                backends=", ".join(BACKENDS),
+            ),
+        )
     why = backend.unavailable(which)
     if why is not None:
         raise BackendError(
             f"{chosen}-unavailable",
-            f"The {chosen} backend cannot run here: {why}.",
-            "Install what it needs, or choose another --backend.",
+            Msg("The {backend} backend cannot run here: {why}.", backend=chosen, why=why),
+            Msg("Install what it needs, or choose another --backend."),
         )
     return backend
 

@@ -28,6 +28,7 @@ from torchenv.backends.base import Installed
 from torchenv.backends.lockrecord import LOCK_HASH, LockRecord, read_record, seal_hash
 from torchenv.backends.tools import BackendError
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.plan import Stack
 from torchenv.untrusted import files
 from torchenv.untrusted.text import load_json
@@ -37,7 +38,7 @@ META_SUFFIX = ".torchenv.json"
 META_SCHEMA = "torchenv.conda-lock/1"
 LOCK_ENVIRONMENT = "default"  # rattler's lock holds named environments; torchenv writes one
 RECORD_LIMIT = 32 << 20  # conda-meta records list every file of a package
-MISSING_RATTLER = "the conda backend needs py-rattler: pip install 'torchenv[conda]'"
+MISSING_RATTLER = Msg("the conda backend needs py-rattler: pip install 'torchenv[conda]'")
 
 # torchenv platform key -> conda subdir
 SUBDIRS = {
@@ -66,7 +67,7 @@ def require_rattler() -> None:
         raise BackendError(
             "conda-backend-missing",
             MISSING_RATTLER,
-            'Or set installer = "uv" in the spec (and create with --backend uv or pip).',
+            Msg('Or set installer = "uv" in the spec (and create with --backend uv or pip).'),
         ) from None
 
 
@@ -76,8 +77,8 @@ def conda_subdir(platform: str) -> str:
     except KeyError:
         raise UsageError(
             "conda-platform",
-            f"The conda backend has no conda platform for {platform}.",
-            "Target " + ", ".join(SUBDIRS) + ".",
+            Msg("The conda backend has no conda platform for {platform}.", platform=platform),
+            Msg("Target {platforms}.", platforms=", ".join(SUBDIRS)),
         ) from None
 
 
@@ -94,9 +95,16 @@ def match_specs(stack: Stack, libraries: Sequence[str], packages: Sequence[str])
         if getattr(stack, library, None) is None:
             raise UsageError(
                 "library-not-paired",
-                f"The spec asks for {library}, but no {library} release is paired with torch "
-                f"{stack.torch}.",
-                f"Remove {library} from `libraries` (`torchenv matrix` lists the pairings).",
+                Msg(
+                    "The spec asks for {library}, but no {library} release is paired with torch "
+                    "{torch}.",
+                    library=library,
+                    torch=stack.torch,
+                ),
+                Msg(
+                    "Remove {library} from `libraries` (`torchenv matrix` lists the pairings).",
+                    library=library,
+                ),
             )
         specs.append(library)
     return specs + [_conda_requirement(p) for p in packages]
@@ -111,8 +119,12 @@ def _conda_requirement(text: str) -> str:
     if requirement.marker is not None or requirement.extras or requirement.url:
         raise UsageError(
             "conda-package-spec",
-            f'"{text}" has extras, a marker or a URL, which a conda match spec cannot say.',
-            "Write it as a plain name and version constraint for the conda backend.",
+            Msg(
+                '"{requirement}" has extras, a marker or a URL, which a conda match spec cannot '
+                "say.",
+                requirement=text,
+            ),
+            Msg("Write it as a plain name and version constraint for the conda backend."),
         )
     name = requirement.name.lower()
     return f"{name} {requirement.specifier}" if requirement.specifier else name
@@ -172,16 +184,24 @@ def render_meta(tool: dict[str, Any], lock_bytes: bytes) -> str:
 def parse_meta(data: bytes, path: str) -> tuple[str, LockRecord, bool | None]:
     """(sha256 of the lock it describes, torchenv's checked record, whether its lock-hash
     matches) from a sidecar's bytes."""
-    hint = "Run `torchenv lock` to write the lock and its sidecar again."
+    hint = Msg("Run `torchenv lock` to write the lock and its sidecar again.")
     try:
         document = load_json(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise UsageError("lock-unreadable", f"{path} is not JSON: {exc}", hint) from None
+        raise UsageError(
+            "lock-unreadable", Msg("{path} is not JSON: {error}", path=path, error=str(exc)), hint
+        ) from None
     if not isinstance(document, dict) or document.get("schema") != META_SCHEMA:
-        raise UsageError("lock-malformed", f"{path} is not a {META_SCHEMA} document.", hint)
+        raise UsageError(
+            "lock-malformed",
+            Msg("{path} is not a {schema} document.", path=path, schema=META_SCHEMA),
+            hint,
+        )
     sha, tool = document.get("lock-sha256"), document.get("tool")
     if not isinstance(sha, str) or not isinstance(tool, dict):
-        raise UsageError("lock-malformed", f"{path} has no lock-sha256 or tool table.", hint)
+        raise UsageError(
+            "lock-malformed", Msg("{path} has no lock-sha256 or tool table.", path=path), hint
+        )
     record = read_record(tool, path, "tool.")
     if record.lock_hash is None:
         return sha, record, None

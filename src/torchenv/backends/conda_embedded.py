@@ -19,6 +19,7 @@ from torchenv.backends.conda import (
 )
 from torchenv.backends.lockload import load_fresh_conda_lock, with_packages
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg, _
 
 if TYPE_CHECKING:
     from torchenv.backends.conda_rattler import Solved
@@ -30,9 +31,13 @@ def platform_part(path: str, solved: list[Solved], here: str) -> Solved:
     if part is None:
         raise UsageError(
             "lock-platform",
-            f"{path} has packages for {', '.join(s.subdir for s in solved)}, not for this "
-            f"machine ({here}).",
-            "Add this machine's platform to [targets] in the spec and lock again.",
+            Msg(
+                "{path} has packages for {platforms}, not for this machine ({platform}).",
+                path=path,
+                platforms=", ".join(s.subdir for s in solved),
+                platform=here,
+            ),
+            Msg("Add this machine's platform to [targets] in the spec and lock again."),
         )
     return part
 
@@ -43,7 +48,7 @@ class CondaEmbeddedBackend:
     lock_files: tuple[str, ...] = (CONDA_LOCK_FILE, meta_path(Path(CONDA_LOCK_FILE)).name)
 
     def describe(self) -> str:
-        return "conda (py-rattler, embedded): the conda.lock records linked into a prefix"
+        return _("conda (py-rattler, embedded): the conda.lock records linked into a prefix")
 
     def unavailable(self, which: Callable[[str], str | None]) -> str | None:
         try:
@@ -76,7 +81,9 @@ class CondaEmbeddedBackend:
         from torchenv.backends.conda_rattler import install  # noqa: PLC0415
 
         part: Solved = plan.detail
-        steps.progress(f"installing {plan.count} conda packages with py-rattler")
+        steps.progress(
+            _("installing {count} conda packages with py-rattler").format(count=plan.count)
+        )
         if steps.verbose:
             for name, version, build_string in part.packages():
                 steps.progress(f"  {name} {version} {build_string}")

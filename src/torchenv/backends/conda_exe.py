@@ -30,6 +30,7 @@ from torchenv.backends.conda import (
 )
 from torchenv.backends.lockload import load_fresh_conda_lock, with_packages
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg, _
 
 EXECUTABLE = "micromamba"
 EXPLICIT_FILE = ".torchenv-explicit.txt"
@@ -69,12 +70,16 @@ def read_records(data: bytes, path: str, subdir: str) -> PlatformRecords:
     """The lock's records for ``subdir`` (UsageError naming what is wrong)."""
     import yaml  # noqa: PLC0415
 
-    again = "Run `torchenv lock` to write it again."
+    again = Msg("Run `torchenv lock` to write it again.")
     try:
         document = yaml.safe_load(data.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UsageError("lock-unreadable", f"{path} is not YAML: {exc}", again) from None
-    malformed = UsageError("lock-malformed", f"{path} is not a conda lock of torchenv's.", again)
+        raise UsageError(
+            "lock-unreadable", Msg("{path} is not YAML: {error}", path=path, error=str(exc)), again
+        ) from None
+    malformed = UsageError(
+        "lock-malformed", Msg("{path} is not a conda lock of torchenv's.", path=path), again
+    )
     try:
         environment = document["environments"][LOCK_ENVIRONMENT]
         listed = environment["packages"].get(subdir)
@@ -87,8 +92,10 @@ def read_records(data: bytes, path: str, subdir: str) -> PlatformRecords:
     if listed is None:
         raise UsageError(
             "lock-platform",
-            f"{path} has no packages for this machine ({subdir}).",
-            "Add this machine's platform to [targets] in the spec and lock again.",
+            Msg(
+                "{path} has no packages for this machine ({platform}).", path=path, platform=subdir
+            ),
+            Msg("Add this machine's platform to [targets] in the spec and lock again."),
         )
     records = tuple(_record(entry, by_location, path) for entry in listed)
     platform = platforms.get(subdir) or {}
@@ -108,17 +115,23 @@ def _record(entry: Any, by_location: Mapping[str, Any], path: str) -> LockedReco
     if not isinstance(url, str) or not _LOCATION.fullmatch(url) or not isinstance(md5, str):
         raise UsageError(
             "lock-malformed",
-            f"{path} lists a package that is not a conda package URL with its md5: "
-            f"{str(location)[:80]!r}.",
-            "Run `torchenv lock` to write it again.",
+            Msg(
+                "{path} lists a package that is not a conda package URL with its md5: {location}.",
+                path=path,
+                location=repr(str(location)[:80]),
+            ),
+            Msg("Run `torchenv lock` to write it again."),
         )
     named = _FILENAME.fullmatch(url.rsplit("/", 1)[-1])
     if not _MD5.fullmatch(md5) or named is None:
         raise UsageError(
             "lock-malformed",
-            f"{path} has a package whose file name or md5 is not valid: "
-            f"{url.rsplit('/', 1)[-1][:80]!r}.",
-            "Run `torchenv lock` to write it again.",
+            Msg(
+                "{path} has a package whose file name or md5 is not valid: {name}.",
+                path=path,
+                name=repr(url.rsplit("/", 1)[-1][:80]),
+            ),
+            Msg("Run `torchenv lock` to write it again."),
         )
     return LockedRecord(url, md5, *named.groups())
 
@@ -136,19 +149,19 @@ class CondaExecutableBackend:
     lock_files: tuple[str, ...] = (CONDA_LOCK_FILE, meta_path(Path(CONDA_LOCK_FILE)).name)
 
     def describe(self) -> str:
-        return "conda (micromamba): `micromamba create --relocate-prefix` of conda.lock"
+        return _("conda (micromamba): `micromamba create --relocate-prefix` of conda.lock")
 
     def unavailable(self, which: Callable[[str], str | None]) -> str | None:
         if which(EXECUTABLE):
             return None
         others = [name for name in ("conda", "mamba") if which(name)]
         if others:
-            return (
-                f"{' and '.join(others)} cannot build an environment beside its place and "
-                "rename it (they write the directory they install into; only micromamba has "
-                "--relocate-prefix)"
+            return Msg(
+                "{tools} cannot build an environment beside its place and rename it (they write "
+                "the directory they install into; only micromamba has --relocate-prefix)",
+                tools=others[0] if len(others) == 1 else Msg("conda and mamba"),
             )
-        return "no micromamba on PATH"
+        return Msg("no micromamba on PATH")
 
     def plan(self, ref: SpecRef) -> BuildPlan:
         lock = load_fresh_conda_lock(ref)
@@ -170,10 +183,12 @@ class CondaExecutableBackend:
         records: PlatformRecords = plan.detail
         exe = which(EXECUTABLE)
         if exe is None:
-            raise UsageError("conda-exe-missing", "No micromamba on PATH.", None)
+            raise UsageError("conda-exe-missing", Msg("No micromamba on PATH."), None)
         explicit = build.parent / f"{build.name}{EXPLICIT_FILE}"
         explicit.write_text(explicit_list(records), "utf-8")
-        steps.progress(f"installing {plan.count} conda packages with micromamba")
+        steps.progress(
+            _("installing {count} conda packages with micromamba").format(count=plan.count)
+        )
         argv = [exe, "create", "--yes", "--quiet", "--prefix", str(build)]
         argv += ["--relocate-prefix", str(target), "--file", str(explicit)]
         try:

@@ -25,10 +25,11 @@ from torchenv.backends.condalocal import is_local
 from torchenv.backends.envrecord import write_env_record
 from torchenv.backends.lockfile import LOCK_LIMIT
 from torchenv.errors import TorchenvError, UsageError
+from torchenv.i18n import Msg
 from torchenv.models.envrecord import EnvRecord
 from torchenv.untrusted import files
 
-AGAIN = "Run `torchenv lock`, then `torchenv image` again."
+AGAIN = Msg("Run `torchenv lock`, then `torchenv image` again.")
 
 
 def read_sealed_lock(lock: Path) -> tuple[bytes, Any]:
@@ -39,14 +40,20 @@ def read_sealed_lock(lock: Path) -> tuple[bytes, Any]:
         meta = files.read_bytes(sidecar, LOCK_LIMIT)
     except OSError as exc:
         raise UsageError(
-            "lock-unreadable", f"Cannot read the conda lock: {files.describe(exc)}.", AGAIN
+            "lock-unreadable",
+            Msg("Cannot read the conda lock: {error}.", error=files.describe(exc)),
+            AGAIN,
         ) from None
     locked_sha, record, sealed = parse_meta(meta, str(sidecar))
     if not sealed or locked_sha != content_hash(data):
         raise UsageError(
             "lock-edited",
-            f"{lock} does not match its record {sidecar.name}: it changed after `torchenv "
-            "lock` wrote it.",
+            Msg(
+                "{lock} does not match its record {record}: it changed after `torchenv lock` "
+                "wrote it.",
+                lock=lock,
+                record=sidecar.name,
+            ),
             AGAIN,
         )
     return data, record
@@ -70,14 +77,19 @@ def local_copies(records: Sequence[Any], packages: Path) -> list[Any]:
         except OSError as exc:
             raise UsageError(
                 "image-package-missing",
-                f"The lock takes {name} from a local channel, and its copy {copy} cannot be "
-                f"read: {files.describe(exc)}.",
+                Msg(
+                    "The lock takes {name} from a local channel, and its copy {copy} cannot be "
+                    "read: {error}.",
+                    name=name,
+                    copy=copy,
+                    error=files.describe(exc),
+                ),
                 AGAIN,
             ) from None
         if record.sha256 is None or digest != bytes(record.sha256).hex():
             raise UsageError(
                 "image-package-hash",
-                f"{copy} does not have the sha256 the lock gives {name}.",
+                Msg("{copy} does not have the sha256 the lock gives {name}.", copy=copy, name=name),
                 AGAIN,
             )
         out.append(rattler.RepoDataRecord(record, record.file_name, copy.as_uri(), record.channel))
@@ -94,13 +106,15 @@ def install_lock(lock: Path, prefix: Path, packages: Path, recorded_as: str) -> 
     part = platform_part(str(lock), read_lock(lock), host_subdir())
     if prefix.is_symlink() or (prefix.exists() and not prefix.is_dir()):
         raise UsageError(
-            "prefix-not-a-directory", f"{prefix} is not a directory.", "Install into a new one."
+            "prefix-not-a-directory",
+            Msg("{prefix} is not a directory.", prefix=prefix),
+            Msg("Install into a new one."),
         )
     if prefix.exists() and any(prefix.iterdir()):
         raise UsageError(
             "prefix-not-empty",
-            f"{prefix} is not empty.",
-            "Install into a new directory.",
+            Msg("{prefix} is not empty.", prefix=prefix),
+            Msg("Install into a new directory."),
         )
     install(local_copies(part.records, packages), prefix, prefix)
     installed = conda_installed(prefix, part.subdir, part.virtual_packages, part.packages())

@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from torchenv.backends.conda import LOCK_ENVIRONMENT, parse_virtual, require_rattler
 from torchenv.backends.tools import BackendError
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 
 if TYPE_CHECKING:
     from rattler import RepoDataRecord
 
 T = TypeVar("T")
 SETTLE_SECONDS = 0.05
-SOLVE_HINT = (
+SOLVE_HINT = Msg(
     "Check that the channels hold the planned build (`torchenv plan --installer conda` shows "
     "it) and are reachable; `torchenv lock --verbose` shows the virtual packages assumed."
 )
@@ -78,7 +79,9 @@ def _run(ref: str, what: str, hint: str, factory: Callable[[], Awaitable[T]]) ->
     time.sleep(SETTLE_SECONDS)
     if failure:
         raise BackendError(
-            f"conda-{ref}-failed", f"py-rattler failed to {what}:\n    {failure[0]}", hint
+            f"conda-{ref}-failed",
+            Msg("py-rattler failed to {what}:\n    {failure}", what=what, failure=failure[0]),
+            hint,
         )
     return outcome[0]
 
@@ -92,7 +95,11 @@ def _sync(ref: str, what: str, hint: str, call: Callable[[], T], usage: bool = F
     except BaseException as exc:  # noqa: BLE001 - rattler's errors and pyo3's PanicException
         error = UsageError if usage else BackendError
         # the cause is in the message; a chained traceback would only repeat it
-        raise error(f"conda-{ref}-failed", f"Cannot {what}: {_failure(exc)}", hint) from None
+        raise error(
+            f"conda-{ref}-failed",
+            Msg("Cannot {what}: {failure}", what=what, failure=_failure(exc)),
+            hint,
+        ) from None
 
 
 def channel_urls(channels: Sequence[str]) -> list[str]:
@@ -101,9 +108,15 @@ def channel_urls(channels: Sequence[str]) -> list[str]:
     require_rattler()
     import rattler  # noqa: PLC0415
 
-    hint = "Fix [index] channels in the spec."
+    hint = Msg("Fix [index] channels in the spec.")
     return [
-        _sync("channel", f"read the channel {c}", hint, partial(_base_url, rattler, c), True)
+        _sync(
+            "channel",
+            Msg("read the channel {channel}", channel=c),
+            hint,
+            partial(_base_url, rattler, c),
+            True,
+        )
         for c in channels
     ]
 
@@ -148,7 +161,7 @@ def solve(
             out.append(Solved(subdir, virtuals, tuple(records)))
         return out
 
-    return _run("solve", "solve " + ", ".join(specs), SOLVE_HINT, solve_all)
+    return _run("solve", Msg("solve {specs}", specs=", ".join(specs)), SOLVE_HINT, solve_all)
 
 
 def write_lock(path: Path, channels: Sequence[str], solved: Sequence[Solved]) -> None:
@@ -169,7 +182,12 @@ def write_lock(path: Path, channels: Sequence[str], solved: Sequence[Solved]) ->
                 lock.add_conda_package(LOCK_ENVIRONMENT, platform, record)
         lock.to_path(path)
 
-    _sync("lock-write", f"write {path}", "Check that the directory is writable.", write)
+    _sync(
+        "lock-write",
+        Msg("write {path}", path=path),
+        Msg("Check that the directory is writable."),
+        write,
+    )
 
 
 def read_lock(path: Path) -> list[Solved]:
@@ -177,7 +195,7 @@ def read_lock(path: Path) -> list[Solved]:
     require_rattler()
     import rattler  # noqa: PLC0415
 
-    hint = "Run `torchenv lock` to write it again."
+    hint = Msg("Run `torchenv lock` to write it again.")
 
     def read() -> list[Solved]:
         lock = rattler.LockFile.from_path(path)
@@ -191,7 +209,7 @@ def read_lock(path: Path) -> list[Solved]:
             out.append(Solved(platform.name, tuple(platform.virtual_packages), tuple(records)))
         return out
 
-    return _sync("lock-read", f"read the conda lock {path}", hint, read, usage=True)
+    return _sync("lock-read", Msg("read the conda lock {path}", path=path), hint, read, usage=True)
 
 
 def install(records: Sequence[Any], build: Path, prefix: Path) -> None:
@@ -216,7 +234,7 @@ def install(records: Sequence[Any], build: Path, prefix: Path) -> None:
 
     _run(
         "install",
-        f"install {len(records)} packages into {build}",
-        "Check that the lock's package URLs are reachable and the disk has room.",
+        Msg("install {count} packages into {build}", count=len(records), build=build),
+        Msg("Check that the lock's package URLs are reachable and the disk has room."),
         link,
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.untrusted import files
 from torchenv.untrusted.text import printable
 
@@ -31,7 +32,7 @@ _ARCHIVE = re.compile(
     r"[A-Za-z0-9_][A-Za-z0-9_.+!-]*-[A-Za-z0-9_.+!]+-[A-Za-z0-9_.+!]+\.(conda|tar\.bz2)"
 )
 _SUBDIR = re.compile(r"[a-z0-9]+-[a-z0-9_]+|noarch")
-AGAIN = "Lock again with `torchenv lock`; check the lock if you did not write it."
+AGAIN = Msg("Lock again with `torchenv lock`; check the lock if you did not write it.")
 
 
 @dataclass(frozen=True)
@@ -72,16 +73,24 @@ def _checked(lock_path: str, record: Any, url: str) -> LocalPackage:
     if not _ARCHIVE.fullmatch(source.name) or not _SUBDIR.fullmatch(subdir):
         raise UsageError(
             "image-local-file-not-a-package",
-            f"{lock_path} names the local file {shown} (subdir {printable(subdir)}), which is "
-            "not a conda package: only conda archives (*.conda, *.tar.bz2) are copied into an "
-            "image.",
+            Msg(
+                "{lock} names the local file {file} (subdir {subdir}), which is not a conda "
+                "package: only conda archives (*.conda, *.tar.bz2) are copied into an image.",
+                lock=lock_path,
+                file=shown,
+                subdir=printable(subdir),
+            ),
             AGAIN,
         )
     expected = bytes(record.sha256).hex() if record.sha256 else None
     if expected is None:
         raise UsageError(
             "image-package-unhashed",
-            f"{lock_path} names {shown} without a sha256, so its content cannot be checked.",
+            Msg(
+                "{lock} names {file} without a sha256, so its content cannot be checked.",
+                lock=lock_path,
+                file=shown,
+            ),
             AGAIN,
         )
     try:
@@ -89,20 +98,29 @@ def _checked(lock_path: str, record: Any, url: str) -> LocalPackage:
     except FileNotFoundError:
         raise UsageError(
             "image-package-missing",
-            f"{lock_path} names {shown}, which is not on this machine.",
-            "Lock again where the local channel is, or put the package back.",
+            Msg("{lock} names {file}, which is not on this machine.", lock=lock_path, file=shown),
+            Msg("Lock again where the local channel is, or put the package back."),
         ) from None
     except OSError as exc:
         raise UsageError(
             "image-package-unreadable",
-            f"{lock_path} names {shown}, which cannot be read: {files.describe(exc)}.",
+            Msg(
+                "{lock} names {file}, which cannot be read: {error}.",
+                lock=lock_path,
+                file=shown,
+                error=files.describe(exc),
+            ),
             AGAIN,
         ) from None
     if digest != expected:
         raise UsageError(
             "image-package-hash",
-            f"{shown} does not have the sha256 that {lock_path} gives it: it changed since the "
-            "lock was made, or the lock names another file.",
+            Msg(
+                "{file} does not have the sha256 that {lock} gives it: it changed since the lock "
+                "was made, or the lock names another file.",
+                file=shown,
+                lock=lock_path,
+            ),
             AGAIN,
         )
     return LocalPackage(subdir, source)

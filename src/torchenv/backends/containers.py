@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from torchenv.backends.tools import BackendError, Progress, run_step
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg, _
 from torchenv.models.process import Runner
 from torchenv.models.ship import NETRC_SECRET
 
@@ -40,25 +41,39 @@ def find_builder(
     that says, for each, why it cannot build here."""
     if wanted is not None and wanted not in BUILDERS:
         raise UsageError(
-            "builder-unknown", f"Unknown builder {wanted!r}.", "Use docker, podman or buildah."
+            "builder-unknown",
+            Msg("Unknown builder {builder}.", builder=repr(wanted)),
+            Msg("Use docker, podman or buildah."),
         )
-    reasons = []
+    reasons: list[str] = []
     for tool in (wanted,) if wanted else BUILDERS:
         path = which(tool)
         if path is None:
-            reasons.append(f"{tool}: not on PATH")
+            reasons.append(Msg("{tool}: not on PATH", tool=tool))
             continue
         result = runner([path, *_PROBE[tool]], timeout=PROBE_TIMEOUT)
         if result.ok:
             return Builder(tool, path)
+        command = " ".join([tool, *_PROBE[tool][:1]])
         reasons.append(
-            f"{tool}: `{tool} {' '.join(_PROBE[tool][:1])}` failed: {result.describe_failure()}"
+            Msg(
+                "{tool}: `{command}` failed: {failure}",
+                tool=tool,
+                command=command,
+                failure=result.describe_failure(),
+            )
         )
+    # one line per builder, each reason translated where the message is shown
+    listed = Msg("No image builder works on this machine:\n  {reason}", reason=reasons[0])
+    for reason in reasons[1:]:
+        listed = Msg("{message}\n  {reason}", message=listed, reason=reason)
     raise BackendError(
         "no-image-builder",
-        "No image builder works on this machine:\n" + "\n".join(f"  {r}" for r in reasons),
-        "The files are written: build them elsewhere with `docker build -t IMAGE DIR`, or "
-        "install docker, podman or buildah here (and start the docker daemon).",
+        listed,
+        Msg(
+            "The files are written: build them elsewhere with `docker build -t IMAGE DIR`, or "
+            "install docker, podman or buildah here (and start the docker daemon)."
+        ),
     )
 
 
@@ -96,8 +111,10 @@ def build_image(
 ) -> tuple[tuple[str, ...], float]:
     argv = build_argv(builder, out, image, build_args, netrc)
     progress(
-        f"building {image} with {builder.tool} (the first build downloads the base and "
-        "the locked packages)"
+        _(
+            "building {image} with {tool} (the first build downloads the base and the locked "
+            "packages)"
+        ).format(image=image, tool=builder.tool)
     )
     result = run_step(runner, "image build", argv, progress, verbose, timeout=BUILD_TIMEOUT)
     return tuple(argv), result.seconds

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.untrusted import files
 from torchenv.untrusted.scratch import scratch_dir
 from torchenv.untrusted.text import credentials, redact
@@ -60,9 +61,12 @@ def spec_entries(urls: Iterable[str]) -> Entries:
         if not _writable(*pair):
             raise UsageError(
                 "index-credentials",
-                f"The credentials of {redact(url)} have no user name, or hold a space or a "
-                "quote, which a netrc file cannot carry.",
-                "Put them in ~/.netrc or your keyring yourself and remove them from the URL.",
+                Msg(
+                    "The credentials of {url} have no user name, or hold a space or a quote, "
+                    "which a netrc file cannot carry.",
+                    url=redact(url),
+                ),
+                Msg("Put them in ~/.netrc or your keyring yourself and remove them from the URL."),
             )
         found[host] = pair
     return found

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import tomli_w
 
+from torchenv.backends import exportwords as words
 from torchenv.backends.conda import SUBDIRS
 from torchenv.backends.lockfile import PACKAGE_NAME, Lock, pip_requirements
 from torchenv.backends.lockrecord import CUDA, SUBDIR, LockRecord
@@ -39,7 +40,7 @@ ENV_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 # an index URL or a find-links folder: no space, quote, "#" or "$", so that every format (pip's
 # option lines above all) reads it as one value
 _LOCATION = re.compile(r"[A-Za-z0-9._~:/%+=,@?&-]{1,2000}")
-REDO = "The lock was edited or damaged: run `torchenv lock` to write it again."
+REDO = words.REDO
 HASHED = "For a hash-checked install, export requirements.txt and use pip --require-hashes."
 _UNHASHED = {
     "environment.yml": "pip installs the pins unchecked",
@@ -77,26 +78,25 @@ def _checked(
     if form.fullmatch(value) is None:
         shown = printable(repr(value))
         shown = shown if len(shown) <= 80 else shown[:77] + "..."
-        message = f"{where}: the {what} {shown} cannot be exported: expected {expected}."
-        raise UsageError("export-value", message, hint)
+        raise UsageError("export-value", words.refused(where, what, shown, expected), hint)
     return value
 
 
 def checked_name(name: str) -> str:
-    expected = "letters, digits, _ . -"
-    return _checked("--name", "environment name", name, ENV_NAME, expected, "Give another --name.")
+    expected = words.NAME_CHARACTERS
+    return _checked("--name", words.ENVIRONMENT_NAME, name, ENV_NAME, expected, words.RENAME)
 
 
 def _pins(lock: Lock) -> list[tuple[str, str, str | None]]:
     """(name, version, marker) of every package, each value checked."""
     out = []
     for package in lock.packages:
-        name = _checked(lock.path, "package name", package.name, _NAME, "a PEP 508 name")
-        key = f"version of {name}"
-        version = _checked(lock.path, key, package.version, _VERSION, "a PEP 440 version")
+        name = _checked(lock.path, words.PACKAGE_NAME, package.name, _NAME, words.PEP508_NAME)
+        key = words.version_of(name)
+        version = _checked(lock.path, key, package.version, _VERSION, words.PEP440_VERSION)
         marker = package.marker
         if marker is not None:
-            _checked(lock.path, f"marker of {name}", marker, _MARKER, "a PEP 508 marker")
+            _checked(lock.path, words.marker_of(name), marker, _MARKER, words.PEP508_MARKER)
         out.append((name, version, marker))
     return out
 
@@ -104,7 +104,7 @@ def _pins(lock: Lock) -> list[tuple[str, str, str | None]]:
 def _location(where: str, value: object) -> str:
     # the lock never holds credentials (lockrecord refuses them); stripped again in case
     text = strip_credentials(value) if isinstance(value, str) else repr(value)
-    return _checked(where, "index location", text, _LOCATION, "a URL or path without spaces")
+    return _checked(where, words.INDEX_LOCATION, text, _LOCATION, words.URL_OR_PATH)
 
 
 def _sources(lock: Lock) -> tuple[str | None, str | None, tuple[str, ...]]:
@@ -229,7 +229,7 @@ def _subdirs(record: LockRecord | None, platforms: Sequence[str], notes: list[st
     if not platforms and record is None:
         notes.append("the lock names no platforms: the pixi workspace is for linux-64")
     chosen = platforms or ([SUBDIRS[p] for p in record.platforms] if record else ["linux-64"])
-    return [_checked("--platform", "platform", p, SUBDIR, "a conda subdir") for p in chosen]
+    return [_checked("--platform", words.PLATFORM, p, SUBDIR, words.CONDA_SUBDIR) for p in chosen]
 
 
 def _marker_holds(marker: str, subdir: str, python: str) -> bool | None:
@@ -311,18 +311,18 @@ def render_pixi(lock: Lock, name: str, platforms: Sequence[str] = ()) -> Exporte
 
 
 def _conda_pins(path: str, part: CondaPlatform) -> list[tuple[str, str, str]]:
-    _checked(path, "platform", part.subdir, SUBDIR, "a conda subdir")
+    _checked(path, words.PLATFORM, part.subdir, SUBDIR, words.CONDA_SUBDIR)
     for name, version, build in part.packages:
-        _checked(path, "conda package name", name, _CONDA_NAME, "a conda package name")
-        _checked(path, f"version of {name}", version, _CONDA_VERSION, "a conda version")
-        _checked(path, f"build of {name}", build, _BUILD, "a conda build string")
+        _checked(path, words.CONDA_PACKAGE_NAME, name, _CONDA_NAME, words.CONDA_NAME)
+        _checked(path, words.version_of(name), version, _CONDA_VERSION, words.CONDA_VERSION)
+        _checked(path, words.build_of(name), build, _BUILD, words.CONDA_BUILD)
     return list(part.packages)
 
 
 def _cuda(part: CondaPlatform) -> str | None:
     """The CUDA version of the ``__cuda`` virtual package the solve assumed, if any."""
     found = [v.split("=")[1] for v in part.virtual_packages if v.startswith("__cuda=")]
-    return _checked("the lock", "CUDA", found[0], CUDA, "a CUDA version") if found else None
+    return _checked(words.THE_LOCK, "CUDA", found[0], CUDA, words.CUDA_VERSION) if found else None
 
 
 def _channels(path: str, record: LockRecord) -> list[str]:

@@ -35,6 +35,7 @@ from typing import Any
 
 from torchenv.backends.envrecord import RecordUnusable, read_env_record
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.envrecord import EnvRecord
 from torchenv.untrusted import files
 from torchenv.untrusted.text import load_json
@@ -83,9 +84,18 @@ def checked_store(prefix: Path, create: bool = False) -> Path:
     ):
         raise UsageError(
             "generations-unsafe",
-            f"{home} is not a directory of yours (it is {files.kind_of(info.st_mode)}, or "
-            "another user's): torchenv keeps generations only in its own directory.",
-            f"Move {home} aside (and {prefix} if it leads into it), then run the command again.",
+            Msg(
+                "{store} is not a directory of yours (it is {kind}, or another user's): torchenv "
+                "keeps generations only in its own directory.",
+                store=home,
+                kind=files.kind_of(info.st_mode),
+            ),
+            Msg(
+                "Move {store} aside (and {prefix} if it leads into it), then run the command "
+                "again.",
+                store=home,
+                prefix=prefix,
+            ),
         )
     return home
 
@@ -161,14 +171,19 @@ def check_manageable(prefix: Path) -> None:
     if prefix.is_symlink() or not prefix.is_dir():
         raise UsageError(
             "prefix-not-a-directory",
-            f"{prefix} is not an environment directory (nor a link to one of its generations).",
-            "Pass the environment's own directory as --prefix.",
+            Msg(
+                "{prefix} is not an environment directory (nor a link to one of its generations).",
+                prefix=prefix,
+            ),
+            Msg("Pass the environment's own directory as --prefix."),
         )
     if (home / "1").exists() or (home / "1").is_symlink():
         raise UsageError(
             "generations-in-the-way",
-            f"{home / '1'} exists, but {prefix} is not a link to it.",
-            f"Move {home} aside, then run the command again.",
+            Msg(
+                "{first} exists, but {prefix} is not a link to it.", first=home / "1", prefix=prefix
+            ),
+            Msg("Move {store} aside, then run the command again.", store=home),
         )
 
 
@@ -190,8 +205,8 @@ def switch(prefix: Path, number: int) -> None:
     if not generation_path(prefix, number).is_dir():
         raise UsageError(
             "generation-missing",
-            f"{prefix} has no generation {number}.",
-            "`torchenv history` lists the generations there are.",
+            Msg("{prefix} has no generation {number}.", prefix=prefix, number=number),
+            Msg("`torchenv history` lists the generations there are."),
         )
     os.replace(_link(prefix, number), prefix)
     state = read_state(prefix)
@@ -299,7 +314,9 @@ def prune(prefix: Path, keep: int, protect: tuple[int, ...] = ()) -> list[int]:
     """Delete all but the ``keep`` newest generations; the live one and ``protect`` (the
     rollback target of the upgrade that just switched) always stay."""
     if keep < 1:
-        raise UsageError("bad-keep", f"--keep {keep}: at least the live generation is kept.")
+        raise UsageError(
+            "bad-keep", Msg("--keep {keep}: at least the live generation is kept.", keep=keep)
+        )
     home = checked_store(prefix)
     live = live_number(prefix)
     spared = {n for n in (live, *protect) if n is not None}

@@ -16,6 +16,7 @@ import tomli_w
 
 from torchenv.backends.lockfile import Lock, reseal
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.untrusted import files
 from torchenv.untrusted.text import load_toml, printable
 
@@ -52,35 +53,52 @@ def _local_wheel(lock: Lock, url: str, sha256: str | None) -> Path:
     except InvalidWheelFilename:
         raise UsageError(
             "image-local-file-not-a-wheel",
-            f"{lock.path} names the local file {shown}, which is not a wheel: only wheels "
-            "(*.whl) are copied into an image.",
-            "Lock again with `torchenv lock`; check the lock if you did not write it.",
+            Msg(
+                "{lock} names the local file {file}, which is not a wheel: only wheels (*.whl) "
+                "are copied into an image.",
+                lock=lock.path,
+                file=shown,
+            ),
+            Msg("Lock again with `torchenv lock`; check the lock if you did not write it."),
         ) from None
     if sha256 is None:
         raise UsageError(
             "image-wheel-unhashed",
-            f"{lock.path} names {shown} without a sha256, so its content cannot be checked.",
-            "Lock again with `torchenv lock` (uv records the hash of every file).",
+            Msg(
+                "{lock} names {file} without a sha256, so its content cannot be checked.",
+                lock=lock.path,
+                file=shown,
+            ),
+            Msg("Lock again with `torchenv lock` (uv records the hash of every file)."),
         )
     try:
         digest = files.sha256_of(source)
     except FileNotFoundError:
         raise UsageError(
             "image-wheel-missing",
-            f"{lock.path} names {shown}, which is not on this machine.",
-            "Lock again where the wheel is, or put it back.",
+            Msg("{lock} names {file}, which is not on this machine.", lock=lock.path, file=shown),
+            Msg("Lock again where the wheel is, or put it back."),
         ) from None
     except OSError as exc:
         raise UsageError(
             "image-wheel-unreadable",
-            f"{lock.path} names {shown}, which cannot be read: {files.describe(exc)}.",
-            "Lock again with `torchenv lock`.",
+            Msg(
+                "{lock} names {file}, which cannot be read: {error}.",
+                lock=lock.path,
+                file=shown,
+                error=files.describe(exc),
+            ),
+            Msg("Lock again with `torchenv lock`."),
         ) from None
     if digest != sha256:
         raise UsageError(
             "image-wheel-hash",
-            f"{shown} does not have the sha256 that {lock.path} gives it: it changed since the "
-            "lock was made, or the lock names another file.",
-            "Lock again with `torchenv lock`; check the lock if you did not write it.",
+            Msg(
+                "{file} does not have the sha256 that {lock} gives it: it changed since the lock "
+                "was made, or the lock names another file.",
+                file=shown,
+                lock=lock.path,
+            ),
+            Msg("Lock again with `torchenv lock`; check the lock if you did not write it."),
         )
     return source

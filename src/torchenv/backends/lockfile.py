@@ -19,6 +19,8 @@ import tomli_w
 from torchenv.backends.lockrecord import (
     HASH,
     LOCK_HASH,
+    SHA256,
+    TABLE,
     LockFieldError,
     LockRecord,
     checked,
@@ -27,6 +29,7 @@ from torchenv.backends.lockrecord import (
     seal_hash,
 )
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.untrusted.text import UNSAFE_IN_A_LINE, load_toml, printable
 
 if sys.version_info >= (3, 11):
@@ -115,29 +118,36 @@ def content_hash(data: bytes) -> str:
 def parse_lock(data: bytes, path: str) -> Lock:
     """A pylock.toml; malformed input, and any value out of its form, is a UsageError naming
     the file, the field and the fix."""
-    hint = "Run `torchenv lock` to write it again."
+    hint = Msg("Run `torchenv lock` to write it again.")
     try:
         doc = load_toml(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise UsageError("lock-unreadable", f"{path} is not a TOML file: {exc}", hint) from None
+        raise UsageError(
+            "lock-unreadable",
+            Msg("{path} is not a TOML file: {error}", path=path, error=str(exc)),
+            hint,
+        ) from None
     if not str(doc.get("lock-version", "")).startswith("1."):
         raise UsageError(
             "lock-version",
-            f"{path} is not a PEP 751 lock file (lock-version "
-            f"{printable(repr(doc.get('lock-version')))[:40]}).",
+            Msg(
+                "{path} is not a PEP 751 lock file (lock-version {version}).",
+                path=path,
+                version=printable(repr(doc.get("lock-version")))[:40],
+            ),
             hint,
         )
     _no_control_characters(doc, path)
     entries = doc.get("packages") or []
     if not isinstance(entries, list):
-        raise LockFieldError(path, "packages", entries, "an array of tables")
+        raise LockFieldError(path, "packages", entries, ARRAY_OF_TABLES)
     packages = tuple(_package(entry, f"packages[{i}]", path) for i, entry in enumerate(entries))
     tool = doc.get("tool")
     table = tool.get("torchenv") if isinstance(tool, dict) else None
     if table is None:
         return Lock(path, content_hash(data), packages, data=data)
     if not isinstance(table, dict):
-        raise LockFieldError(path, "tool.torchenv", table, "a table")
+        raise LockFieldError(path, "tool.torchenv", table, TABLE)
     record = read_record(table, path, "tool.torchenv.")
     sealed = None
     if record.lock_hash is not None:
@@ -145,6 +155,7 @@ def parse_lock(data: bytes, path: str) -> Lock:
     return Lock(path, content_hash(data), packages, record, sealed, data)
 
 
+ARRAY_OF_TABLES = Msg("an array of tables")
 # PEP 508 names (packaging.utils): what pip and uv accept, and nothing a requirements file
 # could read as an option or a second line
 PACKAGE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
@@ -155,22 +166,24 @@ def _package(entry: object, key: str, path: str) -> LockedPackage:
     from packaging.version import InvalidVersion, Version  # noqa: PLC0415
 
     if not isinstance(entry, dict):
-        raise LockFieldError(path, key, entry, "a table")
-    name = checked(path, f"{key}.name", entry.get("name"), PACKAGE_NAME, "a package name")
+        raise LockFieldError(path, key, entry, TABLE)
+    name = checked(path, f"{key}.name", entry.get("name"), PACKAGE_NAME, Msg("a package name"))
     version = entry.get("version", "")
     try:
         Version(version if isinstance(version, str) else "")
     except InvalidVersion:
-        raise LockFieldError(path, f"{key}.version", version, "a PEP 440 version") from None
+        expected = Msg("a PEP 440 version")
+        raise LockFieldError(path, f"{key}.version", version, expected) from None
     marker = entry.get("marker")
     if marker is not None:
         try:
             marker = str(Marker(marker if isinstance(marker, str) else ""))
         except InvalidMarker:
-            raise LockFieldError(path, f"{key}.marker", marker, "a PEP 508 marker") from None
+            expected = Msg("a PEP 508 marker")
+            raise LockFieldError(path, f"{key}.marker", marker, expected) from None
     wheels = entry.get("wheels") or []
     if not isinstance(wheels, list):
-        raise LockFieldError(path, f"{key}.wheels", wheels, "an array of tables")
+        raise LockFieldError(path, f"{key}.wheels", wheels, ARRAY_OF_TABLES)
     return LockedPackage(
         name,
         version,
@@ -181,26 +194,27 @@ def _package(entry: object, key: str, path: str) -> LockedPackage:
 
 def _wheel(entry: object, key: str, path: str) -> LockedWheel:
     if not isinstance(entry, dict):
-        raise LockFieldError(path, key, entry, "a table")
+        raise LockFieldError(path, key, entry, TABLE)
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename  # noqa: PLC0415
 
     if "url" in entry:
         where, location = f"{key}.url", checked_url(path, f"{key}.url", entry["url"])
     else:
         where = f"{key}.path"
-        location = checked(path, where, entry.get("path"), _RELATIVE, "a relative path")
+        location = checked(path, where, entry.get("path"), _RELATIVE, Msg("a relative path"))
     # an entry of `wheels` names a wheel: a lock naming file:///home/you/.ssh/id_ed25519 there is
     # refused before an installer or an image build opens it
     try:
         parse_wheel_filename(urllib.parse.unquote(location.rsplit("/", 1)[-1]))
     except InvalidWheelFilename:
-        raise LockFieldError(path, where, location, "the location of a wheel (*.whl)") from None
+        expected = Msg("the location of a wheel (*.whl)")
+        raise LockFieldError(path, where, location, expected) from None
     hashes = entry.get("hashes") or {}
     if not isinstance(hashes, dict):
-        raise LockFieldError(path, f"{key}.hashes", hashes, "a table")
+        raise LockFieldError(path, f"{key}.hashes", hashes, TABLE)
     sha = hashes.get("sha256")
     if sha is not None:
-        checked(path, f"{key}.hashes.sha256", sha, HASH, "a sha256")
+        checked(path, f"{key}.hashes.sha256", sha, HASH, SHA256)
     return LockedWheel(location, sha)
 
 
@@ -213,7 +227,8 @@ def _no_control_characters(value: object, path: str, key: str = "") -> None:
     in a name, version or marker would become a line of its own in a requirements file."""
     if isinstance(value, str):
         if UNSAFE_IN_A_LINE.search(value):
-            raise LockFieldError(path, key or "a value", value, "text without control characters")
+            expected = Msg("text without control characters")
+            raise LockFieldError(path, key or Msg("a value"), value, expected)
     elif isinstance(value, dict):
         for k, v in value.items():
             _no_control_characters(k, path, key)
@@ -256,9 +271,14 @@ def pip_requirements(lock: Lock) -> str:
         if not hashes:
             raise UsageError(
                 "lock-without-hashes",
-                f"{lock.path}: {package.name} {package.version} has no wheel hash; the pip "
-                "backend installs with --require-hashes.",
-                "Lock again (uv records sha256 for every file), or use the uv backend.",
+                Msg(
+                    "{lock}: {package} {version} has no wheel hash; the pip backend installs "
+                    "with --require-hashes.",
+                    lock=lock.path,
+                    package=package.name,
+                    version=package.version,
+                ),
+                Msg("Lock again (uv records sha256 for every file), or use the uv backend."),
             )
         line = f"{package.name}=={package.version}"
         if package.marker:

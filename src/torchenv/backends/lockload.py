@@ -11,10 +11,17 @@ from torchenv.backends.base import SpecRef
 from torchenv.backends.conda import CONDA_LOCK_FILE, content_hash, meta_path, parse_meta
 from torchenv.backends.lockfile import LOCK_LIMIT, Lock, LockedPackage, parse_lock
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.spec import LOCK_FILE, Spec
 from torchenv.untrusted import files
 
-AGAIN = "Run `torchenv lock` again, then create."
+AGAIN = Msg("Run `torchenv lock` again, then create.")
+# what read_lock_bytes reads, as its messages name it (a caller's plain "conda lock" included)
+_WHAT = {str(m): m for m in (Msg("lock"), Msg("conda lock"), Msg("record of the conda lock"))}
+
+
+def _spec_name(spec: Spec) -> str:
+    return spec.path or Msg("the spec")
 
 
 def read_lock_bytes(path: Path, spec: Spec, what: str = "lock") -> bytes:
@@ -24,22 +31,31 @@ def read_lock_bytes(path: Path, spec: Spec, what: str = "lock") -> bytes:
     except FileNotFoundError:
         raise UsageError(
             "lock-missing",
-            f"There is no {what} for {spec.path or 'the spec'} ({path}).",
-            "Run `torchenv lock` first.",
+            Msg(
+                "There is no {what} for {spec} ({path}).",
+                what=_WHAT.get(what, what),
+                spec=_spec_name(spec),
+                path=path,
+            ),
+            Msg("Run `torchenv lock` first."),
         ) from None
     except OSError as exc:
         raise UsageError(
             "lock-unreadable",
-            f"Cannot read {path}: {files.describe(exc)}.",
-            "Run `torchenv lock` to write it again.",
+            Msg("Cannot read {path}: {error}.", path=path, error=files.describe(exc)),
+            Msg("Run `torchenv lock` to write it again."),
         ) from None
 
 
 def _stale(path: Path, spec: Spec) -> UsageError:
     return UsageError(
         "lock-stale",
-        f"{path} was made from another version of {spec.path or 'the spec'} (the spec "
-        "changed since `torchenv lock`).",
+        Msg(
+            "{path} was made from another version of {spec} (the spec changed since `torchenv "
+            "lock`).",
+            path=path,
+            spec=_spec_name(spec),
+        ),
         AGAIN,
     )
 
@@ -52,23 +68,29 @@ def load_fresh_lock(ref: SpecRef) -> Lock:
     if lock.record is None:
         raise UsageError(
             "lock-not-torchenv",
-            f"{path} has no [tool.torchenv] table: it was not written by `torchenv lock`, so "
-            "nothing says which spec and plan it belongs to.",
-            "Run `torchenv lock` to write it.",
+            Msg(
+                "{path} has no [tool.torchenv] table: it was not written by `torchenv lock`, so "
+                "nothing says which spec and plan it belongs to.",
+                path=path,
+            ),
+            Msg("Run `torchenv lock` to write it."),
         )
     if lock.spec_hash != ref.spec_hash:
         raise _stale(path, spec)
     if not lock.sealed:
-        why = (
-            "has no lock-hash (an older torchenv wrote it)"
+        edited = (
+            Msg("{path} has no lock-hash (an older torchenv wrote it).", path=path)
             if lock.sealed is None
-            else "was changed after `torchenv lock` wrote it: its content no longer matches "
-            "its lock-hash"
+            else Msg(
+                "{path} was changed after `torchenv lock` wrote it: its content no longer "
+                "matches its lock-hash.",
+                path=path,
+            )
         )
         raise UsageError(
             "lock-edited",
-            f"{path} {why}.",
-            "Run `torchenv lock` to write it again; review the change if you did not make it.",
+            edited,
+            Msg("Run `torchenv lock` to write it again; review the change if you did not make it."),
         )
     return lock
 
@@ -88,15 +110,22 @@ def load_fresh_conda_lock(ref: SpecRef) -> Lock:
     if not sealed:
         raise UsageError(
             "lock-edited",
-            f"{sidecar} has no lock-hash, or its content no longer matches it: it was written "
-            "by an older torchenv or changed since `torchenv lock`.",
+            Msg(
+                "{sidecar} has no lock-hash, or its content no longer matches it: it was written "
+                "by an older torchenv or changed since `torchenv lock`.",
+                sidecar=sidecar,
+            ),
             AGAIN,
         )
     if sha != locked_sha:
         raise UsageError(
             "lock-stale",
-            f"{path} changed since `torchenv lock` wrote it (its sha256 is not the one "
-            f"{sidecar.name} records).",
+            Msg(
+                "{path} changed since `torchenv lock` wrote it (its sha256 is not the one "
+                "{record} records).",
+                path=path,
+                record=sidecar.name,
+            ),
             AGAIN,
         )
     return Lock(str(path), sha, (), record, sealed, data)

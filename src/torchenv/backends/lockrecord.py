@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.untrusted.text import UNSAFE_IN_A_LINE, URL_UNSAFE, printable
 
 HASH = re.compile(r"[0-9a-f]{64}")
@@ -42,7 +43,10 @@ MATCH_SPEC = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.*=<>!,~|+ -]{0,200}")
 VIRTUAL = re.compile(r"__[a-z0-9_]+=[A-Za-z0-9_.*+-]+(=[A-Za-z0-9_.*+-]+)?")
 SUBDIR = re.compile(r"(linux|osx|win)-(64|aarch64|arm64|ppc64le|32)|noarch")
 LOCK_HASH = "lock-hash"
-REDO = "The lock was edited or damaged: run `torchenv lock` to write it again."
+# what a field was expected to be, shown in the message that refuses it
+SHA256 = Msg("a sha256")
+TABLE = Msg("a table")
+REDO = Msg("The lock was edited or damaged: run `torchenv lock` to write it again.")
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,15 @@ class LockFieldError(UsageError):
         shown = printable(repr(value))
         shown = shown if len(shown) <= 80 else shown[:77] + "..."
         super().__init__(
-            "lock-field", f"{path}: {key} = {shown} is not valid: expected {expected}.", REDO
+            "lock-field",
+            Msg(
+                "{path}: {key} = {value} is not valid: expected {expected}.",
+                path=path,
+                key=key,
+                value=shown,
+                expected=expected,
+            ),
+            REDO,
         )
         self.key = key
 
@@ -88,15 +100,17 @@ def checked_list(
     path: str, key: str, value: object, form: re.Pattern[str], expected: str
 ) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise LockFieldError(path, key, value, f"an array of {expected}")
+        raise LockFieldError(path, key, value, Msg("an array of {items}", items=expected))
     return tuple(checked(path, f"{key}[{i}]", v, form, expected) for i, v in enumerate(value))
 
 
 def checked_url(path: str, key: str, value: object, local_paths: bool = False) -> str:
     """An http(s) or file URL (or, with ``local_paths``, an absolute path) with nothing in it
     that could end a quoted string or a line, and no credentials: a lock never carries them."""
-    expected = "an http(s):// or file:// URL without credentials" + (
-        " or an absolute path" if local_paths else ""
+    expected = (
+        Msg("an http(s):// or file:// URL without credentials or an absolute path")
+        if local_paths
+        else Msg("an http(s):// or file:// URL without credentials")
     )
     if not isinstance(value, str) or UNSAFE_IN_A_LINE.search(value):
         raise LockFieldError(path, key, value, expected)
@@ -125,39 +139,40 @@ def read_record(table: Mapping[str, Any], path: str, where: str) -> LockRecord:
     def key(name: str) -> str:
         return f"{where}{name}"
 
-    text = "printable text"
-    spec = checked(path, key("spec"), table.get("spec", ""), SPEC_FILE, "a file name")
-    spec_hash = checked(path, key("spec-hash"), table.get("spec-hash"), HASH, "a sha256")
-    torch = checked(path, key("torch"), table.get("torch"), TORCH_VERSION, 'a release ("2.13.0")')
-    variant = checked(
-        path, key("variant"), table.get("variant"), VARIANT, 'a build variant ("cpu", "cu130")'
-    )
-    python = checked(path, key("python"), table.get("python"), PYTHON, 'a Python ("3.11")')
+    text = Msg("printable text")
+    spec = checked(path, key("spec"), table.get("spec", ""), SPEC_FILE, Msg("a file name"))
+    spec_hash = checked(path, key("spec-hash"), table.get("spec-hash"), HASH, SHA256)
+    expected = Msg('a release ("2.13.0")')
+    torch = checked(path, key("torch"), table.get("torch"), TORCH_VERSION, expected)
+    expected = Msg('a build variant ("cpu", "cu130")')
+    variant = checked(path, key("variant"), table.get("variant"), VARIANT, expected)
+    python = checked(path, key("python"), table.get("python"), PYTHON, Msg('a Python ("3.11")'))
     platforms = checked_list(
-        path, key("platforms"), table.get("platforms"), _one_of(PLATFORMS), "platform keys"
+        path, key("platforms"), table.get("platforms"), _one_of(PLATFORMS), Msg("platform keys")
     )
     if not platforms:
-        raise LockFieldError(path, key("platforms"), [], "at least one platform")
+        raise LockFieldError(path, key("platforms"), [], Msg("at least one platform"))
     channel = checked(
-        path, key("channel"), table.get("channel", CHANNELS[0]), _one_of(CHANNELS), "a channel"
+        path, key("channel"), table.get("channel", CHANNELS[0]), _one_of(CHANNELS), Msg("a channel")
     )
     targets = checked_list(path, key("targets"), table.get("targets", []), TEXT, text)
     knowledge = checked(path, key("knowledge"), table.get("knowledge", ""), TEXT, text)
     cuda = _optional(table, "cuda")
     if cuda is not None:
-        cuda = checked(path, key("cuda"), cuda, CUDA, 'a CUDA version ("13.0")')
-    archs = checked_list(path, key("archs"), table.get("archs", []), ARCH, 'GPU code ("sm_90")')
+        cuda = checked(path, key("cuda"), cuda, CUDA, Msg('a CUDA version ("13.0")'))
+    expected = Msg('GPU code ("sm_90")')
+    archs = checked_list(path, key("archs"), table.get("archs", []), ARCH, expected)
     drivers = {}
     for name in ("driver-floor", "driver-recommended"):
         value = _optional(table, name)
         drivers[name] = (
             None
             if value is None
-            else checked(path, key(name), value, DRIVER, 'a driver version ("580.65.06")')
+            else checked(path, key(name), value, DRIVER, Msg('a driver version ("580.65.06")'))
         )
     lock_hash = _optional(table, LOCK_HASH)
     if lock_hash is not None:
-        lock_hash = checked(path, key(LOCK_HASH), lock_hash, HASH, "a sha256")
+        lock_hash = checked(path, key(LOCK_HASH), lock_hash, HASH, SHA256)
     _check_sources(table, path, key)
     return LockRecord(
         spec=spec,
@@ -188,7 +203,7 @@ def _check_sources(table: Mapping[str, Any], path: str, key: Any) -> None:
     indexes = table.get("indexes")
     if indexes is not None:
         if not isinstance(indexes, dict):
-            raise LockFieldError(path, key("indexes"), indexes, "a table")
+            raise LockFieldError(path, key("indexes"), indexes, TABLE)
         for name, value in indexes.items():
             where = key(f"indexes.{name}")
             if name in ("pypi", "pytorch"):
@@ -197,30 +212,35 @@ def _check_sources(table: Mapping[str, Any], path: str, key: Any) -> None:
                 for i, item in enumerate(value):
                     checked_url(path, f"{where}[{i}]", item, local_paths=True)
             else:
-                raise LockFieldError(path, where, value, "pypi, pytorch or find-links")
+                raise LockFieldError(path, where, value, Msg("pypi, pytorch or find-links"))
     for i, url in enumerate(_list(table, "channels", path, key)):
         checked_url(path, key(f"channels[{i}]"), url)
     checked_list(
-        path, key("match-specs"), table.get("match-specs", []), MATCH_SPEC, "conda match specs"
+        path,
+        key("match-specs"),
+        table.get("match-specs", []),
+        MATCH_SPEC,
+        Msg("conda match specs"),
     )
     virtuals = table.get("virtual-packages", {})
     if not isinstance(virtuals, dict):
-        raise LockFieldError(path, key("virtual-packages"), virtuals, "a table")
+        raise LockFieldError(path, key("virtual-packages"), virtuals, TABLE)
     for subdir, listed in virtuals.items():
-        checked(path, key("virtual-packages"), subdir, SUBDIR, 'a conda subdir ("linux-64")')
+        expected = Msg('a conda subdir ("linux-64")')
+        checked(path, key("virtual-packages"), subdir, SUBDIR, expected)
         checked_list(
             path,
             key(f"virtual-packages.{subdir}"),
             listed,
             VIRTUAL,
-            'virtual packages ("__cuda=13.0=0")',
+            Msg('virtual packages ("__cuda=13.0=0")'),
         )
 
 
 def _list(table: Mapping[str, Any], name: str, path: str, key: Any) -> list[Any]:
     value = table.get(name, [])
     if not isinstance(value, list):
-        raise LockFieldError(path, key(name), value, "an array")
+        raise LockFieldError(path, key(name), value, Msg("an array"))
     return value
 
 

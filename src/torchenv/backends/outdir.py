@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.ship import ShipFile
 from torchenv.untrusted.files import DEFAULT_LIMIT, NotRegularFile, kind_of, open_regular, read_text
 
@@ -98,7 +99,9 @@ def _check_replaceable(out: Path, keep: tuple[str, ...]) -> None:
         return
     if out.is_symlink() or not out.is_dir():
         raise UsageError(
-            "out-not-directory", f"{out} exists and is not a directory.", "Choose another --out."
+            "out-not-directory",
+            Msg("{out} exists and is not a directory.", out=out),
+            Msg("Choose another --out."),
         )
     entries, directories = _walk(out)
     if not entries and not directories:
@@ -129,12 +132,21 @@ def _check_replaceable(out: Path, keep: tuple[str, ...]) -> None:
     foreign.sort()
     if foreign or not listed:
         more = len(foreign) - SHOWN
-        shown = ", ".join(foreign[:SHOWN]) + (f" and {more} more" if more > 0 else "")
+        listing = ", ".join(foreign[:SHOWN])
+        shown = (
+            Msg("{files} and {count} more", files=listing, count=more)
+            if more > 0
+            else listing or Msg("no marker")
+        )
         raise UsageError(
             "out-not-torchenv",
-            f"{out} holds files that torchenv did not write ({shown or 'no marker'}); it will not "
-            "replace them.",
-            "Move them out of that directory, or choose another --out.",
+            Msg(
+                "{out} holds files that torchenv did not write ({files}); it will not replace "
+                "them.",
+                out=out,
+                files=shown,
+            ),
+            Msg("Move them out of that directory, or choose another --out."),
         )
 
 
@@ -146,9 +158,13 @@ def _parents(relative: str) -> list[str]:
 def _keep_not_regular(path: Path, kind: str) -> UsageError:
     return UsageError(
         "out-keep-not-file",
-        f"{path} is {kind}; torchenv carries over only a regular file there, never what a "
-        "link points to (it would be copied into the generated directory).",
-        f"Replace {path} with the file itself, or remove it to have a new one made.",
+        Msg(
+            "{path} is {kind}; torchenv carries over only a regular file there, never what a "
+            "link points to (it would be copied into the generated directory).",
+            path=path,
+            kind=kind,
+        ),
+        Msg("Replace {path} with the file itself, or remove it to have a new one made.", path=path),
     )
 
 
@@ -173,7 +189,8 @@ def _carry_over(out: Path, fresh: Path, relative: str) -> None:
         # O_NOFOLLOW meets a link: ELOOP for the file, ENOTDIR for a directory on its path
         if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
             raise
-        raise _keep_not_regular(out / relative, "reached through a symbolic link") from None
+        kind = Msg("reached through a symbolic link")
+        raise _keep_not_regular(out / relative, kind) from None
     try:
         info = os.fstat(source)
         if not stat.S_ISREG(info.st_mode):
@@ -202,8 +219,13 @@ def _unwritable(out: Path, exc: OSError) -> UsageError:
     where = exc.filename or out
     return UsageError(
         "out-unwritable",
-        f"Cannot write {out}: {exc.strerror or exc} ({where}).",
-        "Choose an --out you can write to.",
+        Msg(
+            "Cannot write {out}: {error} ({where}).",
+            out=out,
+            error=exc.strerror or str(exc),
+            where=where,
+        ),
+        Msg("Choose an --out you can write to."),
     )
 
 
@@ -230,9 +252,11 @@ def copy_wheel(source: Path, dest_dir: Path) -> None:
     try:
         reader = open_regular(source)
     except NotRegularFile as exc:
-        raise _bad_wheel(source, f"is {(exc.strerror or '').removeprefix('it is ')}") from None
+        kind = (exc.strerror or "").removeprefix("it is ")
+        raise _bad_wheel(source, Msg("is {kind}", kind=kind)) from None
     except OSError as exc:
-        raise _bad_wheel(source, f"cannot be read ({exc.strerror or exc})") from None
+        why = Msg("cannot be read ({error})", error=exc.strerror or str(exc))
+        raise _bad_wheel(source, why) from None
     with reader:
         checked = os.fstat(reader.fileno())
         try:
@@ -250,8 +274,14 @@ def copy_wheel(source: Path, dest_dir: Path) -> None:
 def _bad_wheel(source: Path, why: str) -> UsageError:
     return UsageError(
         "image-wheel-not-file",
-        f"The lock names the local wheel {source}, which {why}; torchenv copies only a regular "
-        "file into the build context.",
-        "Put the wheel file itself at that path (or lock again with one that is), then run "
-        "`torchenv image` again.",
+        Msg(
+            "The lock names the local wheel {wheel}, which {why}; torchenv copies only a "
+            "regular file into the build context.",
+            wheel=source,
+            why=why,
+        ),
+        Msg(
+            "Put the wheel file itself at that path (or lock again with one that is), then run "
+            "`torchenv image` again."
+        ),
     )

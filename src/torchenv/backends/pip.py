@@ -15,6 +15,7 @@ from torchenv.backends.installers import Sources, pip_install, pip_venv
 from torchenv.backends.lockfile import pip_requirements
 from torchenv.backends.tools import BackendError
 from torchenv.backends.uv import installed, lock_plan
+from torchenv.i18n import Msg, _
 from torchenv.models.spec import LOCK_FILE
 
 
@@ -25,8 +26,11 @@ def base_python(which: Callable[[str], str | None], python: str) -> str:
             return found
     raise BackendError(
         "python-missing",
-        f"The pip backend needs python{python} on PATH to make the venv, and there is none.",
-        "Install that Python, or use the uv backend (it can fetch a Python itself).",
+        Msg(
+            "The pip backend needs {python} on PATH to make the venv, and there is none.",
+            python="python" + python,
+        ),
+        Msg("Install that Python, or use the uv backend (it can fetch a Python itself)."),
     )
 
 
@@ -36,7 +40,7 @@ class PipBackend:
     lock_files: tuple[str, ...] = (LOCK_FILE,)
 
     def describe(self) -> str:
-        return "pip: a stdlib venv and `pip install --require-hashes` of pylock.toml"
+        return _("pip: a stdlib venv and `pip install --require-hashes` of pylock.toml")
 
     def unavailable(self, which: Callable[[str], str | None]) -> str | None:
         # it needs the lock's Python (python3.X) on PATH: known only once the lock is read,
@@ -60,7 +64,9 @@ class PipBackend:
         steps.run("venv", pip_venv(base, str(build), prompt=target.name))
         requirements = build / ".torchenv-requirements.txt"
         requirements.write_text(pip_requirements(plan.lock), "utf-8")
-        steps.progress(f"installing {plan.count} packages with pip --require-hashes")
+        steps.progress(
+            _("installing {count} packages with pip --require-hashes").format(count=plan.count)
+        )
         argv = pip_install(str(build / "bin" / "python"), str(requirements), sources)
         with installer_env(sources.urls, env) as with_credentials:
             steps.run("install", argv, with_credentials)

@@ -21,6 +21,7 @@ from filelock import FileLock, Timeout
 
 from torchenv.backends.envrecord import RecordUnusable, read_env_record
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.untrusted import files
 from torchenv.untrusted.text import load_json, printable
 
@@ -38,15 +39,22 @@ def check_location(registry: Path) -> None:
     if not probe.is_dir():
         raise UsageError(
             "registry-location",
-            f"The list of environments torchenv made would be {registry}, but {probe} is not a "
-            "directory.",
-            "Point TORCHENV_DATA_DIR at a directory (or unset it).",
+            Msg(
+                "The list of environments torchenv made would be {registry}, but {probe} is not "
+                "a directory.",
+                registry=registry,
+                probe=probe,
+            ),
+            Msg("Point TORCHENV_DATA_DIR at a directory (or unset it)."),
         )
     if registry.is_symlink() or (registry.exists() and not registry.is_file()):
         raise UsageError(
             "registry-location",
-            f"{registry} is not a regular file; torchenv keeps its list of environments there.",
-            "Move it away, or point TORCHENV_DATA_DIR elsewhere.",
+            Msg(
+                "{registry} is not a regular file; torchenv keeps its list of environments there.",
+                registry=registry,
+            ),
+            Msg("Move it away, or point TORCHENV_DATA_DIR elsewhere."),
         )
 
 
@@ -73,16 +81,25 @@ def register(registry: Path, prefix: str, entry: Mapping[str, object]) -> list[s
     except Timeout:
         raise UsageError(
             "registry-busy",
-            f"The environment is in place at {prefix}, but {registry} stayed locked for a "
-            "minute, so it is not listed there.",
-            "Run the create again with --force once no other torchenv runs.",
+            Msg(
+                "The environment is in place at {prefix}, but {registry} stayed locked for a "
+                "minute, so it is not listed there.",
+                prefix=prefix,
+                registry=registry,
+            ),
+            Msg("Run the create again with --force once no other torchenv runs."),
         ) from None
     except OSError as exc:
         raise UsageError(
             "registry-unwritable",
-            f"The environment is in place at {prefix}, but the list of environments "
-            f"{registry} cannot be written: {files.describe(exc)}.",
-            "Point TORCHENV_DATA_DIR at a directory you can write to.",
+            Msg(
+                "The environment is in place at {prefix}, but the list of environments "
+                "{registry} cannot be written: {error}.",
+                prefix=prefix,
+                registry=registry,
+                error=files.describe(exc),
+            ),
+            Msg("Point TORCHENV_DATA_DIR at a directory you can write to."),
         ) from None
     return notes
 

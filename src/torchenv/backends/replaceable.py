@@ -21,6 +21,7 @@ from pathlib import Path
 
 from torchenv.backends.conda import installed_files
 from torchenv.backends.envrecord import RecordUnusable, read_env_record
+from torchenv.i18n import Msg
 from torchenv.models.build import ENV_RECORD_FILE
 from torchenv.untrusted import files
 
@@ -95,15 +96,15 @@ def foreign_entries(prefix: Path, registered: Iterable[str]) -> tuple[str | None
     empty."""
     present = listing(prefix)
     if recorded(prefix, registered):
-        kind = "environment made by torchenv"
+        kind: str | None = Msg("environment made by torchenv")
     elif complete_venv(prefix):
-        kind = "venv"
+        kind = Msg("venv")
     else:
         kind = None
     conda = conda_entries(prefix)
     if conda is not None:
         allowed = conda | CONDA_BOOKKEEPING | (VENV_ENTRIES if kind else frozenset())
-        kind = kind or "conda environment"
+        kind = kind or Msg("conda environment")
     else:
         allowed = VENV_ENTRIES
     if kind is None:
@@ -113,5 +114,7 @@ def foreign_entries(prefix: Path, registered: Iterable[str]) -> tuple[str | None
 
 def describe_loss(names: list[str]) -> str:
     more = len(names) - SHOWN
-    shown = ", ".join(names[:SHOWN]) + (f" and {more} more" if more > 0 else "")
-    return shown or "nothing"
+    listing = ", ".join(names[:SHOWN])
+    if more > 0:
+        return Msg("{names} and {count} more", names=listing, count=more)
+    return listing or Msg("nothing")

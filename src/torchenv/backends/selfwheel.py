@@ -20,6 +20,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 
 DIST = "torchenv"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: no build time in the file
@@ -29,7 +30,7 @@ _WHEEL = "Wheel-Version: 1.0\nGenerator: torchenv\nRoot-Is-Purelib: true\nTag: p
 def _package_dir() -> Path:
     found = importlib.util.find_spec(DIST)
     if found is None or not found.submodule_search_locations:
-        raise UsageError("torchenv-not-installed", "The torchenv package cannot be found.")
+        raise UsageError("torchenv-not-installed", Msg("The torchenv package cannot be found."))
     return Path(next(iter(found.submodule_search_locations)))
 
 
@@ -53,8 +54,8 @@ def write_tool_wheel(dest: Path) -> str:
     if not metadata:
         raise UsageError(
             "torchenv-metadata-missing",
-            f"The installed torchenv {version} has no METADATA file.",
-            "Reinstall torchenv.",
+            Msg("The installed torchenv {version} has no METADATA file.", version=version),
+            Msg("Reinstall torchenv."),
         )
     entries.append((f"{info}/METADATA", metadata.encode("utf-8")))
     entries.append((f"{info}/WHEEL", _WHEEL.encode("ascii")))

@@ -28,6 +28,7 @@ from filelock import FileLock, Timeout
 
 from torchenv.backends import replaceable
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.untrusted import files
 
 BUILD_MARK = ".torchenv-build-"
@@ -59,10 +60,15 @@ def _lock_directory(path: Path) -> None:
     except OSError as exc:
         raise UsageError(
             "create-lock-directory",
-            f"Cannot use {exc.filename or path.parent} for torchenv's locks: "
-            f"{files.describe(exc)}.",
-            "Set XDG_RUNTIME_DIR (or TMPDIR) to a directory of your own, or remove that one "
-            "if it is not yours.",
+            Msg(
+                "Cannot use {directory} for torchenv's locks: {error}.",
+                directory=exc.filename or path.parent,
+                error=files.describe(exc),
+            ),
+            Msg(
+                "Set XDG_RUNTIME_DIR (or TMPDIR) to a directory of your own, or remove that one "
+                "if it is not yours."
+            ),
         ) from None
 
 
@@ -76,8 +82,12 @@ def check_target(
     if parent.exists() and not parent.is_dir():
         raise UsageError(
             "prefix-parent-not-a-directory",
-            f"{parent} is not a directory, so {prefix} cannot be made.",
-            "Choose a --prefix whose parent is a directory.",
+            Msg(
+                "{parent} is not a directory, so {prefix} cannot be made.",
+                parent=parent,
+                prefix=prefix,
+            ),
+            Msg("Choose a --prefix whose parent is a directory."),
         )
     probe = parent
     while not probe.exists():
@@ -85,23 +95,29 @@ def check_target(
     if not os.access(probe, os.W_OK | os.X_OK):
         raise UsageError(
             "prefix-not-writable",
-            f"{probe} is not writable, so {prefix} cannot be made there.",
-            "Choose a --prefix in a directory you can write to.",
+            Msg(
+                "{directory} is not writable, so {prefix} cannot be made there.",
+                directory=probe,
+                prefix=prefix,
+            ),
+            Msg("Choose a --prefix in a directory you can write to."),
         )
     if not (prefix.exists() or prefix.is_symlink()):
         return False
     if not replace:
         raise UsageError(
             "prefix-exists",
-            f"{prefix} already exists.",
-            "Pass --force to replace it (the old environment stays in place until the new one "
-            "is ready), or choose another --prefix.",
+            Msg("{prefix} already exists.", prefix=prefix),
+            Msg(
+                "Pass --force to replace it (the old environment stays in place until the new "
+                "one is ready), or choose another --prefix."
+            ),
         )
     if prefix.is_symlink():
         raise UsageError(
             "prefix-is-symlink",
-            f"{prefix} is a symbolic link; --force replaces directories only.",
-            f"Pass the real path ({prefix.resolve()}) as --prefix.",
+            Msg("{prefix} is a symbolic link; --force replaces directories only.", prefix=prefix),
+            Msg("Pass the real path ({path}) as --prefix.", path=prefix.resolve()),
         )
     real = prefix.resolve()
     for kept in (Path.home(), Path(real.anchor), *protected):
@@ -109,31 +125,47 @@ def check_target(
         if real == keep or real in keep.parents:
             raise UsageError(
                 "prefix-protected",
-                f"{prefix} is or contains {keep}: --force will not replace it.",
-                "Give the environment its own directory, e.g. --prefix .venv.",
+                Msg(
+                    "{prefix} is or contains {kept}: --force will not replace it.",
+                    prefix=prefix,
+                    kept=keep,
+                ),
+                Msg("Give the environment its own directory, e.g. --prefix .venv."),
             )
     if not prefix.is_dir():
         raise UsageError(
             "prefix-not-an-environment",
-            f"{prefix} exists and is not a directory: --force replaces environments only.",
-            "Remove it yourself if it is meant to go, or choose another --prefix.",
+            Msg(
+                "{prefix} exists and is not a directory: --force replaces environments only.",
+                prefix=prefix,
+            ),
+            Msg("Remove it yourself if it is meant to go, or choose another --prefix."),
         )
     kind, foreign = replaceable.foreign_entries(prefix, registered)
     if kind is None:
         raise UsageError(
             "prefix-not-an-environment",
-            f"{prefix} exists and is not a complete Python or conda environment (a pyvenv.cfg "
-            "naming its home and an interpreter in bin/, package records in conda-meta/, or "
-            "torchenv's record of it): --force replaces environments only. It holds: "
-            f"{replaceable.describe_loss(foreign)}.",
-            "Remove it yourself if it is meant to go, or choose another --prefix.",
+            Msg(
+                "{prefix} exists and is not a complete Python or conda environment (a "
+                "pyvenv.cfg naming its home and an interpreter in bin/, package records in "
+                "conda-meta/, or torchenv's record of it): --force replaces environments only. "
+                "It holds: {entries}.",
+                prefix=prefix,
+                entries=replaceable.describe_loss(foreign),
+            ),
+            Msg("Remove it yourself if it is meant to go, or choose another --prefix."),
         )
     if foreign:
         raise UsageError(
             "prefix-holds-other-files",
-            f"{prefix} is a {kind}, but it also holds what --force would delete with it: "
-            f"{replaceable.describe_loss(foreign)}.",
-            "Move those out of it first, or choose another --prefix.",
+            Msg(
+                "{prefix} is a {kind}, but it also holds what --force would delete with it: "
+                "{entries}.",
+                prefix=prefix,
+                kind=kind,
+                entries=replaceable.describe_loss(foreign),
+            ),
+            Msg("Move those out of it first, or choose another --prefix."),
         )
     return True
 
@@ -148,15 +180,24 @@ def exclusive(prefix: Path) -> Iterator[None]:
     except Timeout:
         raise Busy(
             "create-busy",
-            f"Another torchenv command (create, upgrade, rollback) is changing {prefix} right "
-            f"now (it holds {path}).",
-            "Wait for it to finish, or work on another --prefix.",
+            Msg(
+                "Another torchenv command (create, upgrade, rollback) is changing {prefix} right "
+                "now (it holds {lock}).",
+                prefix=prefix,
+                lock=path,
+            ),
+            Msg("Wait for it to finish, or work on another --prefix."),
         ) from None
     except OSError as exc:
         raise UsageError(
             "create-lock-failed",
-            f"Cannot take the lock {path} for {prefix}: {exc.strerror}.",
-            "Set XDG_RUNTIME_DIR or TMPDIR to a directory you can write to.",
+            Msg(
+                "Cannot take the lock {lock} for {prefix}: {error}.",
+                lock=path,
+                prefix=prefix,
+                error=exc.strerror,
+            ),
+            Msg("Set XDG_RUNTIME_DIR or TMPDIR to a directory you can write to."),
         ) from None
     try:
         yield

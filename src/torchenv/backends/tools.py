@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 
 from torchenv.errors import ExternalError
+from torchenv.i18n import Msg
 from torchenv.models.process import Runner, RunResult
 
 Progress = Callable[[str], None]
@@ -30,8 +31,8 @@ def find_uv() -> str:
             return found
     raise BackendError(
         "uv-missing",
-        "uv is not installed: the uv backend and `torchenv lock` need it.",
-        "Reinstall torchenv (it depends on the `uv` package) or put uv on PATH.",
+        Msg("uv is not installed: the uv backend and `torchenv lock` need it."),
+        Msg("Reinstall torchenv (it depends on the `uv` package) or put uv on PATH."),
     )
 
 
@@ -58,8 +59,13 @@ def run_step(
     if not result.ok:
         raise BackendError(
             f"{name}-failed",
-            f"{os.path.basename(argv[0])} failed during {name} "
-            f"({result.describe_failure()}):\n{tail(result)}",
-            "Run again with --verbose for the whole output.",
+            Msg(
+                "{tool} failed during {step} ({failure}):\n{output}",
+                tool=os.path.basename(argv[0]),
+                step=name,
+                failure=result.describe_failure(),
+                output=tail(result),
+            ),
+            Msg("Run again with --verbose for the whole output."),
         )
     return result

@@ -12,6 +12,7 @@ from torchenv.backends.credentials import installer_env
 from torchenv.backends.installers import Sources, uv_sync, uv_venv
 from torchenv.backends.lockload import load_fresh_lock
 from torchenv.backends.tools import BackendError, find_uv
+from torchenv.i18n import _
 from torchenv.models.spec import LOCK_FILE
 
 
@@ -51,7 +52,7 @@ class UvBackend:
     lock_files: tuple[str, ...] = (LOCK_FILE,)
 
     def describe(self) -> str:
-        return "uv: a relocatable venv and `uv pip sync` of pylock.toml"
+        return _("uv: a relocatable venv and `uv pip sync` of pylock.toml")
 
     def unavailable(self, which: Callable[[str], str | None]) -> str | None:
         try:
@@ -75,7 +76,7 @@ class UvBackend:
         uv = find_uv()
         sources: Sources = plan.detail
         steps.run("venv", uv_venv(uv, plan.python, str(build)))
-        steps.progress(f"installing {plan.count} packages with uv")
+        steps.progress(_("installing {count} packages with uv").format(count=plan.count))
         argv = uv_sync(uv, plan.lock.path, str(build / "bin" / "python"), sources)
         with installer_env(sources.urls, env) as with_credentials:
             steps.run("install", argv, with_credentials)

@@ -99,7 +99,7 @@ def _warn_about_knowledge() -> None:
             _(
                 "torchenv: warning: the updated knowledge file {path} was not used ({why}); "
                 "the data packaged with torchenv was used instead"
-            ).format(path=path, why=why)
+            ).format(path=path, why=i18n.shown(why))
         )
         common.error_line(
             "  " + _("hint: run `torchenv db update` to write it again, or delete it")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from torchenv.backends.conda import CONDA_LOCK_FILE
 from torchenv.errors import TorchenvError, UsageError
-from torchenv.i18n import _
+from torchenv.i18n import Msg, _
 from torchenv.models.environment import Distribution
 from torchenv.models.lifecycle import ADOPT_SCHEMA, AdoptReport
 from torchenv.models.spec import LOCK_FILE, PYTORCH_INDEX, SPEC_FILE, SpecIndex
@@ -49,17 +49,24 @@ def run_adopt(
     from torchenv.probe.environment import probe_environment  # noqa: PLC0415
 
     if not prefix:  # choose_target would take the active environment instead
-        raise UsageError("adopt-no-prefix", "--prefix is empty: name the environment to adopt.")
+        raise UsageError(
+            "adopt-no-prefix", Msg("--prefix is empty: name the environment to adopt.")
+        )
     if out is not None and (not out or "\0" in out):  # Path("") is "."; a NUL is no path
-        raise UsageError("adopt-bad-out", f"--out {out!r} is not a directory name.")
+        raise UsageError(
+            "adopt-bad-out", Msg("--out {value} is not a directory name.", value=repr(out))
+        )
     out_dir = cwd / Path(out).expanduser() if out else cwd
     env = probe_environment(ctx, None, prefix)
     if env.kind == "unknown" and not env.site_dirs and not env.distributions:
         raise UsageError(
             "adopt-not-an-environment",
-            f"{env.prefix} is a directory, but not a Python environment (no python, "
-            "pyvenv.cfg, conda-meta/ or site-packages in it).",
-            "Pass the environment's root directory: the one holding bin/python.",
+            Msg(
+                "{prefix} is a directory, but not a Python environment (no python, "
+                "pyvenv.cfg, conda-meta/ or site-packages in it).",
+                prefix=env.prefix,
+            ),
+            Msg("Pass the environment's root directory: the one holding bin/python."),
         )
     _outside(out_dir, Path(env.prefix))
     progress(
@@ -79,9 +86,14 @@ def run_adopt(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file where a parent directory should be, no permission
         raise UsageError(
-            "adopt-out-unwritable", f"Cannot make the directory {out_dir}: {files.describe(exc)}."
+            "adopt-out-unwritable",
+            Msg(
+                "Cannot make the directory {path}: {error}.",
+                path=out_dir,
+                error=files.describe(exc),
+            ),
         ) from None
-    files.write_output(spec_path, text.encode("utf-8"), what="the spec")
+    files.write_output(spec_path, text.encode("utf-8"), what=Msg("the spec"))
     progress(_("wrote {path}").format(path=spec_path))
     notes = list(adoption.notes)
     lock: str | None = None
@@ -120,8 +132,12 @@ def _outside(out_dir: Path, prefix: Path) -> None:
     if out == root or root in out.parents:
         raise UsageError(
             "adopt-out-in-environment",
-            f"{out_dir} is inside the environment {prefix}: adopt changes nothing in it.",
-            "Pass --out DIR with a project directory outside the environment.",
+            Msg(
+                "{out} is inside the environment {prefix}: adopt changes nothing in it.",
+                out=out_dir,
+                prefix=prefix,
+            ),
+            Msg("Pass --out DIR with a project directory outside the environment."),
         )
 
 
@@ -132,8 +148,12 @@ def _may_write(out_dir: Path, targets: Iterable[Path], force: bool) -> None:
     if os.path.lexists(out_dir) and not out_dir.is_dir():
         raise UsageError(
             "adopt-out-not-a-directory",
-            f"--out {out_dir} is not a directory.",
-            f"--out names the directory that receives {SPEC_FILE} and {LOCK_FILE}.",
+            Msg("--out {path} is not a directory.", path=out_dir),
+            Msg(
+                "--out names the directory that receives {spec} and {lock}.",
+                spec=SPEC_FILE,
+                lock=LOCK_FILE,
+            ),
         )
     for target in targets:
         if not os.path.lexists(target):
@@ -141,17 +161,23 @@ def _may_write(out_dir: Path, targets: Iterable[Path], force: bool) -> None:
         if not force:
             raise UsageError(
                 "adopt-exists",
-                f"{target} already exists.",
-                "Pass --force to replace the spec and the lock, or --out DIR to write them "
-                "elsewhere.",
+                Msg("{path} already exists.", path=target),
+                Msg(
+                    "Pass --force to replace the spec and the lock, or --out DIR to write them "
+                    "elsewhere."
+                ),
             )
         try:
             files.existing_regular(target)
         except OSError as exc:
             raise UsageError(
                 "output-not-a-file",
-                f"Cannot replace {target}: {files.describe(exc)}, so it was left as it is.",
-                "Remove it yourself, or pass --out DIR to write elsewhere.",
+                Msg(
+                    "Cannot replace {path}: {error}, so it was left as it is.",
+                    path=target,
+                    error=files.describe(exc),
+                ),
+                Msg("Remove it yourself, or pass --out DIR to write elsewhere."),
             ) from None
 
 
@@ -161,7 +187,10 @@ def _links(cwd: Path, links: Sequence[str]) -> tuple[str, ...]:
     found = []
     for link in links:
         if "\0" in link:
-            raise UsageError("adopt-find-links", f"--find-links {link!r} is not a path or URL.")
+            raise UsageError(
+                "adopt-find-links",
+                Msg("--find-links {value} is not a path or URL.", value=repr(link)),
+            )
         if "://" in link:
             found.append(link)
             continue
@@ -169,8 +198,8 @@ def _links(cwd: Path, links: Sequence[str]) -> tuple[str, ...]:
         if not path.is_dir():
             raise UsageError(
                 "adopt-find-links",
-                f"--find-links {link}: no such directory.",
-                "Give a directory of wheels, or an http(s):// or file:// URL.",
+                Msg("--find-links {value}: no such directory.", value=link),
+                Msg("Give a directory of wheels, or an http(s):// or file:// URL."),
             )
         found.append(os.path.abspath(path))
     return tuple(found)

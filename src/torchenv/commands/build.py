@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from torchenv.backends.base import Backend, BuildPlan, SpecRef, Steps
 from torchenv.backends.envrecord import write_env_record
 from torchenv.backends.tools import BackendError
-from torchenv.i18n import _
+from torchenv.i18n import Msg, _
 from torchenv.models.build import BuildStep
 from torchenv.models.envrecord import EnvRecord
 
@@ -103,8 +103,11 @@ def quick_verify(ctx: ProbeContext, steps: list[BuildStep], build: Path, progres
     if failed:
         raise BackendError(
             "verify-failed",
-            "The new environment failed its quick verify, so it was not put in place:\n"
-            + "\n".join(f"    {c.id}: {c.detail}" for c in failed),
-            "Run the command again with --verbose to see the installer's output.",
+            Msg(
+                "The new environment failed its quick verify, so it was not put in place:\n"
+                "{failures}",
+                failures="\n".join(f"    {c.id}: {c.detail}" for c in failed),
+            ),
+            Msg("Run the command again with --verbose to see the installer's output."),
         )
     return report.torch or ""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from torchenv.commands.image import torchenv_version
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.ci import CI_SCHEMA, CI_TARGETS, CiReport, CiRequest
 from torchenv.models.ship import parse_reference
 from torchenv.models.spec import LOCK_FILE, SPEC_FILE
@@ -43,7 +44,14 @@ def run_ci(
     from torchenv.spec import load_spec, spec_directory  # noqa: PLC0415
 
     if to not in CI_TARGETS:
-        raise UsageError("ci-target", f"--to {to!r} is not one of {', '.join(CI_TARGETS)}.")
+        raise UsageError(
+            "ci-target",
+            Msg(
+                "--to {value} is not one of {choices}.",
+                value=repr(to),
+                choices=", ".join(CI_TARGETS),
+            ),
+        )
     spec = load_spec(Path(spec_file) if spec_file else None, cwd)
     home = spec_directory(spec, cwd)
     root = (cwd / out).resolve() if out else _repository(home.resolve())
@@ -70,9 +78,10 @@ def run_ci(
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(
-            "ci-unwritable", f"Cannot create {target.parent}: {files.describe(exc)}."
+            "ci-unwritable",
+            Msg("Cannot create {path}: {error}.", path=target.parent, error=files.describe(exc)),
         ) from None
-    files.write_output(target, text.encode("utf-8"), what="the workflow")
+    files.write_output(target, text.encode("utf-8"), what=Msg("the workflow"))
     return CiReport(CI_SCHEMA, to, str(target), replaced, jobs, _notes(request))
 
 
@@ -91,15 +100,22 @@ def _inside(spec_path: Path, root: Path) -> str:
     except ValueError:
         raise UsageError(
             "ci-spec-outside",
-            f"The spec {spec_path} is not inside {root}, the repository the workflow is for.",
-            "Run it from the repository, or pass --out with the repository's root.",
+            Msg(
+                "The spec {spec} is not inside {root}, the repository the workflow is for.",
+                spec=spec_path,
+                root=root,
+            ),
+            Msg("Run it from the repository, or pass --out with the repository's root."),
         ) from None
     if not SAFE_PATH.fullmatch(relative):
         raise UsageError(
             "ci-path",
-            f"The spec's path {relative!r} cannot go into a workflow: only letters, digits and "
-            "._+-/ are kept as they are in YAML, shell and CI expressions.",
-            "Rename the directories on the way to the spec.",
+            Msg(
+                "The spec's path {path} cannot go into a workflow: only letters, digits and "
+                "._+-/ are kept as they are in YAML, shell and CI expressions.",
+                path=repr(relative),
+            ),
+            Msg("Rename the directories on the way to the spec."),
         )
     return relative
 
@@ -111,8 +127,11 @@ def _install(install: str | None, installer: str, version: str) -> str:
     if not install.strip() or not install.isprintable() or len(install) > 500:
         raise UsageError(
             "ci-install",
-            "--install takes one line of shell that installs torchenv on the runner.",
-            'For example: --install "python -m pip install ./dist/torchenv-0.1.0-py3-none-any.whl"',
+            Msg("--install takes one line of shell that installs torchenv on the runner."),
+            Msg(
+                "For example: {example}",
+                example='--install "python -m pip install ./dist/torchenv-0.1.0-py3-none-any.whl"',
+            ),
         )
     return install
 
@@ -121,7 +140,10 @@ def _label(label: str | None) -> str | None:
     if label is not None and not LABEL.fullmatch(label):
         raise UsageError(
             "ci-runner-label",
-            f"--gpu-runner {label!r} is not a runner label (letters, digits, ._-).",
+            Msg(
+                "--gpu-runner {value} is not a runner label (letters, digits, ._-).",
+                value=repr(label),
+            ),
         )
     return label
 
@@ -135,9 +157,12 @@ def _image(to: str, wanted: bool, ref: str | None) -> str | None:
     if parts is None or parts["tag"] or parts["digest"] or parts["host"] is None:
         raise UsageError(
             "ci-image",
-            f"--image-ref {ref!r} is not a repository with its registry (the git tag becomes "
-            "the image's tag).",
-            "For example: --image-ref ghcr.io/acme/vision",
+            Msg(
+                "--image-ref {value} is not a repository with its registry (the git tag "
+                "becomes the image's tag).",
+                value=repr(ref),
+            ),
+            Msg("For example: {example}", example="--image-ref ghcr.io/acme/vision"),
         )
     return ref.lower() if parts["host"] == "ghcr.io" else ref
 
@@ -151,16 +176,24 @@ def _replaceable(target: Path) -> bool:
     except OSError as exc:  # NotRegularFile too: a FIFO, a directory, a link
         raise UsageError(
             "ci-not-a-file",
-            f"{target} is not a file torchenv can replace: {files.describe(exc)}; it is left "
-            "as it is.",
+            Msg(
+                "{path} is not a file torchenv can replace: {error}; it is left as it is.",
+                path=target,
+                error=files.describe(exc),
+            ),
         ) from None
     if not head.startswith(f"# {MARKER}"):  # the first line, as the file itself says
         raise UsageError(
             "ci-user-file",
-            f"{target} was not written by `torchenv ci` (it has no such line at its top): "
-            "it is left as it is.",
-            "Move it away (or merge the jobs by hand), or write the workflow elsewhere with "
-            "--out DIR.",
+            Msg(
+                "{path} was not written by `torchenv ci` (it has no such line at its top): "
+                "it is left as it is.",
+                path=target,
+            ),
+            Msg(
+                "Move it away (or merge the jobs by hand), or write the workflow elsewhere with "
+                "--out DIR."
+            ),
         )
     return True
 

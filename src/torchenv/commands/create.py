@@ -14,7 +14,7 @@ from torchenv.backends.choice import choose_backend
 from torchenv.backends.registry import registered
 from torchenv.commands.build import build_into
 from torchenv.errors import UsageError
-from torchenv.i18n import _
+from torchenv.i18n import Msg, _
 from torchenv.models.build import CREATE_SCHEMA, CreateReport
 from torchenv.models.spec import Spec
 
@@ -50,17 +50,26 @@ def run_create(
     if any(part.name.endswith(generations.SUFFIX) for part in target.parents):
         raise UsageError(
             "prefix-in-generations",
-            f"{target} is inside a generations directory: its generations are made by "
-            "`torchenv upgrade` and switched by `torchenv rollback`, never replaced in place.",
-            "Pass the environment's prefix (the link beside that directory).",
+            Msg(
+                "{path} is inside a generations directory: its generations are made by "
+                "`torchenv upgrade` and switched by `torchenv rollback`, never replaced in place.",
+                path=target,
+            ),
+            Msg("Pass the environment's prefix (the link beside that directory)."),
         )
     if generations.managed(target):
         raise UsageError(
             "prefix-has-generations",
-            f"{target} is an environment with generations ({generations.store(target).name}): "
-            "create would replace the link, not the environment.",
-            "Use `torchenv upgrade` to build its next generation, or remove the link and its "
-            "generations directory to start again.",
+            Msg(
+                "{path} is an environment with generations ({store}): "
+                "create would replace the link, not the environment.",
+                path=target,
+                store=generations.store(target).name,
+            ),
+            Msg(
+                "Use `torchenv upgrade` to build its next generation, or remove the link and its "
+                "generations directory to start again."
+            ),
         )
     plan = builder.plan(ref)
     protected = protected_paths(ref.spec, cwd)

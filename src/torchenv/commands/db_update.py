@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchenv.errors import UsageError
-from torchenv.i18n import _
+from torchenv.i18n import Msg, _
 from torchenv.knowledge.remote import Remote, SourceFailure, http_timeout, url_problem
 from torchenv.knowledge.store import forget_unusable, load_knowledge, packaged_retrieved
 from torchenv.knowledge.update import (
@@ -61,7 +61,7 @@ class DbUpdateResult:
     written: bool
 
 
-_VALID = (
+_VALID = Msg(
     "A valid index is an http(s):// URL with a host name, e.g. https://pypi.org/simple "
     "(non-ASCII characters percent-encoded, a non-ASCII host name in its xn-- form), a "
     "file:///path/to/simple URL of a PEP 503 tree, a directory (a PEP 503 tree or a folder of "
@@ -74,18 +74,27 @@ def normalise_index(url: str, option: str) -> str:
     URL). Checked here so a malformed value is a usage error (exit 2) naming the option, not a
     failure of the first request."""
     if not url.strip():
-        raise UsageError("db-update-index", f"{option} is empty.", _VALID)
+        raise UsageError("db-update-index", Msg("{option} is empty.", option=option), _VALID)
     if "://" in url or url[:5].lower() == "file:":
         problem = url_problem(url)
         if problem is not None:
             raise UsageError(
-                "db-update-index", f"{option} {url!r} is not a valid index URL: {problem}.", _VALID
+                "db-update-index",
+                Msg(
+                    "{option} {value} is not a valid index URL: {problem}.",
+                    option=option,
+                    value=repr(url),
+                    problem=problem,
+                ),
+                _VALID,
             )
         return url.rstrip("/")
     path = Path(url).expanduser()
     if not (path.is_dir() or path.is_file()):  # a file: a find-links page saved to disk
         raise UsageError(
-            "db-update-index", f"{option} {url} is neither a URL nor a directory.", _VALID
+            "db-update-index",
+            Msg("{option} {value} is neither a URL nor a directory.", option=option, value=url),
+            _VALID,
         )
     return path.resolve().as_uri()
 
@@ -107,9 +116,12 @@ def run_db_update(
     if from_scratch and output is None:
         raise UsageError(
             "db-update-from-scratch",
-            "--from-scratch rebuilds only what the indexes publish (no notes, arch lists or "
-            "conda-forge facts), so it writes to --output FILE, never over the data torchenv uses.",
-            "Add --output torch.json and compare it with the packaged file.",
+            Msg(
+                "--from-scratch rebuilds only what the indexes publish (no notes, arch lists or "
+                "conda-forge facts), so it writes to --output FILE, never over the data torchenv "
+                "uses."
+            ),
+            Msg("Add --output torch.json and compare it with the packaged file."),
         )
     pypi = normalise_index(pypi_index, "--pypi-index")
     pytorch = normalise_index(pytorch_index, "--pytorch-index")
@@ -139,9 +151,16 @@ def run_db_update(
             where = "--output" if output is not None else "TORCHENV_DATA_DIR"
             raise UsageError(
                 "db-unwritable",
-                f"Cannot write the knowledge file {path}: {files.describe(exc)}.",
-                f"Point {where} at a directory you can write to, or move away what is in the "
-                "file's place.",
+                Msg(
+                    "Cannot write the knowledge file {path}: {error}.",
+                    path=path,
+                    error=files.describe(exc),
+                ),
+                Msg(
+                    "Point {option} at a directory you can write to, or move away what is in "
+                    "the file's place.",
+                    option=where,
+                ),
             ) from None
         forget_unusable(path)  # the copy that could not be used is replaced
         load_knowledge.cache_clear()  # this process sees the new data from now on

@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 
 from torchenv.backends import outdir
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.ship import (
     DEPLOY_SCHEMA,
     DEPLOY_TARGETS,
@@ -46,14 +47,18 @@ def run_deploy(
 
     if to not in DEPLOY_TARGETS:
         raise UsageError(
-            "deploy-target", f"Unknown target {to!r}.", "Use " + ", ".join(DEPLOY_TARGETS) + "."
+            "deploy-target",
+            Msg("Unknown target {value}.", value=repr(to)),
+            Msg("Use {choices}.", choices=", ".join(DEPLOY_TARGETS)),
         )
     if monitoring and to == "slurm":
         raise UsageError(
             "deploy-monitoring",
-            "--monitoring writes a compose stack or Kubernetes objects; Slurm takes neither.",
-            "Run `torchenv monitor serve` on the GPU nodes, with the files of `torchenv monitor "
-            "rules` and `torchenv monitor dashboard` for your Prometheus and Grafana.",
+            Msg("--monitoring writes a compose stack or Kubernetes objects; Slurm takes neither."),
+            Msg(
+                "Run `torchenv monitor serve` on the GPU nodes, with the files of `torchenv "
+                "monitor rules` and `torchenv monitor dashboard` for your Prometheus and Grafana."
+            ),
         )
     from torchenv.commands.shipoptions import given, save_options, with_options  # noqa: PLC0415
 
@@ -75,8 +80,8 @@ def run_deploy(
     if monitoring and not deploy.gpus_per_node:
         raise UsageError(
             "deploy-monitoring",
-            "--monitoring watches GPUs, and this run requests none.",
-            "Give --gpus-per-node, or leave --monitoring out.",
+            Msg("--monitoring watches GPUs, and this run requests none."),
+            Msg("Give --gpus-per-node, or leave --monitoring out."),
         )
     options = with_user_ids(spec.image)  # the same user as the image `torchenv image` makes
     chosen = deploy.image or image_reference(options, stack)
@@ -89,8 +94,11 @@ def run_deploy(
         if deploy.nodes > 1:
             raise UsageError(
                 "deploy-compose-nodes",
-                f"compose runs on one machine; [deploy] asks for {deploy.nodes} nodes.",
-                "Use --to k8s, pytorchjob or slurm for several nodes, or --nodes 1.",
+                Msg(
+                    "compose runs on one machine; [deploy] asks for {count} nodes.",
+                    count=deploy.nodes,
+                ),
+                Msg("Use --to k8s, pytorchjob or slurm for several nodes, or --nodes 1."),
             )
         project = os.path.relpath(spec_dir, target)
         files = _compose_files(stack, deploy, options, chosen, project, target, monitoring, notes)
@@ -202,9 +210,15 @@ def _argv(command: str) -> list[str]:
     try:
         argv = shlex.split(command)
     except ValueError as exc:
-        raise UsageError("deploy-command", f"--command {command!r}: {exc}.") from None
+        raise UsageError(
+            "deploy-command",
+            Msg("--command {value}: {error}.", value=repr(command), error=str(exc)),
+        ) from None
     if not argv:
-        raise UsageError("deploy-command", "--command is empty.", "Give the script to run.")
+        raise UsageError(
+            "deploy-command", Msg("--command is empty."), Msg("Give the script to run.")
+        )
+
     return argv
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from torchenv.backends.lockfile import LOCK_LIMIT, Lock, parse_lock
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.codec import DecodeError, from_data
 from torchenv.models.diff import (
     CONDA_LOCK,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 # an inspect document is ~100 kB; a hostile one is not parsed whole (the cap of plan --for)
 MACHINE_LIMIT = 16 << 20
-ACCEPTED = (
+ACCEPTED = Msg(
     "diff compares environment directories (a venv or conda prefix), locks (pylock.toml, or "
     "conda.lock with its conda.lock.torchenv.json) and `torchenv inspect --json` documents."
 )
@@ -66,21 +67,27 @@ def run_diff(ctx: ProbeContext, a: str, b: str) -> DiffReport:
 
 def read_side(ctx: ProbeContext, text: str) -> _Side:
     if not text:  # Path("") is ".": an empty argument must not become the working directory
-        raise UsageError("diff-input-missing", "An empty path was given.", ACCEPTED)
+        raise UsageError("diff-input-missing", Msg("An empty path was given."), ACCEPTED)
     path = Path(text)
     if path.is_dir():
         return _prefix(ctx, path)
     try:
         data = files.read_bytes(path, LOCK_LIMIT)
     except FileNotFoundError:
-        raise UsageError("diff-input-missing", f"{path} does not exist.", ACCEPTED) from None
+        raise UsageError(
+            "diff-input-missing", Msg("{path} does not exist.", path=path), ACCEPTED
+        ) from None
     except OSError as exc:
         raise UsageError(
-            "diff-input-unreadable", f"Cannot read {path}: {files.describe(exc)}.", ACCEPTED
+            "diff-input-unreadable",
+            Msg("Cannot read {path}: {error}.", path=path, error=files.describe(exc)),
+            ACCEPTED,
         ) from None
     except ValueError as exc:  # a NUL in the path: os.open refuses it with ValueError
         raise UsageError(
-            "diff-input-unreadable", f"Cannot read {text!r}: {exc}.", ACCEPTED
+            "diff-input-unreadable",
+            Msg("Cannot read {path}: {error}.", path=repr(text), error=str(exc)),
+            ACCEPTED,
         ) from None
     if data.lstrip()[:1] in (b"{", b"["):
         return _machine(path, data)
@@ -92,7 +99,7 @@ def read_side(ctx: ProbeContext, text: str) -> _Side:
         return _pylock(path, data)
     raise UsageError(
         "diff-input-unknown",
-        f"{path} is not an environment directory, a lock or an inspect document.",
+        Msg("{path} is not an environment directory, a lock or an inspect document.", path=path),
         ACCEPTED,
     )
 
@@ -112,8 +119,11 @@ def _prefix(ctx: ProbeContext, path: Path) -> _Side:
     if env.kind == "unknown" and not env.site_dirs and not env.distributions:
         raise UsageError(
             "diff-not-an-environment",
-            f"{path} is a directory, but not a Python environment (no python, pyvenv.cfg, "
-            "conda-meta/ or site-packages in it).",
+            Msg(
+                "{prefix} is a directory, but not a Python environment (no python, "
+                "pyvenv.cfg, conda-meta/ or site-packages in it).",
+                prefix=path,
+            ),
             ACCEPTED,
         )
     version = env.interpreter.version
@@ -164,25 +174,41 @@ def torch_of_build(build: TorchBuild | None) -> TorchSummary | None:
 
 # --------------------------------------------------------------------------- inspect documents
 def _machine(path: Path, data: bytes) -> _Side:
-    expected = f"A JSON file must be the output of `torchenv inspect --json` ({INSPECT_SCHEMA})."
+    expected = Msg(
+        "A JSON file must be the output of `torchenv inspect --json` ({schema}).",
+        schema=INSPECT_SCHEMA,
+    )
     if len(data) > MACHINE_LIMIT:
         raise UsageError(
             "diff-input-unreadable",
-            f"Cannot read {path}: it is larger than {MACHINE_LIMIT >> 20} MiB.",
+            Msg(
+                "Cannot read {path}: it is larger than {size} MiB.",
+                path=path,
+                size=MACHINE_LIMIT >> 20,
+            ),
             expected,
         )
     try:
         doc = load_json(data)
     except ValueError as exc:
-        raise UsageError("diff-input-not-json", f"{path} is not JSON ({exc}).", expected) from None
+        raise UsageError(
+            "diff-input-not-json",
+            Msg("{path} is not JSON ({error}).", path=path, error=str(exc)),
+            expected,
+        ) from None
     if not isinstance(doc, dict) or doc.get("schema") != INSPECT_SCHEMA:
         found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
         shown = printable(repr(found))[:80]
         hint = expected
         if found == "torchenv.conda-lock/1":
-            hint = f"That is the sidecar of a conda lock: give the lock beside it. {ACCEPTED}"
+            hint = Msg(
+                "That is the sidecar of a conda lock: give the lock beside it. {accepted}",
+                accepted=ACCEPTED,
+            )
         raise UsageError(
-            "diff-input-schema", f"{path} is not an inspect document (schema: {shown}).", hint
+            "diff-input-schema",
+            Msg("{path} is not an inspect document (schema: {schema}).", path=path, schema=shown),
+            hint,
         )
     try:
         machine = from_data(Machine, doc.get("machine"))
@@ -190,7 +216,9 @@ def _machine(path: Path, data: bytes) -> _Side:
         env = None if raw is None else from_data(Environment, raw, "$.environment")
     except DecodeError as exc:
         raise UsageError(
-            "diff-input-invalid", f"{path} is malformed: {printable(str(exc))[:300]}", expected
+            "diff-input-invalid",
+            Msg("{path} is malformed: {error}", path=path, error=printable(str(exc))[:300]),
+            expected,
         ) from None
     host = machine.host
     detail = f"{host.os}-{host.arch}" + (
@@ -296,7 +324,9 @@ def _conda_lock(path: Path, data: bytes) -> _Side:
 
     solved = read_lock(path)  # without py-rattler: an error that says how to get it
     if not solved:
-        raise UsageError("diff-input-invalid", f"{path} locks no platform.", ACCEPTED)
+        raise UsageError(
+            "diff-input-invalid", Msg("{path} locks no platform.", path=path), ACCEPTED
+        )
     subdirs = [s.subdir for s in solved]
     here = host_subdir()
     chosen = next((s for s in solved if s.subdir == here), min(solved, key=lambda s: s.subdir))
@@ -312,8 +342,11 @@ def _conda_lock(path: Path, data: bytes) -> _Side:
             meta = files.read_bytes(sidecar, LOCK_LIMIT)
         except OSError as exc:
             raise UsageError(
-                "diff-input-unreadable", f"Cannot read {sidecar}: {files.describe(exc)}.", ACCEPTED
+                "diff-input-unreadable",
+                Msg("Cannot read {path}: {error}.", path=sidecar, error=files.describe(exc)),
+                ACCEPTED,
             ) from None
+
         sha, record, sealed = parse_meta(meta, str(sidecar))
         if sha != content_hash(data):
             notes.append(f"{sidecar} describes another version of {path.name}: not used.")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from torchenv.commands.inspect import run_inspect
 from torchenv.commands.provenance import read_provenance
 from torchenv.errors import UsageError
-from torchenv.i18n import _
+from torchenv.i18n import Msg, _
 from torchenv.knowledge import load_knowledge
 from torchenv.models import DoctorReport, RuleCatalog, Severity, Summary
 from torchenv.models.reports import DOCTOR_SCHEMA
@@ -77,6 +77,6 @@ def explain_rule(query: str) -> RuleLookup:
         raise UsageError(
             "unknown-rule",
             unknown_rule_message(found),
-            "`torchenv doctor --list-rules` lists every rule with its id.",
+            Msg("`torchenv doctor --list-rules` lists every rule with its id."),
         )
     return found

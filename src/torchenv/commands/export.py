@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from torchenv.backends import export
 from torchenv.backends.conda import CONDA_LOCK_FILE, SUBDIRS, content_hash, meta_path, parse_meta
@@ -19,12 +19,14 @@ from torchenv.backends.envrecord import RecordUnusable, read_env_record
 from torchenv.backends.lockfile import LOCK_LIMIT, parse_lock
 from torchenv.backends.lockrecord import HASH, SUBDIR, LockRecord
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.build import ENV_RECORD_FILE
 from torchenv.models.spec import LOCK_FILE
 from torchenv.untrusted import files
 
 EXPORT_SCHEMA = "torchenv.export/1"
-AGAIN = "Run `torchenv lock` to write it again; review the change if you did not make it."
+AGAIN = Msg("Run `torchenv lock` to write it again; review the change if you did not make it.")
+THE_LOCK = Msg("the lock")
 
 
 @dataclass(frozen=True)
@@ -62,15 +64,22 @@ def run_export(
 ) -> ExportReport:
     if fmt not in export.FORMATS:
         raise UsageError(
-            "export-format", f"Unknown format {fmt!r}.", "Use " + ", ".join(export.FORMATS) + "."
+            "export-format",
+            Msg("Unknown format {value}.", value=repr(fmt)),
+            Msg("Use {choices}.", choices=", ".join(export.FORMATS)),
         )
     given = [o for o, v in (("LOCK", lock_file), ("--prefix", prefix), ("--spec", spec_file)) if v]
     if len(given) > 1:
+        named = given[0]
+        for other in given[1:]:
+            named = Msg("{first} and {second}", first=named, second=other)
         raise UsageError(
             "export-source",
-            f"{' and '.join(given)} both name what to export.",
-            "Give one: a lock file, an environment's --prefix, or a --spec (default: the spec "
-            "in this directory).",
+            Msg("{options} both name what to export.", options=named),
+            Msg(
+                "Give one: a lock file, an environment's --prefix, or a --spec (default: the spec "
+                "in this directory)."
+            ),
         )
     if prefix:
         source = _from_prefix(cwd / Path(prefix).expanduser(), prefix)
@@ -82,13 +91,17 @@ def run_export(
         source = _from_spec(spec_file, cwd)
     data = source.data
     if data is None:
-        data = _read(source.path, "the lock", "Run `torchenv lock` to write it.")
+        data = _read(source.path, THE_LOCK, Msg("Run `torchenv lock` to write it."))
     subdir = _subdir(platform) if platform else None
     if subdir and fmt != "pixi.toml" and not source.conda:
         raise UsageError(
             "export-platform",
-            f"--platform has no effect on {fmt} of a pip/uv lock: its markers choose per platform.",
-            "Leave --platform out, or export pixi.toml.",
+            Msg(
+                "--platform has no effect on {format} of a pip/uv lock: its markers choose per "
+                "platform.",
+                format=fmt,
+            ),
+            Msg("Leave --platform out, or export pixi.toml."),
         )
     chosen = export.checked_name(name) if name is not None else source.name
     if source.conda:
@@ -105,7 +118,7 @@ def run_export(
         return ExportReport(EXPORT_SCHEMA, fmt, detail, exported.notes, text=exported.text)
     target = Path(out).expanduser()
     target = target if target.is_absolute() else cwd / target
-    files.write_output(target, exported.text.encode("utf-8"), what=f"the {fmt}")
+    files.write_output(target, exported.text.encode("utf-8"), what=Msg("the {format}", format=fmt))
     return ExportReport(EXPORT_SCHEMA, fmt, detail, exported.notes, out=str(target))
 
 
@@ -114,10 +127,14 @@ def _read(path: Path, what: str, hint: str) -> bytes:
         return files.read_bytes(path, LOCK_LIMIT)
     except FileNotFoundError:
         raise UsageError(
-            "lock-missing", f"Cannot read {what} {path}: it does not exist.", hint
+            "lock-missing",
+            Msg("Cannot read {what} {path}: it does not exist.", what=what, path=path),
+            hint,
         ) from None
     except OSError as exc:
-        message = f"Cannot read {what} {path}: {files.describe(exc)}."
+        message = Msg(
+            "Cannot read {what} {path}: {error}.", what=what, path=path, error=files.describe(exc)
+        )
         raise UsageError("lock-unreadable", message, hint) from None
 
 
@@ -132,9 +149,11 @@ def _subdir(platform: str) -> str:
     if not SUBDIR.fullmatch(subdir):
         raise UsageError(
             "export-platform",
-            f"--platform {platform!r} is not a platform.",
-            "Give a conda subdir (linux-64, linux-aarch64, osx-arm64, win-64) or a torchenv "
-            "platform key (linux_x86_64).",
+            Msg("--platform {value} is not a platform.", value=repr(platform)),
+            Msg(
+                "Give a conda subdir (linux-64, linux-aarch64, osx-arm64, win-64) or a torchenv "
+                "platform key (linux_x86_64)."
+            ),
         )
     return subdir
 
@@ -156,31 +175,51 @@ def _from_prefix(prefix: Path, given: str) -> _Source:
     or is no longer the lock the environment was made from."""
     record_file = prefix / ENV_RECORD_FILE
     if not prefix.is_dir():
-        raise UsageError("prefix-missing", f"There is no environment directory {prefix}.")
+        raise UsageError(
+            "prefix-missing", Msg("There is no environment directory {prefix}.", prefix=prefix)
+        )
     try:
         record = read_env_record(prefix)
     except RecordUnusable as exc:
-        raise UsageError("env-record", f"{record_file} {exc}.") from None
+        raise UsageError(
+            "env-record", Msg("{path} {problem}.", path=record_file, problem=str(exc))
+        ) from None
     if record is None:
         raise UsageError(
             "env-record",
-            f"{prefix} has no {ENV_RECORD_FILE}: it is not an environment `torchenv create` made.",
-            "Give the lock file to export instead: torchenv export LOCK --format ...",
+            Msg(
+                "{prefix} has no {record}: it is not an environment `torchenv create` made.",
+                prefix=prefix,
+                record=ENV_RECORD_FILE,
+            ),
+            Msg("Give the lock file to export instead: torchenv export LOCK --format ..."),
         )
     path, sha = record.lock_path, record.lock_sha256
     if not path or not sha or not HASH.fullmatch(sha):
-        raise UsageError("env-record", f"{record_file} names no lock path and sha256.")
-    made = f"{prefix} was made from {path}"
-    data = _read(
-        Path(path), "the lock", f"{made}, which is gone: export the spec's lock, or create again."
+        raise UsageError(
+            "env-record", Msg("{path} names no lock path and sha256.", path=record_file)
+        )
+    gone = Msg(
+        "{prefix} was made from {lock}, which is gone: export the spec's lock, or create again.",
+        prefix=prefix,
+        lock=path,
     )
+    data = _read(Path(path), THE_LOCK, gone)
     if content_hash(data) != sha:
         raise UsageError(
             "env-lock-changed",
-            f"{made}, which changed since (its sha256 is not the one {ENV_RECORD_FILE} "
-            "records): an export of it would not describe this environment.",
-            f"Export the lock itself (torchenv export {path} ...), or create the environment "
-            "again from it.",
+            Msg(
+                "{prefix} was made from {lock}, which changed since (its sha256 is not the one "
+                "{record} records): an export of it would not describe this environment.",
+                prefix=prefix,
+                lock=path,
+                record=ENV_RECORD_FILE,
+            ),
+            Msg(
+                "Export the lock itself (torchenv export {lock} ...), or create the environment "
+                "again from it.",
+                lock=path,
+            ),
         )
     platform = record.lock_extra.get("platform")  # the conda subdir it was made for
     return _Source(
@@ -199,9 +238,12 @@ def _stale(source: _Source, record: LockRecord | None) -> None:
     if source.spec_hash is not None and (record is None or record.spec_hash != source.spec_hash):
         raise UsageError(
             "lock-stale",
-            f"{source.path} was not made from the spec as it is now (the spec changed since "
-            "`torchenv lock`, or another tool wrote the lock).",
-            "Run `torchenv lock` again, then export.",
+            Msg(
+                "{path} was not made from the spec as it is now (the spec changed since "
+                "`torchenv lock`, or another tool wrote the lock).",
+                path=source.path,
+            ),
+            Msg("Run `torchenv lock` again, then export."),
         )
 
 
@@ -211,8 +253,11 @@ def _pip(source: _Source, data: bytes, fmt: str, subdir: str | None, name: str) 
     if lock.sealed is False:
         raise UsageError(
             "lock-edited",
-            f"{source.path} was changed after `torchenv lock` wrote it: its content no longer "
-            "matches its lock-hash.",
+            Msg(
+                "{path} was changed after `torchenv lock` wrote it: its content no longer "
+                "matches its lock-hash.",
+                path=source.path,
+            ),
             AGAIN,
         )
     if fmt == "requirements.txt":
@@ -228,24 +273,33 @@ def _conda(
     if fmt == "requirements.txt":
         raise UsageError(
             "export-conda-requirements",
-            f"{source.path} is a conda lock: its packages are conda packages, which pip cannot "
-            "install.",
-            "Export environment.yml or pixi.toml.",
+            Msg(
+                "{path} is a conda lock: its packages are conda packages, which pip cannot "
+                "install.",
+                path=source.path,
+            ),
+            Msg("Export environment.yml or pixi.toml."),
         )
     sidecar = meta_path(source.path)
-    hint = "Run `torchenv lock` to write the lock and its record again."
+    hint = Msg("Run `torchenv lock` to write the lock and its record again.")
     locked_sha, record, sealed = parse_meta(
-        _read(sidecar, "the record of the conda lock", hint), str(sidecar)
+        _read(sidecar, Msg("the record of the conda lock"), hint), str(sidecar)
     )
     _stale(source, record)
     if sealed is False:
-        raise UsageError("lock-edited", f"{sidecar} was changed after `torchenv lock`.", AGAIN)
+        raise UsageError(
+            "lock-edited", Msg("{path} was changed after `torchenv lock`.", path=sidecar), AGAIN
+        )
     sha = content_hash(data)
     if sha != locked_sha:
         raise UsageError(
             "lock-stale",
-            f"{source.path} changed since `torchenv lock` wrote it (its sha256 is not the one "
-            f"{sidecar.name} records).",
+            Msg(
+                "{path} changed since `torchenv lock` wrote it (its sha256 is not the one "
+                "{record} records).",
+                path=source.path,
+                record=sidecar.name,
+            ),
             AGAIN,
         )
     parts = _conda_parts(source.path, data)
@@ -256,9 +310,13 @@ def _conda(
     if part is None:
         raise UsageError(
             "lock-platform",
-            f"{source.path} has packages for {', '.join(p.subdir for p in parts)}, not for "
-            f"{wanted}.",
-            "Choose one of those with --platform.",
+            Msg(
+                "{path} has packages for {platforms}, not for {wanted}.",
+                path=source.path,
+                platforms=", ".join(p.subdir for p in parts),
+                wanted=wanted,
+            ),
+            Msg("Choose one of those with --platform."),
         )
     if fmt == "pixi.toml":
         return export.render_conda_pixi(str(source.path), sha, record, [part], name)
@@ -276,12 +334,28 @@ def _conda_parts(path: Path, data: bytes) -> list[export.CondaPlatform]:
         try:
             solved = read_lock(copy)
         except UsageError as exc:  # named by the copy's path: name the user's file instead
-            message = exc.message.replace(str(copy), str(path))
+            message = _renamed(exc.message, str(copy), str(path))
             raise UsageError(exc.reference, message, exc.hint) from None
     return [
         export.CondaPlatform(s.subdir, tuple(s.packages()), tuple(s.virtual_packages))
         for s in solved
     ]
+
+
+def _renamed(message: str, old: str, new: str) -> str:
+    """``message`` with the path ``old`` written as ``new``; a ``Msg`` stays one (its fields
+    renamed), so that it is still shown translated."""
+    if not isinstance(message, Msg):
+        return message.replace(old, new)
+    fields = {
+        key: _renamed(value, old, new)
+        if isinstance(value, Msg)
+        else str(value).replace(old, new)
+        if isinstance(value, (str, PurePath))
+        else value
+        for key, value in message.fields.items()
+    }
+    return Msg(message.template, **fields)
 
 
 def _host_subdir() -> str:

@@ -18,7 +18,7 @@ from torchenv.backends.condalocal import LocalPackage
 from torchenv.backends.localwheels import portable_lock
 from torchenv.backends.lockfile import Lock, content_hash
 from torchenv.errors import UsageError
-from torchenv.i18n import _
+from torchenv.i18n import Msg, _
 from torchenv.models.build import ENV_RECORD_FILE, env_record
 from torchenv.models.ship import (
     IMAGE_SCHEMA,
@@ -59,10 +59,15 @@ def load_ship_inputs(spec_file: str | None, cwd: Path) -> tuple[Spec, Lock, Imag
     if not any(p.startswith("linux_") for p in record.platforms):
         raise UsageError(
             "image-not-linux",
-            f"{lock.path} was locked for {', '.join(record.platforms)}: container images run "
-            "Linux.",
-            'Add a Linux target to the spec ([targets] platform = "linux_x86_64"), then '
-            "`torchenv lock`.",
+            Msg(
+                "{path} was locked for {platforms}: container images run Linux.",
+                path=lock.path,
+                platforms=", ".join(record.platforms),
+            ),
+            Msg(
+                'Add a Linux target to the spec ([targets] platform = "linux_x86_64"), then '
+                "`torchenv lock`."
+            ),
         )
     # every value comes from the checked record (backends/lockrecord.py): a version, a variant,
     # a CUDA release; nothing that could end a Dockerfile line or a label's quotes
@@ -247,7 +252,9 @@ def _choose_base(conda: bool, stack: ImageStack, options: SpecImage) -> BaseChoi
         return choose_base(stack, compiler=options.compiler, base=options.base)
     except ValueError as exc:
         raise UsageError(
-            "image-no-base", f"{exc}.", 'Set [image] base = "<image:tag>" in the spec.'
+            "image-no-base",
+            f"{exc}.",
+            Msg('Set [image] base = "<image:tag>" in the spec.'),
         ) from None
 
 
@@ -282,9 +289,12 @@ def _require_python(stack: ImageStack) -> None:
     if _minor(stack.python) < (3, 10):
         raise UsageError(
             "image-python-too-old",
-            f"The lock is for Python {stack.python}; torchenv, which the image carries for its "
-            "HEALTHCHECK, needs Python 3.10 or newer.",
-            'Set python = "3.10" or newer in the spec, then `torchenv lock`.',
+            Msg(
+                "The lock is for Python {python}; torchenv, which the image carries for its "
+                "HEALTHCHECK, needs Python 3.10 or newer.",
+                python=stack.python,
+            ),
+            Msg('Set python = "3.10" or newer in the spec, then `torchenv lock`.'),
         )
 
 
@@ -292,9 +302,15 @@ def _require_jupyter(options: SpecImage, lock: Lock, spec: Spec) -> None:
     if options.jupyter and "jupyterlab" not in lock.versions():
         raise UsageError(
             "image-jupyter-not-locked",
-            f"Jupyter was asked for, but jupyterlab is not in {lock.path}: the image installs "
-            "exactly the lock.",
-            f'Add "jupyterlab" to packages in {spec.path or "the spec"}, then `torchenv lock`.',
+            Msg(
+                "Jupyter was asked for, but jupyterlab is not in {path}: the image installs "
+                "exactly the lock.",
+                path=lock.path,
+            ),
+            Msg(
+                'Add "jupyterlab" to packages in {spec}, then `torchenv lock`.',
+                spec=spec.path or Msg("the spec"),
+            ),
         )
 
 
@@ -319,7 +335,11 @@ def _uv_version(ctx: ProbeContext) -> str:
     result = ctx.runner([find_uv(), "--version"], timeout=ctx.tool_timeout)
     match = re.search(r"uv (\d+\.\d+\.\d+)", result.stdout)
     if match is None:
-        raise UsageError("uv-version", f"Cannot read uv's version: {result.describe_failure()}.")
+        raise UsageError(
+            "uv-version",
+            Msg("Cannot read uv's version: {error}.", error=result.describe_failure()),
+        )
+
     return match.group(1)
 
 

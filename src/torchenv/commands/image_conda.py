@@ -10,6 +10,7 @@ from torchenv.backends.base import SpecRef
 from torchenv.backends.condalocal import LocalPackage, local_packages
 from torchenv.backends.lockfile import Lock
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.ship import ShipFile, SpecImage
 from torchenv.ship.condaimage import CONDA_LOCK, CONDA_SIDECAR, render_activate
 from torchenv.ship.dockerfile import ENV_PREFIX
@@ -42,11 +43,15 @@ def conda_context(lock: Lock, options: SpecImage) -> tuple[list[ShipFile], list[
         record = files.read_bytes(sidecar, LOCK_LIMIT).decode("utf-8")
         text = lock.data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        detail = files.describe(exc) if isinstance(exc, OSError) else "it is not UTF-8"
+        detail = files.describe(exc) if isinstance(exc, OSError) else Msg("it is not UTF-8")
         raise UsageError(
             "lock-unreadable",
-            f"Cannot read the conda lock {lock.path} or its record: {detail}.",
-            "Run `torchenv lock` to write them again.",
+            Msg(
+                "Cannot read the conda lock {path} or its record: {error}.",
+                path=lock.path,
+                error=detail,
+            ),
+            Msg("Run `torchenv lock` to write them again."),
         ) from None
     context = [
         ShipFile(CONDA_LOCK, text),

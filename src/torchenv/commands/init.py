@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from torchenv.commands.plan import run_plan
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.plan import PlanOptions, PlanReport, Stack
 from torchenv.models.spec import SPEC_FILE, Spec, SpecIndex, SpecTargets
 from torchenv.spec import parse_spec_text, render_spec
@@ -47,21 +48,25 @@ def run_init(
     if os.path.lexists(target) and not force:
         raise UsageError(
             "spec-exists",
-            f"{target} already exists.",
-            "Pass --force to overwrite it, or --out to write the spec elsewhere.",
+            Msg("{path} already exists.", path=target),
+            Msg("Pass --force to overwrite it, or --out to write the spec elsewhere."),
         )
     installer = options.request.installer
     if installer is not None and installer not in SPEC_INSTALLERS:
         raise UsageError(
             "bad-installer",
-            f'--installer "{installer}" is not one of {", ".join(SPEC_INSTALLERS)}.',
+            Msg(
+                '--installer "{value}" is not one of {choices}.',
+                value=installer,
+                choices=", ".join(SPEC_INSTALLERS),
+            ),
         )
     spec_name = name if name is not None else default_name(target.parent)
     if not NAME_PATTERN.fullmatch(spec_name):
         raise UsageError(
             "bad-name",
-            f'--name "{spec_name}" is not a simple name.',
-            'Use letters, digits, ".", "_" and "-", such as "vision".',
+            Msg('--name "{value}" is not a simple name.', value=spec_name),
+            Msg('Use letters, digits, ".", "_" and "-", such as "vision".'),
         )
     # the installer narrows the plan (conda: conda-forge builds) exactly as `plan --installer`
     report = run_plan(ctx, options)
@@ -86,7 +91,7 @@ def run_init(
     text = render_spec(spec, origin)
     # read back before writing: what init writes must be a spec that lock accepts
     written = parse_spec_text(text, target)
-    files.write_output(target, text.encode("utf-8"), what="the spec")
+    files.write_output(target, text.encode("utf-8"), what=Msg("the spec"))
     return InitReport(INIT_SCHEMA, str(target), written, report)
 
 
@@ -103,7 +108,11 @@ def _output_path(cwd: Path, out: str) -> Path:
     if not target.parent.is_dir():
         raise UsageError(
             "no-output-directory",
-            f"Cannot write {target}: the directory {target.parent} does not exist.",
+            Msg(
+                "Cannot write {path}: the directory {directory} does not exist.",
+                path=target,
+                directory=target.parent,
+            ),
         )
     return target
 

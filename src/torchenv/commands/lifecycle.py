@@ -67,12 +67,13 @@ def history(prefix: Path, keep: int | None = None) -> HistoryReport:
     from torchenv.backends import staging  # noqa: PLC0415
     from torchenv.backends.envrecord import RecordUnusable, read_env_record  # noqa: PLC0415
     from torchenv.errors import UsageError  # noqa: PLC0415
+    from torchenv.i18n import Msg  # noqa: PLC0415
 
     if not (prefix.exists() or prefix.is_symlink()):
         raise UsageError(
             "prefix-missing",
-            f"There is no environment at {prefix}.",
-            "Pass the environment's --prefix (`torchenv list` shows the ones torchenv made).",
+            Msg("There is no environment at {prefix}.", prefix=prefix),
+            Msg("Pass the environment's --prefix (`torchenv list` shows the ones torchenv made)."),
         )
     pruned: list[int] = []
     notes: list[str] = []

@@ -20,6 +20,7 @@ from torchenv.backends.envrecord import RecordUnusable, read_env_record
 from torchenv.backends.registry import REGISTRY_LIMIT, rebuild
 from torchenv.commands.provenance import SHOWN, _drift, _lock_changed, _spec_changed
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models import Environment
 from torchenv.models.envrecord import ENV_RECORD_FILE, EnvRecord
 from torchenv.models.lifecycle import LIST_SCHEMA, EnvironmentRow, ListReport
@@ -63,10 +64,15 @@ def _read_registry(registry: Path, notes: list[str]) -> dict[str, Any]:
     except OSError as exc:
         raise UsageError(
             "registry-unreadable",
-            f"The list of environments torchenv made, {registry}, cannot be read: "
-            f"{files.describe(exc)}.",
-            "Move it away (the next `torchenv create` starts a new one), or point "
-            "TORCHENV_DATA_DIR elsewhere.",
+            Msg(
+                "The list of environments torchenv made, {path}, cannot be read: {error}.",
+                path=registry,
+                error=files.describe(exc),
+            ),
+            Msg(
+                "Move it away (the next `torchenv create` starts a new one), or point "
+                "TORCHENV_DATA_DIR elsewhere."
+            ),
         ) from None
     try:
         entries = load_json(data)

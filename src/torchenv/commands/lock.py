@@ -13,7 +13,7 @@ from torchenv.backends.installers import Sources, uv_compile
 from torchenv.backends.lockfile import parse_lock, with_tool_table
 from torchenv.backends.tools import find_uv, run_step
 from torchenv.errors import ExitCode, TorchenvError, UsageError
-from torchenv.i18n import _
+from torchenv.i18n import Msg, _
 from torchenv.models.build import LOCK_SCHEMA, LockReport
 from torchenv.models.indexes import UNLABELED_RELEASES, local_label, pins
 from torchenv.models.plan import PlanReport, Stack
@@ -69,10 +69,18 @@ def requirements(spec: Spec, stack: Stack, platforms: Sequence[str]) -> list[str
         if version is None:
             raise UsageError(
                 "library-not-paired",
-                f"{spec.path or 'the spec'} asks for {library}, but no {library} release is "
-                f"paired with torch {stack.torch}.",
-                f"Remove {library} from `libraries`, or constrain `torch` to a release that has "
-                "one (`torchenv matrix` lists the pairings).",
+                Msg(
+                    "{spec} asks for {library}, but no {library} release is paired with torch "
+                    "{torch}.",
+                    spec=spec.path or Msg("the spec"),
+                    library=library,
+                    torch=stack.torch,
+                ),
+                Msg(
+                    "Remove {library} from `libraries`, or constrain `torch` to a release that "
+                    "has one (`torchenv matrix` lists the pairings).",
+                    library=library,
+                ),
             )
     paired = [(library, getattr(stack, library)) for library in spec.libraries]
     return [*pins(stack.torch, label, paired, platforms), *spec.packages]
@@ -141,7 +149,8 @@ def run_lock(
     plan = spec_plan(ctx, spec, cwd)
     stack = plan.stack
     if stack is None:
-        raise NoStackError(plan, "No PyTorch build fits the spec's targets.")
+        raise NoStackError(plan, Msg("No PyTorch build fits the spec's targets."))
+
     if spec.installer == "conda":
         return _lock_conda(spec, plan, stack, cwd, progress, verbose, out_dir)
     platforms = sorted({t.platform for t in plan.targets})
@@ -174,7 +183,7 @@ def run_lock(
         notes = plan.notes
         if stack.channel == "pypi":
             notes += (cuda_of_lock(stack, lock.versions()),)
-        files.write_output(out, text.encode("utf-8"), what="the lock")
+        files.write_output(out, text.encode("utf-8"), what=Msg("the lock"))
     return LockReport(
         LOCK_SCHEMA,
         spec.path or "",
@@ -277,8 +286,8 @@ def _lock_conda(
         meta.write_text(conda.render_meta(table, data), "utf-8")
         # the lock first: a run killed between the two leaves a sidecar whose lock-sha256 no
         # longer matches, which create reports as stale
-        files.write_output(out, staged.read_bytes(), what="the lock")
-        files.write_output(conda.meta_path(out), meta.read_bytes(), what="the lock's record")
+        files.write_output(out, staged.read_bytes(), what=Msg("the lock"))
+        files.write_output(conda.meta_path(out), meta.read_bytes(), what=Msg("the lock's record"))
     packages: dict[str, str] = {}
     for part in solved:
         packages.update(part.versions())

@@ -25,6 +25,7 @@ from torchenv.backends.lockfile import parse_lock
 from torchenv.backends.lockload import read_lock_bytes
 from torchenv.backends.lockrecord import LockRecord
 from torchenv.errors import TorchenvError
+from torchenv.i18n import Msg
 from torchenv.models.build import LOCK_CHECK_SCHEMA, LockChange, LockCheckReport
 from torchenv.models.spec import LOCK_FILE, Spec
 from torchenv.untrusted.text import printable
@@ -90,7 +91,8 @@ def _read(path: Path, spec: Spec, conda: bool) -> tuple[LockRecord, bool | None]
     lock = parse_lock(read_lock_bytes(path, spec), str(path))
     if lock.record is None:
         raise TorchenvError(
-            "lock-not-torchenv", f"{path} has no [tool.torchenv] table: not written by torchenv"
+            "lock-not-torchenv",
+            Msg("{path} has no [tool.torchenv] table: not written by torchenv", path=path),
         )
     return lock.record, lock.sealed
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from torchenv.commands.db_update import normalise_index
 from torchenv.errors import UsageError
-from torchenv.i18n import _
+from torchenv.i18n import Msg, _
 from torchenv.knowledge import datadiff
 from torchenv.knowledge.indexes import IndexFile, fetch_files, project_url
 from torchenv.knowledge.releases import MINIMUM, group_releases
@@ -36,7 +36,7 @@ from torchenv.untrusted.text import strip_credentials
 
 DEFAULT_MINORS = 2
 NOTHING_READ = "no release was selected to be read in full"
-_INDEX_HINT = (
+_INDEX_HINT = Msg(
     "--pypi-index takes the root of a PEP 503/691 simple index, such as https://pypi.org/simple, "
     "whose torch/ page lists the torch wheels."
 )
@@ -65,7 +65,7 @@ def run_matrix_check(
     if wanted and minors is not None:
         raise UsageError(
             "matrix-check-options",
-            "--minors chooses the releases to read when --only does not; give one of them.",
+            Msg("--minors chooses the releases to read when --only does not; give one of them."),
         )
     pypi = normalise_index(pypi_index, "--pypi-index")
     pytorch = normalise_index(pytorch_index, "--pytorch-index")
@@ -77,8 +77,11 @@ def run_matrix_check(
     if unknown:
         raise UsageError(
             "matrix-check-unknown-version",
-            f"torch {', '.join(unknown)} is neither a release on {strip_credentials(pypi)} "
-            "nor in the packaged data.",
+            Msg(
+                "torch {versions} is neither a release on {index} nor in the packaged data.",
+                versions=", ".join(unknown),
+                index=strip_credentials(pypi),
+            ),
             datadiff.ONLY_HINT,
         )
     fresh, failures = None, None
@@ -155,8 +158,11 @@ def _index_releases(
     if not releases:
         raise UsageError(
             "matrix-check-no-torch",
-            f"{project_url(strip_credentials(pypi), 'torch')} lists no torch release from "
-            f"{MINIMUM} on; nothing was compared.",
+            Msg(
+                "{url} lists no torch release from {minimum} on; nothing was compared.",
+                url=project_url(strip_credentials(pypi), "torch"),
+                minimum=MINIMUM,
+            ),
             _INDEX_HINT,
         )
     return releases

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from torchenv.errors import UsageError
-from torchenv.i18n import N_
+from torchenv.i18n import N_, Msg
 from torchenv.i18n import _ as translated  # serve() has a local `_`
 from torchenv.models.monitor import Collection
 
@@ -109,8 +109,11 @@ def require_prometheus_client() -> None:
     except ImportError:
         raise UsageError(
             "monitor-missing",
-            "torchenv monitor serve needs prometheus-client, which is not installed.",
-            "pip install 'torchenv[monitor]' (or prometheus-client) where torchenv is installed.",
+            Msg("torchenv monitor serve needs prometheus-client, which is not installed."),
+            Msg(
+                "{command} (or prometheus-client) where torchenv is installed.",
+                command="pip install 'torchenv[monitor]'",
+            ),
         ) from None
 
 
@@ -171,8 +174,8 @@ def check_listen(listen: str) -> list[str]:
     except ValueError:
         raise UsageError(
             "monitor-listen",
-            f"--listen {listen!r} is not an IP address.",
-            "Give 127.0.0.1 (the default), ::1, or the address of one interface.",
+            Msg("--listen {value} is not an IP address.", value=repr(listen)),
+            Msg("Give 127.0.0.1 (the default), ::1, or the address of one interface."),
         ) from None
     if address.is_loopback:
         return []
@@ -215,8 +218,13 @@ def serve(
         stop.set()
         raise UsageError(
             "monitor-port",
-            f"Cannot listen on {listen}:{port}: {exc.strerror or exc}.",
-            "Choose another --port, or stop what uses this one.",
+            Msg(
+                "Cannot listen on {listen}:{port}: {error}.",
+                listen=listen,
+                port=port,
+                error=exc.strerror or str(exc),
+            ),
+            Msg("Choose another --port, or stop what uses this one."),
         ) from None
     bound = int(server.server_address[1])
     progress(
@@ -258,6 +266,6 @@ def _checked_job(check: Callable[[str], str], job: str) -> str:
     except ValueError:
         raise UsageError(
             "monitor-job",
-            f"--job {job!r} is not a Prometheus job name.",
-            "Give letters, digits, _ and -, starting with a letter or _ (default: torchenv).",
+            Msg("--job {value} is not a Prometheus job name.", value=repr(job)),
+            Msg("Give letters, digits, _ and -, starting with a letter or _ (default: torchenv)."),
         ) from None

@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from torchenv.commands import joined
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.knowledge import load_knowledge
 from torchenv.knowledge.gpus import gpu_name_cc, resolve_gpu
 from torchenv.models.codec import DecodeError, from_data
@@ -43,8 +45,10 @@ def run_plan(ctx: ProbeContext | None, options: PlanOptions) -> PlanReport:
     if machine_files and (gpus or driver or platform):
         raise UsageError(
             "conflicting-targets",
-            "--for reads the target machines from files; --gpu, --driver and --platform "
-            "describe one on the command line. Give one or the other.",
+            Msg(
+                "--for reads the target machines from files; --gpu, --driver and --platform "
+                "describe one on the command line. Give one or the other."
+            ),
         )
     targets: list[PlanTarget]
     if machine_files:
@@ -57,7 +61,7 @@ def run_plan(ctx: ProbeContext | None, options: PlanOptions) -> PlanReport:
         targets = [target_from_options([(g.name, g.cc) for g in resolved], driver, where, jetson)]
     else:
         if ctx is None:
-            raise UsageError("no-target", "No target machine given.")
+            raise UsageError("no-target", Msg("No target machine given."))
         targets = [_this_machine(ctx, driver, cc_of_name)]
     return make_plan(kb, request, targets)
 
@@ -80,26 +84,31 @@ def _this_machine(ctx: ProbeContext, driver: str | None, cc_of_name: Any) -> Pla
 
 
 def _target_from_file(path: Path, cc_of_name: Any) -> PlanTarget:
-    expected = (
-        f"--for takes the output of `torchenv inspect --json` (schema {INSPECT_SCHEMA}) "
-        "saved from the target machine"
+    expected = Msg(
+        "--for takes the output of `torchenv inspect --json` (schema {schema}) "
+        "saved from the target machine",
+        schema=INSPECT_SCHEMA,
     )
     try:
         data = load_json(files.read_bytes(path, MACHINE_LIMIT))
     except OSError as exc:
         raise UsageError(
             "machine-file-unreadable",
-            f"Cannot read {path}: {files.describe(exc)}.",
+            Msg("Cannot read {path}: {error}.", path=path, error=files.describe(exc)),
             expected,
         ) from None
     except ValueError as exc:
         raise UsageError(
-            "machine-file-not-json", f"{path} is not JSON ({exc}).", expected
+            "machine-file-not-json",
+            Msg("{path} is not JSON ({error}).", path=path, error=str(exc)),
+            expected,
         ) from None
     if not isinstance(data, dict) or data.get("schema") != INSPECT_SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise UsageError(
-            "machine-file-schema", f"{path} is not an inspect document (schema: {found}).", expected
+            "machine-file-schema",
+            Msg("{path} is not an inspect document (schema: {schema}).", path=path, schema=found),
+            expected,
         )
     try:
         from torchenv.models import Machine  # noqa: PLC0415  (--gpu plans need no Machine)
@@ -107,7 +116,9 @@ def _target_from_file(path: Path, cc_of_name: Any) -> PlanTarget:
         machine = from_data(Machine, data.get("machine"))
     except DecodeError as exc:
         raise UsageError(
-            "machine-file-invalid", f"{path}: the machine section is malformed: {exc}", expected
+            "machine-file-invalid",
+            Msg("{path}: the machine section is malformed: {error}", path=path, error=str(exc)),
+            expected,
         ) from None
     _check_machine(path, machine, expected)
     env = data.get("environment")
@@ -123,13 +134,25 @@ def _check_machine(path: Path, machine: Machine, expected: str) -> None:
     """Values the planner compares must have their real form, or the plan would be nonsense."""
     from torchenv.models.archs import cc_to_int  # noqa: PLC0415
 
-    problems = []
+    problems: list[str] = []
     driver = machine.driver.version
     if driver is not None and not re.fullmatch(r"\d{3}(?:\.\d{1,3}){1,2}", driver):
-        problems.append(f'driver.version "{driver}" is not an NVIDIA driver version')
+        problems.append(
+            Msg('driver.version "{driver}" is not an NVIDIA driver version', driver=driver)
+        )
     for gpu in machine.gpus:
         cc = gpu.compute_capability
         if cc is not None and cc_to_int(cc) is None:
-            problems.append(f'GPU {gpu.index} compute_capability "{cc}" is not of the form X.Y')
+            problems.append(
+                Msg(
+                    'GPU {index} compute_capability "{cc}" is not of the form X.Y',
+                    index=gpu.index,
+                    cc=cc,
+                )
+            )
     if problems:
-        raise UsageError("machine-file-invalid", f"{path}: " + "; ".join(problems) + ".", expected)
+        raise UsageError(
+            "machine-file-invalid",
+            Msg("{path}: {problems}.", path=path, problems=joined(problems)),
+            expected,
+        )

@@ -13,6 +13,7 @@ from pathlib import Path
 from torchenv.backends import generations, staging
 from torchenv.backends.envrecord import RecordUnusable, read_env_record
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.envrecord import EnvRecord
 from torchenv.models.lifecycle import ROLLBACK_SCHEMA, RollbackReport
 from torchenv.untrusted import files
@@ -40,12 +41,15 @@ def run_rollback(
         if live is None:
             raise UsageError(
                 "no-earlier-generation",
-                f"{target} has a single generation: there is nothing to roll back to.",
-                "`torchenv upgrade` builds the next generation beside it.",
+                Msg(
+                    "{prefix} has a single generation: there is nothing to roll back to.",
+                    prefix=target,
+                ),
+                Msg("`torchenv upgrade` builds the next generation beside it."),
             )
         choice = _choose(target, live, to)
         if not confirm(live, choice):
-            raise UsageError("rollback-cancelled", "Rollback cancelled; nothing changed.")
+            raise UsageError("rollback-cancelled", Msg("Rollback cancelled; nothing changed."))
         record = _record(target, choice)
         restored, more = _restore(target, choice, record, project)
         generations.switch(target, choice)
@@ -70,18 +74,31 @@ def _choose(target: Path, live: int, to: int | None) -> int:
         if not earlier:
             raise UsageError(
                 "no-earlier-generation",
-                f"Generation {live} of {target} is the oldest there is.",
-                "`torchenv history` lists the generations; --to N names one.",
+                Msg(
+                    "Generation {number} of {prefix} is the oldest there is.",
+                    number=live,
+                    prefix=target,
+                ),
+                Msg("`torchenv history` lists the generations; --to N names one."),
             )
         return earlier[-1]
     if to not in present:
         raise UsageError(
             "generation-missing",
-            f"{target} has no generation {to} (it has {', '.join(map(str, present))}).",
-            "`torchenv history` lists the generations.",
+            Msg(
+                "{prefix} has no generation {number} (it has {present}).",
+                prefix=target,
+                number=to,
+                present=", ".join(map(str, present)),
+            ),
+            Msg("`torchenv history` lists the generations."),
         )
     if to == live:
-        raise UsageError("generation-live", f"Generation {to} of {target} is already live.")
+        raise UsageError(
+            "generation-live",
+            Msg("Generation {number} of {prefix} is already live.", number=to, prefix=target),
+        )
+
     return to
 
 
@@ -118,7 +135,9 @@ def _restore(
         except OSError:
             same = False
         if not same:
-            files.write_output(path, data, what=f"the {name} of generation {number}")
+            files.write_output(
+                path, data, what=Msg("the {name} of generation {number}", name=name, number=number)
+            )
             restored.append(str(path))
     if spec.name == NEVER_RESTORED:
         notes.append(f"{spec.name} holds more than the spec, so it was not put back")

@@ -24,8 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from torchenv.commands import joined
 from torchenv.errors import ExternalError, UsageError
-from torchenv.i18n import _
+from torchenv.i18n import Msg, _
 from torchenv.models import Environment
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.environment import probe_environment
@@ -73,15 +74,25 @@ def find_target(ctx: ProbeContext, python: str | None, prefix: str | None) -> Ru
     if exe is None:
         raise UsageError(
             "run-no-python",
-            f"{env.prefix} has no Python interpreter (no bin/python): it is not an environment.",
-            "Pass the environment's directory with --prefix, or its interpreter with --python.",
+            Msg(
+                "{prefix} has no Python interpreter (no bin/python): it is not an environment.",
+                prefix=env.prefix,
+            ),
+            Msg(
+                "Pass the environment's directory with --prefix, or its interpreter with --python."
+            ),
         )
     if not env.interpreter.runs:
-        why = "; ".join(n.message for n in env.interpreter.notes) or "no interpreter found"
+        why = joined([n.message for n in env.interpreter.notes]) or Msg("no interpreter found")
         raise ExternalError(
             "run-python-does-not-run",
-            f"The environment {env.prefix} has no interpreter that runs ({exe}): {why}.",
-            "repair or recreate it (torchenv doctor --prefix DIR says what is wrong)",
+            Msg(
+                "The environment {prefix} has no interpreter that runs ({python}): {why}.",
+                prefix=env.prefix,
+                python=exe,
+                why=why,
+            ),
+            Msg("repair or recreate it (torchenv doctor --prefix DIR says what is wrong)"),
         )
     prefix_dir = Path(env.prefix)
     bin_dir = next(
@@ -117,16 +128,18 @@ def resolve(command: Sequence[str], env: Mapping[str, str]) -> str:
     if os.sep not in name and found is None:
         raise UsageError(
             "run-command-not-found",
-            f"{name}: command not found in the environment's bin/ or on PATH.",
-            "Install it into the environment, or give its path.",
+            Msg("{name}: command not found in the environment's bin/ or on PATH.", name=name),
+            Msg("Install it into the environment, or give its path."),
         )
     path = found or name
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        what = "does not exist" if not os.path.lexists(path) else "is not an executable file"
+        message = Msg("{path} does not exist.", path=path)
+        if os.path.lexists(path):
+            message = Msg("{path} is not an executable file.", path=path)
         raise UsageError(
             "run-command-not-executable",
-            f"{path} {what}.",
-            "Give the path of a program you can run.",
+            message,
+            Msg("Give the path of a program you can run."),
         )
     return path
 
@@ -163,16 +176,23 @@ def snapshot_dir(path: str) -> Path:
     ):
         raise UsageError(
             "memory-snapshot-dir-shared",
-            f"{path} can be written by others, so snapshots loaded from it could be theirs.",
-            f"Pass a directory of your own that only you can write to, or `chmod go-w {path}`.",
+            Msg(
+                "{path} can be written by others, so snapshots loaded from it could be theirs.",
+                path=path,
+            ),
+            Msg(
+                "Pass a directory of your own that only you can write to, or `chmod go-w {path}`.",
+                path=path,
+            ),
         )
     try:
         return files.private_dir(target)
     except OSError as exc:
+        why = files.describe(exc)
         raise UsageError(
             "memory-snapshot-dir-unusable",
-            f"Cannot keep memory snapshots in {path}: {files.describe(exc)}.",
-            "Pass a directory of your own (made, mode 0700, when it is missing).",
+            Msg("Cannot keep memory snapshots in {path}: {error}.", path=path, error=why),
+            Msg("Pass a directory of your own (made, mode 0700, when it is missing)."),
         ) from None
 
 
@@ -181,8 +201,12 @@ def check_max_entries(env: Mapping[str, str]) -> None:
     if text is not None and not (re.fullmatch(r"[0-9]{1,12}", text) and int(text) > 0):
         raise UsageError(
             "bad-max-entries",
-            f"{MAX_ENTRIES_VAR}={text!r} is not a positive number of entries.",
-            "Set it to the allocator events to keep (default 100000), or unset it.",
+            Msg(
+                "{variable}={value} is not a positive number of entries.",
+                variable=MAX_ENTRIES_VAR,
+                value=repr(text),
+            ),
+            Msg("Set it to the allocator events to keep (default 100000), or unset it."),
         )
 
 
@@ -309,8 +333,8 @@ def execute(command: Sequence[str], executable: str, env: Mapping[str, str]) -> 
         except OSError as exc:
             raise UsageError(
                 "run-command-not-executable",
-                f"Cannot run {command[0]}: {files.describe(exc)}.",
-                "A script needs a #! line naming its interpreter; or run the interpreter.",
+                Msg("Cannot run {name}: {error}.", name=command[0], error=files.describe(exc)),
+                Msg("A script needs a #! line naming its interpreter; or run the interpreter."),
             ) from None
         if not waiting:
             return _status(_wait_with_handlers(child, forwarded))
@@ -338,7 +362,7 @@ def run_command(
     progress: Progress | None = None,
 ) -> RunOutcome:
     if not command:
-        raise UsageError("run-no-command", "No command to run.", "torchenv run -- COMMAND...")
+        raise UsageError("run-no-command", Msg("No command to run."), "torchenv run -- COMMAND...")
     target = find_target(ctx, python, prefix)
     env = activated(ctx.env, target)
     executable = resolve(command, env)

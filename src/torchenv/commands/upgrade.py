@@ -30,6 +30,7 @@ from torchenv.commands.create import (
 )
 from torchenv.commands.lifecycle import change_of
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.envrecord import EnvRecord
 from torchenv.models.lifecycle import UPGRADE_SCHEMA, UpgradeReport
 from torchenv.untrusted import files
@@ -69,24 +70,30 @@ def live_record(target: Path) -> EnvRecord:
     if not (target.exists() or target.is_symlink()):
         raise UsageError(
             "prefix-missing",
-            f"There is no environment at {target} to upgrade.",
-            "Run `torchenv create` first (or pass the environment's --prefix).",
+            Msg("There is no environment at {prefix} to upgrade.", prefix=target),
+            Msg("Run `torchenv create` first (or pass the environment's --prefix)."),
         )
     try:
         record = read_env_record(target)
     except RecordUnusable as exc:
         raise UsageError(
             "record-unusable",
-            f"{target}'s torchenv-env.json {exc}.",
-            "Recreate the environment with `torchenv create --force`.",
+            Msg("{prefix}'s torchenv-env.json {problem}.", prefix=target, problem=str(exc)),
+            Msg("Recreate the environment with `torchenv create --force`."),
         ) from None
     if record is None:
         raise UsageError(
             "not-made-by-torchenv",
-            f"{target} was not made by torchenv (it has no torchenv-env.json), so there is no "
-            "record of what it holds to upgrade from.",
-            f"Run `torchenv adopt --prefix {target}` to write a spec and lock that reproduce "
-            "it, then `torchenv create` from them: that environment has the record.",
+            Msg(
+                "{prefix} was not made by torchenv (it has no torchenv-env.json), so there is no "
+                "record of what it holds to upgrade from.",
+                prefix=target,
+            ),
+            Msg(
+                "Run `torchenv adopt --prefix {prefix}` to write a spec and lock that reproduce "
+                "it, then `torchenv create` from them: that environment has the record.",
+                prefix=target,
+            ),
         )
     return record
 
@@ -237,9 +244,13 @@ def _check_runs_here(ctx: ProbeContext, ref: SpecRef, stack: object) -> None:
     if here.stack is None:
         raise NoStackError(
             here,
-            f"The upgraded stack (torch {stack.build}, Python {stack.python}) "
-            "would not run on this machine; the environment was left as it is.",
-            "`torchenv plan` shows what does run here; change the spec's torch or cuda.",
+            Msg(
+                "The upgraded stack (torch {build}, Python {python}) "
+                "would not run on this machine; the environment was left as it is.",
+                build=stack.build,
+                python=stack.python,
+            ),
+            Msg("`torchenv plan` shows what does run here; change the spec's torch or cuda."),
         )
 
 
@@ -252,8 +263,12 @@ def _check_writable(directory: Path, names: tuple[str, ...]) -> None:
         except OSError as exc:
             raise UsageError(
                 "lock-not-replaceable",
-                f"Cannot replace {directory / name}: {files.describe(exc)}.",
-                "Remove what is in its place; upgrade writes the new lock there.",
+                Msg(
+                    "Cannot replace {path}: {error}.",
+                    path=directory / name,
+                    error=files.describe(exc),
+                ),
+                Msg("Remove what is in its place; upgrade writes the new lock there."),
             ) from None
 
 
@@ -268,7 +283,7 @@ def _write_locks(ref: SpecRef, lock_dir: Path, names: tuple[str, ...]) -> list[s
         except OSError:
             same = False
         if not same:
-            files.write_output(path, data, what="the lock")
+            files.write_output(path, data, what=Msg("the lock"))
             written.append(str(path))
     return written
 

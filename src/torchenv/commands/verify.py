@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from torchenv.backends.envrecord import RecordUnusable, read_env_record
+from torchenv.commands import joined
 from torchenv.errors import ExternalError, TorchenvError, UsageError
-from torchenv.i18n import _
+from torchenv.i18n import Msg, _
 from torchenv.knowledge.peaks import peak_for
 from torchenv.models import Environment, Target
 from torchenv.models.verify import (
@@ -84,18 +85,30 @@ def run_verify(
     if exe is None:
         raise UsageError(
             "verify-no-python",
-            f"{env.prefix} has no Python interpreter (no bin/python): it is not an environment.",
-            "Pass the environment's directory with --prefix, or its interpreter with --python.",
+            Msg(
+                "{prefix} has no Python interpreter (no bin/python): it is not an environment.",
+                prefix=env.prefix,
+            ),
+            Msg(
+                "Pass the environment's directory with --prefix, or its interpreter with --python."
+            ),
         )
     if not interp.runs:
-        why = "; ".join(n.message for n in interp.notes) or "no interpreter found"
+        why = joined([n.message for n in interp.notes]) or Msg("no interpreter found")
         raise ExternalError(
             "verify-python-does-not-run",
-            f"The environment {env.prefix} has no interpreter that runs "
-            f"({exe or 'none found'}): {why}.",
-            "verify runs its checks inside the environment; repair or recreate it "
-            "(torchenv doctor --prefix DIR says what is wrong)",
+            Msg(
+                "The environment {prefix} has no interpreter that runs ({python}): {why}.",
+                prefix=env.prefix,
+                python=exe,
+                why=why,
+            ),
+            Msg(
+                "verify runs its checks inside the environment; repair or recreate it "
+                "(torchenv doctor --prefix DIR says what is wrong)"
+            ),
         )
+
     record = read_record(Path(env.prefix))
     limit = timeout or (QUICK_TIMEOUT if quick else FULL_TIMEOUT)
     if progress is not None:
@@ -145,7 +158,7 @@ def write_junit(report: VerifyReport, path: str) -> None:
     from torchenv.report.render_junit import junit_xml  # noqa: PLC0415
     from torchenv.untrusted import files  # noqa: PLC0415
 
-    files.write_output(path, junit_xml(report), what="the JUnit report")
+    files.write_output(path, junit_xml(report), what=Msg("the JUnit report"))
 
 
 def write_junit_error(error: TorchenvError, target: str | None, path: str) -> None:
@@ -155,4 +168,4 @@ def write_junit_error(error: TorchenvError, target: str | None, path: str) -> No
     from torchenv.untrusted import files  # noqa: PLC0415
 
     data = junit_error_xml(target, error.reference, error.message, error.hint)
-    files.write_output(path, data, what="the JUnit report")
+    files.write_output(path, data, what=Msg("the JUnit report"))

@@ -20,6 +20,7 @@ from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.knowledge.indexes import IndexFile
 from torchenv.knowledge.releases import is_legacy_manylinux, wheel_of
 from torchenv.models.matrix import ABSENT, CHANGED, MISSING, DataDifference
@@ -56,7 +57,9 @@ KEPT_WHEN_UNKNOWN = frozenset({"released", "requires_python", TORCHVISION, TORCH
 PLATFORM_MAPS = frozenset({"python", "pypi_default"})
 TOOLKIT_PINS = frozenset({"cublas", "cudart"})  # behind the cuda-toolkit pin from 2.11 on
 LINUX = "linux_x86_64"
-ONLY_HINT = "Name final releases as the index lists them, e.g. --only 2.13.0 (repeat for more)."
+ONLY_HINT = Msg(
+    "Name final releases as the index lists them, e.g. --only 2.13.0 (repeat for more)."
+)
 
 
 @dataclass(frozen=True)
@@ -246,7 +249,7 @@ def parse_only(values: Iterable[str]) -> tuple[str, ...]:
         ):
             raise UsageError(
                 "matrix-check-bad-version",
-                f"--only {text!r} is not a final torch release.",
+                Msg("--only {value} is not a final torch release.", value=repr(text)),
                 ONLY_HINT,
             )
         if version not in wanted:

@@ -11,6 +11,7 @@ import json
 from functools import cache
 from typing import Any
 
+from torchenv.i18n import Msg
 from torchenv.knowledge.store import DATA, KnowledgeError
 
 SCHEMA = "torchenv.knowledge.domain-libraries/1"
@@ -23,14 +24,20 @@ def _rows() -> dict[tuple[str, str], dict[str, Any]]:
     except (OSError, ValueError) as exc:
         raise KnowledgeError(
             "knowledge-unreadable",
-            f"The packaged knowledge file domain_libraries.json cannot be read: {exc}",
-            "Reinstall torchenv.",
+            Msg(
+                "The packaged knowledge file {file} cannot be read: {error}",
+                file="domain_libraries.json",
+                error=str(exc),
+            ),
+            Msg("Reinstall torchenv."),
         ) from exc
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise KnowledgeError(
             "knowledge-schema",
-            f"domain_libraries.json does not have schema {SCHEMA}.",
-            "Reinstall torchenv.",
+            Msg(
+                "{file} does not have schema {schema}.", file="domain_libraries.json", schema=SCHEMA
+            ),
+            Msg("Reinstall torchenv."),
         )
     return {(r["library"], r["version"]): r for r in doc["libraries"]}
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.knowledge.store import load_knowledge
 from torchenv.models.compat import GpuModel
 
@@ -54,10 +55,19 @@ def _cc_in_range(text: str, major: int, minor: int) -> str:
     if major not in CC_MAJORS:
         raise UsageError(
             "gpu-cc-range",
-            f'--gpu "{text}": no NVIDIA GPU has compute capability {major}.{minor} (the '
-            f"majors are {CC_MAJORS.start} to {CC_MAJORS.stop - 1})",
-            "give the GPU's compute capability as nvidia-smi --query-gpu=compute_cap reports it, "
-            'e.g. "8.6", or its name',
+            Msg(
+                '--gpu "{value}": no NVIDIA GPU has compute capability {major}.{minor} (the majors '
+                "are {first} to {last})",
+                value=text,
+                major=major,
+                minor=minor,
+                first=CC_MAJORS.start,
+                last=CC_MAJORS.stop - 1,
+            ),
+            Msg(
+                "give the GPU's compute capability as nvidia-smi --query-gpu=compute_cap reports "
+                'it, e.g. "8.6", or its name'
+            ),
         )
     return f"{major}.{minor}"
 
@@ -81,15 +91,25 @@ def resolve_gpu(text: str, models: Sequence[GpuModel]) -> GpuTarget:
         options = "; ".join(f"{m.name} ({m.cc})" for m in found)
         raise UsageError(
             "gpu-ambiguous",
-            f'--gpu "{value}" matches GPUs of different compute capabilities: {options}',
-            'give a fuller name or the compute capability ("8.6") or arch ("sm_86")',
+            Msg(
+                '--gpu "{value}" matches GPUs of different compute capabilities: {options}',
+                value=value,
+                options=options,
+            ),
+            Msg('give a fuller name or the compute capability ("8.6") or arch ("sm_86")'),
         )
     raise UsageError(
         "gpu-unknown",
-        '--gpu takes a GPU name (e.g. "H100", "RTX 4090"), a compute capability ("8.6") or an '
-        f'arch ("sm_86"); "{value}" is none of these',
-        "known names include " + ", ".join(EXAMPLES) + "; nvidia-smi --query-gpu=compute_cap "
-        "--format=csv prints the compute capability of the GPUs of a machine",
+        Msg(
+            '--gpu takes a GPU name (e.g. "H100", "RTX 4090"), a compute capability ("8.6") or '
+            'an arch ("sm_86"); "{value}" is none of these',
+            value=value,
+        ),
+        Msg(
+            "known names include {names}; nvidia-smi --query-gpu=compute_cap --format=csv prints "
+            "the compute capability of the GPUs of a machine",
+            names=", ".join(EXAMPLES),
+        ),
     )
 
 

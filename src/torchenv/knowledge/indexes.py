@@ -32,6 +32,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
+from torchenv.i18n import Msg
 from torchenv.knowledge.remote import NotFound, Page, Remote, RemoteError, RemoteFormatError
 from torchenv.untrusted.text import load_json
 
@@ -114,7 +115,11 @@ class IndexPages:
         if found.flat and not found.files:
             raise NotFound(
                 project_url(self.index, project),
-                f"not found, and {found.url} is a flat listing without {project} files",
+                Msg(
+                    "not found, and {url} is a flat listing without {project} files",
+                    url=found.url,
+                    project=project,
+                ),
             )
         return found
 
@@ -154,7 +159,7 @@ def parse_page(page: Page, url: str | None = None) -> list[IndexFile]:
     if "json" in page.content_type.lower() or head == b"{":
         return parse_json_page(page.body, page.url, where)
     if head != b"<":
-        raise RemoteFormatError(where, "neither a PEP 691 JSON nor a PEP 503 HTML page")
+        raise RemoteFormatError(where, Msg("neither a PEP 691 JSON nor a PEP 503 HTML page"))
     return parse_html_page(page.body, page.url)
 
 
@@ -162,18 +167,20 @@ def parse_json_page(body: bytes, base: str, where: str | None = None) -> list[In
     try:
         data = load_json(body)
     except ValueError as exc:
-        raise RemoteFormatError(where or base, f"invalid JSON: {exc}") from exc
+        problem = Msg("invalid JSON: {error}", error=str(exc))
+        raise RemoteFormatError(where or base, problem) from exc
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, list):
-        raise RemoteFormatError(where or base, 'a PEP 691 page needs a "files" list')
+        raise RemoteFormatError(where or base, Msg('a PEP 691 page needs a "files" list'))
     return [_json_file(row, base, where or base) for row in files]
 
 
 def _json_file(row: Any, base: str, where: str) -> IndexFile:
     if not isinstance(row, dict) or not isinstance(row.get("filename"), str):
-        raise RemoteFormatError(where, f"a file entry without a filename: {str(row)[:80]}")
+        problem = Msg("a file entry without a filename: {entry}", entry=str(row)[:80])
+        raise RemoteFormatError(where, problem)
     if not isinstance(row.get("url"), str):
-        raise RemoteFormatError(where, f"{row['filename']} has no url")
+        raise RemoteFormatError(where, Msg("{file} has no url", file=row["filename"]))
     upload = row.get("upload-time")
     requires = row.get("requires-python")
     metadata = row.get("core-metadata", row.get("dist-info-metadata"))

@@ -24,6 +24,7 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from torchenv.i18n import _, shown
 from torchenv.knowledge.releases import group_releases
 from torchenv.knowledge.remote import NotFound, SourceFailure
 from torchenv.knowledge.wheelfacts import WheelReader
@@ -101,7 +102,7 @@ def pair_domains(
     for project, minimum in DOMAIN_MINIMUM.items():
         seen = pins_seen.setdefault(project, {})
         known = {str(r[project]): v for v, r in old.items() if r.get(project)}
-        for version, (facts, _) in fresh.items():
+        for version, (facts, _sources) in fresh.items():
             facts[project] = old.get(version, {}).get(project)  # kept unless a pin is found
         wanted = {Version(v) for v in fresh if full or v not in old or not old[v].get(project)}
         if not wanted:
@@ -111,7 +112,11 @@ def pair_domains(
             files = reader.pages.require(project).files
         except NotFound as exc:  # a mirror without the project: keep the pairings known
             reader.failures.append(SourceFailure(project, exc.url, exc.message))
-            progress(f"{exc.message}; keeping the {project} pairings already known")
+            progress(
+                _("{error}; keeping the {project} pairings already known").format(
+                    error=shown(exc.message), project=project
+                )
+            )
             continue
         loose: list[DomainRelease] = []
         for domain, domain_files in sorted(group_releases(files, minimum).items(), reverse=True):

@@ -14,6 +14,7 @@ import re
 from functools import cache
 from typing import Any
 
+from torchenv.i18n import Msg
 from torchenv.knowledge.gpus import normalise
 from torchenv.knowledge.store import DATA, KnowledgeError
 from torchenv.models.verify import PublishedPeak
@@ -25,7 +26,7 @@ PEAKS_SCHEMA = "torchenv.knowledge.gpu-peaks/1"
 def _row(index: int, row: Any) -> tuple[tuple[str, ...], PublishedPeak]:
     where = f"{PEAKS_FILE}: gpus[{index}]"
     if not isinstance(row, dict):
-        raise KnowledgeError("bad-knowledge", f"{where} is not an object")
+        raise KnowledgeError("bad-knowledge", Msg("{where} is not an object", where=where))
     match = row.get("match")
     tflops, gbps = row.get("bf16_tflops"), row.get("memory_gbps")
     if (
@@ -37,7 +38,8 @@ def _row(index: int, row: Any) -> tuple[tuple[str, ...], PublishedPeak]:
         or not isinstance(row.get("source"), str)
     ):
         raise KnowledgeError(
-            "bad-knowledge", f"{where} needs name, match [regex], bf16_tflops, memory_gbps, source"
+            "bad-knowledge",
+            Msg("{where} needs name, match [regex], bf16_tflops, memory_gbps, source", where=where),
         )
     peak = PublishedPeak(
         name=row["name"],
@@ -56,12 +58,17 @@ def load_peaks() -> tuple[tuple[tuple[str, ...], PublishedPeak], ...]:
     try:
         data = json.loads((DATA / PEAKS_FILE).read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        raise KnowledgeError("bad-knowledge", f"{PEAKS_FILE} cannot be read: {exc}") from None
+        raise KnowledgeError(
+            "bad-knowledge",
+            Msg("{file} cannot be read: {error}", file=PEAKS_FILE, error=str(exc)),
+        ) from None
     if not isinstance(data, dict) or data.get("schema") != PEAKS_SCHEMA:
-        raise KnowledgeError("bad-knowledge", f"{PEAKS_FILE} is not {PEAKS_SCHEMA}")
+        raise KnowledgeError(
+            "bad-knowledge", Msg("{file} is not {schema}", file=PEAKS_FILE, schema=PEAKS_SCHEMA)
+        )
     rows = data.get("gpus")
     if not isinstance(rows, list):
-        raise KnowledgeError("bad-knowledge", f"{PEAKS_FILE} has no gpus list")
+        raise KnowledgeError("bad-knowledge", Msg("{file} has no gpus list", file=PEAKS_FILE))
     return tuple(_row(i, row) for i, row in enumerate(rows))
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from torchenv.errors import ExitCode, TorchenvError
+from torchenv.i18n import Msg
 from torchenv.untrusted import files
 from torchenv.untrusted.text import credentials, strip_credentials
 
@@ -45,7 +46,9 @@ class RemoteError(TorchenvError):
     exit_code = ExitCode.EXTERNAL
 
     def __init__(self, url: str, error: str, hint: str | None = None) -> None:
-        super().__init__("remote-unreadable", f"Cannot read {url}: {error}", hint)
+        super().__init__(
+            "remote-unreadable", Msg("Cannot read {url}: {error}", url=url, error=error), hint
+        )
         self.url = url
         self.error = error
 
@@ -60,7 +63,10 @@ class RemoteFormatError(TorchenvError):
     exit_code = ExitCode.EXTERNAL
 
     def __init__(self, url: str, problem: str) -> None:
-        super().__init__("remote-malformed", f"Unexpected content at {url}: {problem}")
+        super().__init__(
+            "remote-malformed",
+            Msg("Unexpected content at {url}: {problem}", url=url, problem=problem),
+        )
         self.url = url
 
 
@@ -110,7 +116,7 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.URLError):
         return str(exc.reason)
     if isinstance(exc, (TimeoutError, socket.timeout)):
-        return "timed out"
+        return Msg("timed out")
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -169,7 +175,10 @@ class Remote:
         if headers.get("_status") == "200":
             body = body[start : start + length]  # a server without ranges sent a small file whole
         elif headers.get("_first") != str(start):
-            raise RemoteFormatError(url, f"asked for bytes from {start}, got {headers['_range']}")
+            problem = Msg(
+                "asked for bytes from {start}, got {range}", start=start, range=headers["_range"]
+            )
+            raise RemoteFormatError(url, problem)
         return body
 
     def read_tail(self, url: str, length: int) -> tuple[bytes, int]:
@@ -187,7 +196,8 @@ class Remote:
             return body, len(body)
         total = headers.get("_total", "*")
         if not total.isdigit():
-            raise RemoteFormatError(url, f"no file size in Content-Range {headers['_range']!r}")
+            problem = Msg("no file size in Content-Range {range}", range=repr(headers["_range"]))
+            raise RemoteFormatError(url, problem)
         return body, int(total)
 
     # --- file:// ------------------------------------------------------------------------------
@@ -200,7 +210,8 @@ class Remote:
         except OSError as exc:
             raise _local_error(url, exc) from exc
         if length is None and len(data) > BODY_LIMIT:
-            raise RemoteFormatError(url, f"the file is larger than {BODY_LIMIT} bytes")
+            problem = Msg("the file is larger than {limit} bytes", limit=BODY_LIMIT)
+            raise RemoteFormatError(url, problem)
         self.stats.bytes += len(data)
         return data
 
@@ -211,7 +222,7 @@ class Remote:
         url = self._take_credentials(url)
         problem = url_problem(url)
         if problem is not None:  # a URL from an index page (db update checks the options)
-            raise RemoteError(url, f"not a valid URL: {problem}")
+            raise RemoteError(url, Msg("not a valid URL: {problem}", problem=problem))
         authorization = self.auth.get(urllib.parse.urlsplit(url).netloc)
         attempt = 0
         while True:
@@ -226,7 +237,8 @@ class Remote:
                     request.add_unredirected_header("Authorization", authorization)
                 return self._once(request, url, limit)
             except ValueError as exc:  # what url_problem missed (UnicodeEncodeError is one)
-                raise RemoteError(url, f"not a valid URL: {_describe(exc)}") from exc
+                invalid = Msg("not a valid URL: {problem}", problem=_describe(exc))
+                raise RemoteError(url, invalid) from exc
             except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
                 if isinstance(exc, urllib.error.HTTPError) and exc.code in (404, 410):
                     raise NotFound(url, _describe(exc)) from exc
@@ -270,12 +282,15 @@ def _check_range_answer(url: str, status: int, headers: dict[str, str], limit: i
             return
         raise RemoteError(
             url,
-            "the server ignores HTTP range requests (answered 200 with the whole file)",
-            "Use an index whose file server supports ranges (PyPI's does), or a file:// mirror.",
+            Msg("the server ignores HTTP range requests (answered 200 with the whole file)"),
+            Msg(
+                "Use an index whose file server supports ranges (PyPI's does), or a file:// mirror."
+            ),
         )
     match = _CONTENT_RANGE.fullmatch(headers.get("content-range", "").strip())
     if status != 206 or match is None:
-        raise RemoteFormatError(url, f"range request answered {status} without a Content-Range")
+        problem = Msg("range request answered {status} without a Content-Range", status=status)
+        raise RemoteFormatError(url, problem)
     headers["_range"] = match.group(0)
     headers["_first"], headers["_total"] = match.group(1), match.group(3)
 
@@ -293,15 +308,15 @@ def _read_body(response: BinaryIO, stats: Stats, url: str, limit: int | None) ->
         stats.bytes += len(piece)
         size += len(piece)
         if size > cap:
-            raise RemoteFormatError(url, f"the answer is larger than {cap} bytes")
+            raise RemoteFormatError(url, Msg("the answer is larger than {limit} bytes", limit=cap))
         parts.append(piece)
     return b"".join(parts)
 
 
 def _hint(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.HTTPError):
-        return "The server answered with an error; try again later or use another index."
-    return (
+        return Msg("The server answered with an error; try again later or use another index.")
+    return Msg(
         "Check the network connection and proxy settings (HTTPS_PROXY), or point --pypi-index "
         "at a reachable mirror; TORCHENV_HTTP_TIMEOUT sets the timeout in seconds."
     )
@@ -319,16 +334,16 @@ def url_problem(url: str) -> str | None:
     scheme = parts.scheme.lower()
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
-            return "a file: URL names a local path, file:///path (no host)"
-        return None if parts.path else "no path"
+            return Msg("a file: URL names a local path, file:///path (no host)")
+        return None if parts.path else Msg("no path")
     if scheme not in ("http", "https"):
-        return "only http://, https:// and file:// URLs are supported"
+        return Msg("only http://, https:// and file:// URLs are supported")
     if not parts.hostname:
-        return "no host name"
+        return Msg("no host name")
     if not url.isascii():
-        return "non-ASCII characters (percent-encode them; a host name goes in its xn-- form)"
+        return Msg("non-ASCII characters (percent-encode them; a host name goes in its xn-- form)")
     if any(c.isspace() or not c.isprintable() for c in url):
-        return "spaces or control characters (percent-encode them)"
+        return Msg("spaces or control characters (percent-encode them)")
     return None
 
 
@@ -353,7 +368,8 @@ def _directory_page(url: str, path: Path) -> bytes:
         f'<a href="{urllib.parse.quote(n)}">{html.escape(n)}</a><br/>\n'.encode() for n in names
     ]
     if sum(map(len, rows)) > BODY_LIMIT:
-        raise RemoteFormatError(url, f"the directory lists more than {BODY_LIMIT} bytes of names")
+        problem = Msg("the directory lists more than {limit} bytes of names", limit=BODY_LIMIT)
+        raise RemoteFormatError(url, problem)
     return b"<!DOCTYPE html><html><body>\n" + b"".join(rows) + b"</body></html>\n"
 
 
@@ -370,7 +386,7 @@ def _listed(entry: os.DirEntry[str]) -> bool:
 
 def _local_error(url: str, exc: OSError) -> RemoteError:
     if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
-        return NotFound(url, "no such file")
+        return NotFound(url, Msg("no such file"))
     return RemoteError(url, exc.strerror or str(exc))
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torchenv.errors import TorchenvError
+from torchenv.i18n import Msg
 from torchenv.knowledge.rows import release_of as _release
 from torchenv.knowledge.rows import version_key as _vkey
 from torchenv.knowledge.userdata import user_data_dir
@@ -137,21 +138,24 @@ def _load_user(name: str) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        _unusable(path, f"it cannot be read: {files.describe(exc)}")
+        _unusable(path, Msg("it cannot be read: {error}", error=files.describe(exc)))
         return None
     except ValueError:
-        _unusable(path, "it is not valid JSON")
+        _unusable(path, Msg("it is not valid JSON"))
         return None
     if not isinstance(data, dict) or data.get("schema") != SCHEMAS[name]:
         found = data.get("schema") if isinstance(data, dict) else None
-        _unusable(path, f"its schema is {found!r}, not {SCHEMAS[name]!r}")
+        why = Msg(
+            "its schema is {found}, not {schema}", found=repr(found), schema=repr(SCHEMAS[name])
+        )
+        _unusable(path, why)
         return None
     if not _SHAPES[name](data):
-        _unusable(path, "its records do not have the expected fields")
+        _unusable(path, Msg("its records do not have the expected fields"))
         return None
     retrieved = data.get("retrieved")
     if not (isinstance(retrieved, str) and _DATE.fullmatch(retrieved)):
-        _unusable(path, "it has no retrieval date, so it cannot be shown to be newer")
+        _unusable(path, Msg("it has no retrieval date, so it cannot be shown to be newer"))
         return None
     return data if retrieved >= packaged_retrieved(name) else None
 
@@ -170,14 +174,22 @@ def load_data(name: str, packaged_only: bool = False) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise KnowledgeError(
             "knowledge-unreadable",
-            f"The packaged knowledge file {name} cannot be read: {exc}",
-            "Reinstall torchenv.",
+            Msg(
+                "The packaged knowledge file {file} cannot be read: {error}",
+                file=name,
+                error=str(exc),
+            ),
+            Msg("Reinstall torchenv."),
         ) from exc
     if not isinstance(data, dict) or data.get("schema") != SCHEMAS[name]:
         raise KnowledgeError(
             "knowledge-schema",
-            f"The knowledge file {name} does not have schema {SCHEMAS[name]}.",
-            "Reinstall torchenv.",
+            Msg(
+                "The knowledge file {file} does not have schema {schema}.",
+                file=name,
+                schema=SCHEMAS[name],
+            ),
+            Msg("Reinstall torchenv."),
         )
     data["_origin"] = "packaged"
     return data

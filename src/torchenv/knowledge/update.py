@@ -26,6 +26,7 @@ from typing import Any
 from packaging.version import Version
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg, _, shown
 from torchenv.knowledge import merge
 from torchenv.knowledge.indexes import IndexFile, IndexPages, Listing
 from torchenv.knowledge.pairing import pair_domains
@@ -158,7 +159,7 @@ def _torch_releases(
     """The torch releases on the PyPI-like ``index`` and the page that listed them. An index
     without any stops the update before anything is written: merging nothing would only re-date
     the data (``retrieved``)."""
-    progress(f"reading the torch file list from {index}")
+    progress(_("reading the torch file list from {index}").format(index=index))
     try:
         listing = pages.listing("torch")
     except NotFound as exc:  # still "cannot be read" (exit 4), with what the option expects
@@ -168,20 +169,29 @@ def _torch_releases(
     releases = group_releases(torch)
     if not releases:
         others = len(files) + listing.others
-        what = (
-            f"lists {len(torch)} torch files but no final release from {MINIMUM} on"
-            if torch
-            else f"lists no torch files ({others} other link{'' if others == 1 else 's'})"
-        )
-        raise UsageError(
-            "db-update-no-torch",
-            f"The index {index} holds no torch release: {url} {what}; nothing was written.",
-            _INDEX_HINT,
-        )
+        if torch:
+            message = Msg(
+                "The index {index} holds no torch release: {url} lists {count} torch files but "
+                "no final release from {minimum} on; nothing was written.",
+                index=index,
+                url=url,
+                count=len(torch),
+                minimum=MINIMUM,
+            )
+        else:
+            links = Msg("1 other link") if others == 1 else Msg("{count} other links", count=others)
+            message = Msg(
+                "The index {index} holds no torch release: {url} lists no torch files ({links}); "
+                "nothing was written.",
+                index=index,
+                url=url,
+                links=links,
+            )
+        raise UsageError("db-update-no-torch", message, _INDEX_HINT)
     return releases, url
 
 
-_INDEX_HINT = (
+_INDEX_HINT = Msg(
     "--pypi-index takes the root of a PEP 503/691 simple index, such as https://pypi.org/simple "
     "or file:///path/to/simple, whose torch/ page lists the torch wheels, or a flat listing of "
     "wheel files as pip --find-links reads one (an HTML page of links, or a directory)."
@@ -202,13 +212,20 @@ def _select(
     wanted = {v for v in map(safe_version, versions) if v is not None}
     if len(wanted) != len(versions):
         bad = sorted(v for v in versions if safe_version(v) is None)
-        raise UsageError("db-update-bad-version", f"Not a version: {', '.join(bad)}.")
+        raise UsageError(
+            "db-update-bad-version", Msg("Not a version: {versions}.", versions=", ".join(bad))
+        )
     missing = sorted(str(v) for v in wanted - set(releases))
     if missing:
         raise UsageError(
             "db-update-unknown-version",
-            f"torch {', '.join(missing)} is not a release >= {MINIMUM} on {index}.",
-            "Name final releases as they appear on the index, e.g. --only 2.13.0.",
+            Msg(
+                "torch {versions} is not a release >= {minimum} on {index}.",
+                versions=", ".join(missing),
+                minimum=MINIMUM,
+                index=index,
+            ),
+            Msg("Name final releases as they appear on the index, e.g. --only 2.13.0."),
         )
     return [v for v in releases if v in wanted]
 
@@ -262,12 +279,14 @@ def _pytorch_variants(
     remote: Remote, index: str, progress: Callable[[str], None], failures: list[SourceFailure]
 ) -> dict[str, dict[str, dict[str, list[IndexFile]]]] | None:
     """minor -> platform -> variant -> wheels on download.pytorch.org; None when unreadable."""
-    progress(f"reading the torch file list from {index}")
+    progress(_("reading the torch file list from {index}").format(index=index))
     try:
         listing: Listing = IndexPages(remote, index).listing("torch")
     except (RemoteError, RemoteFormatError) as exc:
         failures.append(SourceFailure("pytorch-index", index, exc.message))
-        progress(f"{exc.message}; keeping the variant data already known")
+        progress(
+            _("{error}; keeping the variant data already known").format(error=shown(exc.message))
+        )
         return None
     found: dict[str, dict[str, dict[str, list[IndexFile]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))
@@ -282,9 +301,11 @@ def _pytorch_variants(
         minor = f"{version.major}.{version.minor}"
         found[minor][wheel.platform][wheel.variant].append(file)
     if not found:  # read, but not a torch wheel index: as if unreadable, the known data stays
-        error = f"{listing.url} lists no torch wheel from {MINIMUM} on"
+        error = Msg(
+            "{url} lists no torch wheel from {minimum} on", url=listing.url, minimum=MINIMUM
+        )
         failures.append(SourceFailure("pytorch-index", index, error))
-        progress(f"{error}; keeping the variant data already known")
+        progress(_("{error}; keeping the variant data already known").format(error=shown(error)))
         return None
     return found
 

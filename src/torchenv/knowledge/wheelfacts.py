@@ -15,6 +15,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from torchenv.i18n import Msg, _, shown
 from torchenv.knowledge import codetable
 from torchenv.knowledge.indexes import IndexFile, IndexPages
 from torchenv.knowledge.releases import (
@@ -81,7 +82,7 @@ class WheelReader:
         archive = opened or RemoteZip(self.remote, url)
         member = archive.find(_DIST_INFO_METADATA)
         if member is None:
-            raise RemoteFormatError(url, "the wheel has no *.dist-info/METADATA")
+            raise RemoteFormatError(url, Msg("the wheel has no *.dist-info/METADATA"))
         return parse_metadata(_text(archive.read(member.name))), "METADATA"
 
     def version_py(self, wheel: Wheel) -> dict[str, str | None]:
@@ -94,8 +95,11 @@ class WheelReader:
         from METADATA, for pages that do not carry it), with the ``read`` rows of the wheels."""
         linux = pick_wheel(files, "linux_x86_64")
         if linux is None:
-            raise RemoteFormatError(self.pypi_index, f"torch {version} has no Linux x86_64 wheel")
-        self.progress(f"torch {version}: reading {linux.file.filename}")
+            problem = Msg("torch {version} has no Linux x86_64 wheel", version=version)
+            raise RemoteFormatError(self.pypi_index, problem)
+        self.progress(
+            _("torch {version}: reading {file}").format(version=version, file=linux.file.filename)
+        )
         archive = self.open_zip(linux.file.url)
         build = build_of(parse_version_py(_text(archive.read(VERSION_PY))))
         items = [VERSION_PY]
@@ -122,7 +126,11 @@ class WheelReader:
         for platform in ("linux_aarch64", "win_amd64"):
             wheel = pick_wheel(files, platform)
             if wheel is not None:
-                self.progress(f"torch {version}: reading {wheel.file.filename} (version.py)")
+                self.progress(
+                    _("torch {version}: reading {file} (version.py)").format(
+                        version=version, file=wheel.file.filename
+                    )
+                )
                 defaults[platform] = self.version_py(wheel)["variant"] or "cpu"
                 read.append(read_entry(wheel.file.url, f"{platform} wheel", [VERSION_PY]))
         for platform in ("macos_arm64", "macos_x86_64"):
@@ -151,14 +159,24 @@ class WheelReader:
         member = archive.members.get(codetable.MEMBER)
         if member is None:
             return None
-        ignored = f"torch {version}: {codetable.NAME} in {codetable.MEMBER} ignored"
+        where = {"version": version, "name": codetable.NAME, "member": codetable.MEMBER}
         if member.size > codetable.MAX_SOURCE:  # checked before a byte of it is read
-            self.progress(f"{ignored}: the file has {member.size} bytes, over the cap")
+            self.progress(
+                _(
+                    "torch {version}: {name} in {member} ignored: the file has {size} bytes, "
+                    "over the cap"
+                ).format(size=member.size, **where)
+            )
             return None
         try:
             return codetable.parse_code_cc(_text(archive.read(member.name)))
         except (codetable.CodeTableError, RemoteFormatError) as exc:
-            self.progress(f"{ignored}: {exc}")
+            error = shown(exc.message) if isinstance(exc, RemoteFormatError) else str(exc)
+            self.progress(
+                _("torch {version}: {name} in {member} ignored: {error}").format(
+                    error=error, **where
+                )
+            )
             return None
 
     def toolkit_pins(
@@ -180,10 +198,12 @@ class WheelReader:
             wheel = next((w for w in map(wheel_of, files or []) if w), None)
             if wheel is None:
                 self.progress(
-                    f"cuda-toolkit {pinned}: no wheel on the index; cublas/cudart unknown"
+                    _(
+                        "cuda-toolkit {version}: no wheel on the index; cublas/cudart unknown"
+                    ).format(version=pinned)
                 )
                 return {}, None
-            self.progress(f"cuda-toolkit {pinned}: reading its METADATA")
+            self.progress(_("cuda-toolkit {version}: reading its METADATA").format(version=pinned))
             meta, where = self.metadata(wheel.file.url)
             entry = read_entry(wheel.file.url, "cuda-toolkit wheel", [f"{where} of {pinned}"])
             self._toolkit[pinned] = meta, entry
@@ -199,7 +219,11 @@ class WheelReader:
         )
         if wheel is None:
             return None
-        self.progress(f"{project} {version}: reading the torch it requires")
+        self.progress(
+            _("{project} {version}: reading the torch it requires").format(
+                project=project, version=version
+            )
+        )
         meta, where = self.metadata(wheel.file.url)
         items = [f"{where} of {version} (its torch requirement)"]
         self.domain_reads[project, version] = read_entry(wheel.file.url, f"{project} wheel", items)
@@ -207,7 +231,7 @@ class WheelReader:
 
     # --- download.pytorch.org variants ------------------------------------------------------------
     def variant_archs(self, wheel: Wheel) -> tuple[str, ...]:
-        self.progress(f"reading the arch list of {wheel.file.filename}")
+        self.progress(_("reading the arch list of {file}").format(file=wheel.file.filename))
         archive = self.open_zip(wheel.file.url)
         if LIBRARY not in archive.members:
             return ()

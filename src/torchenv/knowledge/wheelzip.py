@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from torchenv.i18n import Msg
 from torchenv.knowledge.remote import Remote, RemoteFormatError
 from torchenv.models.archs import ARCH_FLAGS
 
@@ -59,14 +60,16 @@ class RemoteZip:
         self.members = {m.name: m for m in self._parse_directory(directory, entries)}
 
     def _bad(self, problem: str) -> RemoteFormatError:
-        return RemoteFormatError(self.url, f"not a readable zip file ({problem})")
+        return RemoteFormatError(
+            self.url, Msg("not a readable zip file ({problem})", problem=problem)
+        )
 
     def _locate_directory(self, tail: bytes) -> tuple[int, int, int]:
         at = tail.rfind(_EOCD_SIG)
         while at >= 0 and at + _EOCD.size + _comment_length(tail, at) > len(tail):
             at = tail.rfind(_EOCD_SIG, 0, at)  # the signature bytes inside a comment
         if at < 0:
-            raise self._bad("no end-of-central-directory record in the last 64 KiB")
+            raise self._bad(Msg("no end-of-central-directory record in the last 64 KiB"))
         _, _, _, _, entries, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
         locator = at - _LOCATOR.size
         if locator >= 0 and tail[locator : locator + 4] == _LOCATOR_SIG:
@@ -77,18 +80,26 @@ class RemoteZip:
             else:
                 record = self.remote.read_range(self.url, eocd64_offset, _EOCD64.size)
             if len(record) < _EOCD64.size or record[:4] != _EOCD64_SIG:
-                raise self._bad("the zip64 locator points at no zip64 end record")
+                raise self._bad(Msg("the zip64 locator points at no zip64 end record"))
             fields = _EOCD64.unpack_from(record)
             entries, cd_size, cd_offset = fields[7], fields[8], fields[9]
         if cd_offset + cd_size > self.size:
-            raise self._bad(f"central directory at {cd_offset}+{cd_size} past the file end")
+            raise self._bad(
+                Msg(
+                    "central directory at {offset}+{size} past the file end",
+                    offset=cd_offset,
+                    size=cd_size,
+                )
+            )
         return cd_offset, cd_size, entries
 
     def _parse_directory(self, data: bytes, entries: int) -> Iterator[Member]:
         pos = 0
         for _ in range(entries):
             if data[pos : pos + 4] != _CENTRAL_SIG or pos + _CENTRAL.size > len(data):
-                raise self._bad(f"central directory entry at +{pos} is damaged")
+                raise self._bad(
+                    Msg("central directory entry at +{position} is damaged", position=pos)
+                )
             fields = _CENTRAL.unpack_from(data, pos)
             method, compressed, size = fields[4], fields[8], fields[9]
             name_len, extra_len, comment_len, offset = (
@@ -113,9 +124,9 @@ class RemoteZip:
         """A small member, whole and decompressed (version.py, METADATA)."""
         member = self.members.get(name)
         if member is None:
-            raise RemoteFormatError(self.url, f"the wheel has no {name}")
+            raise RemoteFormatError(self.url, Msg("the wheel has no {name}", name=name))
         if member.compressed > _MAX_SMALL:
-            raise RemoteFormatError(self.url, f"{name} is larger than expected")
+            raise RemoteFormatError(self.url, Msg("{name} is larger than expected", name=name))
         # one request for the local header and the data: its extra field is rarely > 256 bytes
         guess = _LOCAL.size + len(name.encode()) + 256 + member.compressed
         block = self.remote.read_range(self.url, member.offset, guess)
@@ -127,7 +138,14 @@ class RemoteZip:
             )
         data = b"".join(_inflate(self, member, iter([raw])))
         if len(data) != member.size:
-            raise self._bad(f"{name} inflates to {len(data)} bytes, not {member.size}")
+            raise self._bad(
+                Msg(
+                    "{name} inflates to {size} bytes, not {expected}",
+                    name=name,
+                    size=len(data),
+                    expected=member.size,
+                )
+            )
         return data
 
     def stream(self, name: str, first: int = 1 << 18, largest: int = 4 << 20) -> Iterator[bytes]:
@@ -135,7 +153,7 @@ class RemoteZip:
         caller that stops early stops the reads."""
         member = self.members.get(name)
         if member is None:
-            raise RemoteFormatError(self.url, f"the wheel has no {name}")
+            raise RemoteFormatError(self.url, Msg("the wheel has no {name}", name=name))
         header = self.remote.read_range(self.url, member.offset, _LOCAL.size)
         start = member.offset + self._data_start(member, header)
         return _inflate(self, member, self._chunks(start, member.compressed, first, largest))
@@ -145,7 +163,7 @@ class RemoteZip:
         while done < total:
             piece = self.remote.read_range(self.url, start + done, min(step, total - done))
             if not piece:
-                raise self._bad("a member ends before its recorded size")
+                raise self._bad(Msg("a member ends before its recorded size"))
             done += len(piece)
             yield piece
             step = min(step * 2, largest)
@@ -153,7 +171,11 @@ class RemoteZip:
     def _data_start(self, member: Member, header: bytes) -> int:
         """The offset of the data from the local header's start."""
         if len(header) < _LOCAL.size or header[:4] != _LOCAL_SIG:
-            raise self._bad(f"no local header for {member.name} at {member.offset}")
+            raise self._bad(
+                Msg(
+                    "no local header for {name} at {offset}", name=member.name, offset=member.offset
+                )
+            )
         name_length, extra_length = _LOCAL.unpack_from(header)[9:11]
         return _LOCAL.size + int(name_length) + int(extra_length)
 
@@ -187,14 +209,18 @@ def _inflate(owner: RemoteZip, member: Member, chunks: Iterator[bytes]) -> Itera
         yield from chunks
         return
     if member.method != 8:
-        raise owner._bad(f"{member.name} uses compression method {member.method}")
+        raise owner._bad(
+            Msg("{name} uses compression method {method}", name=member.name, method=member.method)
+        )
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate: no zlib header in zips
     try:
         for chunk in chunks:
             yield inflater.decompress(chunk)
         yield inflater.flush()
     except zlib.error as exc:
-        raise owner._bad(f"{member.name} does not inflate: {exc}") from exc
+        raise owner._bad(
+            Msg("{name} does not inflate: {error}", name=member.name, error=str(exc))
+        ) from exc
 
 
 def scan_arch_flags(pieces: Iterator[bytes]) -> tuple[str, ...]:

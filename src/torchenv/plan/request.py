@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.compat import split_local, variant_cuda
 from torchenv.models.plan import PlanOptions, PlanRequest
 
@@ -58,9 +59,11 @@ def parse_torch(text: str | None) -> tuple[str | None, str | None]:
 def _bad_torch(text: str) -> UsageError:
     return UsageError(
         "bad-torch-spec",
-        f'--torch "{text}" is not a version or a version specifier.',
-        'Give a release ("2.13", "2.13.0", "2.13.0+cu126") or a PEP 440 specifier '
-        '(">=2.8", ">=2.8,<2.12", "~=2.10.0").',
+        Msg('--torch "{value}" is not a version or a version specifier.', value=text),
+        Msg(
+            'Give a release ("2.13", "2.13.0", "2.13.0+cu126") or a PEP 440 specifier '
+            '(">=2.8", ">=2.8,<2.12", "~=2.10.0").'
+        ),
     )
 
 
@@ -77,9 +80,11 @@ def parse_cuda(text: str | None) -> str:
             return cuda
     raise UsageError(
         "bad-cuda",
-        f'--cuda "{text}" is not a CUDA choice.',
-        'Give "auto" (fit the GPUs and driver), "cpu", a CUDA version ("12.6") or a PyTorch '
-        'variant ("cu126").',
+        Msg('--cuda "{value}" is not a CUDA choice.', value=text),
+        Msg(
+            'Give "auto" (fit the GPUs and driver), "cpu", a CUDA version ("12.6") or a PyTorch '
+            'variant ("cu126").'
+        ),
     )
 
 
@@ -92,8 +97,8 @@ def parse_python(text: str | None) -> str | None:
     if match is None:
         raise UsageError(
             "bad-python",
-            f'--python "{text}" is not a Python version.',
-            'Give a CPython version such as "3.12" (or "3.14t" for the free-threaded build).',
+            Msg('--python "{value}" is not a Python version.', value=text),
+            Msg('Give a CPython version such as "3.12" (or "3.14t" for the free-threaded build).'),
         )
     return f"3.{int(match.group(1))}{match.group(2)}"
 
@@ -106,15 +111,17 @@ def parse_driver(text: str | None) -> str | None:
         # a branch alone is ambiguous: R580 starts at 580.65.06, the CUDA 13.0 floor
         raise UsageError(
             "driver-branch-only",
-            f'--driver "{text}" names a driver branch, not a version.',
-            'Give the full version nvidia-smi prints, e.g. "580.65.06": within a branch the '
-            "CUDA it supports can differ.",
+            Msg('--driver "{value}" names a driver branch, not a version.', value=text),
+            Msg(
+                'Give the full version nvidia-smi prints, e.g. "580.65.06": within a branch the '
+                "CUDA it supports can differ."
+            ),
         )
     if not re.fullmatch(r"\d{3}(?:\.\d{1,3}){1,2}", value):
         raise UsageError(
             "bad-driver",
-            f'--driver "{text}" is not an NVIDIA driver version.',
-            'Give the version nvidia-smi prints, e.g. "570.133.07" or "580.65.06".',
+            Msg('--driver "{value}" is not an NVIDIA driver version.', value=text),
+            Msg('Give the version nvidia-smi prints, e.g. "570.133.07" or "580.65.06".'),
         )
     return value
 
@@ -125,7 +132,11 @@ def parse_installer(text: str | None) -> str | None:
     if text not in INSTALLERS:
         raise UsageError(
             "bad-installer",
-            f'--installer "{text}" is not one of {", ".join(INSTALLERS)}.',
+            Msg(
+                '--installer "{value}" is not one of {choices}.',
+                value=text,
+                choices=", ".join(INSTALLERS),
+            ),
         )
     return text
 
@@ -138,8 +149,8 @@ def parse_platform(text: str) -> str:
     if value not in PLATFORMS:
         raise UsageError(
             "bad-platform",
-            f'--platform "{text}" is not a platform torch publishes wheels for.',
-            "Give one of " + ", ".join(PLATFORMS) + ".",
+            Msg('--platform "{value}" is not a platform torch publishes wheels for.', value=text),
+            Msg("Give one of {choices}.", choices=", ".join(PLATFORMS)),
         )
     return value
 
@@ -157,17 +168,25 @@ def build_request(
         if cuda is not None and choice not in ("auto", implied):
             raise UsageError(
                 "conflicting-cuda",
-                f'--torch "{torch}" names a {implied} build but --cuda says {choice}.',
-                "Drop the local label from --torch or make --cuda agree with it.",
+                Msg(
+                    '--torch "{torch}" names a {implied} build but --cuda says {cuda}.',
+                    torch=torch,
+                    implied=implied,
+                    cuda=choice,
+                ),
+                Msg("Drop the local label from --torch or make --cuda agree with it."),
             )
         choice = implied
     chosen = parse_installer(installer)
     if not pytorch_index and chosen in ("conda", "pixi"):
         raise UsageError(
             "conflicting-index",
-            f"--installer {chosen} plans conda-forge builds; --no-pytorch-index is about the "
-            "PyPI wheels.",
-            "Drop one of the two options.",
+            Msg(
+                "--installer {installer} plans conda-forge builds; --no-pytorch-index is about "
+                "the PyPI wheels.",
+                installer=chosen,
+            ),
+            Msg("Drop one of the two options."),
         )
     return PlanRequest(spec, parse_python(python), choice, chosen, pytorch_index=pytorch_index)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.probe.cache import Cache, file_stamp
 from torchenv.probe.runner import Runner, run
 from torchenv.untrusted.files import read_text
@@ -35,8 +36,8 @@ def parse_timeout(text: str, name: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise UsageError(
             "bad-timeout",
-            f"{name}={text!r} is not a number of seconds.",
-            f"Set {name} to a positive number, e.g. 10, or unset it.",
+            Msg("{name}={value} is not a number of seconds.", name=name, value=repr(text)),
+            Msg("Set {name} to a positive number, e.g. 10, or unset it.", name=name),
         )
     return value
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.probe.context import ProbeContext
 from torchenv.untrusted import files
 
@@ -41,23 +42,25 @@ def choose_target(ctx: ProbeContext, python: str | None, prefix: str | None) -> 
     if python and prefix:
         raise UsageError(
             "conflicting-target",
-            "Give either --python or --prefix, not both.",
-            "Use --prefix DIR for an environment directory, --python PATH for an interpreter.",
+            Msg("Give either --python or --prefix, not both."),
+            Msg("Use --prefix DIR for an environment directory, --python PATH for an interpreter."),
         )
     if prefix:
         path = Path(prefix).expanduser()
         if not path.exists():
             raise UsageError(
                 "prefix-not-found",
-                f"The prefix {path} does not exist.",
-                "Pass the environment's root directory (the one holding bin/python, pyvenv.cfg "
-                "or conda-meta/).",
+                Msg("The prefix {path} does not exist.", path=path),
+                Msg(
+                    "Pass the environment's root directory (the one holding bin/python, "
+                    "pyvenv.cfg or conda-meta/)."
+                ),
             )
         if not path.is_dir():
             raise UsageError(
                 "prefix-not-a-directory",
-                f"The prefix {path} is not a directory.",
-                "Pass the environment's root directory, or use --python for an interpreter.",
+                Msg("The prefix {path} is not a directory.", path=path),
+                Msg("Pass the environment's root directory, or use --python for an interpreter."),
             )
         return TargetChoice(path.absolute(), python_in_prefix(path.absolute()), "--prefix")
     if python:
@@ -67,15 +70,15 @@ def choose_target(ctx: ProbeContext, python: str | None, prefix: str | None) -> 
             if found is None:
                 raise UsageError(
                     "python-not-found",
-                    f"The interpreter {python} does not exist.",
-                    "Pass the path of a Python executable, e.g. --python .venv/bin/python.",
+                    Msg("The interpreter {python} does not exist.", python=python),
+                    Msg("Pass the path of a Python executable, e.g. --python .venv/bin/python."),
                 )
             exe = Path(found)
         if exe.is_dir():
             raise UsageError(
                 "python-is-a-directory",
-                f"{exe} is a directory, not an interpreter.",
-                f"Use --prefix {exe} to inspect an environment directory.",
+                Msg("{path} is a directory, not an interpreter.", path=exe),
+                Msg("Use --prefix {path} to inspect an environment directory.", path=exe),
             )
         _check_executable(exe)
         return TargetChoice(None, str(exe.absolute()), "--python")
@@ -103,15 +106,21 @@ def choose_target(ctx: ProbeContext, python: str | None, prefix: str | None) -> 
     if passed_over is not None:
         raise UsageError(
             "only-own-environment",
-            f"The only Python environment found is torchenv's own ({passed_over}, without "
-            "torch), which it does not take as a target unless named.",
-            "Activate the environment to look at, or pass --prefix DIR or --python PATH "
-            f"(--prefix {passed_over} looks at torchenv's own).",
+            Msg(
+                "The only Python environment found is torchenv's own ({prefix}, without torch), "
+                "which it does not take as a target unless named.",
+                prefix=passed_over,
+            ),
+            Msg(
+                "Activate the environment to look at, or pass --prefix DIR or --python PATH "
+                "(--prefix {prefix} looks at torchenv's own).",
+                prefix=passed_over,
+            ),
         )
     raise UsageError(
         "no-python-found",
-        "No active environment and no python3 on PATH.",
-        "Activate an environment, or pass --prefix DIR or --python PATH.",
+        Msg("No active environment and no python3 on PATH."),
+        Msg("Activate an environment, or pass --prefix DIR or --python PATH."),
     )
 
 
@@ -152,14 +161,19 @@ def _check_executable(exe: Path) -> None:
         info = exe.stat()
     except OSError as exc:
         raise UsageError(
-            "python-unreadable", f"Cannot use the interpreter {exe}: {files.describe(exc)}."
+            "python-unreadable",
+            Msg("Cannot use the interpreter {path}: {error}.", path=exe, error=files.describe(exc)),
         ) from None
     if not stat.S_ISREG(info.st_mode) or not os.access(exe, os.X_OK):
         what = files.kind_of(info.st_mode)
         raise UsageError(
             "python-not-executable",
-            f"{exe} is not an executable file (it is {what}"
-            + (", without execute permission" if stat.S_ISREG(info.st_mode) else "")
-            + ").",
-            "Pass the path of a Python executable, e.g. --python .venv/bin/python.",
+            Msg(
+                "{path} is not an executable file (it is {kind}, without execute permission).",
+                path=exe,
+                kind=what,
+            )
+            if stat.S_ISREG(info.st_mode)
+            else Msg("{path} is not an executable file (it is {kind}).", path=exe, kind=what),
+            Msg("Pass the path of a Python executable, e.g. --python .venv/bin/python."),
         )

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.ship import ImageStack, SpecImage, parse_reference, tagged_reference
 
 # The CUDA toolkit image per wheel variant: the newest patch release NVIDIA published for the
@@ -139,8 +140,12 @@ def image_reference(options: SpecImage, stack: ImageStack) -> str:
         if len(named) > NAME_MAX:
             raise UsageError(
                 "image-name-too-long",
-                f"[image] name is {len(named)} characters without its tag; registries accept "
-                f"at most {NAME_MAX} (distribution/reference).",
-                "Give [image] name a shorter repository path.",
+                Msg(
+                    "[image] name is {length} characters without its tag; registries accept at "
+                    "most {limit} (distribution/reference).",
+                    length=len(named),
+                    limit=NAME_MAX,
+                ),
+                Msg("Give [image] name a shorter repository path."),
             )
     return tagged_reference(options.name, default_tag(stack))

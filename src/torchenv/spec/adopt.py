@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.compat import split_local, variant_cuda
 from torchenv.models.environment import CondaRecord, Distribution, Environment, canonical_name
 from torchenv.models.spec import Spec, SpecIndex
@@ -107,8 +108,8 @@ def adopt_spec(
     if torch_dist is None and env.torch is None:
         raise UsageError(
             "adopt-no-torch",
-            f"There is no torch in {env.prefix}, so there is no PyTorch stack to adopt.",
-            "Install torch into it first, or start a new project with `torchenv init`.",
+            Msg("There is no torch in {p}, so there is no PyTorch stack to adopt.", p=env.prefix),
+            Msg("Install torch into it first, or start a new project with `torchenv init`."),
         )
     unpinned: list[str] = []
     notes: list[str] = []

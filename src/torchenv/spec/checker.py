@@ -12,22 +12,39 @@ from pathlib import Path
 from typing import Any
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.untrusted.text import UNSAFE_IN_A_LINE, URL_UNSAFE
 
-Report = Callable[[str, str], None]  # (key, message)
+Report = Callable[[str, str], None]  # (key, message: a Msg, shown translated)
+
+
+def joined(separator: str, parts: Sequence[str]) -> str:
+    """``parts`` joined by ``separator``, as a ``Msg`` when one of them is a ``Msg``: the same
+    English text as ``separator.join(parts)``, each part shown translated, so that a list of
+    problems can be a field of an error message. Its template ("{p0}; {p1}") is in no catalog:
+    gettext gives it back as it is."""
+    if not any(isinstance(part, Msg) for part in parts):
+        return separator.join(parts)
+    between = separator.replace("{", "{{").replace("}", "}}")
+    template = between.join(f"{{p{i}}}" for i in range(len(parts)))
+    fields = {"p" + str(i): part for i, part in enumerate(parts)}
+    return Msg(template, **fields)
 
 
 def value_kind(value: object) -> str:
     if isinstance(value, bool):
-        return "a boolean"
-    for kind, text in ((str, "a string"), (int, "an integer"), (float, "a float")):
-        if isinstance(value, kind):
-            return text
+        return Msg("a boolean")
+    if isinstance(value, str):
+        return Msg("a string")
+    if isinstance(value, int):
+        return Msg("an integer")
+    if isinstance(value, float):
+        return Msg("a float")
     if isinstance(value, list):
-        return "an array"
+        return Msg("an array")
     if isinstance(value, dict):
-        return "a table"
-    return "a date or time"
+        return Msg("a table")
+    return Msg("a date or time")
 
 
 class Checker:
@@ -47,17 +64,41 @@ class Checker:
             if key in known:
                 continue
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            hint = f'; did you mean "{close[0]}"?' if close else ""
-            self.report(prefix + key, f"unknown key{hint} (expected one of: {', '.join(known)})")
+            expected = ", ".join(known)
+            if close:
+                self.report(
+                    prefix + key,
+                    Msg(
+                        'unknown key; did you mean "{close}"? (expected one of: {expected})',
+                        close=close[0],
+                        expected=expected,
+                    ),
+                )
+            else:
+                self.report(
+                    prefix + key,
+                    Msg("unknown key (expected one of: {expected})", expected=expected),
+                )
 
     def string(self, key: str, value: object, example: str) -> str | None:
         if isinstance(value, str):
             return value if self.plain(key, value) else None
-        quoted = ""
+        kind = value_kind(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             # `python = 3.10` is the float 3.1 in TOML: ask for quotes instead of guessing
-            quoted = " (put the version in quotes)"
-        self.report(key, f"expected a string such as {example}, got {value_kind(value)}{quoted}")
+            self.report(
+                key,
+                Msg(
+                    "expected a string such as {example}, got {kind} (put the version in quotes)",
+                    example=example,
+                    kind=kind,
+                ),
+            )
+        else:
+            self.report(
+                key,
+                Msg("expected a string such as {example}, got {kind}", example=example, kind=kind),
+            )
         return None
 
     def strings(self, key: str, value: object, example: str) -> list[tuple[int, str]]:
@@ -65,7 +106,12 @@ class Checker:
         the strings are still returned so that their own problems are found in the same run."""
         if not isinstance(value, list):
             self.report(
-                key, f"expected an array of strings such as {example}, got {value_kind(value)}"
+                key,
+                Msg(
+                    "expected an array of strings such as {example}, got {kind}",
+                    example=example,
+                    kind=value_kind(value),
+                ),
             )
             return []
         found = []
@@ -74,7 +120,9 @@ class Checker:
                 if self.plain(f"{key}[{i}]", item):
                     found.append((i, item))
             else:
-                self.report(f"{key}[{i}]", f"expected a string, got {value_kind(item)}")
+                self.report(
+                    f"{key}[{i}]", Msg("expected a string, got {kind}", kind=value_kind(item))
+                )
         return found
 
     def plain(self, key: str, value: str) -> bool:
@@ -86,18 +134,22 @@ class Checker:
             return True
         self.report(
             key,
-            f"contains the control character {bad.group(0)!r} at position {bad.start()}: "
-            "expected text on one line",
+            Msg(
+                "contains the control character {character} at position {position}: "
+                "expected text on one line",
+                character=repr(bad.group(0)),
+                position=bad.start(),
+            ),
         )
         return False
 
     def parsed(self, key: str, value: str, parse: Callable[[str], Any], expected: str) -> Any:
         """Runs a parser of plan.request (they raise UsageError) and reports its complaint in the
-        words of the spec instead of the command line's."""
+        words of the spec instead of the command line's. ``expected``: a ``Msg``."""
         try:
             return parse(value)
         except UsageError:
-            self.report(key, f'"{value}" is not valid: expected {expected}')
+            self.report(key, invalid(value, expected))
             return None
 
     def url(self, key: str, value: str) -> bool:
@@ -109,7 +161,17 @@ class Checker:
             return True
         self.report(
             key,
-            f'"{value}" is not valid: expected an http(s):// or file:// URL (spaces, quotes and '
-            "backslashes percent-encoded)",
+            invalid(
+                value,
+                Msg(
+                    "an http(s):// or file:// URL (spaces, quotes and backslashes percent-encoded)"
+                ),
+            ),
         )
         return False
+
+
+def invalid(value: str, expected: str) -> str:
+    """'"VALUE" is not valid: expected EXPECTED', with ``expected`` a ``Msg`` that is shown
+    translated within it."""
+    return Msg('"{value}" is not valid: expected {expected}', value=value, expected=expected)

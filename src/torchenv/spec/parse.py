@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.codec import to_data
 from torchenv.models.spec import SPEC_FILE, Spec, SpecProblem
-from torchenv.spec.checker import Checker
+from torchenv.spec.checker import Checker, joined
 from torchenv.spec.locate import KeyLocator
 from torchenv.spec.validate import NAME_PATTERN, check_spec, is_channel_path
 from torchenv.untrusted import files
@@ -28,24 +29,33 @@ _SPEC_HASH_VERSION = 2
 
 class SpecError(UsageError):
     """The spec has problems; ``problems`` lists all of them and the message shows each on a
-    line of its own as ``FILE:LINE: key: message``."""
+    line of its own as ``FILE:LINE: key: message`` (a ``Msg``: each problem is shown translated
+    within it)."""
 
     def __init__(self, file: str, problems: Sequence[SpecProblem]) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
-        lines = [f"{file} has {count} problem{'s' if count != 1 else ''}:"]
-        lines += [format_problem(p) for p in self.problems]
+        listed = joined("\n", [format_problem(p) for p in self.problems])
+        if count == 1:
+            message = Msg("{file} has 1 problem:\n{problems}", file=file, problems=listed)
+        elif count:
+            message = Msg(
+                "{file} has {count} problems:\n{problems}", file=file, count=count, problems=listed
+            )
+        else:
+            message = Msg("{file} has 0 problems:", file=file)
         super().__init__(
             "spec-invalid",
-            "\n".join(lines),
-            "Fix the spec and run the command again; `torchenv init` writes a valid one.",
+            message,
+            Msg("Fix the spec and run the command again; `torchenv init` writes a valid one."),
         )
 
 
 def format_problem(problem: SpecProblem) -> str:
+    """``FILE:LINE: key: message``; a ``Msg`` when the message is one."""
     where = problem.file if problem.line is None else f"{problem.file}:{problem.line}"
     key = f" {problem.key}:" if problem.key else ""
-    return f"{where}:{key} {problem.message}"
+    return joined("", [f"{where}:{key} ", problem.message])
 
 
 def load_spec(path: Path | None, cwd: Path) -> Spec:
@@ -62,8 +72,8 @@ def _find(path: Path | None, cwd: Path) -> Path:
         if not where.exists():
             raise UsageError(
                 "spec-not-found",
-                f"No spec at {where}.",
-                "Give the path of a torchenv.toml or a pyproject.toml with [tool.torchenv].",
+                Msg("No spec at {path}.", path=where),
+                Msg("Give the path of a torchenv.toml or a pyproject.toml with [tool.torchenv]."),
             )
         return where
     for name in (SPEC_FILE, PYPROJECT):
@@ -71,9 +81,11 @@ def _find(path: Path | None, cwd: Path) -> Path:
             return where / name
     raise UsageError(
         "spec-not-found",
-        f"No {SPEC_FILE} or {PYPROJECT} in {where}.",
-        "Run `torchenv init` (with the options of `torchenv plan`) to write one, or give the "
-        "spec's path.",
+        Msg("No {spec} or {pyproject} in {path}.", spec=SPEC_FILE, pyproject=PYPROJECT, path=where),
+        Msg(
+            "Run `torchenv init` (with the options of `torchenv plan`) to write one, or give the "
+            "spec's path."
+        ),
     )
 
 
@@ -82,7 +94,8 @@ def _read(file: Path) -> str:
         data = files.read_bytes(file, SPEC_LIMIT)
     except OSError as exc:
         raise UsageError(
-            "spec-unreadable", f"Cannot read the spec {file}: {files.describe(exc)}."
+            "spec-unreadable",
+            Msg("Cannot read the spec {path}: {reason}.", path=file, reason=files.describe(exc)),
         ) from None
     try:
         # a byte-order mark is what some Windows editors put first; it is not a problem
@@ -91,8 +104,13 @@ def _read(file: Path) -> str:
         line = data[: exc.start].count(b"\n") + 1
         raise UsageError(
             "spec-not-utf8",
-            f"The spec {file} is not UTF-8 text (line {line}, byte {exc.start}).",
-            "TOML files are UTF-8: save it again in that encoding.",
+            Msg(
+                "The spec {path} is not UTF-8 text (line {line}, byte {byte}).",
+                path=file,
+                line=line,
+                byte=exc.start,
+            ),
+            Msg("TOML files are UTF-8: save it again in that encoding."),
         ) from None
 
 
@@ -103,7 +121,8 @@ def parse_spec_text(text: str, file: Path, *, pyproject: bool = False) -> Spec:
     try:
         data = load_toml(text)
     except ValueError as exc:
-        problem = SpecProblem(shown, _error_line(exc, text), "", f"not valid TOML: {_reason(exc)}")
+        reason = Msg("not valid TOML: {reason}", reason=_reason(exc))
+        problem = SpecProblem(shown, _error_line(exc, text), "", reason)
         raise SpecError(shown, [problem]) from None
     prefix = ""
     fallback_name = None
@@ -113,9 +132,11 @@ def parse_spec_text(text: str, file: Path, *, pyproject: bool = False) -> Spec:
         if table is None:
             raise UsageError(
                 "spec-not-in-pyproject",
-                f"{file} has no [tool.torchenv] table.",
-                "Add a [tool.torchenv] table (with the keys of torchenv.toml), or run "
-                "`torchenv init` to write a torchenv.toml.",
+                Msg("{path} has no [tool.torchenv] table.", path=file),
+                Msg(
+                    "Add a [tool.torchenv] table (with the keys of torchenv.toml), or run "
+                    "`torchenv init` to write a torchenv.toml."
+                ),
             )
         project = data.get("project")
         project_name = project.get("name") if isinstance(project, dict) else None
@@ -130,7 +151,7 @@ def parse_spec_text(text: str, file: Path, *, pyproject: bool = False) -> Spec:
 
     checker = Checker(report, file.parent)
     if not isinstance(table, dict):
-        report(prefix.rstrip("."), f"expected a table, got {type(table).__name__}")
+        report(prefix.rstrip("."), Msg("expected a table, got {kind}", kind=type(table).__name__))
         raise SpecError(shown, problems)
     spec = check_spec(table, checker, prefix, fallback_name)
     if spec is None or problems:

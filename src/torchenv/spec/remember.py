@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
+from torchenv.spec.checker import joined
 from torchenv.spec.parse import PYPROJECT, SPEC_LIMIT, SpecError, parse_spec_text, spec_hash
 from torchenv.spec.ship import DEPLOY_KEYS, IMAGE_KEYS
 from torchenv.untrusted import files
@@ -52,7 +54,9 @@ def remember_options(
     wanted = _checked_values(table, values)
     pyproject = path.name == PYPROJECT
     where = f"[tool.torchenv.{table}]" if pyproject else f"[{table}]"
-    by_hand = f"add {_lines(wanted)} to its {where} table yourself"
+    by_hand = Msg(
+        "add {settings} to its {table} table yourself", settings=_lines(wanted), table=where
+    )
     raw, mode = _read(path, by_hand)
     bom = raw.startswith(codecs.BOM_UTF8)
     text = _decode(raw, path)
@@ -69,12 +73,25 @@ def remember_options(
     except OSError as exc:
         raise UsageError(
             _CODE,
-            f"The options were not saved: cannot write {path}: {files.describe(exc)}; "
-            "it was left as it was.",
-            f"Make it writable (and its directory: it is replaced by a new file), or {by_hand}.",
+            Msg(
+                "The options were not saved: cannot write {path}: {reason}; it was left as it was.",
+                path=path,
+                reason=files.describe(exc),
+            ),
+            Msg(
+                "Make it writable (and its directory: it is replaced by a new file), or {by_hand}.",
+                by_hand=by_hand,
+            ),
         ) from None
     return [
-        f"saved {where} {key} = {_render(value)} in {path.name}" for key, value in changed.items()
+        Msg(
+            "saved {table} {key} = {value} in {file}",
+            table=where,
+            key=key,
+            value=_render(value),
+            file=path.name,
+        )
+        for key, value in changed.items()
     ]
 
 
@@ -107,9 +124,15 @@ def _plain(table: str, key: str, text: str) -> None:
     if bad is not None:
         raise UsageError(
             _CODE,
-            f"[{table}] {key} was not saved: the value has the control character "
-            f"{bad.group(0)!r} at position {bad.start()}.",
-            "Give the value as text on one line.",
+            Msg(
+                "[{table}] {key} was not saved: the value has the control character "
+                "{character} at position {position}.",
+                table=table,
+                key=key,
+                character=repr(bad.group(0)),
+                position=bad.start(),
+            ),
+            Msg("Give the value as text on one line."),
         )
 
 
@@ -120,22 +143,30 @@ def _read(path: Path, by_hand: str) -> tuple[bytes, int]:
         if not files.existing_regular(path):
             raise UsageError(
                 _CODE,
-                f"The options were not saved: there is no spec at {path}.",
-                "Run `torchenv init` to write one, or give the path of the spec.",
+                Msg("The options were not saved: there is no spec at {path}.", path=path),
+                Msg("Run `torchenv init` to write one, or give the path of the spec."),
             )
         mode = stat.S_IMODE(os.lstat(path).st_mode)
         return files.read_bytes(path, SPEC_LIMIT), mode
     except files.NotRegularFile as exc:
         raise UsageError(
             _CODE,
-            f"The options were not saved to {path}: {exc.strerror}, so it was left as it is.",
-            f"Give the path of the spec file itself, or {by_hand}.",
+            Msg(
+                "The options were not saved to {path}: {reason}, so it was left as it is.",
+                path=path,
+                reason=exc.strerror,
+            ),
+            Msg("Give the path of the spec file itself, or {by_hand}.", by_hand=by_hand),
         ) from None
     except OSError as exc:
         raise UsageError(
             _CODE,
-            f"The options were not saved: cannot read the spec {path}: {files.describe(exc)}.",
-            f"Make it readable, or {by_hand}.",
+            Msg(
+                "The options were not saved: cannot read the spec {path}: {reason}.",
+                path=path,
+                reason=files.describe(exc),
+            ),
+            Msg("Make it readable, or {by_hand}.", by_hand=by_hand),
         ) from None
 
 
@@ -146,9 +177,14 @@ def _decode(raw: bytes, path: Path) -> str:
         line = raw[: exc.start].count(b"\n") + 1
         raise UsageError(
             _CODE,
-            f"The options were not saved: the spec {path} is not UTF-8 text (line {line}, "
-            f"byte {exc.start}).",
-            "TOML files are UTF-8: save it again in that encoding.",
+            Msg(
+                "The options were not saved: the spec {path} is not UTF-8 text (line {line}, "
+                "byte {byte}).",
+                path=path,
+                line=line,
+                byte=exc.start,
+            ),
+            Msg("TOML files are UTF-8: save it again in that encoding."),
         ) from None
 
 
@@ -160,8 +196,11 @@ def _valid_before(text: str, path: Path, pyproject: bool, by_hand: str) -> str:
     except UsageError as exc:  # SpecError (every problem, with its line) among them
         raise UsageError(
             _CODE,
-            f"The options were not saved: {exc.message}",
-            f"Fix the spec first (`torchenv init` writes a valid one), or {by_hand}.",
+            Msg("The options were not saved: {reason}", reason=exc.message),
+            Msg(
+                "Fix the spec first (`torchenv init` writes a valid one), or {by_hand}.",
+                by_hand=by_hand,
+            ),
         ) from None
 
 
@@ -223,9 +262,13 @@ def _edit(
     except (TOMLKitError, RecursionError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(
             _CODE,
-            f"The options were not saved: torchenv cannot edit {path} ({exc}); it was left as "
-            "it was.",
-            f"Please {by_hand}.",
+            Msg(
+                "The options were not saved: torchenv cannot edit {path} ({reason}); it was left "
+                "as it was.",
+                path=path,
+                reason=str(exc),
+            ),
+            Msg("Please {by_hand}.", by_hand=by_hand),
         ) from None
     # tomlkit ends the lines it adds with "\n": a CRLF file stays CRLF (a lone "\n" in it can
     # only be a new one, since every line of the file ended in "\r\n")
@@ -272,28 +315,36 @@ def _check_after(
     try:
         after = parse_spec_text(edited, path, pyproject=pyproject)
     except SpecError as exc:
-        problems = "; ".join(f"{p.key}: {p.message}" for p in exc.problems)
+        problems = joined("; ", [joined(": ", [p.key, p.message]) for p in exc.problems])
         raise UsageError(
             _CODE,
-            f"The options were not saved to {path}: {problems}",
-            f"Give a valid value; {path.name} was left as it was.",
+            Msg("The options were not saved to {path}: {problems}", path=path, problems=problems),
+            Msg("Give a valid value; {file} was left as it was.", file=path.name),
         ) from None
     except UsageError as exc:
         raise _not_edited(path, where, changed, exc.message) from None
     expected = copy.deepcopy(data)
     _table_of(expected, pyproject).setdefault(table, {}).update(changed)
     if load_toml(edited) != expected:
-        raise _not_edited(path, where, changed, "the edit would have changed other keys")
+        raise _not_edited(path, where, changed, Msg("the edit would have changed other keys"))
     if spec_hash(after) != before:
-        raise _not_edited(path, where, changed, "the edit would have changed the environment")
+        raise _not_edited(path, where, changed, Msg("the edit would have changed the environment"))
 
 
 def _not_edited(path: Path, where: str, changed: dict[str, Value], why: str) -> UsageError:
     return UsageError(
         _CODE,
-        f"The options were not saved: torchenv cannot edit {path} safely ({why}); it was left "
-        "as it was.",
-        f"Please add {_lines(changed)} to its {where} table yourself.",
+        Msg(
+            "The options were not saved: torchenv cannot edit {path} safely ({reason}); it was "
+            "left as it was.",
+            path=path,
+            reason=why,
+        ),
+        Msg(
+            "Please add {settings} to its {table} table yourself.",
+            settings=_lines(changed),
+            table=where,
+        ),
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 from torchenv.models.ship import SpecDeploy, SpecImage, parse_reference
 
 if TYPE_CHECKING:
@@ -26,8 +27,10 @@ T = TypeVar("T")
 
 
 def check_image(check: Checker, value: object, key: str) -> SpecImage | None:
+    from torchenv.spec.checker import invalid  # noqa: PLC0415  (a Checker is here: loaded)
+
     if not isinstance(value, dict):
-        check.report(key, "expected a table ([image])")
+        check.report(key, Msg("expected a table ([image])"))
         return None
     check.unknown_keys(value, IMAGE_KEYS, key + ".")
     out: dict[str, Any] = {}
@@ -38,15 +41,20 @@ def check_image(check: Checker, value: object, key: str) -> SpecImage | None:
             if isinstance(value[flag], bool):
                 out[flag] = value[flag]
             else:
-                check.report(f"{key}.{flag}", "expected true or false")
+                check.report(f"{key}.{flag}", Msg("expected true or false"))
     if "user" in value:
         text = check.string(f"{key}.user", value["user"], '"torch"')
         if text is not None:
             if not _USER.fullmatch(text) or text == "root":
                 check.report(
                     f"{key}.user",
-                    f'"{text}" is not valid: expected a login name other than root, of lowercase '
-                    'letters, digits, "_" and "-" such as "torch"',
+                    invalid(
+                        text,
+                        Msg(
+                            'a login name other than root, of lowercase letters, digits, "_" and '
+                            '"-" such as "torch"'
+                        ),
+                    ),
                 )
             else:
                 out["user"] = text
@@ -61,15 +69,17 @@ def check_image(check: Checker, value: object, key: str) -> SpecImage | None:
             if not _APT.fullmatch(item):
                 check.report(
                     f"{key}.apt[{i}]",
-                    f'"{item}" is not valid: expected a Debian package name such as "libgl1"',
+                    invalid(item, Msg('a Debian package name such as "libgl1"')),
                 )
         out["apt"] = tuple(item for _, item in items)
     return SpecImage(**out)
 
 
 def check_deploy(check: Checker, value: object, key: str) -> SpecDeploy | None:
+    from torchenv.spec.checker import invalid  # noqa: PLC0415  (a Checker is here: loaded)
+
     if not isinstance(value, dict):
-        check.report(key, "expected a table ([deploy])")
+        check.report(key, Msg("expected a table ([deploy])"))
         return None
     check.unknown_keys(value, DEPLOY_KEYS, key + ".")
     out: dict[str, Any] = {}
@@ -77,7 +87,7 @@ def check_deploy(check: Checker, value: object, key: str) -> SpecDeploy | None:
     if "command" in value:
         items = check.strings(f"{key}.command", value["command"], '["train.py", "--epochs", "3"]')
         if isinstance(value["command"], list) and not value["command"]:
-            check.report(f"{key}.command", "empty: expected the script and its arguments")
+            check.report(f"{key}.command", Msg("empty: expected the script and its arguments"))
         out["command"] = tuple(item for _, item in items)
     ranges = {"nodes": (1, 10000, "2"), "gpus-per-node": (0, 64, "8"), "port": (1, 65535, "29500")}
     for name, (low, high, example) in ranges.items():
@@ -88,10 +98,7 @@ def check_deploy(check: Checker, value: object, key: str) -> SpecDeploy | None:
     if "shm-size" in value:
         text = check.string(f"{key}.shm-size", value["shm-size"], '"16g"')
         if text is not None and not _SIZE.fullmatch(text):
-            check.report(
-                f"{key}.shm-size",
-                f'"{text}" is not valid: expected a size such as "16g" or "512m"',
-            )
+            check.report(f"{key}.shm-size", invalid(text, Msg('a size such as "16g" or "512m"')))
         elif text is not None:
             out["shm_size"] = text.lower()
     return SpecDeploy(**out)
@@ -101,10 +108,15 @@ def _integer(
     check: Checker, key: str, value: object, low: int, high: int, example: str
 ) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
-        check.report(key, f"expected an integer such as {example}")
+        check.report(key, Msg("expected an integer such as {example}", example=example))
         return None
     if not low <= value <= high:
-        check.report(key, f"{value} is out of range: expected {low} to {high}")
+        check.report(
+            key,
+            Msg(
+                "{value} is out of range: expected {low} to {high}", value=value, low=low, high=high
+            ),
+        )
         return None
     return value
 
@@ -128,26 +140,39 @@ def _reference_key(
 
 
 def _reference(check: Checker, key: str, text: str, *, pinned: bool) -> bool:
+    from torchenv.spec.checker import invalid  # noqa: PLC0415  (a Checker is here: loaded)
+
     parts = parse_reference(text)
     if parts is None:
         check.report(
             key,
-            f'"{text}" is not valid: expected an image reference such as '
-            '"registry.example.com/team/vision:1" (lowercase path, optional :tag and @sha256:)',
+            invalid(
+                text,
+                Msg(
+                    'an image reference such as "registry.example.com/team/vision:1" (lowercase '
+                    "path, optional :tag and @sha256:)"
+                ),
+            ),
         )
         return False
     if pinned and parts["tag"] is None and parts["digest"] is None:
         check.report(
             key,
-            f'"{text}" has no tag: it would mean "latest", which changes under you; give a tag '
-            'such as ":3.11-slim-bookworm", or a digest "@sha256:..."',
+            Msg(
+                '"{reference}" has no tag: it would mean "latest", which changes under you; give '
+                'a tag such as ":3.11-slim-bookworm", or a digest "@sha256:..."',
+                reference=text,
+            ),
         )
         return False
     if parts["tag"] == "latest" and parts["digest"] is None:
         check.report(
             key,
-            f'"{text}" uses the tag "latest", which changes under you: give a version tag or a '
-            'digest "@sha256:..."',
+            Msg(
+                '"{reference}" uses the tag "latest", which changes under you: give a version '
+                'tag or a digest "@sha256:..."',
+                reference=text,
+            ),
         )
         return False
     return True
@@ -169,19 +194,24 @@ def override_deploy(current: SpecDeploy, values: Mapping[str, object]) -> SpecDe
 def _checked_table(
     checker: Callable[[Checker, object, str], T | None], table: str, values: Mapping[str, object]
 ) -> T:
-    from torchenv.spec.checker import Checker  # noqa: PLC0415
+    from torchenv.spec.checker import Checker, joined  # noqa: PLC0415
 
     problems: list[str] = []
-    check = Checker(lambda key, message: problems.append(f"{key}: {message}"), Path.cwd())
+    check = Checker(lambda key, message: problems.append(joined(": ", [key, message])), Path.cwd())
     checked = checker(
         check, {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}, table
     )
     if problems or checked is None:
         raise UsageError(
             "ship-option",
-            "The command line's options are not valid:\n  " + "\n  ".join(problems),
-            "Give them as the spec would hold them (`torchenv image --help`, "
-            "`torchenv deploy --help`).",
+            Msg(
+                "The command line's options are not valid:\n  {problems}",
+                problems=joined("\n  ", problems),
+            ),
+            Msg(
+                "Give them as the spec would hold them (`torchenv image --help`, "
+                "`torchenv deploy --help`)."
+            ),
         )
     return checked
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from torchenv.i18n import Msg
 from torchenv.models.spec import PYPI_INDEX, PYTORCH_INDEX, Spec, SpecIndex, SpecTargets
 from torchenv.plan.request import (
     parse_cuda,
@@ -16,7 +17,7 @@ from torchenv.plan.request import (
     parse_python,
     parse_torch,
 )
-from torchenv.spec.checker import Checker, value_kind
+from torchenv.spec.checker import Checker, invalid, value_kind
 from torchenv.spec.ship import check_deploy, check_image
 from torchenv.untrusted.text import has_credentials
 
@@ -59,7 +60,10 @@ def check_spec(data: dict[str, Any], check: Checker, prefix: str, name: str | No
         text = check.string(key("python"), data["python"], '"3.12"')
         if text is not None:
             python = check.parsed(
-                key("python"), text, parse_python, 'a CPython version such as "3.12" or "3.14t"'
+                key("python"),
+                text,
+                parse_python,
+                Msg('a CPython version such as "3.12" or "3.14t"'),
             )
     torch, cuda = _torch_and_cuda(check, data, key)
     libraries = _libraries(check, data.get("libraries", list(LIBRARIES[:1])), key("libraries"))
@@ -68,17 +72,17 @@ def check_spec(data: dict[str, Any], check: Checker, prefix: str, name: str | No
     if "installer" in data:
         text = check.string(key("installer"), data["installer"], '"uv"')
         if text is not None and text not in SPEC_INSTALLERS:
-            check.report(
-                key("installer"), f'"{text}" is not valid: expected "uv", "pip" or "conda"'
-            )
+            check.report(key("installer"), invalid(text, Msg('"uv", "pip" or "conda"')))
         installer = text or installer
     targets = _targets(check, data.get("targets", {}), key("targets"))
     index = _index(check, data.get("index", {}), key("index"))
     if index is not None and index.pytorch is None and installer == "conda":
         check.report(
             key("index") + ".pytorch",
-            'false is about the PyPI wheels, but installer = "conda" installs conda-forge '
-            "builds: drop one of the two",
+            Msg(
+                'false is about the PyPI wheels, but installer = "conda" installs conda-forge '
+                "builds: drop one of the two"
+            ),
         )
     image = check_image(check, data.get("image", {}), key("image"))
     deploy = check_deploy(check, data.get("deploy", {}), key("deploy"))
@@ -109,14 +113,15 @@ def check_spec(data: dict[str, Any], check: Checker, prefix: str, name: str | No
 def _name(check: Checker, data: dict[str, Any], key: str, fallback: str | None) -> str | None:
     if "name" not in data:
         if fallback is None:
-            check.report(key, 'missing: every spec needs a name such as "vision"')
+            check.report(key, Msg('missing: every spec needs a name such as "vision"'))
         return fallback
     name = check.string(key, data["name"], '"vision"')
     if name is not None and not NAME_PATTERN.fullmatch(name):
         check.report(
             key,
-            f'"{name}" is not valid: expected a simple name of letters, digits, ".", "_" and "-"'
-            ' such as "vision"',
+            invalid(
+                name, Msg('a simple name of letters, digits, ".", "_" and "-" such as "vision"')
+            ),
         )
         return None
     return name
@@ -133,8 +138,10 @@ def _torch_and_cuda(
                 key("torch"),
                 text,
                 parse_torch,
-                'a release ("2.13", "2.13.0", "2.13.0+cu126") or a PEP 440 specifier '
-                '(">=2.8", ">=2.8,<2.12", "~=2.10.0")',
+                Msg(
+                    'a release ("2.13", "2.13.0", "2.13.0+cu126") or a PEP 440 specifier '
+                    '(">=2.8", ">=2.8,<2.12", "~=2.10.0")'
+                ),
             )
             if parsed is not None:
                 torch, implied = parsed
@@ -147,18 +154,30 @@ def _torch_and_cuda(
                 key("cuda"),
                 text,
                 parse_cuda,
-                '"auto" (fit the GPUs and driver), "cpu", a CUDA version ("12.6") or a PyTorch '
-                'variant ("cu126")',
+                Msg(
+                    '"auto" (fit the GPUs and driver), "cpu", a CUDA version ("12.6") or a '
+                    'PyTorch variant ("cu126")'
+                ),
             )
             cuda = given or cuda
     if implied is not None:
         if given not in (None, "auto", implied):
-            build = "a CPU build" if implied == "cpu" else f"a CUDA {implied} build"
-            check.report(
-                key("torch"),
-                f'"{data["torch"]}" names {build} but cuda is "{given}": drop the local label '
-                "or make cuda agree with it",
-            )
+            if implied == "cpu":
+                message = Msg(
+                    '"{torch}" names a CPU build but cuda is "{cuda}": drop the local label or '
+                    "make cuda agree with it",
+                    torch=data["torch"],
+                    cuda=given,
+                )
+            else:
+                message = Msg(
+                    '"{torch}" names a CUDA {implied} build but cuda is "{cuda}": drop the local '
+                    "label or make cuda agree with it",
+                    torch=data["torch"],
+                    implied=implied,
+                    cuda=given,
+                )
+            check.report(key("torch"), message)
         cuda = implied
     return torch, cuda
 
@@ -168,11 +187,9 @@ def _libraries(check: Checker, value: object, key: str) -> tuple[str, ...]:
     seen: set[str] = set()
     for i, item in items:
         if item not in LIBRARIES:
-            check.report(
-                f"{key}[{i}]", f'"{item}" is not valid: expected "torchvision" or "torchaudio"'
-            )
+            check.report(f"{key}[{i}]", invalid(item, Msg('"torchvision" or "torchaudio"')))
         elif item in seen:
-            check.report(f"{key}[{i}]", f'"{item}" is listed twice')
+            check.report(f"{key}[{i}]", Msg('"{item}" is listed twice', item=item))
         seen.add(item)
     return tuple(item for _, item in items)
 
@@ -189,23 +206,30 @@ def _packages(check: Checker, value: object, key: str) -> tuple[str, ...]:
             reason = str(exc).splitlines()[0]
             check.report(
                 f"{key}[{i}]",
-                f'"{item}" is not valid: expected a PEP 508 requirement such as "numpy<3" '
-                f"({reason})",
+                invalid(
+                    item,
+                    Msg('a PEP 508 requirement such as "numpy<3" ({reason})', reason=reason),
+                ),
             )
             continue
         owner = _STACK_PACKAGES.get(canonicalize_name(requirement.name))
         if owner:
             check.report(
                 f"{key}[{i}]",
-                f'"{item}": {requirement.name} is part of the PyTorch stack: set it with the '
-                f"`{owner}` key, not in packages",
+                Msg(
+                    '"{item}": {name} is part of the PyTorch stack: set it with the `{owner}` '
+                    "key, not in packages",
+                    item=item,
+                    name=requirement.name,
+                    owner=owner,
+                ),
             )
     return tuple(item for _, item in items)
 
 
 def _targets(check: Checker, value: object, key: str) -> SpecTargets | None:
     if not isinstance(value, dict):
-        check.report(key, f"expected a table ([targets]), got {value_kind(value)}")
+        check.report(key, Msg("expected a table ([targets]), got {kind}", kind=value_kind(value)))
         return None
     check.unknown_keys(value, TARGET_KEYS, key + ".")
     gpus: tuple[str, ...] = ()
@@ -215,8 +239,10 @@ def _targets(check: Checker, value: object, key: str) -> SpecTargets | None:
             if not item.strip():
                 check.report(
                     f"{key}.gpus[{i}]",
-                    'empty: expected a GPU name, a compute capability or an arch ("H100", '
-                    '"8.6", "sm_90")',
+                    Msg(
+                        'empty: expected a GPU name, a compute capability or an arch ("H100", '
+                        '"8.6", "sm_90")'
+                    ),
                 )
         gpus = tuple(item.strip() for _, item in items)
     driver = platform = None
@@ -227,7 +253,7 @@ def _targets(check: Checker, value: object, key: str) -> SpecTargets | None:
                 f"{key}.driver",
                 text,
                 parse_driver,
-                'an NVIDIA driver version as nvidia-smi prints it ("580.65.06")',
+                Msg('an NVIDIA driver version as nvidia-smi prints it ("580.65.06")'),
             )
     if "platform" in value:
         text = check.string(f"{key}.platform", value["platform"], '"linux_x86_64"')
@@ -235,7 +261,10 @@ def _targets(check: Checker, value: object, key: str) -> SpecTargets | None:
             from torchenv.plan.request import PLATFORMS  # noqa: PLC0415
 
             platform = check.parsed(
-                f"{key}.platform", text, parse_platform, "one of " + ", ".join(PLATFORMS)
+                f"{key}.platform",
+                text,
+                parse_platform,
+                Msg("one of {platforms}", platforms=", ".join(PLATFORMS)),
             )
     machines: tuple[str, ...] = ()
     if "machines" in value:
@@ -248,21 +277,27 @@ def _targets(check: Checker, value: object, key: str) -> SpecTargets | None:
                     f"{key}.machines[{i}]",
                     # the entry as written, not the joined path: Path() folds the "//" of a
                     # URL given by mistake, and a credential in it would escape redaction
-                    f"no such file: {item} in {check.base_dir} (expected a `torchenv inspect "
-                    "--json` file, relative to the spec's directory)",
+                    Msg(
+                        "no such file: {item} in {directory} (expected a `torchenv inspect "
+                        "--json` file, relative to the spec's directory)",
+                        item=item,
+                        directory=check.base_dir,
+                    ),
                 )
         if "gpus" in value or "driver" in value or "platform" in value:
             check.report(
                 f"{key}.machines",
-                "machines reads the targets from files, while gpus, driver and platform "
-                "describe one machine in the spec: give one or the other",
+                Msg(
+                    "machines reads the targets from files, while gpus, driver and platform "
+                    "describe one machine in the spec: give one or the other"
+                ),
             )
     return SpecTargets(gpus=gpus, driver=driver, platform=platform, machines=machines)
 
 
 def _index(check: Checker, value: object, key: str) -> SpecIndex | None:
     if not isinstance(value, dict):
-        check.report(key, f"expected a table ([index]), got {value_kind(value)}")
+        check.report(key, Msg("expected a table ([index]), got {kind}", kind=value_kind(value)))
         return None
     check.unknown_keys(value, INDEX_KEYS, key + ".")
     urls: dict[str, str | None] = {"pypi": PYPI_INDEX, "pytorch": PYTORCH_INDEX}
@@ -271,7 +306,9 @@ def _index(check: Checker, value: object, key: str) -> SpecIndex | None:
         urls["pytorch"] = PYTORCH_INDEX if value["pytorch"] else None
     for name, default in tuple(urls.items()):
         if name in value and not (name == "pytorch" and isinstance(value[name], bool)):
-            example = f'"{default}"' + (" or false" if name == "pytorch" else "")
+            example = f'"{default}"'
+            if name == "pytorch":
+                example = Msg("{url} or false", url=example)
             text = check.string(f"{key}.{name}", value[name], example)
             if text is not None and check.url(f"{key}.{name}", text):
                 urls[name] = text
@@ -286,8 +323,13 @@ def _index(check: Checker, value: object, key: str) -> SpecIndex | None:
             elif not (check.base_dir / Path(item).expanduser()).is_dir():
                 check.report(
                     where,
-                    f'"{item}" is not valid: expected an existing directory of wheels (relative '
-                    "to the spec's directory) or an http(s):// or file:// URL",
+                    invalid(
+                        item,
+                        Msg(
+                            "an existing directory of wheels (relative to the spec's directory) "
+                            "or an http(s):// or file:// URL"
+                        ),
+                    ),
                 )
     channels = SpecIndex().channels
     if "channels" in value:
@@ -314,16 +356,18 @@ def is_channel_path(text: str) -> bool:
 def _channels(check: Checker, value: object, key: str) -> tuple[str, ...]:
     listed = check.strings(key, value, '["conda-forge"]')
     if isinstance(value, list) and not value:
-        check.report(key, 'empty: expected at least one channel such as "conda-forge"')
+        check.report(key, Msg('empty: expected at least one channel such as "conda-forge"'))
     for i, item in listed:
         where = f"{key}[{i}]"
         if "://" in item and has_credentials(item):
             # rattler would write them into conda.lock, which is shared
             check.report(
                 where,
-                "a channel URL with credentials: give them to rattler instead (the "
-                "RATTLER_AUTH_FILE JSON file, ~/.netrc or the keyring; rattler's docs, "
-                '"Authentication") and write the URL without them',
+                Msg(
+                    "a channel URL with credentials: give them to rattler instead (the "
+                    "RATTLER_AUTH_FILE JSON file, ~/.netrc or the keyring; rattler's docs, "
+                    '"Authentication") and write the URL without them'
+                ),
             )
         elif "://" in item:
             check.url(where, item)
@@ -331,13 +375,20 @@ def _channels(check: Checker, value: object, key: str) -> tuple[str, ...]:
             if not (check.base_dir / Path(item).expanduser()).is_dir():
                 check.report(
                     where,
-                    f'"{item}" is not valid: expected an existing channel directory (relative '
-                    "to the spec's directory)",
+                    invalid(
+                        item,
+                        Msg("an existing channel directory (relative to the spec's directory)"),
+                    ),
                 )
         elif not CHANNEL_NAME.fullmatch(item):
             check.report(
                 where,
-                f'"{item}" is not valid: expected a channel name ("conda-forge"), an http(s):// '
-                'or file:// URL, or a local channel directory ("./channel", "/srv/channel")',
+                invalid(
+                    item,
+                    Msg(
+                        'a channel name ("conda-forge"), an http(s):// or file:// URL, or a local '
+                        'channel directory ("./channel", "/srv/channel")'
+                    ),
+                ),
             )
     return tuple(item for _, item in listed)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from torchenv.errors import UsageError
+from torchenv.i18n import Msg
 
 # large enough for any file torchenv reads whole (the biggest: a lock of a CUDA stack, ~100 kB;
 # the knowledge data, ~1 MB), small enough that a hostile file cannot exhaust memory
@@ -192,30 +193,51 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int | None = N
             os.unlink(temp)
 
 
+_THE_FILE = Msg("the file")  # what write_output writes, unless told
+
+
 def write_output(
-    path: str | os.PathLike[str], data: bytes, *, what: str = "the file", mode: int | None = None
+    path: str | os.PathLike[str], data: bytes, *, what: str = _THE_FILE, mode: int | None = None
 ) -> None:
     """``write_atomic`` for a file the user asked for: every failure is a ``UsageError`` that
-    names the path, and a non-regular file in its place is left as it is."""
+    names the path, and a non-regular file in its place is left as it is. ``what``: a ``Msg``
+    ("the lock"), shown translated within the message."""
     try:
         write_atomic(path, data, mode)
     except NotRegularFile as exc:
         raise UsageError(
             "output-not-a-file",
-            f"Cannot write {what} {os.fspath(path)}: {exc.strerror}, so it was left as it is.",
-            f"Remove it yourself if {what} should take its place, or choose another path.",
+            Msg(
+                "Cannot write {what} {path}: {reason}, so it was left as it is.",
+                what=what,
+                path=os.fspath(path),
+                reason=exc.strerror,
+            ),
+            Msg(
+                "Remove it yourself if {what} should take its place, or choose another path.",
+                what=what,
+            ),
         ) from None
     except OSError as exc:
         raise UsageError(
             "output-unwritable",
-            f"Cannot write {what} {os.fspath(path)}: {describe(exc)}.",
-            "Choose a location you can write to.",
+            Msg(
+                "Cannot write {what} {path}: {reason}.",
+                what=what,
+                path=os.fspath(path),
+                reason=describe(exc),
+            ),
+            Msg("Choose a location you can write to."),
         ) from None
     except ValueError:  # a NUL byte in the path: no file can have that name
         raise UsageError(
             "output-bad-path",
-            f"Cannot write {what} {os.fspath(path)!r}: a path cannot hold a NUL byte.",
-            "Choose another path.",
+            Msg(
+                "Cannot write {what} {path}: a path cannot hold a NUL byte.",
+                what=what,
+                path=repr(os.fspath(path)),
+            ),
+            Msg("Choose another path."),
         ) from None
 
 

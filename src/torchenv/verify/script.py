@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from torchenv.errors import ExternalError
+from torchenv.i18n import Msg
 from torchenv.models.codec import DecodeError, from_data
 from torchenv.models.process import Runner, RunResult
 from torchenv.models.verify import AllocatorState, VerifyCheck
@@ -51,14 +52,16 @@ def _last_check(result: RunResult) -> str | None:
 
 
 def _how_it_ended(code: int | None) -> str:
+    """How the script ended, put after "ended without a result": a ``Msg`` such as
+    ``" (exit code 1)"``, or nothing when it exited with 0."""
     if code is None or code == 0:
         return ""
     if code < 0:  # subprocess reports death by signal N as -N
         try:
-            return f" (killed by {signal.Signals(-code).name})"
+            return Msg(" (killed by {signal})", signal=signal.Signals(-code).name)
         except ValueError:
-            return f" (killed by signal {-code})"
-    return f" (exit code {code})"
+            return Msg(" (killed by signal {number})", number=-code)
+    return Msg(" (exit code {code})", code=code)
 
 
 def _extract(stdout: str, cookie: str) -> Any:
@@ -68,11 +71,15 @@ def _extract(stdout: str, cookie: str) -> Any:
     return load_json(parts[1])  # ValueError for JSON nested too deeply, too
 
 
-def _failure(python: str, what: str, result: RunResult, hint: str) -> ExternalError:
+def _failure(message: str, result: RunResult, hint: str) -> ExternalError:
+    """``message`` (a ``Msg``: "The verify checks in PYTHON ...") and the end of the output."""
     tail = stderr_tail(result)
-    message = f"The verify checks in {python} {what}."
     if tail:
-        message += "\nThe end of its output:\n  " + tail.replace("\n", "\n  ")
+        message = Msg(
+            "{message}\nThe end of its output:\n  {output}",
+            message=message,
+            output=tail.replace("\n", "\n  "),
+        )
     return ExternalError("verify-script-failed", message, hint)
 
 
@@ -159,39 +166,76 @@ def run_script(
     result = runner([python, str(SCRIPT), cookie, options], timeout=timeout, env=env, cwd=tmp)
     if result.error is not None and result.error.startswith("timed out"):
         during = _last_check(result)
-        where = f" (it was running {during})" if during else ""
+        limit = f"{timeout:g}"
+        if during:
+            message = Msg(
+                "The verify checks in {python} did not finish within {seconds}s (it was running "
+                "{check}) and were stopped.",
+                python=python,
+                seconds=limit,
+                check=during,
+            )
+        else:
+            message = Msg(
+                "The verify checks in {python} did not finish within {seconds}s and were stopped.",
+                python=python,
+                seconds=limit,
+            )
         raise _failure(
-            python,
-            f"did not finish within {timeout:g}s{where} and were stopped",
+            message,
             result,
-            "give it longer with --timeout SECONDS, or run only the fast checks with --quick",
+            Msg("give it longer with --timeout SECONDS, or run only the fast checks with --quick"),
         )
     if result.error is not None:
+        run = f"{python} -c 'import sys; print(sys.version)'"
         raise ExternalError(
             "verify-could-not-start",
-            f"Could not start {python} to run the verify checks: {result.error}.",
-            "check that the environment's interpreter exists and runs "
-            f"({python} -c 'import sys; print(sys.version)')",
+            Msg(
+                "Could not start {python} to run the verify checks: {reason}.",
+                python=python,
+                reason=result.error,
+            ),
+            Msg(
+                "check that the environment's interpreter exists and runs ({command})", command=run
+            ),
         )
     try:
         data = _extract(result.stdout, cookie)
     except ValueError:
-        what = "ended without a result" + _how_it_ended(result.returncode)
+        how = _how_it_ended(result.returncode)
+        crash = f"{python} -c 'import torch'"
         during = _last_check(result)
-        what += f" while running {during}" if during else ""
+        if during:
+            message = Msg(
+                "The verify checks in {python} ended without a result{how} while running {check}.",
+                python=python,
+                how=how,
+                check=during,
+            )
+        else:
+            message = Msg(
+                "The verify checks in {python} ended without a result{how}.",
+                python=python,
+                how=how,
+            )
         raise _failure(
-            python,
-            what,
+            message,
             result,
-            "a crash while importing torch or in a CUDA call ends the process; run "
-            f"`{python} -c 'import torch'` to see it",
+            Msg(
+                "a crash while importing torch or in a CUDA call ends the process; run "
+                "`{command}` to see it",
+                command=crash,
+            ),
         ) from None
     try:
         return parse_output(data, result.seconds)
     except DecodeError as exc:
         raise _failure(
-            python,
-            f"printed a result torchenv cannot read ({exc})",
+            Msg(
+                "The verify checks in {python} printed a result torchenv cannot read ({reason}).",
+                python=python,
+                reason=str(exc),
+            ),
             result,
-            "this is a bug in torchenv's check script; report it with this output",
+            Msg("this is a bug in torchenv's check script; report it with this output"),
         ) from None
