@@ -14,20 +14,11 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(argv, capture_output=True, env=env, check=False)
-    elapsed = time.perf_counter() - start
-    if result.returncode not in (0, 1):
-        raise SystemExit(f"{argv} failed ({result.returncode}):\n{result.stderr.decode()[-2000:]}")
-    return elapsed
+from timing import timed
 
 
 def main() -> int:

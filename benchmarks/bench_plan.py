@@ -18,22 +18,13 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from timing import interleaved
+
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures" / "machines"
-
-
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(argv, capture_output=True, env=env, check=False)
-    elapsed = time.perf_counter() - start
-    if result.returncode not in (0, 3):
-        raise SystemExit(f"{argv} failed ({result.returncode}):\n{result.stderr.decode()[-2000:]}")
-    return elapsed
 
 
 def main() -> int:
@@ -64,12 +55,7 @@ def main() -> int:
         "torchenv plan --for two machines": [*torchenv, "plan", *fleet],
         "torchenv plan (this machine)": [*torchenv, "plan"],
     }
-    for argv in cases.values():
-        timed(argv, env)
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(args.runs):
-        for name, argv in cases.items():
-            samples[name].append(timed(argv, env))
+    samples = interleaved(cases, env, args.runs, expected=(0, 3))  # 3: no stack fits
     floor = statistics.median(samples["python -c pass"])
     rows = []
     print(f"{'case':48} {'median':>9} {'min':>9} {'past start-up':>14}")

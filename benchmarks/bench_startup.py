@@ -15,20 +15,11 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(argv, capture_output=True, env=env, check=False)
-    elapsed = time.perf_counter() - start
-    if result.returncode not in (0, 1):
-        raise SystemExit(f"{argv} failed ({result.returncode}):\n{result.stderr.decode()[-2000:]}")
-    return elapsed
+from timing import interleaved
 
 
 def main() -> int:
@@ -62,12 +53,7 @@ def main() -> int:
         ],
         "torchenv inspect --json": [*torchenv, "inspect", "--json"],
     }
-    for argv in cases.values():
-        timed(argv, env)
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(args.runs):
-        for name, argv in cases.items():
-            samples[name].append(timed(argv, env))
+    samples = interleaved(cases, env, args.runs)
     floor = statistics.median(samples["python -c pass"])
     rows = []
     print(f"{'case':52} {'median':>9} {'min':>9} {'x bare':>7}")
