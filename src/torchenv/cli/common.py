@@ -116,15 +116,18 @@ def next_step(command: str, style: str | None = None) -> list[Segment]:
 
 
 def display_width(text: str) -> int:
-    """Columns ``text`` takes on a terminal: two for a wide (CJK) character."""
-    import unicodedata  # noqa: PLC0415
+    """Columns ``text`` takes on a terminal: two for a wide (CJK) character (report.segments,
+    imported when first needed: unicodedata stays off the start-up path)."""
+    from torchenv.report.segments import width  # noqa: PLC0415
 
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return width(text)
 
 
 def padded(text: str, width: int) -> str:
     """``text`` and spaces up to ``width`` columns, for labels in a column."""
-    return text + " " * max(width - display_width(text), 0)
+    from torchenv.report.segments import pad  # noqa: PLC0415
+
+    return pad(text, width)
 
 
 def progress(message: str) -> None:

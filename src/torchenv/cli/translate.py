@@ -23,7 +23,7 @@ import click
 from click import formatting
 
 from torchenv import i18n
-from torchenv.cli.common import display_width
+from torchenv.report.segments import width as display_width
 
 
 def install() -> None:

@@ -14,14 +14,14 @@ not import).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 
 from torchenv.i18n import N_, Msg, _, shown
 from torchenv.models import RuleInfo
 from torchenv.report.explain import RuleExplanation, RuleGroup
 from torchenv.report.render_text import STYLE
-from torchenv.report.segments import Emit, Segment
+from torchenv.report.segments import Emit, Segment, pad
+from torchenv.report.segments import width as columns
 
 WIDTH = 88
 INDENT = "  "
@@ -34,13 +34,8 @@ _NO_LINE_START = frozenset("，。、；：！？）》」』】〕”’…,.;:
 _NO_LINE_END = frozenset("（《「『【〔“‘")  # noqa: RUF001
 
 
-def columns(text: str) -> int:
-    """Columns ``text`` takes on a terminal: two for a wide (CJK) character."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def _wide(char: str) -> bool:
-    return unicodedata.east_asian_width(char) in "WF"
+    return columns(char) == 2
 
 
 def _units(text: str) -> list[tuple[str, bool]]:
@@ -148,11 +143,10 @@ def render_explanation(
     _heading(emit, _("How to fix it"))
     labels = [(_label(installer), text) for installer, text in explanation.fixes]
     label_width = max(columns(label) for label, _fix in labels) + 1
-    pad = INDENT + " " * label_width
+    indent = INDENT + " " * label_width
     for label, text in labels:
-        lines = wrap(_text(text), width, pad, pad)
-        padded = label + " " * (label_width - columns(label))
-        emit([(INDENT, None), (padded, "bold"), (lines[0][len(pad) :], None)])
+        lines = wrap(_text(text), width, indent, indent)
+        emit([(INDENT, None), (pad(label, label_width), "bold"), (lines[0][len(indent) :], None)])
         for line in lines[1:]:
             emit([(line, None)])
     _heading(emit, _("Sources"))
