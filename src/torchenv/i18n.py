@@ -23,7 +23,7 @@ A bottom layer: the standard library only, and every layer may import it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -147,6 +147,20 @@ class Msg(str):
         text = super().__new__(cls, template.format(**fields) if fields else template)
         text.template, text.fields = template, fields
         return text
+
+
+def joined(separator: str, parts: Sequence[str]) -> str:
+    """``separator.join(parts)`` that stays translatable: a ``Msg`` when a part or the
+    separator is one, whose English is exactly the plain join and whose parts (and separator)
+    are shown translated, so a list of problems can be a field of a message. Its template
+    ("{p0}{sep}{p1}") is in no catalog: gettext gives it back as it is."""
+    if not any(isinstance(part, Msg) for part in (separator, *parts)):
+        return separator.join(parts)
+    if not parts:
+        return ""
+    template = "{sep}".join(f"{{p{i}}}" for i in range(len(parts)))
+    fields: dict[str, object] = {"p" + str(i): part for i, part in enumerate(parts)}
+    return Msg(template, sep=separator, **fields)
 
 
 def shown(text: str) -> str:

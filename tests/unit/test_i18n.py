@@ -270,3 +270,22 @@ def test_a_msg_is_english_as_a_str_and_translated_when_shown(
     finally:
         monkeypatch.delenv("LANGUAGE")
         i18n.reset()
+
+
+def test_joined_is_the_plain_join_in_english_and_translates_its_parts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from torchenv.i18n import Msg, joined, shown
+
+    assert joined("; ", ["a", "b"]) == "a; b" and not isinstance(joined("; ", ["a"]), Msg)
+    assert joined(Msg("; "), []) == ""
+    parts = [Msg("timed out"), "exit code 1 {not a field}"]
+    together = joined(Msg("; "), parts)
+    assert together == "timed out; exit code 1 {not a field}" and isinstance(together, Msg)
+    monkeypatch.setenv("LANGUAGE", "zh_CN")
+    i18n.reset()
+    try:
+        assert shown(together) == "超时；exit code 1 {not a field}"
+    finally:
+        monkeypatch.delenv("LANGUAGE")
+        i18n.reset()

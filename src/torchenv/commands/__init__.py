@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
-
-from torchenv.i18n import Msg
 
 if TYPE_CHECKING:
     from torchenv.probe.context import ProbeContext
@@ -17,17 +14,6 @@ def host_context() -> ProbeContext:
     from torchenv.probe.context import ProbeContext  # noqa: PLC0415  (plan --gpu needs no probe)
 
     return ProbeContext.for_host()
-
-
-def joined(parts: Sequence[str]) -> str:
-    """``"; ".join(parts)`` for a message: a ``Msg`` made of the parts, each shown in the
-    language of the process when it is a ``Msg`` itself ("" for none, the part for one)."""
-    if not parts:
-        return ""
-    text = parts[-1]
-    for part in reversed(parts[:-1]):
-        text = Msg("{first}; {rest}", first=part, rest=text)
-    return text
 
 
 def knowledge_warnings() -> list[tuple[str, str]]:

@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from torchenv.commands import joined
 from torchenv.errors import UsageError
-from torchenv.i18n import Msg
+from torchenv.i18n import Msg, joined
 from torchenv.knowledge import load_knowledge
 from torchenv.knowledge.gpus import gpu_name_cc, resolve_gpu
 from torchenv.models.codec import DecodeError, from_data
@@ -153,6 +152,6 @@ def _check_machine(path: Path, machine: Machine, expected: str) -> None:
     if problems:
         raise UsageError(
             "machine-file-invalid",
-            Msg("{path}: {problems}.", path=path, problems=joined(problems)),
+            Msg("{path}: {problems}.", path=path, problems=joined(Msg("; "), problems)),
             expected,
         )

@@ -24,9 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from torchenv.commands import joined
 from torchenv.errors import ExternalError, UsageError
-from torchenv.i18n import Msg, _
+from torchenv.i18n import Msg, _, joined
 from torchenv.models import Environment
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.environment import probe_environment
@@ -83,7 +82,9 @@ def find_target(ctx: ProbeContext, python: str | None, prefix: str | None) -> Ru
             ),
         )
     if not env.interpreter.runs:
-        why = joined([n.message for n in env.interpreter.notes]) or Msg("no interpreter found")
+        why = joined(Msg("; "), [n.message for n in env.interpreter.notes]) or Msg(
+            "no interpreter found"
+        )
         raise ExternalError(
             "run-python-does-not-run",
             Msg(

@@ -8,9 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from torchenv.backends.envrecord import RecordUnusable, read_env_record
-from torchenv.commands import joined
 from torchenv.errors import ExternalError, TorchenvError, UsageError
-from torchenv.i18n import Msg, _
+from torchenv.i18n import Msg, _, joined
 from torchenv.knowledge.peaks import peak_for
 from torchenv.models import Environment, Target
 from torchenv.models.verify import (
@@ -94,7 +93,7 @@ def run_verify(
             ),
         )
     if not interp.runs:
-        why = joined([n.message for n in interp.notes]) or Msg("no interpreter found")
+        why = joined(Msg("; "), [n.message for n in interp.notes]) or Msg("no interpreter found")
         raise ExternalError(
             "verify-python-does-not-run",
             Msg(

@@ -18,19 +18,6 @@ from torchenv.untrusted.text import UNSAFE_IN_A_LINE, URL_UNSAFE
 Report = Callable[[str, str], None]  # (key, message: a Msg, shown translated)
 
 
-def joined(separator: str, parts: Sequence[str]) -> str:
-    """``parts`` joined by ``separator``, as a ``Msg`` when one of them is a ``Msg``: the same
-    English text as ``separator.join(parts)``, each part shown translated, so that a list of
-    problems can be a field of an error message. Its template ("{p0}; {p1}") is in no catalog:
-    gettext gives it back as it is."""
-    if not any(isinstance(part, Msg) for part in parts):
-        return separator.join(parts)
-    between = separator.replace("{", "{{").replace("}", "}}")
-    template = between.join(f"{{p{i}}}" for i in range(len(parts)))
-    fields = {"p" + str(i): part for i, part in enumerate(parts)}
-    return Msg(template, **fields)
-
-
 def value_kind(value: object) -> str:
     if isinstance(value, bool):
         return Msg("a boolean")

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from torchenv.errors import UsageError
-from torchenv.i18n import Msg
+from torchenv.i18n import Msg, joined
 from torchenv.models.codec import to_data
 from torchenv.models.spec import SPEC_FILE, Spec, SpecProblem
-from torchenv.spec.checker import Checker, joined
+from torchenv.spec.checker import Checker
 from torchenv.spec.locate import KeyLocator
 from torchenv.spec.validate import NAME_PATTERN, check_spec, is_channel_path
 from torchenv.untrusted import files

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from torchenv.errors import UsageError
-from torchenv.i18n import Msg
-from torchenv.spec.checker import joined
+from torchenv.i18n import Msg, joined
 from torchenv.spec.parse import PYPROJECT, SPEC_LIMIT, SpecError, parse_spec_text, spec_hash
 from torchenv.spec.ship import DEPLOY_KEYS, IMAGE_KEYS
 from torchenv.untrusted import files

@@ -194,7 +194,8 @@ def override_deploy(current: SpecDeploy, values: Mapping[str, object]) -> SpecDe
 def _checked_table(
     checker: Callable[[Checker, object, str], T | None], table: str, values: Mapping[str, object]
 ) -> T:
-    from torchenv.spec.checker import Checker, joined  # noqa: PLC0415
+    from torchenv.i18n import joined  # noqa: PLC0415
+    from torchenv.spec.checker import Checker  # noqa: PLC0415
 
     problems: list[str] = []
     check = Checker(lambda key, message: problems.append(joined(": ", [key, message])), Path.cwd())
