@@ -285,7 +285,7 @@ def test_joined_is_the_plain_join_in_english_and_translates_its_parts(
     monkeypatch.setenv("LANGUAGE", "zh_CN")
     i18n.reset()
     try:
-        assert shown(together) == "超时；exit code 1 {not a field}"
+        assert shown(together) == "超时；exit code 1 {not a field}"  # noqa: RUF001
     finally:
         monkeypatch.delenv("LANGUAGE")
         i18n.reset()
