@@ -322,9 +322,10 @@ class FakeHost:
             "(dvs-builder@U16-A24-9-2)  Thu Oct 10 12:15:00 UTC 2024\n",
         )
 
-    def pci_gpu(self, address: str = "0000:19:00.0") -> None:
+    def pci_gpu(self, address: str = "0000:19:00.0", device: str = "0x2330") -> None:
         self.write(f"/sys/bus/pci/devices/{address}/vendor", "0x10de\n")
         self.write(f"/sys/bus/pci/devices/{address}/class", "0x030200\n")
+        self.write(f"/sys/bus/pci/devices/{address}/device", f"{device}\n")  # 0x2330: H100 SXM
 
     def device_nodes(self, *names: str) -> None:
         for name in names:

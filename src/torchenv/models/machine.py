@@ -107,6 +107,8 @@ class Machine:
     driver: Driver
     gpus: tuple[Gpu, ...] = ()
     pci_nvidia_devices: tuple[str, ...] = ()  # PCI addresses of NVIDIA display/3D controllers
+    # the PCI device id of each, in the same order ("1b80"; "" where unreadable)
+    pci_nvidia_device_ids: tuple[str, ...] = ()
     device_nodes: tuple[str, ...] = ()  # /dev/nvidia* present
     visible_devices: VisibleDevices = field(default_factory=VisibleDevices)
     toolkits: tuple[Toolkit, ...] = ()

@@ -6,7 +6,12 @@ from torchenv.models import Machine
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.host import probe_host
 from torchenv.probe.ldcache import libcuda_findable, nvml_findable, probe_loader_libraries
-from torchenv.probe.nvidia import probe_device_nodes, probe_driver_and_gpus, probe_pci_nvidia
+from torchenv.probe.nvidia import (
+    probe_device_nodes,
+    probe_driver_and_gpus,
+    probe_pci_device_ids,
+    probe_pci_nvidia,
+)
 from torchenv.probe.toolkit import probe_compilers, probe_toolkits
 from torchenv.probe.visible import map_visible_devices
 
@@ -18,11 +23,13 @@ def probe_machine(ctx: ProbeContext) -> Machine:
         nvml_library=nvml_findable(ctx, libraries),
         libcuda_library=libcuda_findable(ctx, libraries),
     )
+    pci = probe_pci_nvidia(ctx)
     return Machine(
         host=probe_host(ctx),
         driver=driver,
         gpus=gpus,
-        pci_nvidia_devices=probe_pci_nvidia(ctx),
+        pci_nvidia_devices=pci,
+        pci_nvidia_device_ids=probe_pci_device_ids(ctx, pci),
         device_nodes=probe_device_nodes(ctx),
         visible_devices=map_visible_devices(ctx.env, gpus),
         toolkits=probe_toolkits(ctx),

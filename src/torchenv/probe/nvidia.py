@@ -213,6 +213,17 @@ def probe_pci_nvidia(ctx: ProbeContext) -> tuple[str, ...]:
     return tuple(found)
 
 
+def probe_pci_device_ids(ctx: ProbeContext, addresses: tuple[str, ...]) -> tuple[str, ...]:
+    """The PCI device id of each address ("1b80"), "" where it cannot be read: with no driver
+    loaded it is the only thing that tells the GPU's generation."""
+    ids = []
+    for address in addresses:
+        text = ctx.read_text(f"/sys/bus/pci/devices/{address}/device", _SYSFS_PAGE) or ""
+        value = text.strip().lower().removeprefix("0x")
+        ids.append(value if re.fullmatch(r"[0-9a-f]{4}", value) else "")
+    return tuple(ids)
+
+
 def probe_device_nodes(ctx: ProbeContext) -> tuple[str, ...]:
     """/dev/nvidia* nodes, and /dev/dxg (the GPU of WSL2, containers included)."""
     try:

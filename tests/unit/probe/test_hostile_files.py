@@ -36,7 +36,11 @@ from torchenv.probe.interpreter import interpreter_from_files, query_interpreter
 from torchenv.probe.jupyter import probe_kernels
 from torchenv.probe.ldcache import probe_loader_libraries
 from torchenv.probe.numpy_abi import numpy1_modules
-from torchenv.probe.nvidia import probe_driver_and_gpus, probe_pci_nvidia
+from torchenv.probe.nvidia import (
+    probe_driver_and_gpus,
+    probe_pci_device_ids,
+    probe_pci_nvidia,
+)
 from torchenv.probe.runner import RunResult
 from torchenv.probe.toolkit import probe_toolkits
 from torchenv.probe.torch_build import probe_domain_library, probe_torch
@@ -255,6 +259,14 @@ def test_os_release_proc_and_sys_files(tmp_path: Path, kind: str) -> None:
     driver, gpus = finishes(lambda: probe_driver_and_gpus(ctx))
     assert driver.kernel_module is None and gpus == ()
     assert finishes(lambda: probe_pci_nvidia(ctx)) == ()
+
+
+def test_pci_device_id_file(tmp_path: Path, kind: str) -> None:
+    ctx, host = probe_context(tmp_path)
+    host.pci_gpu("0000:19:00.0")
+    plant(host.root / "sys/bus/pci/devices/0000:19:00.0/device", kind)
+    assert finishes(lambda: probe_pci_nvidia(ctx)) == ("0000:19:00.0",)
+    assert finishes(lambda: probe_pci_device_ids(ctx, ("0000:19:00.0",))) == ("",)
 
 
 def test_probe_cache_entry(tmp_path: Path, kind: str) -> None:

@@ -16,6 +16,7 @@ from torchenv.probe.nvidia import (
     parse_smi_query,
     probe_device_nodes,
     probe_driver_and_gpus,
+    probe_pci_device_ids,
     probe_pci_nvidia,
 )
 from torchenv.probe.nvml import NvmlReading, NvmlUnavailable
@@ -166,6 +167,16 @@ def test_pci_devices_and_nodes(tmp_path: Path) -> None:
     host.device_nodes("nvidia0", "nvidiactl", "nvidia-uvm")
     assert probe_pci_nvidia(ctx) == ("0000:19:00.0",)
     assert probe_device_nodes(ctx) == ("/dev/nvidia-uvm", "/dev/nvidia0", "/dev/nvidiactl")
+
+
+def test_pci_device_ids(tmp_path: Path) -> None:
+    ctx, host = probe_context(tmp_path)
+    host.pci_gpu("0000:01:00.0", device="0x1B80")  # GTX 1080
+    host.pci_gpu("0000:02:00.0", device="garbage")
+    host.pci_gpu("0000:03:00.0")
+    host.write("/sys/bus/pci/devices/0000:03:00.0/device", "")
+    pci = ("0000:01:00.0", "0000:02:00.0", "0000:03:00.0", "0000:04:00.0")
+    assert probe_pci_device_ids(ctx, pci) == ("1b80", "", "", "")
 
 
 def test_nvml_is_not_imported_when_its_library_is_absent(tmp_path: Path) -> None:

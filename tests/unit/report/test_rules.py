@@ -35,6 +35,7 @@ from torchenv.commands.provenance import read_provenance
 from torchenv.knowledge import load_knowledge
 from torchenv.models import (
     Compilers,
+    Driver,
     Environment,
     Finding,
     Gpu,
@@ -399,6 +400,18 @@ def _(tmp_path: Path) -> list[Finding]:
     return diagnose(machine((), None, pci=["0000:19:00.0"]), probe(tmp_path, gpu_env(tmp_path)))
 
 
+@case("open-kernel-module-on-old-gpu")
+def _(tmp_path: Path) -> list[Finding]:
+    # a GTX 1080 (10de:1b80) beside an RTX 4090 (10de:2684): the open module drives only the 4090
+    driver = Driver("580.95.05", "13.0", "580.95.05", "open", "nvml")
+    m = machine(
+        (h100(0, "NVIDIA GeForce RTX 4090", "8.9"),),
+        pci=["0000:01:00.0", "0000:02:00.0"],
+        pci_nvidia_device_ids=("2684", "1b80"),
+    )
+    return diagnose(replace(m, driver=driver), probe(tmp_path, gpu_env(tmp_path)))
+
+
 @case("cuda-build-without-gpu")
 def _(tmp_path: Path) -> list[Finding]:
     return diagnose(machine(), probe(tmp_path, gpu_env(tmp_path)))
@@ -493,6 +506,24 @@ def _(tmp_path: Path) -> list[Finding]:
 def _(tmp_path: Path) -> list[Finding]:
     libs = LoaderLibraries(libnvidia_ml=("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.570.124.06",))
     return diagnose(machine(H100X2, DRIVER, libraries=libs), probe(tmp_path, gpu_env(tmp_path)))
+
+
+@case("cuda-compat-older-than-driver")
+def _(tmp_path: Path) -> list[Finding]:
+    # an image made for hosts on R535, run on a host upgraded to R580 (catalog G2)
+    libs = LoaderLibraries(
+        libcuda=("/usr/local/cuda-12.8/compat/libcuda.so.570.124.06",),
+        ld_library_path=("/usr/local/cuda-12.8/compat",),
+    )
+    return diagnose(machine(H100X2, DRIVER, libraries=libs), probe(tmp_path, gpu_env(tmp_path)))
+
+
+@case("cuda-compat-unsupported-gpu")
+def _(tmp_path: Path) -> list[Finding]:
+    # CUDA 13.0 forwarded onto R550 on a GeForce card (catalog G3)
+    libs = LoaderLibraries(libcuda=("/usr/local/cuda-13.0/compat/libcuda.so.580.65.06",))
+    gpus = (h100(0, "NVIDIA GeForce RTX 4090", "8.9"),)
+    return diagnose(machine(gpus, "550.144.03", libraries=libs), probe(tmp_path, gpu_env(tmp_path)))
 
 
 @case("cuda-toolkit-without-driver")
@@ -771,6 +802,90 @@ def test_forward_compat_libcuda_is_not_a_mismatch(tmp_path: Path) -> None:
     libs = LoaderLibraries(libcuda=("/usr/local/cuda-13.2/compat/libcuda.so.595.71.05",))
     m = machine(H100X2, "580.159.03", libraries=libs)
     assert diagnose(m, probe(tmp_path, gpu_env(tmp_path))) == []
+
+
+def test_compat_library_older_than_the_module_names_where_it_comes_from(tmp_path: Path) -> None:
+    e = probe(tmp_path, gpu_env(tmp_path))
+    on_path = LoaderLibraries(
+        libcuda=("/usr/local/cuda-12.8/compat/libcuda.so.570.124.06",),
+        ld_library_path=("/usr/local/cuda-12.8/compat",),
+    )
+    hit = next(
+        f
+        for f in diagnose(machine(H100X2, DRIVER, libraries=on_path), e)
+        if f.id == "cuda-compat-older-than-driver"
+    )
+    assert hit.severity is Severity.ERROR and "803" in hit.title
+    assert "/usr/local/cuda-12.8/compat is on LD_LIBRARY_PATH" in hit.evidence
+    assert any("LD_LIBRARY_PATH" in fix for fix in hit.fix)
+    cached = LoaderLibraries(libcuda=on_path.libcuda)
+    hit = next(
+        f
+        for f in diagnose(machine(H100X2, DRIVER, libraries=cached), e)
+        if f.id == "cuda-compat-older-than-driver"
+    )
+    assert any("ldconfig" in fix for fix in hit.fix)
+    # not the plain library/module mismatch as well: one finding for one cause
+    assert not [
+        f
+        for f in diagnose(machine(H100X2, DRIVER, libraries=cached), e)
+        if f.id == "driver-library-mismatch"
+    ]
+
+
+def test_compat_library_of_the_module_s_own_version_is_quiet(tmp_path: Path) -> None:
+    libs = LoaderLibraries(libcuda=(f"/usr/local/cuda-13.0/compat/libcuda.so.{DRIVER}",))
+    gpus = (h100(0, "NVIDIA GeForce RTX 4090", "8.9"),)
+    assert diagnose(machine(gpus, DRIVER, libraries=libs), probe(tmp_path, gpu_env(tmp_path))) == []
+
+
+def test_conda_forge_cuda_compat_counts_as_forward_compatibility(tmp_path: Path) -> None:
+    libs = LoaderLibraries(libcuda=("/opt/env/cuda-compat/libcuda.so.570.124.06",))
+    findings = diagnose(machine(H100X2, DRIVER, libraries=libs), probe(tmp_path, gpu_env(tmp_path)))
+    assert [f.id for f in findings] == ["cuda-compat-older-than-driver"]
+
+
+def test_forward_compat_on_workstation_cards_is_a_warning(tmp_path: Path) -> None:
+    libs = LoaderLibraries(libcuda=("/usr/local/cuda-13.0/compat/libcuda.so.580.65.06",))
+    e = probe(tmp_path, gpu_env(tmp_path))
+    gpus = (h100(0, "NVIDIA RTX A6000", "8.6"),)
+    hit = next(
+        f
+        for f in diagnose(machine(gpus, "550.144.03", libraries=libs), e)
+        if f.id == "cuda-compat-unsupported-gpu"
+    )
+    assert hit.severity is Severity.WARNING and "NGC Server Ready" in hit.title
+    # data-center GPUs are what forward compatibility is for: CUDA 13.0 runs on R550 there,
+    # so neither a compat finding nor "driver too old" for the cu130 build
+    assert diagnose(machine(H100X2, "550.144.03", libraries=libs), e) == []
+    without = diagnose(machine(H100X2, "550.144.03"), e)
+    assert "driver-too-old-for-build" in [f.id for f in without]
+
+
+def test_a_gpu_without_driver_gets_the_driver_flavour_it_can_use(tmp_path: Path) -> None:
+    e = probe(tmp_path, gpu_env(tmp_path))
+
+    def fixes(device: str) -> str:
+        m = machine((), None, pci=["0000:01:00.0"], pci_nvidia_device_ids=(device,))
+        hit = next(f for f in diagnose(m, e) if f.id == "no-nvidia-driver")
+        return " | ".join(hit.fix)
+
+    assert "nvidia-driver-580-open" in fixes("2330")  # H100: Turing or newer
+    assert "nvidia-driver-580-open" in fixes("")  # id unreadable: as before
+    pascal = fixes("1b80")  # GTX 1080
+    assert "`sudo apt install nvidia-driver-580`" in pascal
+    assert "not an -open driver" in pascal and "0000:01:00.0" in pascal
+    assert "torch 2.14.1+cu130 needs >= 580" in pascal
+
+
+def test_open_module_on_turing_and_newer_is_quiet(tmp_path: Path) -> None:
+    driver = Driver("580.95.05", "13.0", "580.95.05", "open", "nvml")
+    e = probe(tmp_path, gpu_env(tmp_path))
+    m = machine(H100X2, pci_nvidia_device_ids=("2330", "2330"))
+    assert diagnose(replace(m, driver=driver), e) == []
+    flavour = replace(driver, kernel_module_flavor="proprietary")
+    old = replace(machine(H100X2, pci_nvidia_device_ids=("2330", "1db4")), driver=flavour)
+    assert "open-kernel-module-on-old-gpu" not in [f.id for f in diagnose(old, e)]
 
 
 def test_ptx_only_with_a_driver_below_the_build_is_an_error(tmp_path: Path) -> None:

@@ -18,7 +18,9 @@ from torchenv.report.explain import (
     entries_conda,
     entries_cuda_libs,
     entries_driver,
+    entries_driver_install,
     entries_environment,
+    entries_forward_compat,
     entries_machine,
     entries_packages,
     entries_provenance,
@@ -50,9 +52,11 @@ _MODULES = (
     entries_packages,
     entries_cuda_libs,
     entries_conda,
+    entries_driver_install,
     entries_driver,
     entries_machine,
     entries_toolchain,
+    entries_forward_compat,
     entries_runtime,
 )
 
@@ -77,8 +81,10 @@ FAMILY_TITLES = {
     "packages": N_("Installed packages"),
     "cuda_libs": N_("NVIDIA CUDA libraries"),
     "conda": N_("conda environments"),
+    "driver_install": N_("Driver installation"),
     "driver": N_("Driver, torch build and GPUs"),
     "machine": N_("Machine, containers and toolchain"),
+    "forward_compat": N_("CUDA forward compatibility (cuda-compat)"),
     "runtime": N_("Runtime checks (--deep)"),
 }
 

@@ -71,42 +71,6 @@ ENTRIES = (
         ),
     ),
     RuleExplanation(
-        id="no-nvidia-driver",
-        meaning=N_(
-            "An NVIDIA GPU is on the PCI bus, but no NVIDIA kernel module is loaded and no "
-            "driver answers. CUDA cannot work: torch says `Found no NVIDIA driver on your "
-            "system` and `nvidia-smi` cannot communicate with the driver. Causes: no driver "
-            "installed, a kernel update without a DKMS rebuild, an unsigned module with Secure "
-            "Boot on, or nouveau bound to the GPU."
-        ),
-        detection=N_(
-            "Lists `/sys/bus/pci/devices/*` for `vendor` 0x10de with a `class` starting 0x03 "
-            "(display or 3D controller). Reported when such a device exists but there is no "
-            "`/sys/module/nvidia/version`, no `/proc/driver/nvidia/version`, and neither NVML nor "
-            "`nvidia-smi` gives a driver version. The finding names the minimum driver of the "
-            "installed torch build's CUDA. `--deep` is not needed."
-        ),
-        fixes=(
-            (
-                "any",
-                N_(
-                    "Install a driver branch that supports the GPU and is at least what the torch "
-                    "build needs (>= 525.60.13 for CUDA 12 builds, >= 580.65.06 for CUDA 13 "
-                    "builds): on Ubuntu `sudo ubuntu-drivers install`, or a given branch such as "
-                    "`sudo apt install nvidia-driver-580-open`, or NVIDIA's `cuda-drivers` "
-                    "package. With Secure Boot on, enroll the module's signing key. Then reboot "
-                    "and check with `nvidia-smi`."
-                ),
-            ),
-        ),
-        sources=(
-            catalog("A2"),
-            issue("NVIDIA/nvidia-docker", 1234),
-            "failure-catalog.md §3.2",
-            NVIDIA_MINOR_COMPAT,
-        ),
-    ),
-    RuleExplanation(
         id="driver-too-old-for-build",
         meaning=N_(
             "The NVIDIA driver is older than the minimum for the CUDA major that torch was built "
@@ -119,7 +83,9 @@ ENTRIES = (
             "Compares the driver version from NVML, else `nvidia-smi`, else the kernel module "
             "(`/sys/module/nvidia/version` or `/proc/driver/nvidia/version`) with the floor for "
             "`cuda` in `torch/version.py`, from torchenv's copy of NVIDIA's driver tables "
-            "(Windows has its own floors). `--deep` is not needed."
+            "(Windows has its own floors). When a cuda-compat `libcuda` newer than the kernel "
+            "module is loaded on a data-center GPU (forward compatibility), its version is used "
+            "instead. `--deep` is not needed."
         ),
         fixes=(
             (

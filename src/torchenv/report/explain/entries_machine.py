@@ -262,7 +262,8 @@ ENTRIES = (
             "(parsed directly, without `ldconfig`), and takes their version from the real file "
             "name (`libcuda.so.570.124.06`). A different version is reported, and so is NVML's "
             "own 'Driver/library version mismatch' error. Libraries in a `compat` directory "
-            "(cuda-compat forward compatibility) are skipped. `--deep` is not needed."
+            "(cuda-compat forward compatibility) are left to the cuda-compat rules. `--deep` is "
+            "not needed."
         ),
         fixes=(
             (

@@ -11,7 +11,9 @@ from torchenv.report.rules import (
     conda,
     cuda_libs,
     driver,
+    driver_install,
     environment,
+    forward_compat,
     machine,
     packages,
     provenance,
@@ -19,7 +21,18 @@ from torchenv.report.rules import (
 )
 from torchenv.report.rules.base import REGISTRY, Facts, Hit, Rule, evaluate
 
-_FAMILY = (environment, provenance, packages, cuda_libs, conda, driver, machine, runtime)
+_FAMILY = (
+    environment,
+    provenance,
+    packages,
+    cuda_libs,
+    conda,
+    driver_install,
+    driver,
+    machine,
+    forward_compat,
+    runtime,
+)
 _FAMILY_ORDER = [m.__name__ for m in _FAMILY]
 REGISTRY.sort(key=lambda r: _FAMILY_ORDER.index(r.check.__module__))
 

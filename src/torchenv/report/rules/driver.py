@@ -10,6 +10,7 @@ from torchenv.models.archs import coverage, describe, unified_tegra
 from torchenv.models.compat import driver_at_least
 from torchenv.report.rules.advice import best_variant, reinstall_torch_commands
 from torchenv.report.rules.base import Facts, Hit, rule
+from torchenv.report.rules.forward_compat import forwarded_driver
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
@@ -70,42 +71,6 @@ def cpu_build_on_gpu_host(f: Facts) -> Iterator[Hit]:
 
 
 @rule(
-    "no-nvidia-driver",
-    ERROR,
-    N_("An NVIDIA GPU is present but no NVIDIA driver is loaded"),
-    catalog="A2",
-)
-def no_nvidia_driver(f: Facts) -> Iterator[Hit]:
-    m = f.machine
-    if not m.pci_nvidia_devices or m.driver.version or m.driver.kernel_module:
-        return
-    torch = f.environment.torch
-    install = Msg(
-        "install an NVIDIA driver, e.g. `sudo ubuntu-drivers install` or "
-        "`sudo apt install nvidia-driver-580-open`"
-    )
-    if torch is not None and torch.cuda:
-        req = f.kb.driver_requirement(torch.cuda, m.host.os)
-        if req is not None:
-            install = Msg(
-                "install an NVIDIA driver (torch {version} needs >= {driver}), e.g. "
-                "`sudo ubuntu-drivers install` or `sudo apt install nvidia-driver-580-open`",
-                version=torch.version,
-                driver=req.release_floor or req.hard_floor,
-            )
-    yield Hit(
-        Msg("An NVIDIA GPU is on the PCI bus but the NVIDIA kernel module is not loaded"),
-        (
-            Msg(
-                "PCI devices with vendor 0x10de: {devices}", devices=", ".join(m.pci_nvidia_devices)
-            ),
-            Msg("no /sys/module/nvidia and no /proc/driver/nvidia/version"),
-        ),
-        (install, Msg("with Secure Boot on, enroll the module's signing key; then reboot")),
-    )
-
-
-@rule(
     "cuda-build-without-gpu",
     INFO,
     N_("A CUDA build of torch on a machine without NVIDIA GPU or driver (CPU only here)"),
@@ -131,8 +96,11 @@ def cuda_build_without_gpu(f: Facts) -> Iterator[Hit]:
 
 
 def _build_and_driver(f: Facts) -> tuple[TorchBuild, str, DriverRequirement] | None:
-    """The CUDA build, the driver version and what the build's CUDA needs, when all are known."""
-    torch, driver = f.environment.torch, f.machine.driver.version
+    """The CUDA build, the driver version and what the build's CUDA needs, when all are known.
+    With working forward compatibility (cuda-compat on a data-center GPU) the driver CUDA runs
+    on is the compat library's, not the kernel module's."""
+    torch = f.environment.torch
+    driver = forwarded_driver(f.machine) or f.machine.driver.version
     if torch is None or not torch.cuda or driver is None:
         return None
     req = f.kb.driver_requirement(torch.cuda, f.machine.host.os)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from torchenv.i18n import N_, Msg
 from torchenv.models import Severity
 from torchenv.report.rules.base import Facts, Hit, rule
+from torchenv.report.rules.forward_compat import is_compat_path
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 GIB = 1 << 30
@@ -237,8 +238,8 @@ def driver_library_mismatch(f: Facts) -> Iterator[Hit]:
     ):
         for path in paths[:1]:  # the first is what the loader picks
             version = _so_version(path, stem)
-            if "compat" in path:
-                continue  # cuda-compat (forward compatibility) is newer than the module by design
+            if is_compat_path(path):
+                continue  # cuda-compat: forward_compat.py judges it against the module
             if version and version != module:
                 title = Msg(
                     "{library} {version} does not match the loaded kernel module {module}",
