@@ -14,13 +14,13 @@ from torchenv.errors import UsageError
 from torchenv.i18n import Msg
 from torchenv.knowledge.store import load_knowledge
 from torchenv.models.compat import GpuModel
+from torchenv.models.gpunames import matching, normalise
 
 # CUDA GPUs so far have compute capability majors 3 (Kepler) to 12 (Blackwell GeForce/GB10)
 CC_MAJORS = range(3, 13)
 _CC = re.compile(r"(\d{1,3})\.(\d)")
 _ARCH = re.compile(r"sm_?(\d{1,3})(\d)")
-# words nvidia-smi adds to names ("NVIDIA GeForce RTX 4090", "Tesla V100-SXM2-16GB")
-_NOISE = re.compile(r"\b(nvidia|geforce|tesla)\b")
+__all__ = ["EXAMPLES", "GpuTarget", "gpu_name_cc", "matching", "normalise", "resolve_gpu"]
 EXAMPLES = ("H100", "A100", "L40S", "RTX 4090", "RTX 3060", "GTX 1080", "B200", "GB10")
 
 
@@ -34,21 +34,6 @@ class GpuTarget:
     # datacenter|workstation|consumer|embedded|desktop: the matched model's; for a CC or an arch,
     # the segment of the known GPUs of that CC when they share one ("8.7" -> embedded: Orin)
     segment: str | None = None
-
-
-def normalise(name: str) -> str:
-    """ "NVIDIA GeForce RTX 3060 Laptop GPU" -> "rtx 3060 laptop gpu", "A100-SXM4" -> "a100 sxm4"
-    (lower case, without the words nvidia-smi adds, "-" and "_" as spaces)."""
-    text = _NOISE.sub(" ", name.lower().replace("-", " ").replace("_", " "))
-    return " ".join(text.split())
-
-
-def matching(name: str, models: Sequence[GpuModel]) -> list[GpuModel]:
-    """The models whose patterns match ``name`` (empty for an unknown or blank name)."""
-    text = normalise(name)
-    if not text:
-        return []
-    return [m for m in models if any(re.search(p, text) for p in m.match)]
 
 
 def _cc_in_range(text: str, major: int, minor: int) -> str:

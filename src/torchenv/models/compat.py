@@ -82,7 +82,7 @@ class GpuModel:
     arch: str  # "Hopper"
     segment: str  # datacenter|workstation|consumer|embedded|desktop
     source: str
-    # lower-case regexes searched in a normalised name (knowledge.gpus.normalise), gpus.json
+    # lower-case regexes searched in a normalised name (models.gpunames.normalise), gpus.json
     match: tuple[str, ...] = ()
 
 
@@ -117,6 +117,8 @@ class CompatKnowledge(Protocol):
         """The last torch published on the deprecated ``pytorch`` conda channel."""
         ...
 
+    def gpu_models(self) -> tuple[GpuModel, ...]: ...
+
 
 class PlanKnowledge(CompatKnowledge, Protocol):
     """What the planner asks of the knowledge base, beyond the diagnosis queries."""
@@ -132,8 +134,6 @@ class PlanKnowledge(CompatKnowledge, Protocol):
     def conda_forge_builds(self) -> tuple[CondaForgeBuild, ...]: ...
 
     def conda_forge_archs(self, cuda: str, platform: str) -> VariantArchs | None: ...
-
-    def gpu_models(self) -> tuple[GpuModel, ...]: ...
 
     def library_pythons(self, library: str, version: str, platform: str) -> tuple[str, ...] | None:
         """CPython versions with a wheel of torchvision/torchaudio ``version`` on ``platform``;

@@ -85,6 +85,9 @@ class LoaderLibraries:
     """CUDA-related shared libraries the dynamic loader can find (ld.so.cache + LD_LIBRARY_PATH)."""
 
     libcuda: tuple[str, ...] = ()
+    # where the loader finds libcuda[0]: the LD_LIBRARY_PATH entry as written, or
+    # "/etc/ld.so.cache"
+    libcuda_from: str | None = None
     libnvidia_ml: tuple[str, ...] = ()
     libcudart: tuple[str, ...] = ()
     ld_library_path: tuple[str, ...] = ()
@@ -102,6 +105,29 @@ class Compilers:
 
 
 @dataclass(frozen=True)
+class JupyterServer:
+    """A Jupyter server of this user, from the file it keeps in Jupyter's runtime directory
+    (``jpserver-PID.json``; ``nbserver-PID.json`` for the classic notebook). The token itself is
+    never kept: only whether there is one."""
+
+    runtime_file: str
+    hostname: str | None = None  # the address it listens on, as the server wrote it
+    port: int | None = None
+    has_token: bool | None = None
+    has_password: bool | None = None
+    secure: bool | None = None  # TLS
+    pid: int | None = None
+    running: bool | None = None  # its process exists (None: no pid in the file)
+    # where a socket listens on its port ("0.0.0.0", "::", "127.0.0.1"; /proc/net/tcp, tcp6)
+    listening: tuple[str, ...] = ()
+    base_url: str = "/"
+    # asked for /api/status without credentials: True (it answered), False (it wants a
+    # login), None (not asked: it has a token, or it did not answer)
+    answers_without_auth: bool | None = None
+    error: str | None = None  # why the file could not be read
+
+
+@dataclass(frozen=True)
 class Machine:
     host: Host
     driver: Driver
@@ -114,6 +140,7 @@ class Machine:
     toolkits: tuple[Toolkit, ...] = ()
     libraries: LoaderLibraries = field(default_factory=LoaderLibraries)
     compilers: Compilers = field(default_factory=Compilers)
+    jupyter_servers: tuple[JupyterServer, ...] = ()
 
     @property
     def has_nvidia_hardware(self) -> bool:

@@ -93,8 +93,15 @@ def probe_loader_libraries(ctx: ProbeContext) -> LoaderLibraries:
         for name, paths in sorted(in_dirs.get(directory, {}).items()):
             if SHADOW_CANDIDATES.match(name):
                 shadowing.setdefault(name, []).extend(paths)
+    libcuda_names = ("libcuda.so.1", "libcuda.so")
+    # where the first libcuda comes from, as the user wrote it: what a fix has to change
+    libcuda_from = next(
+        (d for d in ld_path for n in libcuda_names if in_dirs.get(d, {}).get(n)),
+        "/etc/ld.so.cache" if any(cache.get(n) for n in libcuda_names) else None,
+    )
     return LoaderLibraries(
-        libcuda=find(("libcuda.so.1", "libcuda.so")),
+        libcuda=find(libcuda_names),
+        libcuda_from=libcuda_from,
         libnvidia_ml=find(("libnvidia-ml.so.1", "libnvidia-ml.so")),
         libcudart=find(tuple(n for n in cache if n.startswith("libcudart.so."))),
         ld_library_path=ld_path,

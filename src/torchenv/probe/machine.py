@@ -5,6 +5,7 @@ from __future__ import annotations
 from torchenv.models import Machine
 from torchenv.probe.context import ProbeContext
 from torchenv.probe.host import probe_host
+from torchenv.probe.jupyter_servers import probe_jupyter_servers
 from torchenv.probe.ldcache import libcuda_findable, nvml_findable, probe_loader_libraries
 from torchenv.probe.nvidia import (
     probe_device_nodes,
@@ -35,4 +36,5 @@ def probe_machine(ctx: ProbeContext) -> Machine:
         toolkits=probe_toolkits(ctx),
         libraries=libraries,
         compilers=probe_compilers(ctx),
+        jupyter_servers=probe_jupyter_servers(ctx),
     )

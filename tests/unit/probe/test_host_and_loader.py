@@ -104,6 +104,28 @@ def test_loader_libraries_resolve_versions_and_shadowing(tmp_path: Path) -> None
     assert set(libs.shadowing) == {"libcublasLt.so.12"}
 
 
+def test_where_the_first_libcuda_comes_from(tmp_path: Path) -> None:
+    # nvidia/cuda images: LD_LIBRARY_PATH=/usr/local/cuda/compat, /usr/local/cuda -> cuda-12.8
+    real_dir = tmp_path / "cuda-12.8/compat"
+    real_dir.mkdir(parents=True)
+    (real_dir / "libcuda.so.570.124.06").write_bytes(b"x")
+    (real_dir / "libcuda.so.1").symlink_to("libcuda.so.570.124.06")
+    (tmp_path / "cuda").symlink_to(tmp_path / "cuda-12.8")
+    entry = f"{tmp_path}/cuda/compat/"
+    ctx, host = probe_context(tmp_path, env={"LD_LIBRARY_PATH": f"/missing:{entry}"})
+    real = host.write("/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05", b"x")
+    (real.parent / "libcuda.so.1").symlink_to(real.name)
+    write_ld_cache(
+        tmp_path / "root/etc/ld.so.cache",
+        [("libcuda.so.1", "/usr/lib/x86_64-linux-gnu/libcuda.so.1")],
+    )
+    libs = probe_loader_libraries(ctx)
+    assert libs.libcuda == (str(real_dir / "libcuda.so.570.124.06"), str(real))
+    assert libs.libcuda_from == entry  # as written: what the user has to remove
+    ctx, _ = probe_context(tmp_path)
+    assert probe_loader_libraries(ctx).libcuda_from == "/etc/ld.so.cache"
+
+
 def test_corrupt_ld_cache_is_a_note(tmp_path: Path) -> None:
     ctx, host = probe_context(tmp_path)
     host.write("/etc/ld.so.cache", b"\x00" * 10)

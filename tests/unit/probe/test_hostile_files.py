@@ -34,6 +34,7 @@ from torchenv.probe.distributions import find_file_conflicts, scan_site_dirs
 from torchenv.probe.host import probe_host
 from torchenv.probe.interpreter import interpreter_from_files, query_interpreter
 from torchenv.probe.jupyter import probe_kernels
+from torchenv.probe.jupyter_servers import listening_sockets, probe_jupyter_servers
 from torchenv.probe.ldcache import probe_loader_libraries
 from torchenv.probe.numpy_abi import numpy1_modules
 from torchenv.probe.nvidia import (
@@ -259,6 +260,17 @@ def test_os_release_proc_and_sys_files(tmp_path: Path, kind: str) -> None:
     driver, gpus = finishes(lambda: probe_driver_and_gpus(ctx))
     assert driver.kernel_module is None and gpus == ()
     assert finishes(lambda: probe_pci_nvidia(ctx)) == ()
+
+
+def test_jupyter_server_file_and_proc_net(tmp_path: Path, kind: str) -> None:
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    ctx, host = probe_context(tmp_path, env={"JUPYTER_RUNTIME_DIR": str(runtime)})
+    plant(runtime / "jpserver-1.json", kind)
+    servers = finishes(lambda: probe_jupyter_servers(ctx))
+    assert [s.error is not None for s in servers] == [True]
+    plant(host.root / "proc/net/tcp", kind)
+    assert finishes(lambda: listening_sockets(ctx)) == {}
 
 
 def test_pci_device_id_file(tmp_path: Path, kind: str) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from builders import FakeRunner, fake_tool, fixture_text, probe_context
 from torchenv.models import Gpu, ProbeNote
+from torchenv.probe.machine import probe_machine
 from torchenv.probe.nvidia import (
     QUERY_FIELDS,
     cuda_version_from_int,
@@ -177,6 +178,18 @@ def test_pci_device_ids(tmp_path: Path) -> None:
     host.write("/sys/bus/pci/devices/0000:03:00.0/device", "")
     pci = ("0000:01:00.0", "0000:02:00.0", "0000:03:00.0", "0000:04:00.0")
     assert probe_pci_device_ids(ctx, pci) == ("1b80", "", "", "")
+
+
+def test_the_machine_lists_each_device_id_beside_its_address(tmp_path: Path) -> None:
+    ctx, host = probe_context(tmp_path)
+    host.pci_gpu("0000:19:00.0", device="0x2330")
+    host.pci_gpu("0000:1a:00.0", device="0x1db4")
+    host.write("/sys/bus/pci/devices/0000:00:1f.6/vendor", "0x8086\n")
+    host.write("/sys/bus/pci/devices/0000:00:1f.6/class", "0x020000\n")
+    host.write("/sys/bus/pci/devices/0000:00:1f.6/device", "0x15b8\n")
+    m = probe_machine(ctx)
+    assert m.pci_nvidia_devices == ("0000:19:00.0", "0000:1a:00.0")
+    assert m.pci_nvidia_device_ids == ("2330", "1db4")
 
 
 def test_nvml_is_not_imported_when_its_library_is_absent(tmp_path: Path) -> None:

@@ -513,7 +513,8 @@ def _(tmp_path: Path) -> list[Finding]:
     # an image made for hosts on R535, run on a host upgraded to R580 (catalog G2)
     libs = LoaderLibraries(
         libcuda=("/usr/local/cuda-12.8/compat/libcuda.so.570.124.06",),
-        ld_library_path=("/usr/local/cuda-12.8/compat",),
+        libcuda_from="/usr/local/cuda/compat",
+        ld_library_path=("/usr/local/cuda/compat",),
     )
     return diagnose(machine(H100X2, DRIVER, libraries=libs), probe(tmp_path, gpu_env(tmp_path)))
 
@@ -806,9 +807,12 @@ def test_forward_compat_libcuda_is_not_a_mismatch(tmp_path: Path) -> None:
 
 def test_compat_library_older_than_the_module_names_where_it_comes_from(tmp_path: Path) -> None:
     e = probe(tmp_path, gpu_env(tmp_path))
+    # LD_LIBRARY_PATH names the symlink of nvidia/cuda images (/usr/local/cuda ->
+    # cuda-12.8): the entry as written is what the user has to remove
     on_path = LoaderLibraries(
         libcuda=("/usr/local/cuda-12.8/compat/libcuda.so.570.124.06",),
-        ld_library_path=("/usr/local/cuda-12.8/compat",),
+        libcuda_from="/usr/local/cuda/compat/",
+        ld_library_path=("/usr/local/cuda/compat/",),
     )
     hit = next(
         f
@@ -816,9 +820,9 @@ def test_compat_library_older_than_the_module_names_where_it_comes_from(tmp_path
         if f.id == "cuda-compat-older-than-driver"
     )
     assert hit.severity is Severity.ERROR and "803" in hit.title
-    assert "/usr/local/cuda-12.8/compat is on LD_LIBRARY_PATH" in hit.evidence
-    assert any("LD_LIBRARY_PATH" in fix for fix in hit.fix)
-    cached = LoaderLibraries(libcuda=on_path.libcuda)
+    assert "/usr/local/cuda/compat/ is on LD_LIBRARY_PATH" in hit.evidence
+    assert any("remove /usr/local/cuda/compat/ from LD_LIBRARY_PATH" in fix for fix in hit.fix)
+    cached = LoaderLibraries(libcuda=on_path.libcuda, libcuda_from="/etc/ld.so.cache")
     hit = next(
         f
         for f in diagnose(machine(H100X2, DRIVER, libraries=cached), e)
@@ -855,11 +859,71 @@ def test_forward_compat_on_workstation_cards_is_a_warning(tmp_path: Path) -> Non
         if f.id == "cuda-compat-unsupported-gpu"
     )
     assert hit.severity is Severity.WARNING and "NGC Server Ready" in hit.title
+    # the warning is the one stance: the driver is taken as forwarded, no "too old" error
+    assert [f.id for f in diagnose(machine(gpus, "550.144.03", libraries=libs), e)] == [
+        "cuda-compat-unsupported-gpu"
+    ]
+    # a workstation card without RTX or Quadro in its name, from gpus.json's segments
+    t1000 = (h100(0, "NVIDIA T1000 8GB", "7.5"),)
+    found = diagnose(machine(t1000, "550.144.03", libraries=libs), e)
+    assert [(f.id, f.severity) for f in found] == [
+        ("cuda-compat-unsupported-gpu", Severity.WARNING)
+    ]
     # data-center GPUs are what forward compatibility is for: CUDA 13.0 runs on R550 there,
     # so neither a compat finding nor "driver too old" for the cu130 build
     assert diagnose(machine(H100X2, "550.144.03", libraries=libs), e) == []
     without = diagnose(machine(H100X2, "550.144.03"), e)
     assert "driver-too-old-for-build" in [f.id for f in without]
+
+
+def test_forward_compat_on_consumer_or_unknown_gpus_keeps_the_kernel_driver(
+    tmp_path: Path,
+) -> None:
+    libs = LoaderLibraries(libcuda=("/usr/local/cuda-13.0/compat/libcuda.so.580.65.06",))
+    e = probe(tmp_path, gpu_env(tmp_path))
+    geforce = (h100(0, "NVIDIA GeForce RTX 4090", "8.9"),)
+    found = {f.id: f for f in diagnose(machine(geforce, "550.144.03", libraries=libs), e)}
+    assert found["cuda-compat-unsupported-gpu"].severity is Severity.ERROR
+    assert "driver-too-old-for-build" in found  # 804: the cu130 build does not run
+    # a name torchenv does not know: no 804 claim, and no forwarding taken on trust
+    unknown = (h100(0, "NVIDIA Mystery Accelerator", "9.0"),)
+    ids = [f.id for f in diagnose(machine(unknown, "550.144.03", libraries=libs), e)]
+    assert "cuda-compat-unsupported-gpu" not in ids and "driver-too-old-for-build" in ids
+
+
+def test_a_forwarded_driver_is_named_as_such(tmp_path: Path) -> None:
+    # CUDA 12.8's compat library forwards R535 on an H100, but the build is cu130
+    libs = LoaderLibraries(libcuda=("/usr/local/cuda-12.8/compat/libcuda.so.570.124.06",))
+    findings = diagnose(
+        machine(H100X2, "535.247.01", libraries=libs), probe(tmp_path, gpu_env(tmp_path))
+    )
+    hit = next(f for f in findings if f.id == "driver-too-old-for-build")
+    assert "driver 570.124.06 is too old" in hit.title
+    assert (
+        "cuda-compat libcuda 570.124.06 (forward compatibility over kernel module 535.247.01)"
+        in hit.evidence
+    )
+    assert "535.247.01" not in " ".join(hit.fix)  # the advice reasons from the same driver
+
+
+def test_compat_libraries_that_carry_no_driver_version_are_left_alone(tmp_path: Path) -> None:
+    e = probe(tmp_path, gpu_env(tmp_path))
+    # Jetson's compat library is libcuda.so.1.1 and its driver works another way
+    jetson_libs = LoaderLibraries(libcuda=("/usr/local/cuda-12.6/compat/libcuda.so.1.1",))
+    orin = (h100(0, "Orin", "8.7"),)
+    m = machine(orin, "540.4.0", libraries=jetson_libs)
+    assert not [f for f in diagnose(m, e) if f.id.startswith("cuda-compat")]
+    jetson = replace(m, host=replace(m.host, jetson=True))
+    versioned = LoaderLibraries(libcuda=("/usr/local/cuda-12.6/compat/libcuda.so.540.2.0",))
+    assert not [
+        f
+        for f in diagnose(replace(jetson, libraries=versioned), e)
+        if f.id.startswith("cuda-compat")
+    ]
+    # a kernel module version that cannot be compared gives no compat claim either way
+    libs = LoaderLibraries(libcuda=("/usr/local/cuda-13.0/compat/libcuda.so.580.65.06",))
+    weird = machine(H100X2, "weird", libraries=libs)
+    assert not [f for f in diagnose(weird, e) if f.id.startswith("cuda-compat")]
 
 
 def test_a_gpu_without_driver_gets_the_driver_flavour_it_can_use(tmp_path: Path) -> None:
@@ -875,7 +939,19 @@ def test_a_gpu_without_driver_gets_the_driver_flavour_it_can_use(tmp_path: Path)
     pascal = fixes("1b80")  # GTX 1080
     assert "`sudo apt install nvidia-driver-580`" in pascal
     assert "not an -open driver" in pascal and "0000:01:00.0" in pascal
-    assert "torch 2.14.1+cu130 needs >= 580" in pascal
+    # the installed torch is a cu130 build: no code for Pascal, whatever the driver
+    assert "then install a CUDA 12 build of torch" in pascal
+    kepler = fixes("1004")  # GTX 780: no current driver at all
+    assert "older than Maxwell" in kepler and "R470" in kepler
+    assert "nvidia-driver-580" not in kepler
+
+
+def test_a_new_and_an_old_gpu_without_driver(tmp_path: Path) -> None:
+    e = probe(tmp_path, gpu_env(tmp_path))
+    pci = ["0000:01:00.0", "0000:02:00.0"]
+    m = machine((), None, pci=pci, pci_nvidia_device_ids=("2b85", "1b80"))  # RTX 5090, GTX 1080
+    hit = next(f for f in diagnose(m, e) if f.id == "no-nvidia-driver")
+    assert any("no single driver flavour drives both" in fix for fix in hit.fix)
 
 
 def test_open_module_on_turing_and_newer_is_quiet(tmp_path: Path) -> None:
@@ -886,6 +962,31 @@ def test_open_module_on_turing_and_newer_is_quiet(tmp_path: Path) -> None:
     flavour = replace(driver, kernel_module_flavor="proprietary")
     old = replace(machine(H100X2, pci_nvidia_device_ids=("2330", "1db4")), driver=flavour)
     assert "open-kernel-module-on-old-gpu" not in [f.id for f in diagnose(old, e)]
+
+
+def test_the_open_module_fix_follows_the_branch_and_the_gpus(tmp_path: Path) -> None:
+    e = probe(tmp_path, gpu_env(tmp_path))
+
+    def fixes(module: str, gpus: tuple[Gpu, ...], ids: tuple[str, ...]) -> str:
+        pci = [f"0000:0{i + 1}:00.0" for i in range(len(ids))]
+        m = machine(gpus, pci=pci, pci_nvidia_device_ids=ids)
+        m = replace(m, driver=Driver(module, "13.0", module, "open", "nvml"))
+        hit = next(f for f in diagnose(m, e) if f.id == "open-kernel-module-on-old-gpu")
+        return " | ".join(hit.fix)
+
+    ada = (h100(0, "NVIDIA GeForce RTX 4090", "8.9"),)
+    assert "nvidia-driver-570` (it replaces nvidia-driver-570-open)" in fixes(
+        "570.172.08", ada, ("2684", "1b80")
+    )
+    # R590 dropped Maxwell to Volta: back to the 580 branch, not "the same branch"
+    newer = fixes("590.44.01", ada, ("2684", "1b80"))
+    assert "branch 580, the last for Maxwell, Pascal and Volta" in newer
+    # a Blackwell card needs the open module: no flavour drives both
+    blackwell = (h100(0, "NVIDIA GeForce RTX 5090", "12.0"),)
+    both = fixes("580.95.05", blackwell, ("2b85", "1b80"))
+    assert "GPU0 NVIDIA GeForce RTX 5090 need the open module" in both
+    # a Kepler card: no current driver flavour at all
+    assert "older than Maxwell" in fixes("580.95.05", ada, ("2684", "1004"))
 
 
 def test_ptx_only_with_a_driver_below_the_build_is_an_error(tmp_path: Path) -> None:

@@ -84,7 +84,8 @@ ENTRIES = (
             "(`/sys/module/nvidia/version` or `/proc/driver/nvidia/version`) with the floor for "
             "`cuda` in `torch/version.py`, from torchenv's copy of NVIDIA's driver tables "
             "(Windows has its own floors). When a cuda-compat `libcuda` newer than the kernel "
-            "module is loaded on a data-center GPU (forward compatibility), its version is used "
+            "module is loaded on a data-center, Jetson or workstation GPU (forward "
+            "compatibility), its version is used "
             "instead. `--deep` is not needed."
         ),
         fixes=(

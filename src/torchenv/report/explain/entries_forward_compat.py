@@ -69,9 +69,12 @@ ENTRIES = (
         detection=N_(
             "The same reading of the loader's `libcuda.so.1` as cuda-compat-older-than-driver: "
             "a library in a `compat` directory whose version is newer than the kernel module. "
-            "Then the GPU names NVML or nvidia-smi report: GeForce and TITAN give an error, "
-            "Quadro and other RTX names a warning (the name does not tell whether the SKU is NGC "
-            "Server Ready). `--deep` is not needed."
+            "Then the GPU names NVML or nvidia-smi report, looked up in torchenv's GPU table: "
+            "consumer cards (GeForce, TITAN) give an error, workstation cards a warning (the "
+            "name does not tell whether the SKU is NGC Server Ready), data-center GPUs and "
+            "Jetson nothing. A name the table does not know gives no finding. Jetson's own "
+            "compat library (`libcuda.so.1.1`) carries no driver version and is left alone. "
+            "`--deep` is not needed."
         ),
         fixes=(
             (

@@ -31,7 +31,7 @@ def _reinstall(f: Facts) -> tuple[str, ...]:
         return ()
     host = f.machine.host
     advice = best_variant(
-        f.kb, torch.version, f.machine.driver.version, f.machine.gpus, host.os, host.arch
+        f.kb, torch.version, _effective_driver(f), f.machine.gpus, host.os, host.arch
     )
     if advice is None:
         return (
@@ -95,12 +95,28 @@ def cuda_build_without_gpu(f: Facts) -> Iterator[Hit]:
     )
 
 
+def _effective_driver(f: Facts) -> str | None:
+    """The driver CUDA runs on: a forwarding cuda-compat libcuda's, else the host's."""
+    return forwarded_driver(f) or f.machine.driver.version
+
+
+def _driver_seen(f: Facts, driver: str) -> str:
+    d = f.machine.driver
+    if driver != d.version and forwarded_driver(f) == driver:
+        return Msg(
+            "cuda-compat libcuda {driver} (forward compatibility over kernel module {module})",
+            driver=driver,
+            module=d.kernel_module or d.version,
+        )
+    return Msg("driver {driver} (from {source})", driver=driver, source=d.source)
+
+
 def _build_and_driver(f: Facts) -> tuple[TorchBuild, str, DriverRequirement] | None:
     """The CUDA build, the driver version and what the build's CUDA needs, when all are known.
     With working forward compatibility (cuda-compat on a data-center GPU) the driver CUDA runs
     on is the compat library's, not the kernel module's."""
     torch = f.environment.torch
-    driver = forwarded_driver(f.machine) or f.machine.driver.version
+    driver = _effective_driver(f)
     if torch is None or not torch.cuda or driver is None:
         return None
     req = f.kb.driver_requirement(torch.cuda, f.machine.host.os)
@@ -129,7 +145,7 @@ def driver_too_old_for_build(f: Facts) -> Iterator[Hit]:
             floor=req.hard_floor,
         ),
         (
-            Msg("driver {driver} (from {source})", driver=driver, source=f.machine.driver.source),
+            _driver_seen(f, driver),
             f"torch/version.py: cuda = {torch.cuda!r}",
             Msg(
                 "CUDA {major}.x needs driver >= {floor}; {source}",
@@ -171,7 +187,7 @@ def driver_below_build_release(f: Facts) -> Iterator[Hit]:
             release=req.release_floor,
         ),
         (
-            Msg("driver {driver} (from {source})", driver=driver, source=f.machine.driver.source),
+            _driver_seen(f, driver),
             Msg(
                 "torch/version.py: cuda = {cuda}; CUDA {toolkit} toolkit driver >= {release} "
                 "({source})",

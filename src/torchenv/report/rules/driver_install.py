@@ -1,5 +1,15 @@
 """Rules on the NVIDIA driver's installation itself: none loaded for a GPU that is there, or a
-kernel module flavour the GPU cannot use (failure catalog A2)."""
+kernel module flavour the GPU cannot use (failure catalog A2).
+
+Which flavour drives which GPU (NVIDIA driver installation guide, "Kernel Modules"): the
+proprietary one "is required for older GPUs from the Maxwell, Pascal, or Volta architectures";
+the open one is "only for Turing and newer", the default from R560, and the only one for Grace
+Hopper and Blackwell data-center GPUs. R580 is the last branch for Maxwell to Volta (its
+distributions' "legacy 580" packages); Kepler's last was R470. Without a driver the PCI device
+id is what tells the generation: NVIDIA numbers its chips in order, Maxwell from 1340 (GM108,
+PCI ID database), Turing from 1E02 (TITAN RTX: the first id of the open modules' table of
+compatible GPUs, NVIDIA open-gpu-kernel-modules README).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +17,30 @@ from collections.abc import Iterator
 
 from torchenv.i18n import N_, Msg
 from torchenv.models import Machine, Severity
+from torchenv.models.compat import driver_key
 from torchenv.report.rules.base import Facts, Hit, rule
 
 ERROR = Severity.ERROR
+_FIRST_MAXWELL_ID = 0x1340
+_FIRST_TURING_ID = 0x1E00
+_LAST_BRANCH_BEFORE_TURING = 580
+
+
+def _older_than(m: Machine, first_id: int) -> list[str]:
+    """PCI addresses of the NVIDIA GPUs whose device id is below ``first_id``."""
+    return [
+        address
+        for address, device in zip(m.pci_nvidia_devices, m.pci_nvidia_device_ids, strict=False)
+        if device and int(device, 16) < first_id
+    ]
+
+
+def _newer_than_volta(m: Machine) -> list[str]:
+    return [
+        address
+        for address, device in zip(m.pci_nvidia_devices, m.pci_nvidia_device_ids, strict=False)
+        if device and int(device, 16) >= _FIRST_TURING_ID
+    ]
 
 
 @rule(
@@ -23,11 +54,17 @@ def no_nvidia_driver(f: Facts) -> Iterator[Hit]:
     if not m.pci_nvidia_devices or m.driver.version or m.driver.kernel_module:
         return
     torch = f.environment.torch
-    older = _before_turing(m)
-    # the open kernel modules run on Turing and newer only; older GPUs need the proprietary one
+    older, ancient = _older_than(m, _FIRST_TURING_ID), _older_than(m, _FIRST_MAXWELL_ID)
     package = "nvidia-driver-580" if older else "nvidia-driver-580-open"
     req = f.kb.driver_requirement(torch.cuda, m.host.os) if torch and torch.cuda else None
-    if torch is not None and req is not None:
+    if ancient:
+        install = Msg(
+            "the GPU at {devices} is older than Maxwell: no current driver supports it; "
+            "`sudo ubuntu-drivers install` picks the legacy branch that does (R470 for Kepler), "
+            "and no CUDA 12 or 13 build of torch runs on it",
+            devices=", ".join(ancient),
+        )
+    elif torch is not None and req is not None:
         install = Msg(
             "install an NVIDIA driver (torch {version} needs >= {driver}), e.g. "
             "`sudo ubuntu-drivers install` or `sudo apt install {package}`",
@@ -42,14 +79,30 @@ def no_nvidia_driver(f: Facts) -> Iterator[Hit]:
             package=package,
         )
     fixes = [install]
-    if older:
+    if older and not ancient:
         fixes.append(
             Msg(
                 "not an -open driver: the open kernel modules need a Turing or newer GPU, and "
-                "the GPU at {devices} is older",
+                "the GPU at {devices} is older (R580 is the last branch for it)",
                 devices=", ".join(older),
             )
         )
+        if torch is not None and _cuda_major(torch.cuda) >= 13:
+            fixes.append(
+                Msg(
+                    "then install a CUDA 12 build of torch: CUDA 13 dropped Maxwell, Pascal and "
+                    "Volta, so torch {version} has no code for the GPU at {devices}",
+                    version=torch.version,
+                    devices=", ".join(older),
+                )
+            )
+        if _newer_than_volta(m):
+            fixes.append(
+                Msg(
+                    "with a Grace Hopper or Blackwell GPU beside it, no single driver flavour "
+                    "drives both: those need the open module"
+                )
+            )
     yield Hit(
         Msg("An NVIDIA GPU is on the PCI bus but the NVIDIA kernel module is not loaded"),
         (
@@ -62,21 +115,6 @@ def no_nvidia_driver(f: Facts) -> Iterator[Hit]:
     )
 
 
-# The open kernel modules' table of compatible GPUs starts at PCI device id 1E02 (TITAN RTX,
-# the first Turing); every Maxwell, Pascal and Volta id is below 1E00 (NVIDIA
-# open-gpu-kernel-modules README, "Compatible GPUs": "any Turing or later GPU").
-_FIRST_TURING_ID = 0x1E00
-
-
-def _before_turing(m: Machine) -> list[str]:
-    """PCI addresses of the NVIDIA GPUs older than Turing, from their device ids."""
-    return [
-        address
-        for address, device in zip(m.pci_nvidia_devices, m.pci_nvidia_device_ids, strict=False)
-        if device and int(device, 16) < _FIRST_TURING_ID
-    ]
-
-
 @rule(
     "open-kernel-module-on-old-gpu",
     ERROR,
@@ -85,12 +123,46 @@ def _before_turing(m: Machine) -> list[str]:
 )
 def open_module_on_old_gpu(f: Facts) -> Iterator[Hit]:
     m = f.machine
-    older = _before_turing(m)
+    older = _older_than(m, _FIRST_TURING_ID)
     if m.driver.kernel_module_flavor != "open" or not older:
         return
     module = m.driver.kernel_module or "?"
     ids = dict(zip(m.pci_nvidia_devices, m.pci_nvidia_device_ids, strict=False))
     devices = ", ".join(f"{a} (10de:{ids[a]})" for a in older)
+    key = driver_key(module)
+    if key and key[0] <= _LAST_BRANCH_BEFORE_TURING:
+        proprietary = Msg(
+            "install the proprietary flavour of the same branch instead: `sudo apt install "
+            "nvidia-driver-{branch}` (it replaces nvidia-driver-{branch}-open), then reboot",
+            branch=key[0],
+        )
+    else:
+        proprietary = Msg(
+            "install the proprietary driver of branch 580, the last for Maxwell, Pascal and "
+            "Volta: `sudo apt install nvidia-driver-580` (it replaces the open driver), then "
+            "reboot"
+        )
+    fixes = [proprietary]
+    ancient = _older_than(m, _FIRST_MAXWELL_ID)
+    if ancient:
+        fixes = [
+            Msg(
+                "the GPU at {devices} is older than Maxwell: no current driver flavour drives it "
+                "(Kepler's last branch is R470); use it on another machine, or leave it unused",
+                devices=", ".join(ancient),
+            )
+        ]
+    # the GPUs the open module does drive: those that need it stay out of reach of the other
+    need_open = [g for g in m.gpus if _needs_open_module(g.name, g.compute_capability)]
+    if need_open:
+        fixes.append(
+            Msg(
+                "{gpus} need the open module: no single driver flavour drives both them and the "
+                "GPU at {devices}",
+                gpus=", ".join(f"GPU{g.index} {g.name}" for g in need_open),
+                devices=", ".join(older),
+            )
+        )
     yield Hit(
         Msg(
             "The open kernel module {module} is loaded, but the GPU at {devices} is older than "
@@ -102,10 +174,17 @@ def open_module_on_old_gpu(f: Facts) -> Iterator[Hit]:
             Msg("/proc/driver/nvidia/version: Open Kernel Module {module}", module=module),
             Msg("PCI device: {devices}", devices=devices),
         ),
-        (
-            Msg(
-                "install the proprietary flavour of the same branch instead, e.g. `sudo apt "
-                "install nvidia-driver-580` (it replaces nvidia-driver-580-open), then reboot"
-            ),
-        ),
+        tuple(fixes),
     )
+
+
+def _cuda_major(cuda: str | None) -> int:
+    major = (cuda or "").split(".")[0]
+    return int(major) if major.isdigit() else 0
+
+
+def _needs_open_module(name: str, cc: str | None) -> bool:
+    """Grace Hopper and Blackwell (compute capability 10 and up) run on the open module only;
+    the guide names the data-center parts, and a Blackwell of any kind is taken as one."""
+    major = cc.split(".")[0] if cc else ""
+    return "gh200" in name.lower() or (major.isdigit() and int(major) >= 10)

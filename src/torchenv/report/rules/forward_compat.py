@@ -21,14 +21,18 @@ from dataclasses import dataclass
 from torchenv.i18n import N_, Msg
 from torchenv.models import Gpu, Machine, Severity
 from torchenv.models.compat import driver_key
+from torchenv.models.gpunames import segment_of
 from torchenv.report.rules.base import Facts, Hit, rule
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
-# GeForce and TITAN are consumer cards: never forward-compatible. Quadro and RTX workstation
-# cards are only where the SKU is "NGC Server Ready", which no name tells.
-_CONSUMER = re.compile(r"\b(geforce|titan)\b", re.IGNORECASE)
-_WORKSTATION = re.compile(r"\b(quadro|rtx)\b", re.IGNORECASE)
-_LIBCUDA = re.compile(r"^libcuda\.so\.(\d+\.\d+(?:\.\d+)?)$")
+# a desktop driver's user-mode library: libcuda.so.580.65.06. Jetson's compat library is
+# libcuda.so.1.1 and carries no driver version (nor does Jetson's driver work this way).
+_LIBCUDA = re.compile(r"^libcuda\.so\.(\d{3,}\.\d+(?:\.\d+)?)$")
+# the GPUs NVIDIA lists for forward compatibility: "NVIDIA Data Center GPUs, select NGC Server
+# Ready SKUs of RTX cards, Jetson boards"; a workstation card may be such an SKU, its name does
+# not tell (gpus.json's segments, S12)
+_SUPPORTED = ("datacenter", "embedded")
+_MAYBE = ("workstation", "desktop")
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,15 @@ class CompatLibrary:
     path: str  # the real file, /usr/local/cuda-13.0/compat/libcuda.so.580.65.06
     version: str  # "580.65.06"
     module: str  # the host's kernel module (or, without one, the driver NVML reports)
+    found_in: str | None  # the LD_LIBRARY_PATH entry as written, "/etc/ld.so.cache", or None
 
     @property
     def directory(self) -> str:
         return os.path.dirname(self.path)
+
+    @property
+    def newer(self) -> bool:
+        return driver_key(self.version) > driver_key(self.module)
 
 
 def is_compat_path(path: str) -> bool:
@@ -52,43 +61,48 @@ def loaded_compat_libcuda(m: Machine) -> CompatLibrary | None:
     """The cuda-compat libcuda when it is the one the loader picks, with its version and the
     host driver's; None when the first libcuda is the driver's own or a version is unknown."""
     module = m.driver.kernel_module or m.driver.version
-    if not m.libraries.libcuda or not module:
+    if not m.libraries.libcuda or not module or m.host.jetson:
         return None
+    if len(driver_key(module)) < 2:
+        return None  # a module version that cannot be compared
     path = m.libraries.libcuda[0]  # the loader's pick: LD_LIBRARY_PATH, then ld.so.cache
     match = _LIBCUDA.match(os.path.basename(path))
     if not is_compat_path(path) or match is None:
         return None
-    return CompatLibrary(path, match.group(1), module)
+    return CompatLibrary(path, match.group(1), module, m.libraries.libcuda_from)
 
 
-def _unsupported_gpus(m: Machine) -> tuple[list[Gpu], list[Gpu]]:
-    """The GPUs forward compatibility cannot serve: (consumer cards, workstation cards)."""
-    consumer = [g for g in m.gpus if _CONSUMER.search(g.name)]
-    workstation = [g for g in m.gpus if g not in consumer and _WORKSTATION.search(g.name)]
-    return consumer, workstation
+def _segments(f: Facts) -> list[tuple[Gpu, str | None]]:
+    models = f.kb.gpu_models()
+    return [(g, segment_of(g.name, models)) for g in f.machine.gpus]
 
 
-def forwarded_driver(m: Machine) -> str | None:
-    """The user-mode driver CUDA runs on when forward compatibility is in use and the GPUs
-    support it: the compat libcuda's version, newer than the kernel module. None otherwise."""
-    lib = loaded_compat_libcuda(m)
-    if lib is None or driver_key(lib.version) <= driver_key(lib.module) or not m.gpus:
+def forwarded_driver(f: Facts) -> str | None:
+    """The user-mode driver CUDA runs on when forward compatibility is in use on GPUs that may
+    support it (data-center, Jetson, or workstation cards that may be NGC Server Ready, which
+    cuda-compat-unsupported-gpu warns about): the compat libcuda's version. None otherwise: an
+    unknown or consumer GPU keeps the kernel module's driver."""
+    lib = loaded_compat_libcuda(f.machine)
+    segments = _segments(f)
+    if lib is None or not lib.newer or not segments:
         return None
-    return None if any(_unsupported_gpus(m)) else lib.version
+    if all(s in _SUPPORTED or s in _MAYBE for _, s in segments):
+        return lib.version
+    return None
 
 
-def _where(m: Machine, lib: CompatLibrary) -> str:
-    if lib.directory in m.libraries.ld_library_path:
-        return Msg("{directory} is on LD_LIBRARY_PATH", directory=lib.directory)
+def _where(lib: CompatLibrary) -> str:
+    if lib.found_in and lib.found_in != "/etc/ld.so.cache":
+        return Msg("{directory} is on LD_LIBRARY_PATH", directory=lib.found_in)
     return Msg("{directory} is in the loader cache (/etc/ld.so.conf.d/)", directory=lib.directory)
 
 
-def _remove(m: Machine, lib: CompatLibrary) -> str:
-    if lib.directory in m.libraries.ld_library_path:
+def _remove(lib: CompatLibrary) -> str:
+    if lib.found_in and lib.found_in != "/etc/ld.so.cache":
         return Msg(
             "remove {directory} from LD_LIBRARY_PATH (in the image's ENV, the shell profile or the "
             "job script)",
-            directory=lib.directory,
+            directory=lib.found_in,
         )
     return Msg(
         "remove the /etc/ld.so.conf.d/ entry that names {directory}, then run `sudo ldconfig`",
@@ -118,10 +132,10 @@ def compat_older_than_driver(f: Facts) -> Iterator[Hit]:
         (
             Msg("kernel module: {module}", module=lib.module),
             f"libcuda: {lib.path}",
-            _where(m, lib),
+            _where(lib),
         ),
         (
-            _remove(m, lib),
+            _remove(lib),
             Msg(
                 "driver {module} already runs what the compat library was for: the host's own "
                 "libcuda then loads",
@@ -138,11 +152,12 @@ def compat_older_than_driver(f: Facts) -> Iterator[Hit]:
     catalog="G3",
 )
 def compat_unsupported_gpu(f: Facts) -> Iterator[Hit]:
-    m = f.machine
-    lib = loaded_compat_libcuda(m)
-    if lib is None or driver_key(lib.version) <= driver_key(lib.module):
+    lib = loaded_compat_libcuda(f.machine)
+    if lib is None or not lib.newer:
         return  # older: cuda-compat-older-than-driver; the same: nothing is forwarded
-    consumer, workstation = _unsupported_gpus(m)
+    segments = _segments(f)
+    consumer = [g for g, s in segments if s == "consumer"]
+    workstation = [g for g, s in segments if s in _MAYBE]
     gpus = consumer or workstation
     if not gpus:
         return
@@ -158,9 +173,9 @@ def compat_unsupported_gpu(f: Facts) -> Iterator[Hit]:
         )
     else:
         title = Msg(
-            "cuda-compat's libcuda {version} forwards driver {module} on {gpus}: only the RTX "
-            "and Quadro cards NVIDIA lists as NGC Server Ready support forward compatibility; "
-            "others fail with error 804",
+            "cuda-compat's libcuda {version} forwards driver {module} on {gpus}: of the "
+            "workstation cards only those NVIDIA lists as NGC Server Ready support forward "
+            "compatibility; on the others CUDA fails with error 804",
             version=lib.version,
             module=lib.module,
             gpus=names,
@@ -170,7 +185,7 @@ def compat_unsupported_gpu(f: Facts) -> Iterator[Hit]:
         (
             Msg("kernel module: {module}", module=lib.module),
             f"libcuda: {lib.path}",
-            _where(m, lib),
+            _where(lib),
             Msg("GPUs: {gpus}", gpus=names),
         ),
         (
@@ -179,7 +194,7 @@ def compat_unsupported_gpu(f: Facts) -> Iterator[Hit]:
                 "then drop the compat library",
                 version=lib.version,
             ),
-            _remove(m, lib),
+            _remove(lib),
             Msg(
                 "or use an image or wheel whose CUDA driver {module} runs without forward "
                 "compatibility (`torchenv plan` picks one)",
