@@ -39,6 +39,7 @@ from torchenv.models import (
     Environment,
     Finding,
     Gpu,
+    JupyterServer,
     LoaderLibraries,
     Machine,
     ProbeNote,
@@ -224,6 +225,30 @@ def _(tmp_path: Path) -> list[Finding]:
     env = cpu_env(tmp_path)
     write_kernel(tmp_path / "home/.local/share/jupyter/kernels", "old", "/gone/bin/python")
     return diagnose(machine(), probe(tmp_path, env))
+
+
+def jupyter(**fields: object) -> JupyterServer:
+    """A running token-less server as probe/jupyter_servers.py reports one."""
+    base = {
+        "runtime_file": "/home/u/.local/share/jupyter/runtime/jpserver-4242.json",
+        "hostname": "localhost",
+        "port": 8888,
+        "has_token": False,
+        "has_password": False,
+        "secure": False,
+        "pid": 4242,
+        "running": True,
+        "listening": ("0.0.0.0",),  # noqa: S104 - a reading
+        "answers_without_auth": True,
+    }
+    return JupyterServer(**{**base, **fields})  # type: ignore[arg-type]
+
+
+@case("jupyter-server-without-auth")
+def _(tmp_path: Path) -> list[Finding]:
+    # `jupyter lab --ip='*' --ServerApp.token=''`: the file says localhost, the socket 0.0.0.0
+    m = machine(jupyter_servers=(jupyter(),))
+    return diagnose(m, probe(tmp_path, cpu_env(tmp_path)))
 
 
 @case("torchvision-torch-mismatch")
@@ -924,6 +949,32 @@ def test_compat_libraries_that_carry_no_driver_version_are_left_alone(tmp_path: 
     libs = LoaderLibraries(libcuda=("/usr/local/cuda-13.0/compat/libcuda.so.580.65.06",))
     weird = machine(H100X2, "weird", libraries=libs)
     assert not [f for f in diagnose(weird, e) if f.id.startswith("cuda-compat")]
+
+
+def test_jupyter_servers_are_judged_by_what_they_answer(tmp_path: Path) -> None:
+    e = probe(tmp_path, cpu_env(tmp_path))
+
+    def found(server: JupyterServer) -> list[Finding]:
+        return diagnose(machine(jupyter_servers=(server,)), e)
+
+    exposed = found(jupyter())
+    assert [(f.id, f.severity) for f in exposed] == [
+        ("jupyter-server-without-auth", Severity.ERROR)
+    ]
+    assert "0.0.0.0:8888" in exposed[0].title and "anyone who can reach" in exposed[0].title
+    assert any("/api/status without credentials: 200" in x for x in exposed[0].evidence)
+    # loopback only: a warning for a shared machine; IPv4-mapped loopback counts as loopback
+    for where in (("127.0.0.1",), ("::1", "::ffff:127.0.0.1")):
+        local = found(jupyter(listening=where))
+        assert [(f.id, f.severity) for f in local] == [
+            ("jupyter-server-without-auth", Severity.WARNING)
+        ]
+    # no socket seen (another network namespace): the address the file gives
+    assert found(jupyter(listening=(), hostname="192.168.1.5"))[0].severity is Severity.ERROR
+    # a password leaves the token empty; the server asks for it: nothing to report
+    assert found(jupyter(answers_without_auth=False)) == []
+    assert found(jupyter(answers_without_auth=None)) == []  # could not ask: no claim
+    assert found(jupyter(running=False)) == []  # a file left by a server that is gone
 
 
 def test_a_gpu_without_driver_gets_the_driver_flavour_it_can_use(tmp_path: Path) -> None:

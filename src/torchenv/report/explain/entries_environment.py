@@ -1,5 +1,5 @@
 """Explanations of the rules on the environment itself: its interpreter, its package metadata and
-its Jupyter kernels (rules/environment.py; failure catalog I1)."""
+its Jupyter kernels and servers (rules/environment.py; failure catalog I1, I3)."""
 
 from __future__ import annotations
 
@@ -243,5 +243,52 @@ ENTRIES = (
             ),
         ),
         sources=(catalog("I1"), issue("jupyter/notebook", 5054)),
+    ),
+    RuleExplanation(
+        id="jupyter-server-without-auth",
+        meaning=N_(
+            "A Jupyter server of this user is running and lets anyone who can connect run code "
+            "as this user: it asks for no token and no password. Listening on every interface "
+            "(`--ip=0.0.0.0` or `--ip='*'`), that is anyone who can reach the port, which on a "
+            "GPU server is how miners and worse get in: an error. Listening on 127.0.0.1 only, "
+            "it is every user and program on this machine, which matters on a shared server: a "
+            "warning. The usual cause is a guide's `--NotebookApp.token=''` (or "
+            "`--ServerApp.token=''`, `--IdentityProvider.token=''`) copied to skip the login."
+        ),
+        detection=N_(
+            "Reads the files running servers keep in Jupyter's runtime directory "
+            "(`$JUPYTER_RUNTIME_DIR`, else `$JUPYTER_DATA_DIR/runtime`, else "
+            "`~/.local/share/jupyter/runtime`): `jpserver-PID.json` and the classic notebook's "
+            "`nbserver-PID.json`. A file whose process still exists and whose token is empty "
+            "is checked further: the listening sockets on its port come from `/proc/net/tcp` "
+            "and `/proc/net/tcp6` (the file says `localhost` for `--ip='*'`), and the server is "
+            "asked once for `/api/status` without credentials, because a password set with "
+            "`jupyter server password` also leaves the token empty. Reported when it answers "
+            "200. The token is never printed or stored. `--deep` is not needed."
+        ),
+        fixes=(
+            (
+                "any",
+                N_(
+                    "Stop the server (`jupyter server stop PORT`) and start it without the empty "
+                    "token option, so that Jupyter makes a random token, or set a password with "
+                    "`jupyter server password` first."
+                ),
+            ),
+            (
+                "any",
+                N_(
+                    "Listen on 127.0.0.1 (`--ip=127.0.0.1`) and reach the server through SSH: "
+                    "`ssh -L 8888:localhost:8888 HOST`, then open http://localhost:8888 with the "
+                    "token. In a container, `torchenv image --jupyter` writes a configuration "
+                    "that takes the token from a secret file and refuses to start without one."
+                ),
+            ),
+        ),
+        sources=(
+            catalog("I3"),
+            issue("jupyter/notebook", 2254),
+            "https://jupyter-server.readthedocs.io/en/latest/operators/security.html",
+        ),
     ),
 )

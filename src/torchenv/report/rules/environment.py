@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Iterator
@@ -149,3 +150,73 @@ def kernel_missing(f: Facts) -> Iterator[Hit]:
                     ),
                 ),
             )
+
+
+def _reaches_only_this_machine(address: str) -> bool:
+    text = address.strip("[]").lower()
+    if text in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(text.split("%")[0])
+    except ValueError:
+        return False  # a host name: whatever it resolves to, not provably loopback
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return (mapped or ip).is_loopback
+
+
+@rule(
+    "jupyter-server-without-auth",
+    ERROR,
+    N_("A running Jupyter server asks for no token and no password"),
+    catalog="I3",
+)
+def jupyter_without_auth(f: Facts) -> Iterator[Hit]:
+    for server in f.machine.jupyter_servers:
+        # an empty token alone is not enough: a password set by `jupyter server password`
+        # leaves it empty too; the server was asked (probe/jupyter_servers.py)
+        if not server.running or not server.answers_without_auth:
+            continue
+        # the sockets say where it listens; the file's hostname is "localhost" for --ip='*'
+        addresses = server.listening or ((server.hostname,) if server.hostname else ())
+        exposed = [a for a in addresses if not _reaches_only_this_machine(a)]
+        where = ", ".join(f"{a}:{server.port}" for a in (exposed or addresses))
+        if exposed:
+            title = Msg(
+                "The Jupyter server on {where} asks for no token and no password: anyone who "
+                "can reach the port can run code as this user",
+                where=where,
+            )
+        else:
+            title = Msg(
+                "The Jupyter server on {where} asks for no token and no password: every user "
+                "and program on this machine can run code as this user",
+                where=where,
+            )
+        seen = [
+            Msg("{file}: token empty, no password", file=server.runtime_file),
+            Msg(
+                "GET {path} without credentials: 200",
+                path=f"{server.base_url.rstrip('/')}/api/status",
+            ),
+        ]
+        if server.listening:
+            seen.append(Msg("listening on {where} (/proc/net/tcp)", where=where))
+        yield Hit(
+            title,
+            tuple(seen),
+            (
+                Msg(
+                    "stop it (`jupyter server stop {port}`) and start it without "
+                    "`--IdentityProvider.token=''` / `--ServerApp.token=''` / "
+                    "`--NotebookApp.token=''`: Jupyter then makes a random token; or set a "
+                    "password with `jupyter server password`",
+                    port=server.port or "PORT",
+                ),
+                Msg(
+                    "listen on 127.0.0.1 and reach it through SSH: `ssh -L {port}:localhost:"
+                    "{port} HOST`",
+                    port=server.port or 8888,
+                ),
+            ),
+            severity=ERROR if exposed else WARNING,
+        )
