@@ -118,7 +118,8 @@ class JupyterServer:
     secure: bool | None = None  # TLS
     pid: int | None = None
     running: bool | None = None  # its process exists (None: no pid in the file)
-    # where a socket listens on its port ("0.0.0.0", "::", "127.0.0.1"; /proc/net/tcp, tcp6)
+    # where its own process listens on its port ("0.0.0.0", "::", "127.0.0.1"; the sockets of
+    # /proc/net/tcp and tcp6 that /proc/PID/fd holds); empty when it holds none we can see
     listening: tuple[str, ...] = ()
     base_url: str = "/"
     # asked for /api/status without credentials: True (it answered), False (it wants a

@@ -9,42 +9,45 @@ removes it when it stops. The directory is jupyter_core's ``jupyter_runtime_dir(
 ``$XDG_DATA_HOME/jupyter/runtime`` or ``~/.local/share/jupyter/runtime`` on Linux. The token
 is read only to tell whether there is one; it goes nowhere.
 
-The file's ``hostname`` is not where the server listens: started with ``--ip='*'`` (or ``''``)
-Jupyter Server writes "localhost" and binds every interface (jupyter_server ``server_info`` and
-``_bind_http_server_tcp``). So the listening sockets on its port are read from
-``/proc/net/tcp`` and ``/proc/net/tcp6`` as well.
-
-Nor does an empty token mean no authentication: with a password set by ``jupyter server
-password`` (``PasswordIdentityProvider.hashed_password``) the token is empty and the file's
-``password`` is still false. So a server whose file shows no token is asked, once, for
-``/api/status`` without credentials: 200 means anyone may use it, 403 that it wants a login.
+A file is a claim, not a fact: one left by a killed server, or from another node of a cluster
+sharing the home directory, names a process id that may now be anything. So a server counts
+only through the listening sockets its own process holds on its port: the socket inodes in
+``/proc/net/tcp`` and ``tcp6`` that ``/proc/PID/fd`` links to. They also say where it really
+listens: started with ``--ip='*'`` Jupyter Server writes "localhost" and binds every interface
+(jupyter_server ``server_info`` and ``_bind_http_server_tcp``). A token-less server proven this
+way is then asked for ``/api/status`` (probe/jupyter_status.py), because a password set with
+``jupyter server password`` leaves the token empty too.
 """
 
 from __future__ import annotations
 
-import http.client
 import ipaddress
 import os
 import re
-import ssl
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from torchenv.models import JupyterServer
 from torchenv.probe.context import ProbeContext
+from torchenv.probe.jupyter_status import ask_all
 from torchenv.untrusted.files import describe, read_text
 from torchenv.untrusted.text import load_json
 
 _RUNTIME_LIMIT = 64 << 10  # a server file is a few hundred bytes
-_MAX_SERVERS = 64  # a runtime directory full of stale files is not read to its end
+_MAX_SERVERS = 64  # the newest; a directory full of leftovers is not read to its end
+_MAX_NAMES = 4096
+_MAX_FDS = 65536  # descriptors of one process looked at
 _SERVER_FILE = re.compile(r"(jp|nb)server-\d{1,10}\.json")
 # what a listening address can look like: names, IPv4, IPv6 (with a zone), "*" and ""
 _ADDRESS = re.compile(r"[A-Za-z0-9.:%_*\[\]-]{0,255}")
+_BASE_URL = re.compile(r"/(?!/)[A-Za-z0-9._~/%-]{0,200}")
 _NET_LIMIT = 32 << 20  # /proc/net/tcp: 150 bytes a socket; a busy host has tens of thousands
 _LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp's "st" column
-_BASE_URL = re.compile(r"/(?!/)[A-Za-z0-9._~/%-]{0,200}")
-_ASK_TIMEOUT = 2.0  # seconds: a local server answers /api/status in milliseconds
+_SOCKET_LINK = re.compile(r"socket:\[(\d+)\]")
+
+Sockets = dict[int, list[tuple[str, str]]]  # port -> (address, inode) of LISTEN sockets
 
 
 def runtime_dir(ctx: ProbeContext) -> Path | None:
@@ -65,76 +68,67 @@ def probe_jupyter_servers(ctx: ProbeContext) -> tuple[JupyterServer, ...]:
     if directory is None:
         return ()
     try:
-        names = sorted(n for n in os.listdir(directory) if _SERVER_FILE.fullmatch(n))
+        names = [n for n in os.listdir(directory) if _SERVER_FILE.fullmatch(n)][:_MAX_NAMES]
     except OSError:
         return ()  # no runtime directory: no server has run as this user
-    servers = [read_server(ctx, directory / name) for name in names[:_MAX_SERVERS]]
+    servers = [read_server(ctx, directory / n) for n in _newest_first(directory, names)]
     if not any(s.running and s.port for s in servers):
         return tuple(servers)
     sockets = listening_sockets(ctx)
-    return tuple(_with_sockets(s, sockets) for s in servers)
+    servers = [_with_sockets(ctx, s, sockets) for s in servers]
+    pending = [(i, _where_to_ask(s)) for i, s in enumerate(servers) if _to_ask(s)]
+    asks = [(i, address) for i, address in pending if address is not None]
+    answers = ask_all([(servers[i], address) for i, address in asks]) if asks else []
+    for (i, _), answer in zip(asks, answers, strict=True):
+        servers[i] = replace(servers[i], answers_without_auth=answer)
+    return tuple(servers)
 
 
-def _with_sockets(server: JupyterServer, sockets: dict[int, tuple[str, ...]]) -> JupyterServer:
-    if not (server.running and server.port):
-        return server
-    seen = replace(server, listening=sockets.get(server.port, ()))
-    if seen.has_token is not False:
-        return seen
-    return replace(seen, answers_without_auth=ask_status(seen))
-
-
-def ask_status(server: JupyterServer) -> bool | None:
-    """Whether the server answers ``/api/status`` to a request without credentials: True
-    (200), False (401, 403 or a redirect to its login page), None (no answer)."""
-    host = _where_to_ask(server)
-    if host is None or server.port is None:
-        return None
-    path = f"{server.base_url.rstrip('/')}/api/status"
-    if server.secure:
-        # only the status code is read, from this machine's own server: its certificate is
-        # most often self-signed
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            host, server.port, timeout=_ASK_TIMEOUT, context=context
-        )
-    else:
-        conn = http.client.HTTPConnection(host, server.port, timeout=_ASK_TIMEOUT)
-    try:
-        conn.request("GET", path, headers={"Accept": "application/json"})
-        status = conn.getresponse().status
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        conn.close()
-    if status == 200:
-        return True
-    return False if status in (301, 302, 303, 307, 401, 403) else None
-
-
-def _where_to_ask(server: JupyterServer) -> str | None:
-    """A loopback address when the server listens on one or on every interface, else the one
-    address it listens on."""
-    addresses = server.listening or ((server.hostname,) if server.hostname else ())
-    for address in addresses:
-        if address in ("0.0.0.0", "127.0.0.1", "localhost", "", "*"):  # noqa: S104 - a reading
-            return "127.0.0.1"
-        if address in ("::", "::1"):
-            return "::1"
-    for address in addresses:
+def _newest_first(directory: Path, names: list[str]) -> list[str]:
+    def mtime(name: str) -> float:
         try:
-            return str(ipaddress.ip_address(address.strip("[]")))
-        except ValueError:
+            return (directory / name).lstat().st_mtime
+        except OSError:
+            return 0.0
+
+    return sorted(names, key=mtime, reverse=True)[:_MAX_SERVERS]
+
+
+def _to_ask(server: JupyterServer) -> bool:
+    return bool(server.running and server.listening and server.has_token is False)
+
+
+def _with_sockets(ctx: ProbeContext, server: JupyterServer, sockets: Sockets) -> JupyterServer:
+    """The server with the addresses its own process listens on at its port; none when the
+    process holds no such socket (a leftover file, a reused pid) or cannot be looked into."""
+    if not (server.running and server.port and server.pid):
+        return server
+    owned = _socket_inodes(ctx, server.pid)
+    addresses = [a for a, inode in sockets.get(server.port, []) if inode in owned]
+    return replace(server, listening=tuple(dict.fromkeys(addresses)))
+
+
+def _socket_inodes(ctx: ProbeContext, pid: int) -> set[str]:
+    fd_dir = ctx.path(f"/proc/{pid}/fd")
+    inodes: set[str] = set()
+    try:
+        entries = os.listdir(fd_dir)[:_MAX_FDS]
+    except OSError:
+        return inodes  # another user's process, or gone
+    for entry in entries:
+        try:
+            match = _SOCKET_LINK.fullmatch(os.readlink(fd_dir / entry))
+        except OSError:
             continue
-    return None
+        if match:
+            inodes.add(match.group(1))
+    return inodes
 
 
-def listening_sockets(ctx: ProbeContext) -> dict[int, tuple[str, ...]]:
-    """port -> the addresses TCP sockets listen on ("0.0.0.0", "::", "127.0.0.1"), from
-    /proc/net/tcp and tcp6 of this network namespace; empty when they cannot be read."""
-    found: dict[int, list[str]] = {}
+def listening_sockets(ctx: ProbeContext) -> Sockets:
+    """port -> (address, inode) of the TCP sockets listening in this network namespace
+    ("0.0.0.0", "::", "127.0.0.1"), from /proc/net/tcp and tcp6; empty when unreadable."""
+    found: Sockets = {}
     for name in ("tcp", "tcp6"):
         try:
             text = read_text(ctx.path(f"/proc/net/{name}"), _NET_LIMIT, errors="replace")
@@ -142,16 +136,17 @@ def listening_sockets(ctx: ProbeContext) -> dict[int, tuple[str, ...]]:
             continue
         for line in text.splitlines()[1:]:
             fields = line.split()
-            if len(fields) < 4 or fields[3] != _LISTEN:
+            if len(fields) < 10 or fields[3] != _LISTEN or not fields[9].isdigit():
                 continue
             address = _address(fields[1])
             if address is not None:
-                found.setdefault(address[1], []).append(address[0])
-    return {port: tuple(dict.fromkeys(addresses)) for port, addresses in found.items()}
+                found.setdefault(address[1], []).append((address[0], fields[9]))
+    return found
 
 
 def _address(field: str) -> tuple[str, int] | None:
-    """ "0100007F:1F90" -> ("127.0.0.1", 8080); IPv6 as four host-order 32-bit words."""
+    """ "0100007F:1F90" -> ("127.0.0.1", 8080) on a little-endian machine: the kernel prints
+    each 32-bit word of the address in host order."""
     host, _, port = field.partition(":")
     try:
         raw = bytes.fromhex(host)
@@ -160,9 +155,22 @@ def _address(field: str) -> tuple[str, int] | None:
         return None
     if len(raw) not in (4, 16):
         return None
-    # the kernel prints each 32-bit word in host order: little-endian on x86_64 and aarch64
-    packed = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-    return str(ipaddress.ip_address(packed)), number
+    if sys.byteorder == "little":
+        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    ip = ipaddress.ip_address(raw)
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return str(mapped or ip), number
+
+
+def _where_to_ask(server: JupyterServer) -> str | None:
+    """Loopback when the server's own socket listens there or on every interface, else the
+    interface address its socket is bound to: never an address the file alone names."""
+    for address in server.listening:
+        if address in ("0.0.0.0", "127.0.0.1") or address.startswith("127."):  # noqa: S104
+            return "127.0.0.1"
+        if address in ("::", "::1"):
+            return "::1"
+    return server.listening[0] if server.listening else None
 
 
 def read_server(ctx: ProbeContext, path: Path) -> JupyterServer:
@@ -179,10 +187,12 @@ def read_server(ctx: ProbeContext, path: Path) -> JupyterServer:
         return JupyterServer(str(path), error="no address it listens on")
     pid = _number(data.get("pid"), 1 << 22)
     base_url = data.get("base_url")
+    unix_socket = isinstance(data.get("sock"), str) and bool(data["sock"])
     return JupyterServer(
         runtime_file=str(path),
         hostname=hostname,
-        port=_number(data.get("port"), 65535),
+        # a server on a Unix socket (--sock) listens on no TCP port, whatever the file says
+        port=None if unix_socket else _number(data.get("port"), 65535),
         has_token=bool(data["token"]) if isinstance(data.get("token"), str) else None,
         has_password=_flag(data.get("password")),
         secure=_flag(data.get("secure")),

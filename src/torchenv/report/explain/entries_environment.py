@@ -259,12 +259,16 @@ ENTRIES = (
             "Reads the files running servers keep in Jupyter's runtime directory "
             "(`$JUPYTER_RUNTIME_DIR`, else `$JUPYTER_DATA_DIR/runtime`, else "
             "`~/.local/share/jupyter/runtime`): `jpserver-PID.json` and the classic notebook's "
-            "`nbserver-PID.json`. A file whose process still exists and whose token is empty "
-            "is checked further: the listening sockets on its port come from `/proc/net/tcp` "
-            "and `/proc/net/tcp6` (the file says `localhost` for `--ip='*'`), and the server is "
-            "asked once for `/api/status` without credentials, because a password set with "
-            "`jupyter server password` also leaves the token empty. Reported when it answers "
-            "200. The token is never printed or stored. `--deep` is not needed."
+            "`nbserver-PID.json`. A file is only a claim (a killed server leaves it behind, a "
+            "shared home directory shows other nodes' files): a server counts through the "
+            "listening sockets its own process holds on its port, the socket inodes of "
+            "`/proc/net/tcp` and `/proc/net/tcp6` that `/proc/PID/fd` links to. They also say "
+            "where it listens (the file says `localhost` for `--ip='*'`). A token-less server "
+            "found this way is asked once for `/api/status` without credentials, at a loopback "
+            "address or its own socket's, because a password set with `jupyter server "
+            "password` also leaves the token empty. Reported when it answers as Jupyter does "
+            "(200 with its status JSON). All requests share a 3-second deadline. The token is "
+            "never printed or stored. `--deep` is not needed."
         ),
         fixes=(
             (

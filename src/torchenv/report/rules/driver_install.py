@@ -35,14 +35,6 @@ def _older_than(m: Machine, first_id: int) -> list[str]:
     ]
 
 
-def _newer_than_volta(m: Machine) -> list[str]:
-    return [
-        address
-        for address, device in zip(m.pci_nvidia_devices, m.pci_nvidia_device_ids, strict=False)
-        if device and int(device, 16) >= _FIRST_TURING_ID
-    ]
-
-
 @rule(
     "no-nvidia-driver",
     ERROR,
@@ -94,13 +86,6 @@ def no_nvidia_driver(f: Facts) -> Iterator[Hit]:
                     "Volta, so torch {version} has no code for the GPU at {devices}",
                     version=torch.version,
                     devices=", ".join(older),
-                )
-            )
-        if _newer_than_volta(m):
-            fixes.append(
-                Msg(
-                    "with a Grace Hopper or Blackwell GPU beside it, no single driver flavour "
-                    "drives both: those need the open module"
                 )
             )
     yield Hit(

@@ -152,6 +152,10 @@ def kernel_missing(f: Facts) -> Iterator[Hit]:
             )
 
 
+def _host_port(address: str, port: int | None) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def _reaches_only_this_machine(address: str) -> bool:
     text = address.strip("[]").lower()
     if text in ("localhost", "ip6-localhost"):
@@ -173,13 +177,13 @@ def _reaches_only_this_machine(address: str) -> bool:
 def jupyter_without_auth(f: Facts) -> Iterator[Hit]:
     for server in f.machine.jupyter_servers:
         # an empty token alone is not enough: a password set by `jupyter server password`
-        # leaves it empty too; the server was asked (probe/jupyter_servers.py)
-        if not server.running or not server.answers_without_auth:
+        # leaves it empty too. The server's own process was seen listening and was asked
+        # (probe/jupyter_servers.py); a file alone is never enough.
+        if not server.running or not server.answers_without_auth or not server.listening:
             continue
         # the sockets say where it listens; the file's hostname is "localhost" for --ip='*'
-        addresses = server.listening or ((server.hostname,) if server.hostname else ())
-        exposed = [a for a in addresses if not _reaches_only_this_machine(a)]
-        where = ", ".join(f"{a}:{server.port}" for a in (exposed or addresses))
+        exposed = [a for a in server.listening if not _reaches_only_this_machine(a)]
+        where = ", ".join(_host_port(a, server.port) for a in (exposed or server.listening))
         if exposed:
             title = Msg(
                 "The Jupyter server on {where} asks for no token and no password: anyone who "
@@ -192,24 +196,25 @@ def jupyter_without_auth(f: Facts) -> Iterator[Hit]:
                 "and program on this machine can run code as this user",
                 where=where,
             )
-        seen = [
-            Msg("{file}: token empty, no password", file=server.runtime_file),
-            Msg(
-                "GET {path} without credentials: 200",
-                path=f"{server.base_url.rstrip('/')}/api/status",
-            ),
-        ]
-        if server.listening:
-            seen.append(Msg("listening on {where} (/proc/net/tcp)", where=where))
+        # the classic notebook (nbserver-PID.json) has its own stop command
+        app = "notebook" if os.path.basename(server.runtime_file).startswith("nb") else "server"
         yield Hit(
             title,
-            tuple(seen),
+            (
+                Msg("{file}: token empty, no password", file=server.runtime_file),
+                Msg("listening on {where} (/proc/net/tcp)", where=where),
+                Msg(
+                    "GET {path} without credentials: 200",
+                    path=f"{server.base_url.rstrip('/')}/api/status",
+                ),
+            ),
             (
                 Msg(
-                    "stop it (`jupyter server stop {port}`) and start it without "
+                    "stop it (`jupyter {app} stop {port}`) and start it without "
                     "`--IdentityProvider.token=''` / `--ServerApp.token=''` / "
                     "`--NotebookApp.token=''`: Jupyter then makes a random token; or set a "
-                    "password with `jupyter server password`",
+                    "password with `jupyter {app} password`",
+                    app=app,
                     port=server.port or "PORT",
                 ),
                 Msg(
