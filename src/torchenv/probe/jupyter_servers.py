@@ -31,7 +31,6 @@ from typing import Any
 
 from torchenv.models import JupyterServer
 from torchenv.probe.context import ProbeContext
-from torchenv.probe.jupyter_status import ask_all
 from torchenv.untrusted.files import describe, read_text
 from torchenv.untrusted.text import load_json
 
@@ -78,7 +77,12 @@ def probe_jupyter_servers(ctx: ProbeContext) -> tuple[JupyterServer, ...]:
     servers = [_with_sockets(ctx, s, sockets) for s in servers]
     pending = [(i, _where_to_ask(s)) for i, s in enumerate(servers) if _to_ask(s)]
     asks = [(i, address) for i, address in pending if address is not None]
-    answers = ask_all([(servers[i], address) for i, address in asks]) if asks else []
+    if not asks:
+        return tuple(servers)
+    # http.client and ssl load only when a server is to be asked (most runs ask none)
+    from torchenv.probe import jupyter_status  # noqa: PLC0415
+
+    answers = jupyter_status.ask_all([(servers[i], address) for i, address in asks])
     for (i, _), answer in zip(asks, answers, strict=True):
         servers[i] = replace(servers[i], answers_without_auth=answer)
     return tuple(servers)

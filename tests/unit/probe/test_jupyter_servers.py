@@ -116,7 +116,7 @@ def test_a_server_counts_through_the_sockets_its_process_holds(tmp_path: Path) -
         asked.extend((Path(s.runtime_file).name, address) for s, address in pending)
         return [True] * len(pending)
 
-    with patch("torchenv.probe.jupyter_servers.ask_all", ask):
+    with patch("torchenv.probe.jupyter_status.ask_all", ask):
         servers = {Path(s.runtime_file).name: s for s in probe_jupyter_servers(ctx)}
     assert set(servers) == {
         "jpserver-4242.json",
@@ -146,7 +146,7 @@ def test_a_file_alone_sends_no_request(tmp_path: Path) -> None:
     write_server(runtime, "jpserver-1.json", hostname="10.0.0.9", pid=1, base_url="/x/", token="")
     (host.root / "proc/1").mkdir(parents=True)
     host.write("/proc/net/tcp", TCP)
-    with patch("torchenv.probe.jupyter_servers.ask_all", side_effect=AssertionError("asked")):
+    with patch("torchenv.probe.jupyter_status.ask_all", side_effect=AssertionError("asked")):
         (server,) = probe_jupyter_servers(ctx)
     assert server.running is True and server.listening == ()
     # a Unix-socket server has no TCP port, whatever the file says
