@@ -1000,6 +1000,14 @@ def test_a_gpu_without_driver_gets_the_driver_flavour_it_can_use(tmp_path: Path)
     kepler = fixes("1004")  # GTX 780: no current driver at all
     assert "older than Maxwell" in kepler and "R470" in kepler
     assert "nvidia-driver-580" not in kepler
+    # a Kepler card beside a Pascal one: the install for the Pascal card, and the Kepler note
+    m = machine(
+        (), None, pci=["0000:01:00.0", "0000:02:00.0"], pci_nvidia_device_ids=("1b80", "1004")
+    )
+    mixed = " | ".join(next(f for f in diagnose(m, e) if f.id == "no-nvidia-driver").fix)
+    assert "`sudo apt install nvidia-driver-580`" in mixed
+    assert "the GPU at 0000:02:00.0 is older than Maxwell" in mixed
+    assert "the GPU at 0000:01:00.0 is older (R580" in mixed
 
 
 def test_a_new_and_an_old_gpu_without_driver(tmp_path: Path) -> None:

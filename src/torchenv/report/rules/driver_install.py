@@ -47,16 +47,10 @@ def no_nvidia_driver(f: Facts) -> Iterator[Hit]:
         return
     torch = f.environment.torch
     older, ancient = _older_than(m, _FIRST_TURING_ID), _older_than(m, _FIRST_MAXWELL_ID)
-    package = "nvidia-driver-580" if older else "nvidia-driver-580-open"
+    middle = [a for a in older if a not in ancient]  # Maxwell to Volta
+    package = "nvidia-driver-580" if middle else "nvidia-driver-580-open"
     req = f.kb.driver_requirement(torch.cuda, m.host.os) if torch and torch.cuda else None
-    if ancient:
-        install = Msg(
-            "the GPU at {devices} is older than Maxwell: no current driver supports it; "
-            "`sudo ubuntu-drivers install` picks the legacy branch that does (R470 for Kepler), "
-            "and no CUDA 12 or 13 build of torch runs on it",
-            devices=", ".join(ancient),
-        )
-    elif torch is not None and req is not None:
+    if torch is not None and req is not None:
         install = Msg(
             "install an NVIDIA driver (torch {version} needs >= {driver}), e.g. "
             "`sudo ubuntu-drivers install` or `sudo apt install {package}`",
@@ -70,13 +64,20 @@ def no_nvidia_driver(f: Facts) -> Iterator[Hit]:
             "`sudo apt install {package}`",
             package=package,
         )
-    fixes = [install]
-    if older and not ancient:
+    legacy = Msg(
+        "the GPU at {devices} is older than Maxwell: no current driver supports it; "
+        "`sudo ubuntu-drivers install` picks the legacy branch that does (R470 for Kepler), "
+        "and no CUDA 12 or 13 build of torch runs on it",
+        devices=", ".join(ancient),
+    )
+    # only GPUs older than Maxwell: no branch named here would drive them
+    fixes = [legacy] if ancient and len(ancient) == len(m.pci_nvidia_devices) else [install]
+    if middle and fixes[0] is install:
         fixes.append(
             Msg(
                 "not an -open driver: the open kernel modules need a Turing or newer GPU, and "
                 "the GPU at {devices} is older (R580 is the last branch for it)",
-                devices=", ".join(older),
+                devices=", ".join(middle),
             )
         )
         if torch is not None and _cuda_major(torch.cuda) >= 13:
@@ -85,9 +86,11 @@ def no_nvidia_driver(f: Facts) -> Iterator[Hit]:
                     "then install a CUDA 12 build of torch: CUDA 13 dropped Maxwell, Pascal and "
                     "Volta, so torch {version} has no code for the GPU at {devices}",
                     version=torch.version,
-                    devices=", ".join(older),
+                    devices=", ".join(middle),
                 )
             )
+    if ancient and fixes[0] is install:
+        fixes.append(legacy)
     yield Hit(
         Msg("An NVIDIA GPU is on the PCI bus but the NVIDIA kernel module is not loaded"),
         (
