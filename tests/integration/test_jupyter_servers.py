@@ -22,8 +22,8 @@ import pytest
 
 from integration.conftest import run_torchenv
 from integration.test_ship_services import (  # noqa: F401 - the fixture
-    free_port,
     jupyter,
+    launch_jupyter,
     stop,
     wait_until_listening,
 )
@@ -33,45 +33,12 @@ from torchenv.probe.jupyter_status import ASK_BUDGET, ask_all
 pytestmark = pytest.mark.integration
 
 
-def start(program: Path, home: Path, *options: str) -> tuple[subprocess.Popen[str], int]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
-    env.update(
-        HOME=str(home),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-        JUPYTER_CONFIG_DIR=str(home / "config"),
-        JUPYTER_DATA_DIR=str(home / "data"),
-    )
-    process = subprocess.Popen(
-        [
-            str(program),
-            "server",
-            f"--port={port}",
-            # loopback unless the test names an address
-            *(
-                []
-                if any(o.startswith("--ServerApp.ip=") for o in options)
-                else ["--ServerApp.ip=127.0.0.1"]
-            ),
-            f"--ServerApp.root_dir={home}",
-            "--ServerApp.allow_root=True",  # CI runs as root
-            "--ServerApp.open_browser=False",
-            *options,
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    return process, port
-
-
 @pytest.fixture
 def doctor(jupyter: Path, tmp_path: Path) -> Iterator[tuple[Path, object]]:  # noqa: F811
     started: list[subprocess.Popen[str]] = []
 
     def run(*options: str) -> dict[str, object]:
-        process, port = start(jupyter, tmp_path, *options)
+        process, port = launch_jupyter(jupyter, tmp_path, *options)
         started.append(process)
         wait_until_listening(process, port)
         env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}

@@ -55,36 +55,45 @@ def jupyter() -> Path:
     return venv / "bin" / "jupyter"
 
 
-def start_jupyter(
-    jupyter: Path, tmp_path: Path, env: dict[str, str]
+def launch_jupyter(
+    program: Path, home: Path, *options: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[str], int]:
-    config = tmp_path / "jupyter_server_config.py"
-    config.write_text(render_jupyter_config())
+    """`jupyter server` on a free port with its directories under ``home``, on 127.0.0.1
+    unless ``options`` name another address."""
     port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
     base.update(
-        HOME=str(tmp_path),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-        JUPYTER_DATA_DIR=str(tmp_path / "data"),
+        HOME=str(home),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
     )
+    named_ip = any(o.startswith("--ServerApp.ip=") for o in options)
     process = subprocess.Popen(
         [
-            str(jupyter),
+            str(program),
             "server",
-            f"--config={config}",
             f"--port={port}",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.root_dir={tmp_path}",
+            *([] if named_ip else ["--ServerApp.ip=127.0.0.1"]),
+            f"--ServerApp.root_dir={home}",
             # CI runs as root; the image runs as its user and keeps allow_root off
             "--ServerApp.allow_root=True",
+            *options,
         ],
-        env={**base, **env},
+        env={**base, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     return process, port
+
+
+def start_jupyter(
+    jupyter: Path, tmp_path: Path, env: dict[str, str]
+) -> tuple[subprocess.Popen[str], int]:
+    config = tmp_path / "jupyter_server_config.py"
+    config.write_text(render_jupyter_config())
+    return launch_jupyter(jupyter, tmp_path, f"--config={config}", env=env)
 
 
 def wait_until_listening(process: subprocess.Popen[str], port: int) -> None:

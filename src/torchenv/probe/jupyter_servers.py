@@ -75,8 +75,7 @@ def probe_jupyter_servers(ctx: ProbeContext) -> tuple[JupyterServer, ...]:
         return tuple(servers)
     sockets = listening_sockets(ctx)
     servers = [_with_sockets(ctx, s, sockets) for s in servers]
-    pending = [(i, _where_to_ask(s)) for i, s in enumerate(servers) if _to_ask(s)]
-    asks = [(i, address) for i, address in pending if address is not None]
+    asks = [(i, _where_to_ask(s)) for i, s in enumerate(servers) if _to_ask(s)]
     if not asks:
         return tuple(servers)
     # http.client and ssl load only when a server is to be asked (most runs ask none)
@@ -166,15 +165,16 @@ def _address(field: str) -> tuple[str, int] | None:
     return str(mapped or ip), number
 
 
-def _where_to_ask(server: JupyterServer) -> str | None:
+def _where_to_ask(server: JupyterServer) -> str:
     """Loopback when the server's own socket listens there or on every interface, else the
-    interface address its socket is bound to: never an address the file alone names."""
+    interface address its socket is bound to (there is one: ``_to_ask``): never an address
+    the file alone names."""
     for address in server.listening:
         if address in ("0.0.0.0", "127.0.0.1") or address.startswith("127."):  # noqa: S104
             return "127.0.0.1"
         if address in ("::", "::1"):
             return "::1"
-    return server.listening[0] if server.listening else None
+    return server.listening[0]
 
 
 def read_server(ctx: ProbeContext, path: Path) -> JupyterServer:
