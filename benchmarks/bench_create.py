@@ -11,9 +11,7 @@ uv's cache once, then interleaves the cases. Every run builds a fresh environmen
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -22,6 +20,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from timing import write_results
 
 
 def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
@@ -119,9 +119,7 @@ def main() -> int:
         rows.append({"case": name, "median_s": med, "min_s": min(values), "runs": len(values)})
         print(f"{name:44} {med:7.2f}s {min(values):7.2f}s {len(values):5} {med / base:7.2f}x")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"machine": platform.platform(), "cpus": os.cpu_count()}
-        args.json.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
+        write_results(args.json, rows)
     shutil.rmtree(root, ignore_errors=True)
     return 0
 

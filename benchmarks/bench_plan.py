@@ -14,15 +14,13 @@ Reports median and min wall time of whole processes, and median minus `python -c
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-from timing import interleaved
+from timing import interleaved, write_results
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures" / "machines"
 
@@ -65,9 +63,7 @@ def main() -> int:
         extra = "" if name == "python -c pass" else f"{(med - floor) * 1e3:11.0f} ms"
         print(f"{name:48} {med * 1e3:7.0f} ms {low * 1e3:7.0f} ms {extra:>14}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"machine": platform.platform(), "cpus": os.cpu_count(), "runs": args.runs}
-        args.json.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
+        write_results(args.json, rows, runs=args.runs)
     return 0
 
 

@@ -11,15 +11,13 @@ on its own. Where the time goes inside one process: `python -X importtime -m tor
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-from timing import interleaved
+from timing import interleaved, write_results
 
 
 def main() -> int:
@@ -62,9 +60,7 @@ def main() -> int:
         rows.append({"case": name, "median_ms": med * 1e3, "min_ms": low * 1e3})
         print(f"{name:52} {med * 1e3:6.0f} ms {low * 1e3:6.0f} ms {med / floor:6.1f}x")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"machine": platform.platform(), "cpus": os.cpu_count(), "runs": args.runs}
-        args.json.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
+        write_results(args.json, rows, runs=args.runs)
     return 0
 
 

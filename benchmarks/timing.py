@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import platform
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
 
 
 def timed(argv: list[str], env: dict[str, str], expected: Iterable[int] = (0, 1)) -> float:
@@ -33,3 +38,10 @@ def interleaved(
         for name, argv in cases.items():
             samples[name].append(timed(argv, env, codes))
     return samples
+
+
+def write_results(path: Path, rows: list[dict[str, Any]], **meta: Any) -> None:
+    """The figures as JSON: the machine and CPU count, ``meta``, and one row per case."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = {"machine": platform.platform(), "cpus": os.cpu_count(), **meta}
+    path.write_text(json.dumps({"meta": head, "results": rows}, indent=2) + "\n")
